@@ -1,0 +1,220 @@
+"""Catalog reads. Each selector fetches everything it needs in a fixed number of queries
+and returns plain records, so nothing after it can trigger a lazy load."""
+
+from collections.abc import Iterable, Iterator
+from typing import Literal
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from catalog.dto import (
+    BrandFacet,
+    BrandRef,
+    CategoryRef,
+    ImageInfo,
+    ProductCard,
+    ProductDetail,
+    SitemapEntry,
+    VariantInfo,
+    VariantSummary,
+)
+from catalog.models import Brand, Category, Product, SlugHistory, Variant
+from toolkit.pagination import Page, page_bounds, page_of
+
+ProductSort = Literal["popular", "newest", "name"]
+PRODUCT_SORTS: dict[str, tuple[str, ...]] = {
+    "popular": ("-popularity", "id"),
+    "newest": ("-created_at", "-id"),
+    "name": ("name", "id"),
+}
+
+
+def _category_ref(category: Category) -> CategoryRef:
+    return CategoryRef(
+        id=category.pk,
+        name=category.name,
+        slug=category.slug,
+        depth=category.depth,
+        parent_id=category.parent_id,
+        path=category.path,
+    )
+
+
+def _brand_ref(brand: Brand) -> BrandRef:
+    return BrandRef(id=brand.pk, name=brand.name, slug=brand.slug)
+
+
+def _card_queryset() -> QuerySet[Product]:
+    return (
+        Product.objects.filter(is_published=True)
+        .select_related("brand")
+        .prefetch_related(Prefetch("variants", queryset=Variant.objects.only("id", "product_id")))
+    )
+
+
+def _card(product: Product) -> ProductCard:
+    return ProductCard(
+        id=product.pk,
+        slug=product.slug,
+        name=product.name,
+        brand=_brand_ref(product.brand),
+        category_id=product.category_id,
+        image_url=product.image_url,
+        popularity=product.popularity,
+        variant_ids=tuple(variant.pk for variant in product.variants.all()),
+    )
+
+
+def category_tree() -> tuple[CategoryRef, ...]:
+    """Return every category in tree order (depth-first). One query."""
+    return tuple(_category_ref(category) for category in Category.objects.order_by("path"))
+
+
+def category_by_slug(*, slug: str) -> CategoryRef | None:
+    category = Category.objects.filter(slug=slug).first()
+    return _category_ref(category) if category else None
+
+
+def category_ancestors(*, category: CategoryRef) -> tuple[CategoryRef, ...]:
+    """Return the root-to-node chain, `category` last. One query, from the path."""
+    ancestor_paths = []
+    segments = category.path.rstrip("/").split("/")
+    for index in range(1, len(segments) + 1):
+        ancestor_paths.append("/".join(segments[:index]) + "/")
+    return tuple(
+        _category_ref(ancestor)
+        for ancestor in Category.objects.filter(path__in=ancestor_paths).order_by("depth")
+    )
+
+
+def slug_redirect_target(*, entity: str, slug: str) -> str | None:
+    """Return the current slug of an entity that used to be reachable as `slug`."""
+    history = SlugHistory.objects.filter(entity=entity, slug=slug).first()
+    if history is None:
+        return None
+    model = Product if entity == SlugHistory.Entity.PRODUCT else Category
+    return model.objects.filter(pk=history.entity_id).values_list("slug", flat=True).first()
+
+
+def brand_facets_for_category(*, category: CategoryRef) -> tuple[BrandFacet, ...]:
+    """Brands present in the category subtree with product counts. One query."""
+    rows = (
+        Brand.objects.filter(
+            products__category__path__startswith=category.path, products__is_published=True
+        )
+        .annotate(product_count=Count("products"))
+        .order_by("-product_count", "name")
+    )
+    return tuple(BrandFacet(brand=_brand_ref(row), count=row.product_count) for row in rows)
+
+
+def product_cards_for_category(
+    *,
+    category: CategoryRef,
+    brand_slugs: Iterable[str] = (),
+    sort: ProductSort = "popular",
+    page: int = 1,
+    per_page: int = 24,
+) -> Page[ProductCard]:
+    """Return one page of the subtree's products. Three queries: count, page, variants."""
+    queryset = _card_queryset().filter(category__path__startswith=category.path)
+    brand_slugs = [slug for slug in brand_slugs if slug]
+    if brand_slugs:
+        queryset = queryset.filter(brand__slug__in=brand_slugs)
+    count = queryset.count()
+    window = page_bounds(number=page, per_page=per_page, count=count)
+    products = queryset.order_by(*PRODUCT_SORTS[sort])[window]
+    return page_of([_card(p) for p in products], number=page, per_page=per_page, count=count)
+
+
+def product_cards_popular(*, limit: int) -> tuple[ProductCard, ...]:
+    """Return the most popular products. Two queries."""
+    return tuple(_card(p) for p in _card_queryset().order_by("-popularity", "id")[:limit])
+
+
+def product_search_simple(*, query: str, page: int = 1, per_page: int = 24) -> Page[ProductCard]:
+    """Match name or brand by substring. The search app's read model replaces this."""
+    terms = query.split()[:8]
+    queryset = _card_queryset()
+    for term in terms:
+        queryset = queryset.filter(Q(name__icontains=term) | Q(brand__name__icontains=term))
+    count = queryset.count()
+    window = page_bounds(number=page, per_page=per_page, count=count)
+    products = queryset.order_by("-popularity", "id")[window]
+    return page_of([_card(p) for p in products], number=page, per_page=per_page, count=count)
+
+
+def product_detail_by_slug(*, slug: str) -> ProductDetail | None:
+    """Return a product with brand, category chain, images and variants. Five queries."""
+    product = (
+        Product.objects.filter(slug=slug, is_published=True)
+        .select_related("brand", "category")
+        .prefetch_related("images", "variants")
+        .first()
+    )
+    if product is None:
+        return None
+    category = _category_ref(product.category)
+    return ProductDetail(
+        id=product.pk,
+        slug=product.slug,
+        name=product.name,
+        description=product.description,
+        brand=_brand_ref(product.brand),
+        category=category,
+        breadcrumbs=category_ancestors(category=category),
+        images=tuple(ImageInfo(url=image.url, alt=image.alt) for image in product.images.all()),
+        variants=tuple(
+            VariantInfo(id=v.pk, sku=v.sku, name=v.name, attributes=dict(v.attributes))
+            for v in product.variants.all()
+        ),
+        popularity=product.popularity,
+        updated_at=product.updated_at,
+    )
+
+
+def variants_by_ids(*, variant_ids: Iterable[int]) -> dict[int, VariantSummary]:
+    return _variant_summaries(Variant.objects.filter(pk__in=list(variant_ids)))
+
+
+def variants_by_skus(*, skus: Iterable[str]) -> dict[str, VariantSummary]:
+    summaries = _variant_summaries(Variant.objects.filter(sku__in=list(skus)))
+    return {summary.sku: summary for summary in summaries.values()}
+
+
+def _variant_summaries(queryset: QuerySet[Variant]) -> dict[int, VariantSummary]:
+    """One query: variants joined with product and category."""
+    rows = queryset.select_related("product", "product__category").filter(
+        product__is_published=True
+    )
+    return {
+        v.pk: VariantSummary(
+            id=v.pk,
+            sku=v.sku,
+            name=v.name,
+            product_id=v.product_id,
+            product_name=v.product.name,
+            product_slug=v.product.slug,
+            image_url=v.product.image_url,
+            brand_id=v.product.brand_id,
+            category_id=v.product.category_id,
+            category_path=v.product.category.path,
+        )
+        for v in rows
+    }
+
+
+def product_sitemap_entries() -> Iterator[SitemapEntry]:
+    rows = (
+        Product.objects.filter(is_published=True).order_by("id").values_list("slug", "updated_at")
+    )
+    for slug, updated_at in rows.iterator(chunk_size=2000):
+        yield SitemapEntry(slug=slug, updated_at=updated_at)
+
+
+def category_sitemap_entries() -> Iterator[SitemapEntry]:
+    for slug in Category.objects.order_by("path").values_list("slug", flat=True):
+        yield SitemapEntry(slug=slug, updated_at=None)
+
+
+def brand_ids_by_slug() -> dict[str, int]:
+    return dict(Brand.objects.values_list("slug", "id"))

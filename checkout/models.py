@@ -1,0 +1,109 @@
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_order_number() -> str:
+    return "PS-" + secrets.token_hex(5).upper()
+
+
+class Cart(models.Model):
+    """A basket addressed by an unguessable token (cookie for pages, path for the API)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CHECKED_OUT = "checked_out"
+
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    coupon_code = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.token[:8]
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey("catalog.Variant", related_name="+", on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "variant"], name="cartline_cart_variant_uniq"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="cartline_quantity_min_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x variant {self.variant_id}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "awaiting payment confirmation"
+        PAID = "paid"
+        PAYMENT_DECLINED = "payment_declined", "payment declined"
+        PAYMENT_FAILED = "payment_failed", "payment unavailable"
+
+    number = models.CharField(max_length=16, unique=True, default=new_order_number)
+    access_token = models.CharField(max_length=64, unique=True, default=new_token)
+    cart_token = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    email = models.EmailField()
+    shipping_name = models.CharField(max_length=120)
+    shipping_line1 = models.CharField(max_length=200)
+    shipping_line2 = models.CharField(max_length=200, blank=True)
+    shipping_city = models.CharField(max_length=100)
+    shipping_postal_code = models.CharField(max_length=20)
+    shipping_country = models.CharField(max_length=2)
+    shipping_method = models.CharField(max_length=20)
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    discount = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    coupon_code = models.CharField(max_length=40, blank=True)
+    payment_reference = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cart_token", "idempotency_key"], name="order_idempotency_uniq"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    """A snapshot of what was bought, at the price charged: later catalog edits leave it."""
+
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey("catalog.Variant", related_name="+", on_delete=models.PROTECT)
+    sku = models.CharField(max_length=64)
+    product_name = models.CharField(max_length=200)
+    variant_name = models.CharField(max_length=120)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    discount = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"

@@ -1,0 +1,59 @@
+from django.db import models
+from django.db.models import F, Q
+
+
+class Stock(models.Model):
+    """Units of one SKU: on hand in the warehouse, and allocated to unpaid orders.
+
+    The database, not the code, guarantees allocated never exceeds on hand.
+    """
+
+    variant = models.OneToOneField(
+        "catalog.Variant", related_name="+", on_delete=models.CASCADE, primary_key=True
+    )
+    on_hand = models.IntegerField(default=0)
+    allocated = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_non_negative"),
+            models.CheckConstraint(
+                condition=Q(allocated__gte=0), name="stock_allocated_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(allocated__lte=F("on_hand")), name="stock_allocated_within_on_hand"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"variant {self.variant_id}: {self.on_hand} on hand, {self.allocated} allocated"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated
+
+
+class StockMovement(models.Model):
+    """Append-only ledger: summing the deltas per SKU gives its stock row back."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt"
+        ALLOCATION = "allocation"
+        RELEASE = "release"
+        SALE = "sale"
+        ADJUSTMENT = "adjustment"
+
+    variant = models.ForeignKey("catalog.Variant", related_name="+", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    on_hand_delta = models.IntegerField(default=0)
+    allocated_delta = models.IntegerField(default=0)
+    reference = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["variant", "created_at"], name="movement_variant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.variant_id} {self.reference}"

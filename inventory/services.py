@@ -1,0 +1,147 @@
+"""Inventory writes. Every change to a stock row writes its ledger movement with it."""
+
+from collections.abc import Mapping, Sequence
+
+from django.db import transaction
+
+from inventory.dto import StockReceipt
+from inventory.models import Stock, StockMovement
+from toolkit.errors import DomainError
+
+
+class InsufficientStock(DomainError):
+    code = "insufficient_stock"
+    status = 409
+
+
+class InvalidStockChange(DomainError):
+    code = "invalid_stock_change"
+    status = 400
+
+
+def _locked_rows(variant_ids: Sequence[int]) -> dict[int, Stock]:
+    """Lock the stock rows in ascending variant order: a fixed order means no deadlocks.
+
+    Call inside a transaction. On SQLite the IMMEDIATE transaction already holds the
+    write lock, so the FOR UPDATE that PostgreSQL needs is a no-op there.
+    """
+    rows = Stock.objects.select_for_update().filter(variant_id__in=sorted(variant_ids))
+    return {row.variant_id: row for row in rows.order_by("variant_id")}
+
+
+@transaction.atomic
+def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> None:
+    """Book goods in: creates missing stock rows and adds to on hand."""
+    if any(r.quantity <= 0 for r in receipts):
+        raise InvalidStockChange("A receipt must add at least one unit.")
+    Stock.objects.bulk_create(
+        [Stock(variant_id=r.variant_id) for r in receipts],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    rows = _locked_rows([r.variant_id for r in receipts])
+    for receipt in receipts:
+        rows[receipt.variant_id].on_hand += receipt.quantity
+    Stock.objects.bulk_update(rows.values(), ["on_hand"], batch_size=1000)
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                variant_id=r.variant_id,
+                kind=StockMovement.Kind.RECEIPT,
+                on_hand_delta=r.quantity,
+                reference=reference,
+            )
+            for r in receipts
+        ],
+        batch_size=1000,
+    )
+
+
+@transaction.atomic
+def stock_allocate(*, quantities: Mapping[int, int], reference: str) -> None:
+    """Reserve units for an order, all lines or none.
+
+    Availability is checked under the row locks, so two buyers racing for the last unit
+    cannot both get it. Raises InsufficientStock naming every short variant.
+    """
+    rows = _locked_rows(list(quantities))
+    short = {
+        variant_id: rows[variant_id].available if variant_id in rows else 0
+        for variant_id, quantity in quantities.items()
+        if variant_id not in rows or rows[variant_id].available < quantity
+    }
+    if short:
+        raise InsufficientStock("Not enough stock for some items.", available=short)
+    for variant_id, quantity in quantities.items():
+        rows[variant_id].allocated += quantity
+    _save(rows, quantities, kind=StockMovement.Kind.ALLOCATION, reference=reference)
+
+
+@transaction.atomic
+def stock_release(*, quantities: Mapping[int, int], reference: str) -> None:
+    """Give back units allocated to an order that will not be paid."""
+    rows = _locked_rows(list(quantities))
+    for variant_id, quantity in quantities.items():
+        rows[variant_id].allocated -= quantity
+    _save(rows, quantities, kind=StockMovement.Kind.RELEASE, reference=reference)
+
+
+@transaction.atomic
+def stock_sell(*, quantities: Mapping[int, int], reference: str) -> None:
+    """Turn an order's allocation into a sale: the units leave on hand."""
+    rows = _locked_rows(list(quantities))
+    for variant_id, quantity in quantities.items():
+        rows[variant_id].allocated -= quantity
+        rows[variant_id].on_hand -= quantity
+    _save(rows, quantities, kind=StockMovement.Kind.SALE, reference=reference)
+
+
+def _save(
+    rows: Mapping[int, Stock], quantities: Mapping[int, int], *, kind: str, reference: str
+) -> None:
+    on_hand_sign, allocated_sign = {
+        StockMovement.Kind.ALLOCATION: (0, 1),
+        StockMovement.Kind.RELEASE: (0, -1),
+        StockMovement.Kind.SALE: (-1, -1),
+    }[kind]
+    changed = [rows[variant_id] for variant_id in quantities]
+    Stock.objects.bulk_update(changed, ["on_hand", "allocated"])
+    StockMovement.objects.bulk_create(
+        StockMovement(
+            variant_id=variant_id,
+            kind=kind,
+            on_hand_delta=on_hand_sign * quantity,
+            allocated_delta=allocated_sign * quantity,
+            reference=reference,
+        )
+        for variant_id, quantity in quantities.items()
+    )
+
+
+@transaction.atomic
+def stock_adjust(
+    *, variant_id: int, set_to: int | None = None, add: int | None = None, reason: str
+) -> int:
+    """Correct on hand after a count or damage; returns the new on hand."""
+    if (set_to is None) == (add is None):
+        raise InvalidStockChange("Give exactly one of set_to or add.")
+    if not reason.strip():
+        raise InvalidStockChange("An adjustment needs a reason.")
+    Stock.objects.get_or_create(variant_id=variant_id)
+    row = _locked_rows([variant_id])[variant_id]
+    new_on_hand = set_to if set_to is not None else row.on_hand + (add or 0)
+    if new_on_hand < row.allocated:
+        raise InvalidStockChange(
+            "On hand cannot go below the units allocated to orders.",
+            allocated=row.allocated,
+        )
+    delta = new_on_hand - row.on_hand
+    row.on_hand = new_on_hand
+    row.save(update_fields=["on_hand", "updated_at"])
+    StockMovement.objects.create(
+        variant_id=variant_id,
+        kind=StockMovement.Kind.ADJUSTMENT,
+        on_hand_delta=delta,
+        reason=reason.strip()[:200],
+    )
+    return new_on_hand

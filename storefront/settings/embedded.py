@@ -1,0 +1,55 @@
+"""Embedded profile: no servers. SQLite in WAL mode, a disk cache and a filesystem broker.
+
+WAL lets readers run beside the one writer; IMMEDIATE transactions take the write lock
+at BEGIN, so two writers queue on the busy timeout instead of failing mid-transaction
+with "database is locked" when one upgrades a read lock.
+"""
+
+from storefront.settings.base import *  # noqa: F403
+from storefront.settings.environment import ENV
+
+ENV.var_dir.mkdir(parents=True, exist_ok=True)
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ENV.var_dir / "peakstore.sqlite3",
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA busy_timeout=20000;"
+                "PRAGMA cache_size=-32000;"
+                "PRAGMA foreign_keys=ON"
+            ),
+        },
+        "TEST": {"NAME": ENV.var_dir / "test-peakstore.sqlite3"},
+    }
+}
+
+# One cache for all gunicorn workers and the Celery worker: diskcache keeps it in
+# SQLite files under var/, so an entry one process writes is seen by the others.
+CACHES = {
+    "default": {
+        "BACKEND": "diskcache.DjangoCache",
+        "LOCATION": str(ENV.var_dir / "cache"),
+        "TIMEOUT": 300,
+        "SHARDS": 4,
+        "DATABASE_TIMEOUT": 0.25,
+        "OPTIONS": {"size_limit": 2**30},
+    }
+}
+
+_broker_dir = ENV.var_dir / "broker"
+for _folder in ("queue", "processed"):
+    (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+
+CELERY_BROKER_URL = ENV.celery_broker_url or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "data_folder_in": str(_broker_dir / "queue"),
+    "data_folder_out": str(_broker_dir / "queue"),
+    "processed_folder": str(_broker_dir / "processed"),
+    "store_processed": False,
+}

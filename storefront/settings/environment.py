@@ -1,0 +1,66 @@
+"""Every switch Peakstore reads from the environment, read here and nowhere else.
+
+The profile follows from what is set: no `DATABASE_URL` means the embedded profile
+(SQLite, disk cache, filesystem broker); `DATABASE_URL` means the services profile.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Environment:
+    debug: bool
+    secret_key: str
+    allowed_hosts: tuple[str, ...]
+    var_dir: Path
+    database_url: str
+    redis_url: str
+    celery_broker_url: str
+    celery_always_eager: bool
+    log_level: str
+    checkout_max_line_quantity: int
+    checkout_max_cart_lines: int
+
+    @property
+    def profile(self) -> str:
+        return "services" if self.database_url else "embedded"
+
+
+def read_environment() -> Environment:
+    var_dir = Path(os.environ.get("PEAKSTORE_VAR_DIR", BASE_DIR / "var")).resolve()
+    return Environment(
+        debug=_flag("DJANGO_DEBUG"),
+        secret_key=os.environ.get("DJANGO_SECRET_KEY", ""),
+        allowed_hosts=tuple(
+            host.strip()
+            for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
+        ),
+        var_dir=var_dir,
+        database_url=os.environ.get("DATABASE_URL", ""),
+        redis_url=os.environ.get("REDIS_URL", ""),
+        celery_broker_url=os.environ.get("CELERY_BROKER_URL", ""),
+        celery_always_eager=_flag("CELERY_TASK_ALWAYS_EAGER"),
+        log_level=os.environ.get("PEAKSTORE_LOG_LEVEL", "INFO"),
+        checkout_max_line_quantity=_int("CHECKOUT_MAX_LINE_QUANTITY", 20),
+        checkout_max_cart_lines=_int("CHECKOUT_MAX_CART_LINES", 50),
+    )
+
+
+ENV = read_environment()

@@ -1,0 +1,30 @@
+"""Production: the selected profile, hardened. Refuses to start without its secrets."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from storefront.settings import *  # noqa: F403
+from storefront.settings.environment import ENV
+
+_missing = [
+    name
+    for name, value in {
+        "DJANGO_SECRET_KEY": ENV.secret_key,
+        "DJANGO_ALLOWED_HOSTS": ENV.allowed_hosts,
+    }.items()
+    if not value
+]
+if _missing:
+    raise ImproperlyConfigured(f"production settings need {', '.join(_missing)}")
+
+DEBUG = False
+SECRET_KEY = ENV.secret_key
+ALLOWED_HOSTS = list(ENV.allowed_hosts)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = True
+SECURE_HSTS_SECONDS = 31_536_000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"

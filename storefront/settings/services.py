@@ -1,0 +1,32 @@
+"""Services profile: PostgreSQL, Redis (django-redis) and a real Celery broker."""
+
+import dj_database_url
+
+from storefront.settings.base import *  # noqa: F403
+from storefront.settings.environment import ENV
+
+DATABASES = {
+    "default": dj_database_url.parse(ENV.database_url, conn_max_age=60, conn_health_checks=True)
+}
+
+if ENV.redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": ENV.redis_url,
+            "TIMEOUT": 300,
+            "KEY_PREFIX": "peakstore",
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+                # A cache outage must not become a store outage: reads miss, writes
+                # are dropped, and the error is logged (and counted by the toolkit).
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = ENV.celery_broker_url or ENV.redis_url or "memory://"
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True

@@ -1,0 +1,31 @@
+"""Test settings: the selected profile, plus nplusone raising on any lazy load."""
+
+from storefront.settings import *  # noqa: F403
+from storefront.settings.environment import ENV
+
+DEBUG = False
+INSTALLED_APPS = [*INSTALLED_APPS, "nplusone.ext.django"]  # noqa: F405
+MIDDLEWARE = ["nplusone.ext.django.NPlusOneMiddleware", *MIDDLEWARE]  # noqa: F405
+NPLUSONE_RAISE = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if ENV.profile == "embedded":
+    # Each test run gets its own cache directory so parallel runs never share entries.
+    import tempfile
+
+    CACHES = {
+        "default": {
+            **CACHES["default"],  # noqa: F405
+            "LOCATION": tempfile.mkdtemp(prefix="peakstore-test-cache-"),
+        }
+    }
+else:
+    import os
+
+    CACHES["default"]["KEY_PREFIX"] = f"peakstore-test-{os.getpid()}"

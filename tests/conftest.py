@@ -1,0 +1,34 @@
+"""Shared fixtures. Profiles: tests run on whichever profile the environment selects;
+`.ci/run` selects the services profile so nothing that needs a service can skip there."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import CategoryFactory, stocked_product
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def category(db):
+    return CategoryFactory(name="Outdoor", slug="outdoor")
+
+
+@pytest.fixture
+def product(db, category):
+    """One product with one variant, a price of 19.90 and 10 units in stock."""
+    return stocked_product(category=category, name="Trail Runner", slug="trail-runner")
+
+
+@pytest.fixture
+def sku(product):
+    return product.variants.get().sku
