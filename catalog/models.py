@@ -43,7 +43,8 @@ class Product(models.Model):
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
     brand = models.ForeignKey(Brand, related_name="products", on_delete=models.PROTECT)
     description = models.TextField(blank=True)
-    image_url = models.URLField(max_length=500, blank=True)
+    # An absolute URL (a CDN) or a site path; the seeder uses bundled placeholders.
+    image_url = models.CharField(max_length=500, blank=True)
     # Relative demand (Zipf-distributed by the seeder): drives "popular" sorting and
     # which SKUs load tests treat as hot.
     popularity = models.PositiveIntegerField(default=0)
@@ -65,7 +66,7 @@ class Product(models.Model):
 
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, related_name="images", on_delete=models.CASCADE)
-    url = models.URLField(max_length=500)
+    url = models.CharField(max_length=500)
     alt = models.CharField(max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 

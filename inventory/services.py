@@ -31,18 +31,18 @@ def _locked_rows(variant_ids: Sequence[int]) -> dict[int, Stock]:
 
 @transaction.atomic
 def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> None:
-    """Book goods in: creates missing stock rows and adds to on hand."""
+    """Book goods in: add to on hand, creating stock rows for SKUs seen the first time."""
     if any(r.quantity <= 0 for r in receipts):
         raise InvalidStockChange("A receipt must add at least one unit.")
-    Stock.objects.bulk_create(
-        [Stock(variant_id=r.variant_id) for r in receipts],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
     rows = _locked_rows([r.variant_id for r in receipts])
+    new_rows = []
     for receipt in receipts:
-        rows[receipt.variant_id].on_hand += receipt.quantity
+        if receipt.variant_id in rows:
+            rows[receipt.variant_id].on_hand += receipt.quantity
+        else:
+            new_rows.append(Stock(variant_id=receipt.variant_id, on_hand=receipt.quantity))
     Stock.objects.bulk_update(rows.values(), ["on_hand"], batch_size=1000)
+    Stock.objects.bulk_create(new_rows, batch_size=1000)
     StockMovement.objects.bulk_create(
         [
             StockMovement(

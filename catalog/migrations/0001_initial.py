@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200)),
                 ('slug', models.SlugField(max_length=220, unique=True)),
                 ('description', models.TextField(blank=True)),
-                ('image_url', models.URLField(blank=True, max_length=500)),
+                ('image_url', models.CharField(blank=True, max_length=500)),
                 ('popularity', models.PositiveIntegerField(default=0)),
                 ('is_published', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
             name='ProductImage',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=500)),
+                ('url', models.CharField(max_length=500)),
                 ('alt', models.CharField(blank=True, max_length=200)),
                 ('position', models.PositiveSmallIntegerField(default=0)),
                 ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='catalog.product')),

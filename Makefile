@@ -1,0 +1,50 @@
+# One target per habit. Every target creates .venv and installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SCENARIO ?= smoke
+
+.PHONY: help install lint format test demo run loadtest bench clean
+
+help:
+	@echo "make demo      seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)"
+	@echo "make test      lint, then the whole test suite"
+	@echo "make run       web + worker on 127.0.0.1:\$${PORT:-8000} in the profile the environment selects"
+	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots"
+	@echo "make lint      ruff, import-linter, migrations check"
+	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Peakstore needs Python 3.11+; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(VENV)/bin/pytest
+
+demo: $(STAMP)
+	$(PY) manage.py demo
+
+run: $(STAMP)
+	$(PY) manage.py run_stack
+
+loadtest: $(STAMP)
+	$(PY) manage.py loadtest --scenario $(SCENARIO)
+
+clean:
+	rm -rf $(VENV) var reports .pytest_cache .ruff_cache
