@@ -8,7 +8,7 @@ from checkout.dto import (
     ShippingAddress,
     ShippingMethod,
 )
-from checkout.selectors import CartNotFound, OrderNotFound
+from checkout.selectors import CartNotFound, OrderNotFound, cart_view, order_view
 from checkout.services import (
     CartEmpty,
     CartLineNotFound,
@@ -48,5 +48,7 @@ __all__ = [
     "cart_remove_line",
     "cart_set_coupon",
     "cart_update_line",
+    "cart_view",
     "order_place",
+    "order_view",
 ]
