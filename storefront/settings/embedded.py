@@ -25,7 +25,6 @@ DATABASES = {
                 "PRAGMA foreign_keys=ON"
             ),
         },
-        "TEST": {"NAME": ENV.var_dir / "test-peakstore.sqlite3"},
     }
 }
 
