@@ -105,6 +105,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: the broker comes from the profile; everything else is shared.
 CELERY_TASK_ALWAYS_EAGER = ENV.celery_always_eager
+CELERY_TASK_DEFAULT_QUEUE = ENV.celery_queue
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True

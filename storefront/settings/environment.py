@@ -33,6 +33,8 @@ class Environment:
     redis_url: str
     celery_broker_url: str
     celery_always_eager: bool
+    celery_queue: str
+    cache_key_prefix: str
     log_level: str
     checkout_max_line_quantity: int
     checkout_max_cart_lines: int
@@ -57,6 +59,10 @@ def read_environment() -> Environment:
         redis_url=os.environ.get("REDIS_URL", ""),
         celery_broker_url=os.environ.get("CELERY_BROKER_URL", ""),
         celery_always_eager=_flag("CELERY_TASK_ALWAYS_EAGER"),
+        # Stacks sharing one broker or one Redis (tests beside a demo) each name their
+        # own queue and key prefix, so no stack consumes another's tasks or cache entries.
+        celery_queue=os.environ.get("PEAKSTORE_CELERY_QUEUE", "celery"),
+        cache_key_prefix=os.environ.get("PEAKSTORE_CACHE_KEY_PREFIX", "peakstore"),
         log_level=os.environ.get("PEAKSTORE_LOG_LEVEL", "INFO"),
         checkout_max_line_quantity=_int("CHECKOUT_MAX_LINE_QUANTITY", 20),
         checkout_max_cart_lines=_int("CHECKOUT_MAX_CART_LINES", 50),

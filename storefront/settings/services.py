@@ -15,7 +15,7 @@ if ENV.redis_url:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": ENV.redis_url,
             "TIMEOUT": 300,
-            "KEY_PREFIX": "peakstore",
+            "KEY_PREFIX": ENV.cache_key_prefix,
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 0.25,
                 "SOCKET_TIMEOUT": 0.25,
