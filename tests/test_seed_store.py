@@ -1,0 +1,81 @@
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from catalog.models import Brand, Category, Product, Variant
+from inventory.models import Stock, StockMovement
+from pricing.models import Coupon, Price, Promotion
+
+
+def seed(products=200, seed=7, *extra):
+    out = StringIO()
+    call_command("seed_store", "--products", str(products), "--seed", str(seed), *extra, stdout=out)
+    return out.getvalue()
+
+
+def snapshot():
+    return (
+        list(Product.objects.order_by("slug").values_list("slug", "popularity", "brand__slug")),
+        list(Variant.objects.order_by("sku").values_list("sku", "attributes")),
+        sorted(Price.objects.values_list("variant__sku", "price_list__code", "amount")),
+        sorted(Stock.objects.values_list("variant__sku", "on_hand")),
+    )
+
+
+def test_seed_builds_a_realistic_store(db):
+    output = seed(products=300)
+
+    assert "Seeded 300 products" in output
+    assert 45 <= Category.objects.count() <= 60
+    assert Category.objects.filter(depth=2).exists()
+    assert Product.objects.count() == 300
+    variants_per_product = Counter(
+        Product.objects.values_list("variants__product_id", flat=True)
+    ).values()
+    assert min(variants_per_product) >= 1
+    assert max(variants_per_product) <= 5
+    assert Price.objects.filter(price_list__code="base").count() == Variant.objects.count()
+    assert Promotion.objects.exists()
+    assert Coupon.objects.filter(code="WELCOME10").exists()
+    # Every unit in stock came in through the ledger.
+    assert sum(Stock.objects.values_list("on_hand", flat=True)) == sum(
+        StockMovement.objects.values_list("on_hand_delta", flat=True)
+    )
+
+
+def test_popularity_is_zipf_skewed(db):
+    seed(products=500)
+
+    popularity = sorted(Product.objects.values_list("popularity", flat=True), reverse=True)
+    top_share = sum(popularity[:25]) / sum(popularity)
+
+    # The top 5% of a Zipf(1) catalog of 500 draw about 55% of demand.
+    assert top_share > 0.5
+
+
+def empty_the_store():
+    for model in (StockMovement, Stock, Price, Promotion, Coupon, Product, Brand):
+        model.objects.all().delete()
+    for depth in (2, 1, 0):
+        Category.objects.filter(depth=depth).delete()
+
+
+def test_same_seed_gives_the_same_store(db):
+    seed(products=120, seed=3)
+    first = snapshot()
+    empty_the_store()
+
+    seed(products=120, seed=3)
+
+    assert snapshot() == first
+
+
+def test_seeding_a_seeded_store_is_refused_unless_if_empty(db):
+    seed(products=10)
+
+    with pytest.raises(CommandError):
+        seed(products=10)
+    assert "already seeded" in seed(10, 7, "--if-empty")
+    assert Product.objects.count() == 10
