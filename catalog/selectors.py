@@ -117,6 +117,30 @@ def product_cards_for_category(
 ) -> Page[ProductCard]:
     """Return one page of the subtree's products. Three queries: count, page, variants."""
     queryset = _card_queryset().filter(category__path__startswith=category.path)
+    return _card_page(queryset, brand_slugs=brand_slugs, sort=sort, page=page, per_page=per_page)
+
+
+def product_cards_all(
+    *,
+    brand_slugs: Iterable[str] = (),
+    sort: ProductSort = "popular",
+    page: int = 1,
+    per_page: int = 24,
+) -> Page[ProductCard]:
+    """Return one page of the whole catalog's products. Three queries: count, page, variants."""
+    return _card_page(
+        _card_queryset(), brand_slugs=brand_slugs, sort=sort, page=page, per_page=per_page
+    )
+
+
+def _card_page(
+    queryset: QuerySet[Product],
+    *,
+    brand_slugs: Iterable[str],
+    sort: ProductSort,
+    page: int,
+    per_page: int,
+) -> Page[ProductCard]:
     brand_slugs = [slug for slug in brand_slugs if slug]
     if brand_slugs:
         queryset = queryset.filter(brand__slug__in=brand_slugs)
