@@ -38,6 +38,8 @@ class Environment:
     log_level: str
     checkout_max_line_quantity: int
     checkout_max_cart_lines: int
+    port: int
+    demo_serve: bool
 
     @property
     def profile(self) -> str:
@@ -66,6 +68,9 @@ def read_environment() -> Environment:
         log_level=os.environ.get("PEAKSTORE_LOG_LEVEL", "INFO"),
         checkout_max_line_quantity=_int("CHECKOUT_MAX_LINE_QUANTITY", 20),
         checkout_max_cart_lines=_int("CHECKOUT_MAX_CART_LINES", 50),
+        # Read by `run_stack`, `demo` and `loadtest`, not by Django settings.
+        port=_int("PORT", 8000),
+        demo_serve=_flag("DEMO_SERVE", default=True),
     )
 
 
