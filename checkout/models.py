@@ -107,3 +107,54 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request made with an Idempotency-Key, kept for retries.
+
+    A record is claimed (in flight) before the work starts, so a concurrent duplicate
+    sees it and gets a 409 instead of doing the work twice; a lease lets a request whose
+    process died be retried after `locked_until`.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        COMPLETED = "completed"
+
+    scope = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    locked_until = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
+
+
+class OutboxMessage(models.Model):
+    """A side effect of an order, written in the order's transaction, delivered later.
+
+    Written atomically with the state change it reports, so it can be neither lost (the
+    order committed) nor sent for nothing (the order rolled back).
+    """
+
+    topic = models.CharField(max_length=64)
+    dedupe_key = models.CharField(max_length=128, unique=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return self.dedupe_key

@@ -9,6 +9,9 @@ from inventory.services import (
     stock_allocate,
     stock_receive,
     stock_release,
+    stock_reservations_purge,
+    stock_reservations_release,
+    stock_reserve,
     stock_sell,
 )
 
@@ -23,5 +26,8 @@ __all__ = [
     "stock_levels",
     "stock_receive",
     "stock_release",
+    "stock_reservations_purge",
+    "stock_reservations_release",
+    "stock_reserve",
     "stock_sell",
 ]

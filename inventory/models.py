@@ -57,3 +57,27 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.variant_id} {self.reference}"
+
+
+class Reservation(models.Model):
+    """Units a cart holds for a while, so a buyer who added them can still check out.
+
+    Soft: it expires on its own, so carts that are abandoned (or held by a bot) give
+    their units back without anyone cleaning up. Expired rows are ignored by every read
+    and purged by a periodic task.
+    """
+
+    variant = models.ForeignKey("catalog.Variant", related_name="+", on_delete=models.CASCADE)
+    holder = models.CharField(max_length=64)
+    quantity = models.PositiveIntegerField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["holder", "variant"], name="reservation_holder_uniq"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="reservation_quantity_min_1"),
+        ]
+        indexes = [models.Index(fields=["variant", "expires_at"], name="reservation_active_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x variant {self.variant_id} for {self.holder[:8]}"

@@ -1,11 +1,16 @@
 """Inventory writes. Every change to a stock row writes its ledger movement with it."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
 
 from inventory.dto import StockReceipt
-from inventory.models import Stock, StockMovement
+from inventory.models import Reservation, Stock, StockMovement
+from inventory.selectors import active_reservations
 from toolkit.errors import DomainError
 
 
@@ -57,24 +62,84 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
     )
 
 
+def _reserved_by_others(variant_ids: Iterable[int], holder: str | None) -> dict[int, int]:
+    rows = (
+        active_reservations(exclude_holder=holder)
+        .filter(variant_id__in=list(variant_ids))
+        .values("variant_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("variant_id", "total")
+    )
+    return dict(rows)
+
+
+def _free(rows: Mapping[int, Stock], reserved: Mapping[int, int], variant_id: int) -> int:
+    if variant_id not in rows:
+        return 0
+    return max(rows[variant_id].available - reserved.get(variant_id, 0), 0)
+
+
 @transaction.atomic
-def stock_allocate(*, quantities: Mapping[int, int], reference: str) -> None:
+def stock_reserve(*, holder: str, variant_id: int, quantity: int) -> None:
+    """Hold `quantity` units of a variant for a cart (0 lets them go).
+
+    Checked under the stock row lock against what orders and other carts already hold,
+    so a cart can never hold more than exists. Any activity renews every reservation of
+    the cart; idle carts lose theirs after INVENTORY_RESERVATION_TTL seconds.
+    """
+    rows = _locked_rows([variant_id])
+    reserved = _reserved_by_others([variant_id], holder)
+    free = _free(rows, reserved, variant_id)
+    if quantity > free:
+        raise InsufficientStock(f"Only {free} left.", available={variant_id: free})
+    ttl = settings.INVENTORY_RESERVATION_TTL
+    if quantity == 0 or ttl <= 0:
+        Reservation.objects.filter(holder=holder, variant_id=variant_id).delete()
+        return
+    expires_at = timezone.now() + timedelta(seconds=ttl)
+    Reservation.objects.update_or_create(
+        holder=holder,
+        variant_id=variant_id,
+        defaults={"quantity": quantity, "expires_at": expires_at},
+    )
+    Reservation.objects.filter(holder=holder).update(expires_at=expires_at)
+
+
+def stock_reservations_release(*, holder: str) -> None:
+    """Let go of everything a cart holds."""
+    Reservation.objects.filter(holder=holder).delete()
+
+
+def stock_reservations_purge() -> int:
+    """Delete expired reservations; they already count for nothing. Returns the count."""
+    deleted, _ = Reservation.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+@transaction.atomic
+def stock_allocate(
+    *, quantities: Mapping[int, int], reference: str, holder: str | None = None
+) -> None:
     """Reserve units for an order, all lines or none.
 
     Availability is checked under the row locks, so two buyers racing for the last unit
-    cannot both get it. Raises InsufficientStock naming every short variant.
+    cannot both get it. Units the `holder` cart had reserved count as its own and its
+    reservations are consumed. Raises InsufficientStock naming every short variant.
     """
     rows = _locked_rows(list(quantities))
+    reserved = _reserved_by_others(quantities, holder)
     short = {
-        variant_id: rows[variant_id].available if variant_id in rows else 0
+        variant_id: _free(rows, reserved, variant_id)
         for variant_id, quantity in quantities.items()
-        if variant_id not in rows or rows[variant_id].available < quantity
+        if _free(rows, reserved, variant_id) < quantity
     }
     if short:
         raise InsufficientStock("Not enough stock for some items.", available=short)
     for variant_id, quantity in quantities.items():
         rows[variant_id].allocated += quantity
     _save(rows, quantities, kind=StockMovement.Kind.ALLOCATION, reference=reference)
+    if holder:
+        stock_reservations_release(holder=holder)
 
 
 @transaction.atomic

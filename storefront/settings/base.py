@@ -110,6 +110,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "orders-reconcile-pending": {
+        "task": "checkout.tasks.orders_reconcile_pending",
+        "schedule": 30.0,
+    },
+    "outbox-dispatch-pending": {"task": "checkout.tasks.outbox_dispatch_pending", "schedule": 60.0},
+    "idempotency-records-purge": {
+        "task": "checkout.tasks.idempotency_records_purge_task",
+        "schedule": 3600.0,
+    },
+    "stock-reservations-purge": {
+        "task": "inventory.tasks.stock_reservations_purge_task",
+        "schedule": 300.0,
+    },
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = ENV.var_dir / "mail"
@@ -122,6 +137,12 @@ CATALOG_PAGE_SIZE = 24
 CHECKOUT_MAX_LINE_QUANTITY = ENV.checkout_max_line_quantity
 CHECKOUT_MAX_CART_LINES = ENV.checkout_max_cart_lines
 CHECKOUT_CART_COOKIE = "peakstore_cart"
+INVENTORY_RESERVATION_TTL = ENV.inventory_reservation_ttl
+CHECKOUT_IDEMPOTENCY_TTL = ENV.checkout_idempotency_ttl
+CHECKOUT_IDEMPOTENCY_LEASE = 60  # seconds before an in-flight key of a dead request frees
+CHECKOUT_RECONCILE_AFTER = ENV.checkout_reconcile_after
+# An order still pending this long after its creation is an audit violation.
+CHECKOUT_RECONCILE_WINDOW = 10 * 60
 
 LOGGING = {
     "version": 1,

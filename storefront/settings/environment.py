@@ -38,6 +38,9 @@ class Environment:
     log_level: str
     checkout_max_line_quantity: int
     checkout_max_cart_lines: int
+    inventory_reservation_ttl: int
+    checkout_idempotency_ttl: int
+    checkout_reconcile_after: int
     port: int
     demo_serve: bool
 
@@ -68,6 +71,12 @@ def read_environment() -> Environment:
         log_level=os.environ.get("PEAKSTORE_LOG_LEVEL", "INFO"),
         checkout_max_line_quantity=_int("CHECKOUT_MAX_LINE_QUANTITY", 20),
         checkout_max_cart_lines=_int("CHECKOUT_MAX_CART_LINES", 50),
+        # Seconds a cart holds the units it added; 0 turns reservations off.
+        inventory_reservation_ttl=_int("INVENTORY_RESERVATION_TTL", 900),
+        checkout_idempotency_ttl=_int("CHECKOUT_IDEMPOTENCY_TTL", 24 * 3600),
+        # Seconds a pending payment is left to its own request before reconciliation
+        # asks the gateway what happened; longer than the payment client's whole budget.
+        checkout_reconcile_after=_int("CHECKOUT_RECONCILE_AFTER", 60),
         # Read by `run_stack`, `demo` and `loadtest`, not by Django settings.
         port=_int("PORT", 8000),
         demo_serve=_flag("DEMO_SERVE", default=True),

@@ -1,0 +1,138 @@
+"""Idempotent requests, with the semantics of Stripe and the IETF Idempotency-Key draft.
+
+- no key → 400 `idempotency_key_missing`;
+- same key, same request → the first response, status and body, replayed;
+- same key, another request → 422 `idempotency_key_reused`;
+- same key while the first is still running → 409 `idempotency_request_in_flight`.
+
+Keys are scoped to the client (a cart), kept for CHECKOUT_IDEMPOTENCY_TTL and purged by a
+periodic task. A 5xx answer is not stored: it reports a transient fault (the work did not
+happen), so the client may retry with the same key.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checkout.models import IdempotencyRecord
+from toolkit.errors import DomainError
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyMissing(DomainError):
+    code = "idempotency_key_missing"
+
+
+class IdempotencyKeyInvalid(DomainError):
+    code = "idempotency_key_invalid"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class IdempotencyRequestInFlight(DomainError):
+    code = "idempotency_request_in_flight"
+    status = 409
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def request_fingerprint(payload: Mapping[str, Any]) -> str:
+    """Hash a request body canonically, so key order and spacing do not matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise IdempotencyKeyMissing("Send an Idempotency-Key header with this request.")
+    key = key.strip()
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise IdempotencyKeyInvalid(
+            f"Idempotency-Key must be printable and at most {MAX_KEY_LENGTH} characters."
+        )
+    return key
+
+
+def _claim(*, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """Claim the key for this request; return the existing record if someone has it."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(
+                scope=scope,
+                key=key,
+                fingerprint=fingerprint,
+                locked_until=now + timedelta(seconds=settings.CHECKOUT_IDEMPOTENCY_LEASE),
+                expires_at=now + timedelta(seconds=settings.CHECKOUT_IDEMPOTENCY_TTL),
+            )
+        return None
+    except IntegrityError:
+        return IdempotencyRecord.objects.get(scope=scope, key=key)
+
+
+def _take_over_abandoned(record: IdempotencyRecord) -> bool:
+    """Take the lease of an in-flight record whose request died; True if we got it."""
+    now = timezone.now()
+    return bool(
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_until__lt=now
+        ).update(locked_until=now + timedelta(seconds=settings.CHECKOUT_IDEMPOTENCY_LEASE))
+    )
+
+
+def idempotent_response(
+    *, scope: str, key: str | None, fingerprint: str, produce: Callable[[], tuple[int, Any]]
+) -> IdempotentResponse:
+    """Run `produce` at most once per (scope, key) and answer retries with its result.
+
+    `produce` returns (status, body) for successes and expected failures alike (a decline
+    is an answer, not a fault); an exception it raises releases the key.
+    """
+    key = _check_key(key)
+    existing = _claim(scope=scope, key=key, fingerprint=fingerprint)
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was already used for a different request."
+            )
+        if existing.state == IdempotencyRecord.State.COMPLETED:
+            return IdempotentResponse(existing.response_status, existing.response_body, True)
+        if not _take_over_abandoned(existing):
+            raise IdempotencyRequestInFlight(
+                "A request with this Idempotency-Key is still being processed; retry shortly."
+            )
+    records = IdempotencyRecord.objects.filter(scope=scope, key=key)
+    try:
+        status, body = produce()
+    except BaseException:
+        records.delete()
+        raise
+    if status >= 500:
+        records.delete()
+    else:
+        records.update(
+            state=IdempotencyRecord.State.COMPLETED, response_status=status, response_body=body
+        )
+    return IdempotentResponse(status, body, False)
+
+
+def idempotency_records_purge() -> int:
+    """Delete records past their retention. Returns the count."""
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
