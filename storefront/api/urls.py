@@ -1,1 +1,36 @@
-urlpatterns: list = []
+"""API v1, its schema and docs, and the health probes. Paths here are public contract."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from storefront import health
+from storefront.api import views
+from storefront.api.errors import api_not_found
+from storefront.api.schema import SCHEMA_SETTINGS
+
+app_name = "api"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("api/v1/products/", views.ProductListView.as_view(), name="product-list"),
+    path("api/v1/products/<slug:slug>/", views.ProductDetailView.as_view(), name="product-detail"),
+    path("api/v1/categories/", views.CategoryListView.as_view(), name="category-list"),
+    path("api/v1/search/", views.SearchView.as_view(), name="search"),
+    path("api/v1/carts/", views.CartCollectionView.as_view(), name="cart-list"),
+    path("api/v1/carts/<str:token>/", views.CartDetailView.as_view(), name="cart-detail"),
+    path("api/v1/carts/<str:token>/lines/", views.CartLinesView.as_view(), name="cart-lines"),
+    path(
+        "api/v1/carts/<str:token>/lines/<int:line_id>/",
+        views.CartLineView.as_view(),
+        name="cart-line",
+    ),
+    path("api/v1/carts/<str:token>/coupon/", views.CartCouponView.as_view(), name="cart-coupon"),
+    path("api/v1/orders/", views.OrderCollectionView.as_view(), name="order-list"),
+    path("api/v1/orders/<str:number>/", views.OrderDetailView.as_view(), name="order-detail"),
+    # Last: any other path under api/ ending in a slash gets the JSON 404. Paths without
+    # the slash still get CommonMiddleware's redirect to it first, as everywhere else.
+    re_path(r"^api/(?:.*/)?$", api_not_found, name="not-found"),
+]

@@ -1,0 +1,31 @@
+"""OpenAPI metadata for API v1, built from the error-code table so docs cannot drift."""
+
+from storefront.api.errors import ERROR_CODES
+
+API_DESCRIPTION = "\n".join(
+    [
+        "Storefront API v1. JSON in, JSON out; carts and orders are addressed by "
+        "unguessable tokens, so there is no login.",
+        "",
+        "## Errors",
+        "",
+        "Every error, on every endpoint, has one shape:",
+        "",
+        "```json",
+        '{"error": {"code": "insufficient_stock", "message": "Only 2 left of Trail Runner.",'
+        ' "details": {"available": {"SKU-1": 2}}}}',
+        "```",
+        "",
+        "Match on `code`: it is stable. `message` is for people and may change. `details` "
+        "holds structured context (for `invalid_request`, `details.fields` maps each "
+        "field to its problems).",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+        *(f"| `{code}` | {meaning} |" for code, meaning in ERROR_CODES.items()),
+    ]
+)
+
+# Served by /api/schema/; `manage.py spectacular` takes it with
+# `--custom-settings storefront.api.schema.SCHEMA_SETTINGS`.
+SCHEMA_SETTINGS = {"DESCRIPTION": API_DESCRIPTION}

@@ -1,0 +1,385 @@
+"""API v1 views: parse the request, call one selector or service, render the result.
+
+No view holds a business rule. Domain services raise DomainErrors, which
+`storefront.api.errors.api_exception_handler` turns into the one error shape.
+"""
+
+from django.conf import settings
+from django.http import HttpResponsePermanentRedirect
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.interface import (
+    ProductCard,
+    category_by_slug,
+    product_cards_all,
+    product_cards_for_category,
+    slug_redirect_target,
+)
+from checkout.interface import (
+    ShippingAddress,
+    cart_add_line,
+    cart_create,
+    cart_remove_line,
+    cart_set_coupon,
+    cart_update_line,
+    cart_view,
+    order_place,
+    order_view,
+)
+from search.interface import search_products
+from storefront.api import serializers as s
+from storefront.api.errors import (
+    CategoryNotFound,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyMissing,
+    ProductNotFound,
+)
+from storefront.api.selectors import category_items, product_detail_item, product_list_items
+from toolkit.pagination import Page, parse_page_number
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+PAGE_PARAMETER = OpenApiParameter(
+    "page", OpenApiTypes.INT, description="1-based page number; past the end is a 404."
+)
+
+
+def _errors(codes_by_status: dict[int, tuple[str, ...]]) -> dict[int, OpenApiResponse]:
+    """Document error responses: {status: the codes this operation can answer with}."""
+    return {
+        status_code: OpenApiResponse(
+            response=s.ErrorSerializer,
+            description="Error codes: " + ", ".join(f"`{code}`" for code in codes) + ".",
+        )
+        for status_code, codes in codes_by_status.items()
+    }
+
+
+def _validated(serializer_class: type[s.serializers.Serializer], data: object) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page_link(request: Request, number: int) -> str:
+    params = request.query_params.copy()
+    params["page"] = str(number)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _product_page(request: Request, page: Page[ProductCard], **extra: object) -> Response:
+    body = {
+        "count": page.count,
+        "page": page.number,
+        "num_pages": page.num_pages,
+        "next": _page_link(request, page.number + 1) if page.has_next else None,
+        "previous": _page_link(request, page.number - 1) if page.has_previous else None,
+        "results": product_list_items(cards=page.items),
+        **extra,
+    }
+    serializer_class = s.SearchPageSerializer if "query" in extra else s.ProductPageSerializer
+    return Response(serializer_class(body).data)
+
+
+class ProductListView(APIView):
+    @extend_schema(
+        operation_id="products_list",
+        summary="List products",
+        description="Popular products across the catalog, or in one category's subtree. "
+        "Fixed query count whatever the page size.",
+        parameters=[s.ProductListQuerySerializer, PAGE_PARAMETER],
+        responses={
+            200: s.ProductPageSerializer,
+            **_errors({400: ("invalid_request",), 404: ("invalid_page", "category_not_found")}),
+        },
+        tags=["catalog"],
+    )
+    def get(self, request: Request) -> Response:
+        query = _validated(s.ProductListQuerySerializer, request.query_params)
+        page = parse_page_number(request.query_params.get("page"))
+        listing = {
+            "brand_slugs": query.get("brand", ()),
+            "sort": query["sort"],
+            "page": page,
+            "per_page": settings.CATALOG_PAGE_SIZE,
+        }
+        if "category" in query:
+            category = category_by_slug(slug=query["category"])
+            if category is None:
+                raise CategoryNotFound("No category has that slug.", slug=query["category"])
+            cards = product_cards_for_category(category=category, **listing)
+        else:
+            cards = product_cards_all(**listing)
+        return _product_page(request, cards)
+
+
+class ProductDetailView(APIView):
+    @extend_schema(
+        operation_id="products_retrieve",
+        summary="Get a product",
+        description="A product with its variants' prices and stock. A slug the product "
+        "used to have answers with a 301 to its current URL.",
+        responses={
+            200: s.ProductDetailSerializer,
+            301: OpenApiResponse(description="Moved: the product has a new slug."),
+            **_errors({404: ("product_not_found",)}),
+        },
+        tags=["catalog"],
+    )
+    def get(self, request: Request, slug: str) -> Response | HttpResponsePermanentRedirect:
+        product = product_detail_item(slug=slug)
+        if product is not None:
+            return Response(s.ProductDetailSerializer(product).data)
+        new_slug = slug_redirect_target(entity="product", slug=slug)
+        if new_slug is None:
+            raise ProductNotFound("No product has that slug.", slug=slug[:220])
+        location = reverse("api:product-detail", kwargs={"slug": new_slug})
+        if request.META.get("QUERY_STRING"):
+            location = f"{location}?{request.META['QUERY_STRING']}"
+        return HttpResponsePermanentRedirect(location)
+
+
+class CategoryListView(APIView):
+    @extend_schema(
+        operation_id="categories_list",
+        summary="List categories",
+        description="The whole category tree, depth-first; each node names its parent.",
+        responses={200: s.CategoryListSerializer},
+        tags=["catalog"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.CategoryListSerializer({"results": category_items()}).data)
+
+
+class SearchView(APIView):
+    @extend_schema(
+        operation_id="search",
+        summary="Search products",
+        description="Products matching every word of `q`. An empty query matches nothing.",
+        parameters=[s.SearchQuerySerializer, PAGE_PARAMETER],
+        responses={
+            200: s.SearchPageSerializer,
+            **_errors({400: ("invalid_request",), 404: ("invalid_page",)}),
+        },
+        tags=["search"],
+    )
+    def get(self, request: Request) -> Response:
+        query = _validated(s.SearchQuerySerializer, request.query_params)["q"]
+        page = parse_page_number(request.query_params.get("page"))
+        results = search_products(query=query, page=page, per_page=settings.CATALOG_PAGE_SIZE)
+        return _product_page(request, results, query=" ".join(query.split()))
+
+
+class CartCollectionView(APIView):
+    @extend_schema(
+        operation_id="carts_create",
+        summary="Create a cart",
+        request=None,
+        responses={201: s.CartCreatedSerializer},
+        tags=["carts"],
+    )
+    def post(self, request: Request) -> Response:
+        token = cart_create()
+        location = reverse("api:cart-detail", kwargs={"token": token})
+        return Response(
+            {"token": token}, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+
+class CartDetailView(APIView):
+    @extend_schema(
+        operation_id="carts_retrieve",
+        summary="Get a cart",
+        description="Lines with server-side prices, promotions and stock. Fixed query "
+        "count whatever the number of lines.",
+        responses={200: s.CartSerializer, **_errors({404: ("cart_not_found",)})},
+        tags=["carts"],
+    )
+    def get(self, request: Request, token: str) -> Response:
+        return Response(s.CartSerializer(cart_view(token=token)).data)
+
+
+class CartLinesView(APIView):
+    @extend_schema(
+        operation_id="carts_lines_create",
+        summary="Add a line",
+        description="Adds units of a SKU; a SKU already in the cart gets its quantity raised.",
+        request=s.CartLineAddSerializer,
+        responses={
+            201: s.CartSerializer,
+            **_errors(
+                {
+                    400: ("invalid_request", "unknown_sku", "invalid_quantity", "cart_too_large"),
+                    404: ("cart_not_found",),
+                    409: ("insufficient_stock", "cart_not_open"),
+                }
+            ),
+        },
+        tags=["carts"],
+    )
+    def post(self, request: Request, token: str) -> Response:
+        line = _validated(s.CartLineAddSerializer, request.data)
+        cart = cart_add_line(token=token, sku=line["sku"], quantity=line["quantity"])
+        return Response(s.CartSerializer(cart).data, status=status.HTTP_201_CREATED)
+
+
+class CartLineView(APIView):
+    @extend_schema(
+        operation_id="carts_lines_update",
+        summary="Change a line's quantity",
+        request=s.CartLineUpdateSerializer,
+        responses={
+            200: s.CartSerializer,
+            **_errors(
+                {
+                    400: ("invalid_request", "invalid_quantity"),
+                    404: ("cart_not_found", "cart_line_not_found"),
+                    409: ("insufficient_stock", "cart_not_open"),
+                }
+            ),
+        },
+        tags=["carts"],
+    )
+    def patch(self, request: Request, token: str, line_id: int) -> Response:
+        quantity = _validated(s.CartLineUpdateSerializer, request.data)["quantity"]
+        cart = cart_update_line(token=token, line_id=line_id, quantity=quantity)
+        return Response(s.CartSerializer(cart).data)
+
+    @extend_schema(
+        operation_id="carts_lines_destroy",
+        summary="Remove a line",
+        description="Answers with the updated cart (200, not 204) so a client needs no "
+        "second request to redraw it.",
+        responses={
+            200: s.CartSerializer,
+            **_errors({404: ("cart_not_found", "cart_line_not_found"), 409: ("cart_not_open",)}),
+        },
+        tags=["carts"],
+    )
+    def delete(self, request: Request, token: str, line_id: int) -> Response:
+        return Response(s.CartSerializer(cart_remove_line(token=token, line_id=line_id)).data)
+
+
+class CartCouponView(APIView):
+    @extend_schema(
+        operation_id="carts_coupon_set",
+        summary="Apply a coupon",
+        description="Attaches a coupon code; a blank code removes it. Whether it applies "
+        "(minimum spend, uses left) is reported in the cart's `coupon`.",
+        request=s.CouponApplySerializer,
+        responses={
+            200: s.CartSerializer,
+            **_errors(
+                {
+                    400: ("invalid_request", "invalid_coupon"),
+                    404: ("cart_not_found",),
+                    409: ("cart_not_open",),
+                }
+            ),
+        },
+        tags=["carts"],
+    )
+    def post(self, request: Request, token: str) -> Response:
+        code = _validated(s.CouponApplySerializer, request.data)["code"]
+        return Response(s.CartSerializer(cart_set_coupon(token=token, code=code)).data)
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise IdempotencyKeyMissing("Send an Idempotency-Key header, e.g. a random UUID.")
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise IdempotencyKeyInvalid(
+            "The Idempotency-Key header is too long.", maximum=IDEMPOTENCY_KEY_MAX_LENGTH
+        )
+    return key
+
+
+class OrderCollectionView(APIView):
+    @extend_schema(
+        operation_id="orders_create",
+        summary="Place an order",
+        description="Turns the cart into an order and charges it. Every amount is computed "
+        "on the server; prices or totals in the body are ignored. A retry with the same "
+        "`Idempotency-Key` for the same cart answers with the first order and never "
+        "charges twice.",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A unique value per order attempt (e.g. a UUID), at most 255 "
+                "characters. Reuse it when retrying the same attempt.",
+            )
+        ],
+        request=s.OrderCreateSerializer,
+        responses={
+            201: s.OrderSerializer,
+            **_errors(
+                {
+                    400: (
+                        "invalid_request",
+                        "idempotency_key_missing",
+                        "idempotency_key_invalid",
+                        "cart_empty",
+                        "unknown_shipping_method",
+                    ),
+                    402: ("payment_declined",),
+                    404: ("cart_not_found",),
+                    409: ("insufficient_stock", "cart_not_open", "cart_not_purchasable"),
+                    503: ("payment_unavailable",),
+                }
+            ),
+        },
+        tags=["orders"],
+    )
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        order = _validated(s.OrderCreateSerializer, request.data)
+        # Seam for the idempotent checkout: order_place owns the key's semantics, so
+        # replaying a stored response (or refusing a reused key with 422, or an in-flight
+        # one with 409) lands there as DomainErrors and needs no change here.
+        placed = order_place(
+            cart_token=order["cart"],
+            idempotency_key=key,
+            email=order["email"],
+            shipping_address=ShippingAddress(**order["shipping_address"]),
+            shipping_method=order["shipping_method"],
+            payment_token=order["payment_token"],
+        )
+        location = reverse("api:order-detail", kwargs={"number": placed.number})
+        return Response(
+            s.OrderSerializer(placed).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
+
+
+class OrderDetailView(APIView):
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="Get an order",
+        description="Only for whoever holds the order token; anyone else gets a 404, so "
+        "order numbers cannot be probed.",
+        parameters=[
+            OpenApiParameter("token", OpenApiTypes.STR, description="The order access token."),
+            OpenApiParameter(
+                "X-Order-Token",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The order access token, kept out of URLs and logs.",
+            ),
+        ],
+        responses={200: s.OrderSerializer, **_errors({404: ("order_not_found",)})},
+        tags=["orders"],
+    )
+    def get(self, request: Request, number: str) -> Response:
+        token = request.headers.get("X-Order-Token") or request.query_params.get("token", "")
+        return Response(s.OrderSerializer(order_view(number=number, access_token=token)).data)

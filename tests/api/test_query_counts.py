@@ -1,0 +1,108 @@
+"""Every list endpoint and the cart answer in a fixed number of queries: the same for one
+item as for fifty. The counts are exact, so an added query anywhere fails here first."""
+
+import pytest
+from django.test import override_settings
+
+from checkout.interface import cart_add_line, cart_create
+from tests.factories import BrandFactory, CategoryFactory, CouponFactory, stocked_product
+
+SIZES = [1, 50]
+
+
+@pytest.fixture
+def shelf(db):
+    """Return a function that stocks `n` products in one category."""
+    category = CategoryFactory(slug="shelf")
+    brand = BrandFactory(slug="shelf-brand")
+
+    def stock(n):
+        return [
+            stocked_product(category=category, brand=brand, name=f"Shelf item {i}", variants=2)
+            for i in range(n)
+        ]
+
+    return stock
+
+
+@pytest.mark.parametrize("size", SIZES)
+@override_settings(CATALOG_PAGE_SIZE=50)
+def test_product_list_queries(api, shelf, size, django_assert_num_queries):
+    shelf(size)
+
+    # count, page, variants, prices, stock
+    with django_assert_num_queries(5):
+        response = api.get("/api/v1/products/")
+
+    assert len(response.json()["results"]) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+@override_settings(CATALOG_PAGE_SIZE=50)
+def test_product_list_in_category_queries(api, shelf, size, django_assert_num_queries):
+    shelf(size)
+
+    # category, count, page, variants, prices, stock
+    with django_assert_num_queries(6):
+        response = api.get("/api/v1/products/?category=shelf&brand=shelf-brand&sort=name")
+
+    assert len(response.json()["results"]) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+@override_settings(CATALOG_PAGE_SIZE=50)
+def test_search_queries(api, shelf, size, django_assert_num_queries):
+    shelf(size)
+
+    # count, page, variants, prices, stock
+    with django_assert_num_queries(5):
+        response = api.get("/api/v1/search/?q=shelf item")
+
+    assert len(response.json()["results"]) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_product_detail_queries(api, db, size, django_assert_num_queries):
+    stocked_product(slug="many", variants=size)
+
+    # product, images, variants, breadcrumbs, prices, stock
+    with django_assert_num_queries(6):
+        response = api.get("/api/v1/products/many/")
+
+    assert len(response.json()["variants"]) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_category_list_queries(api, db, size, django_assert_num_queries):
+    root = CategoryFactory()
+    for _ in range(size - 1):
+        CategoryFactory(parent=root)
+
+    with django_assert_num_queries(1):
+        response = api.get("/api/v1/categories/")
+
+    assert len(response.json()["results"]) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_cart_queries(api, db, size, django_assert_num_queries):
+    token = cart_create()
+    for variant in stocked_product(variants=size).variants.all():
+        cart_add_line(token=token, sku=variant.sku, quantity=1)
+
+    # cart, lines, variants, prices, promotions, stock
+    with django_assert_num_queries(6):
+        response = api.get(f"/api/v1/carts/{token}/")
+
+    assert len(response.json()["lines"]) == size
+
+
+def test_cart_with_coupon_costs_one_more_query(api, db, django_assert_num_queries):
+    token = cart_create()
+    cart_add_line(token=token, sku=stocked_product().variants.get().sku, quantity=1)
+    api.post(f"/api/v1/carts/{token}/coupon/", {"code": CouponFactory().code}, format="json")
+
+    with django_assert_num_queries(7):
+        response = api.get(f"/api/v1/carts/{token}/")
+
+    assert response.json()["coupon"]["applied"] is True
