@@ -90,8 +90,16 @@ def cart_view_for(*, cart: Cart) -> CartView:
 
 def order_view(*, number: str, access_token: str) -> OrderView:
     """Return an order to whoever holds its access token; anyone else gets 404."""
-    order = Order.objects.filter(number=number).prefetch_related("lines").first()
-    if order is None or not access_token or order.access_token != access_token:
+    if not access_token:
+        raise OrderNotFound("No such order.")
+    # Matching the token in the query means a wrong token never loads the order, nor
+    # prefetches lines only to throw them away.
+    order = (
+        Order.objects.filter(number=number, access_token=access_token)
+        .prefetch_related("lines")
+        .first()
+    )
+    if order is None:
         raise OrderNotFound("No such order.")
     return order_view_for(order=order)
 
