@@ -143,6 +143,8 @@ CHECKOUT_IDEMPOTENCY_LEASE = 60  # seconds before an in-flight key of a dead req
 CHECKOUT_RECONCILE_AFTER = ENV.checkout_reconcile_after
 # An order still pending this long after its creation is an audit violation.
 CHECKOUT_RECONCILE_WINDOW = 10 * 60
+INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
+INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 
 LOGGING = {
     "version": 1,

@@ -23,6 +23,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 @dataclass(frozen=True)
 class Environment:
     debug: bool
@@ -43,6 +48,8 @@ class Environment:
     checkout_reconcile_after: int
     port: int
     demo_serve: bool
+    upstream_url: str
+    integrations_payment_timeout: float
 
     @property
     def profile(self) -> str:
@@ -80,6 +87,10 @@ def read_environment() -> Environment:
         # Read by `run_stack`, `demo` and `loadtest`, not by Django settings.
         port=_int("PORT", 8000),
         demo_serve=_flag("DEMO_SERVE", default=True),
+        # The upstream simulator (or the real services' gateway) every client talks to.
+        upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8101"),
+        # Seconds a payment call waits for an answer before its outcome counts as unknown.
+        integrations_payment_timeout=_float("INTEGRATIONS_PAYMENT_TIMEOUT", 2.0),
     )
 
 
