@@ -1,0 +1,39 @@
+"""Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]`.
+
+Prints one line, `simulator listening on http://HOST:PORT`, once it accepts connections
+(with `--port 0` the system picks a free port and the line says which).
+"""
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from integrations.simulator.server import SimulatorServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m integrations.simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8101)
+    parser.add_argument("--seed", type=int, default=0, help="seed of every fault stream")
+    args = parser.parse_args(argv)
+
+    server = SimulatorServer((args.host, args.port), seed=args.seed)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    # SIGTERM unwinds serve_forever like Ctrl-C does; request threads are daemons.
+    signal.signal(signal.SIGTERM, stop)
+    print(f"simulator listening on {server.url}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

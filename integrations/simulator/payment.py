@@ -1,0 +1,239 @@
+"""The simulated payment gateway: authorize, capture, void, and what reconciliation reads.
+
+Every write carries an `Idempotency-Key` (Stripe's semantics): the same key with the same
+request replays the stored answer, with a different request it is refused with 422.
+Answers that are 5xx are not stored, so a retry after one is processed afresh.
+
+Test tokens: `tok_ok` authorizes; `tok_decline` is declined (402); `tok_unavailable`
+answers 503; `tok_timeout` is charged (authorized and captured at once) but its answer is
+held longer than any client waits, so the charge exists while the store never hears of
+it — the case reconciliation exists for.
+"""
+
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from integrations.simulator.routes import Reply, Request, Route, error
+
+TOKENS = ("tok_ok", "tok_decline", "tok_timeout", "tok_unavailable")
+# Longer than any client timeout, short enough that a forgotten request ends by itself.
+LOST_REPLY_HOLD_S = 30.0
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+class _Invalid(Exception):
+    """A request body the gateway refuses with 400."""
+
+
+@dataclass
+class _Authorization:
+    id: str
+    reference: str
+    amount: Decimal
+    currency: str
+    status: str = "authorized"  # then "captured" or "voided", never back
+    captured_amount: Decimal = Decimal("0")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "captured_amount": str(self.captured_amount),
+            "reference": self.reference,
+        }
+
+
+@dataclass(frozen=True)
+class _Capture:
+    id: str
+    authorization_id: str
+    reference: str
+    captured_amount: Decimal
+    currency: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "authorization_id": self.authorization_id,
+            "reference": self.reference,
+            "captured_amount": str(self.captured_amount),
+            "currency": self.currency,
+        }
+
+
+@dataclass
+class PaymentGateway:
+    """In-memory gateway state for the simulator's lifetime; one lock guards it all."""
+
+    name: str = "payment"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _authorizations: dict[str, _Authorization] = field(default_factory=dict)
+    _captures: list[_Capture] = field(default_factory=list)
+    _replies: dict[str, tuple[str, Reply]] = field(default_factory=dict)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", r"/payment/authorizations", self.authorize),
+            Route("POST", r"/payment/authorizations/(?P<id>[\w-]+)/capture", self.capture),
+            Route("POST", r"/payment/authorizations/(?P<id>[\w-]+)/void", self.void),
+            Route("GET", r"/payment/payments", self.payments),
+            Route("GET", r"/payment/captures", self.captures),
+        ]
+
+    def authorize(self, request: Request) -> Reply:
+        """Hold `amount` on the card behind `token`; 201 with the authorization."""
+        reply = self._idempotent(request, self._authorize)
+        if isinstance(request.body, dict) and request.body.get("token") == "tok_timeout":
+            # Replays are lost too: the store must learn the outcome by reconciling.
+            return Reply(reply.status, reply.body, hold_s=LOST_REPLY_HOLD_S)
+        return reply
+
+    def capture(self, request: Request) -> Reply:
+        """Capture up to the authorized amount, once per authorization."""
+        return self._idempotent(request, self._capture)
+
+    def void(self, request: Request) -> Reply:
+        """Release an uncaptured authorization; voiding twice is harmless."""
+        with self._lock:
+            authorization = self._authorizations.get(request.params["id"])
+            if authorization is None:
+                return error(404, "authorization_not_found")
+            if authorization.status == "captured":
+                return error(409, "already_captured")
+            authorization.status = "voided"
+            return Reply(200, {"id": authorization.id, "status": "voided"})
+
+    def payments(self, request: Request) -> Reply:
+        """List the authorizations made for one reference."""
+        reference = request.query.get("reference", "")
+        if not reference:
+            return error(400, "invalid_request", "reference is required")
+        with self._lock:
+            found = [a.to_json() for a in self._authorizations.values() if a.reference == reference]
+        return Reply(200, {"payments": found})
+
+    def captures(self, request: Request) -> Reply:
+        """List every capture, oldest first: what the order audit checks against."""
+        with self._lock:
+            return Reply(200, {"captures": [c.to_json() for c in self._captures]})
+
+    def _idempotent(self, request: Request, operation: Any) -> Reply:
+        key = request.idempotency_key
+        if not key:
+            return error(400, "idempotency_key_required")
+        fingerprint = f"{request.method} {request.path} {json.dumps(request.body, sort_keys=True)}"
+        # The lock is held through the operation, so two requests with one key in flight
+        # serialize: the second replays the first's answer instead of acting again.
+        with self._lock:
+            stored = self._replies.get(key)
+            if stored is not None:
+                stored_fingerprint, reply = stored
+                if stored_fingerprint != fingerprint:
+                    return error(422, "idempotency_key_reused")
+                return reply
+            try:
+                reply = operation(request)
+            except _Invalid as invalid:
+                reply = error(400, "invalid_request", str(invalid))
+            if reply.status < 500:
+                self._replies[key] = (fingerprint, reply)
+            return reply
+
+    def _authorize(self, request: Request) -> Reply:
+        body = _object(request.body)
+        token = _text(body, "token")
+        amount = _amount(body)
+        currency = _text(body, "currency")
+        reference = _text(body, "reference")
+        if not _CURRENCY.fullmatch(currency):
+            raise _Invalid("currency must be three capital letters")
+        if token == "tok_unavailable":
+            return error(503, "gateway_unavailable")
+        if token == "tok_decline":
+            return error(402, "card_declined")
+        if token not in TOKENS:
+            return error(402, "invalid_token")
+        authorization = _Authorization(f"auth_{secrets.token_hex(8)}", reference, amount, currency)
+        self._authorizations[authorization.id] = authorization
+        if token == "tok_timeout":
+            self._capture_now(authorization, amount)
+        return Reply(
+            201,
+            {
+                "id": authorization.id,
+                "status": authorization.status,
+                "amount": str(amount),
+                "currency": currency,
+                "reference": reference,
+            },
+        )
+
+    def _capture(self, request: Request) -> Reply:
+        authorization = self._authorizations.get(request.params["id"])
+        if authorization is None:
+            return error(404, "authorization_not_found")
+        amount = _amount(_object(request.body))
+        if authorization.status == "voided":
+            return error(409, "authorization_voided")
+        if authorization.status == "captured":
+            return error(409, "already_captured")
+        if amount > authorization.amount:
+            return error(422, "amount_exceeds_authorization")
+        capture = self._capture_now(authorization, amount)
+        return Reply(
+            200,
+            {
+                "id": capture.id,
+                "authorization_id": authorization.id,
+                "status": "captured",
+                "captured_amount": str(amount),
+            },
+        )
+
+    def _capture_now(self, authorization: _Authorization, amount: Decimal) -> _Capture:
+        """Record a capture. Call while holding the lock."""
+        authorization.status = "captured"
+        authorization.captured_amount = amount
+        capture = _Capture(
+            f"cap_{secrets.token_hex(8)}",
+            authorization.id,
+            authorization.reference,
+            amount,
+            authorization.currency,
+        )
+        self._captures.append(capture)
+        return capture
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _Invalid("the body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise _Invalid(f"{name} is required")
+    return value
+
+
+def _amount(body: dict[str, Any]) -> Decimal:
+    """Parse a positive amount sent as a decimal string (never a float: money)."""
+    value = body.get("amount")
+    if not isinstance(value, str):
+        raise _Invalid("amount must be a decimal string")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise _Invalid("amount must be a decimal string") from None
+    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
+        raise _Invalid("amount must be positive with at most two decimals")
+    return amount

@@ -1,0 +1,208 @@
+"""The simulator's HTTP server: routing, fault injection and the control API.
+
+One thread per connection (ThreadingHTTPServer), so a request that hangs or drips holds
+only its own thread. Threads are daemons: SIGTERM stops the process without waiting for
+requests that are hanging on purpose.
+
+Control API (never subject to faults):
+    GET  /health                 -> 200 {"status": "ok"}
+    GET  /_faults                -> 200 {"seed", "profiles": {dependency: profile}}
+    PUT  /_faults/<dependency>   -> 200 profile  (the body replaces the whole profile)
+    POST /_faults/reset          -> 200 as GET /_faults, every profile healthy again
+    GET  /_stats                 -> 200 {dependency: {"requests", <outcome>: count}}
+"""
+
+import json
+import select
+import socket
+import struct
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from integrations.simulator.faults import HANG_BOUND_S, FaultBook, FaultProfile, InvalidProfile
+from integrations.simulator.payment import PaymentGateway
+from integrations.simulator.routes import Dependency, Reply, Request, Route, error
+
+_DRIP_CHUNK_BYTES = 16
+_MAX_BODY_BYTES = 1 << 20
+
+
+def dependencies() -> list[Dependency]:
+    """Every simulated upstream, each with its own routes and fault profile."""
+    return [PaymentGateway()]
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Load tests open many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], *, seed: int) -> None:
+        super().__init__(address, SimulatorHandler)
+        self.dependencies = {dependency.name: dependency for dependency in dependencies()}
+        self.faults = FaultBook(self.dependencies, seed)
+        self.routes = [
+            (name, route)
+            for name, dependency in self.dependencies.items()
+            for route in dependency.routes()
+        ]
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class SimulatorHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so clients' connection pools are exercised
+    server: SimulatorServer
+    # Idle keep-alive connections are closed after this; clients expire theirs sooner.
+    timeout = 120
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: under load an access log costs more than the simulated work."""
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            body = self._read_json()
+        except ValueError as invalid:
+            self._send(error(400, "invalid_json", str(invalid)))
+            return
+        if url.path == "/health" or url.path.startswith("/_"):
+            self._send(self._control(url.path, body))
+            return
+        found = self._route(url.path)
+        if found is None:
+            self._send(error(404, "not_found"))
+            return
+        dependency, route, params = found
+        if route.method != self.command:
+            self._send(error(405, "method_not_allowed"))
+            return
+        request = Request(
+            method=self.command,
+            path=url.path,
+            params=params,
+            query=dict(parse_qsl(url.query)),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=body,
+        )
+        self._serve_with_faults(dependency, route, request)
+
+    def _serve_with_faults(self, dependency: str, route: Route, request: Request) -> None:
+        decision = self.server.faults.boxes[dependency].decide()
+        if decision.down:
+            self._send(error(503, "dependency_down"))
+            return
+        if decision.reset:
+            self._reset_connection()
+            return
+        if decision.hang:
+            self._wait_for_disconnect(HANG_BOUND_S)
+            self.close_connection = True
+            return
+        time.sleep(decision.delay_s)
+        if decision.error:
+            self._send(error(503, "injected_error"))
+            return
+        reply = route.handler(request)
+        if reply.hold_s and self._wait_for_disconnect(reply.hold_s):
+            self.close_connection = True
+            return
+        self._send(reply, drip_s=decision.drip_s)
+
+    def _route(self, path: str) -> tuple[str, Route, dict[str, str]] | None:
+        """Find the route for a path, preferring one whose method matches."""
+        candidates = [
+            (name, route, match.groupdict())
+            for name, route in self.server.routes
+            if (match := route.regex.fullmatch(path))
+        ]
+        for candidate in candidates:
+            if candidate[1].method == self.command:
+                return candidate
+        return candidates[0] if candidates else None
+
+    def _control(self, path: str, body: Any) -> Reply:
+        faults = self.server.faults
+        if (self.command, path) == ("GET", "/health"):
+            return Reply(200, {"status": "ok"})
+        if (self.command, path) == ("GET", "/_faults"):
+            return Reply(200, faults.status())
+        if (self.command, path) == ("POST", "/_faults/reset"):
+            faults.reset()
+            return Reply(200, faults.status())
+        if (self.command, path) == ("GET", "/_stats"):
+            return Reply(200, faults.stats())
+        if self.command == "PUT" and path.startswith("/_faults/"):
+            box = faults.boxes.get(path.removeprefix("/_faults/"))
+            if box is None:
+                return error(404, "unknown_dependency")
+            try:
+                box.set(FaultProfile.from_json(body if body is not None else {}))
+            except (InvalidProfile, AttributeError, TypeError) as invalid:
+                return error(400, "invalid_profile", str(invalid))
+            return Reply(200, box.status())
+        return error(404, "not_found")
+
+    def _read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 <= length <= _MAX_BODY_BYTES:
+            raise ValueError("body too large")
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw.strip() else None
+
+    def _send(self, reply: Reply, *, drip_s: float = 0.0) -> None:
+        payload = json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if not drip_s:
+            self.wfile.write(payload)
+            return
+        # Slow drip: every piece arrives well within a read timeout, the whole far past
+        # it. Only a client with a total deadline notices.
+        chunks = [
+            payload[i : i + _DRIP_CHUNK_BYTES] for i in range(0, len(payload), _DRIP_CHUNK_BYTES)
+        ]
+        pause = drip_s / len(chunks)
+        try:
+            for chunk in chunks:
+                time.sleep(pause)
+                self.wfile.write(chunk)
+        except OSError:
+            self.close_connection = True
+
+    def _reset_connection(self) -> None:
+        """Abort the connection with a TCP RST, the way a crashing proxy does."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def _wait_for_disconnect(self, seconds: float) -> bool:
+        """Hold the connection for up to `seconds`; return True if the client left first.
+
+        A client that gives up closes its socket, which makes it readable with nothing to
+        read; ending then keeps abandoned requests from piling up threads.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], left)
+            if not readable:
+                continue
+            try:
+                if not self.connection.recv(1, socket.MSG_PEEK):
+                    return True
+            except OSError:
+                return True
+            time.sleep(min(left, 0.1))  # a pipelined request is waiting; keep holding
+        return False
