@@ -46,6 +46,8 @@ ERROR_CODES: dict[str, str] = {
     "unknown_shipping_method": "No shipping method has that code; `details.choices` lists them.",
     "idempotency_key_missing": "`POST /api/v1/orders/` needs an `Idempotency-Key` header.",
     "idempotency_key_invalid": "The `Idempotency-Key` header is longer than 255 characters.",
+    "idempotency_key_reused": "The `Idempotency-Key` was already used for a different request.",
+    "idempotency_request_in_flight": "The first request with this key is still running; retry.",
     "order_not_found": "No such order, or the order token is missing or wrong.",
     "payment_declined": "The payment was declined; the cart is still open.",
     "payment_unavailable": "The payment gateway is unavailable; nothing was charged.",

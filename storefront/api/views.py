@@ -39,8 +39,10 @@ from storefront.api.errors import (
     IdempotencyKeyInvalid,
     IdempotencyKeyMissing,
     ProductNotFound,
+    error_body,
 )
 from storefront.api.selectors import category_items, product_detail_item, product_list_items
+from toolkit.errors import DomainError
 from toolkit.pagination import Page, parse_page_number
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -343,9 +345,23 @@ class OrderCollectionView(APIView):
     def post(self, request: Request) -> Response:
         key = _idempotency_key(request)
         order = _validated(s.OrderCreateSerializer, request.data)
-        # Seam for the idempotent checkout: order_place owns the key's semantics, so
-        # replaying a stored response (or refusing a reused key with 422, or an in-flight
-        # one with 409) lands there as DomainErrors and needs no change here.
+        # The seam for the idempotent checkout: this (status, body) pair is what gets
+        # stored under the key and replayed, so the call becomes
+        # idempotent_response(scope=cart, key=key, fingerprint=..., produce=<this call>).
+        status_code, body = _order_place_answer(key=key, order=order)
+        headers = {}
+        if status_code == status.HTTP_201_CREATED:
+            headers["Location"] = reverse("api:order-detail", kwargs={"number": body["number"]})
+        return Response(body, status=status_code, headers=headers)
+
+
+def _order_place_answer(*, key: str, order: dict) -> tuple[int, dict]:
+    """Place the order and return the answer as (status, body), failures included.
+
+    A declined payment is an answer to store and replay, not a fault, so domain errors
+    become their error body here rather than propagating to the exception handler.
+    """
+    try:
         placed = order_place(
             cart_token=order["cart"],
             idempotency_key=key,
@@ -354,12 +370,9 @@ class OrderCollectionView(APIView):
             shipping_method=order["shipping_method"],
             payment_token=order["payment_token"],
         )
-        location = reverse("api:order-detail", kwargs={"number": placed.number})
-        return Response(
-            s.OrderSerializer(placed).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": location},
-        )
+    except DomainError as error:
+        return error.status, error_body(error.code, error.message, error.details)
+    return status.HTTP_201_CREATED, s.OrderSerializer(placed).data
 
 
 class OrderDetailView(APIView):
