@@ -1,0 +1,59 @@
+"""Run the store: `python manage.py run_stack` (`make run`). Ctrl-C or SIGTERM stops it."""
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from storefront.settings.environment import ENV
+from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed an empty store, then run web, worker and simulator until Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=ENV.port, help="default: $PORT or 8000")
+        parser.add_argument(
+            "--simulator-port", type=int, help="upstream simulator's port (default: port + 101)"
+        )
+        parser.add_argument("--products", type=int, default=10_000, help="seed size if empty")
+        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--worker-concurrency", type=int, default=2)
+
+    def handle(
+        self,
+        *args: object,
+        port: int,
+        simulator_port: int | None,
+        products: int,
+        web_workers: int,
+        worker_concurrency: int,
+        **_: object,
+    ) -> None:
+        store_prepare(products=products, stdout=self.stdout)
+        config = StackConfig(
+            port=port,
+            simulator_port=simulator_port,
+            web_workers=web_workers,
+            worker_concurrency=worker_concurrency,
+        )
+        with sigterm_as_interrupt():
+            try:
+                with Stack(config) as stack:
+                    self.stdout.write(self.style.SUCCESS(stack_banner(config)))
+                    stack.wait()
+            except KeyboardInterrupt:
+                self.stdout.write("Stopped every process.")
+            except StackError as error:
+                raise CommandError(str(error)) from None
+
+
+def stack_banner(config: StackConfig) -> str:
+    url = config.base_url
+    return (
+        f"Peakstore ({ENV.profile} profile, data in {ENV.var_dir}) is serving:\n"
+        f"  store     {url}/\n"
+        f"  API docs  {url}/api/docs/\n"
+        f"  health    {url}/healthz\n"
+        f"  admin     {url}/admin/\n"
+        f"  upstream simulator  {config.upstream_url}/_faults\n"
+        "Ctrl-C stops every process."
+    )

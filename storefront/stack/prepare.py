@@ -1,0 +1,20 @@
+"""Bring a database and static files to the state the stack serves from."""
+
+from pathlib import Path
+from typing import TextIO
+
+from django.conf import settings
+from django.core.management import call_command
+
+
+def store_prepare(*, products: int, stdout: TextIO, collect_static: bool = True) -> None:
+    """Migrate, seed only an empty store, and collect static files once.
+
+    Idempotent: a second call migrates nothing, seeds nothing and collects nothing.
+    """
+    call_command("migrate", interactive=False, verbosity=0, stdout=stdout)
+    call_command("seed_store", products=products, if_empty=True, stdout=stdout)
+    static_root = Path(settings.STATIC_ROOT)
+    if collect_static and not (static_root.is_dir() and any(static_root.iterdir())):
+        stdout.write(f"Collecting static files into {static_root}\n")
+        call_command("collectstatic", interactive=False, verbosity=0, stdout=stdout)

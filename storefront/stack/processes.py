@@ -1,0 +1,383 @@
+"""Start the store's processes, wait until they serve, and stop every one of them.
+
+Each process runs in its own process group, so stopping one stops everything it forked
+(gunicorn's workers, Celery's pool). A process is stopped with SIGTERM, then its whole
+group with SIGKILL after a grace period. On Linux each group leader also gets SIGTERM
+from the kernel if the supervisor dies, so even `kill -9` of it leaves no orphans.
+
+Several stacks may run at once (tests beside a demo), so nothing here uses a fixed path or
+port: ports come from the configuration, and gunicorn runs without its control socket.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from storefront.settings.environment import BASE_DIR
+
+_PR_SET_PDEATHSIG = 1
+# Loopback only: an HTTP proxy from the environment must never see these requests.
+_LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class StackError(RuntimeError):
+    """A process failed to start, to become ready, or died while the stack was running."""
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One long-running process of the stack."""
+
+    name: str
+    argv: tuple[str, ...]
+    # Where the process answers once it is ready; None when nothing needs to wait for it.
+    ready_url: str | None = None
+    # The port it listens on, checked to be free before anything starts.
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """How to run the stack. The environment (profile, PEAKSTORE_VAR_DIR) is inherited."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # None: port + 101, so 8000 gets 8101, the default UPSTREAM_URL of a store run alone.
+    simulator_port: int | None = None
+    web_workers: int = 2
+    worker_concurrency: int = 2
+    settings_module: str = "storefront.settings"
+    env: Mapping[str, str] = field(default_factory=dict)
+    # None: processes write to the supervisor's terminal; a folder: one log file each.
+    log_dir: Path | None = None
+    ready_timeout: float = 60.0
+    stop_grace: float = 10.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def upstream_url(self) -> str:
+        """Where web and worker find the upstream simulator (their UPSTREAM_URL)."""
+        port = self.simulator_port if self.simulator_port is not None else self.port + 101
+        return f"http://{self.host}:{port}"
+
+
+def web_process(config: StackConfig) -> ProcessSpec:
+    """gunicorn with sync workers: Django views are CPU-bound and there is one per core."""
+    return ProcessSpec(
+        name="web",
+        argv=(
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "storefront.wsgi",
+            "--bind",
+            f"{config.host}:{config.port}",
+            "--workers",
+            str(config.web_workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "30",
+            "--graceful-timeout",
+            "5",
+            # gunicorn 25+ opens a control socket at a fixed path; two stacks would clash.
+            "--no-control-socket",
+        ),
+        ready_url=f"{config.base_url}/healthz",
+        port=config.port,
+    )
+
+
+def worker_process(config: StackConfig) -> ProcessSpec:
+    """A Celery worker on the profile's broker and on this stack's queue (from settings)."""
+    return ProcessSpec(
+        name="worker",
+        argv=(
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "storefront",
+            "worker",
+            "--concurrency",
+            str(config.worker_concurrency),
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"peakstore-{config.port}@%h",
+            # Workers of other stacks may share the broker: no chatter between them.
+            "--without-mingle",
+            "--without-gossip",
+        ),
+    )
+
+
+def simulator_process(config: StackConfig) -> ProcessSpec:
+    """The upstream simulator: payment (and later ERP, PIM, ...) with fault profiles."""
+    port = int(config.upstream_url.rsplit(":", 1)[1])
+    return ProcessSpec(
+        name="simulator",
+        argv=(
+            sys.executable,
+            "-m",
+            "integrations.simulator",
+            "--host",
+            config.host,
+            "--port",
+            str(port),
+        ),
+        ready_url=f"{config.upstream_url}/health",
+        port=port,
+    )
+
+
+def stack_processes(config: StackConfig) -> tuple[ProcessSpec, ...]:
+    """Return the processes of one stack, in start order: upstreams before their clients."""
+    return (simulator_process(config), web_process(config), worker_process(config))
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: own process group, SIGTERM when the supervisor dies."""
+    os.setsid()
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def http_status(url: str, *, timeout: float = 2.0) -> int | None:
+    """Return the HTTP status of a GET on loopback, or None if nothing answers."""
+    try:
+        with _LOOPBACK_OPENER.open(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (OSError, ValueError):
+        return None
+
+
+def http_ready(ready_url: str) -> bool:
+    """Return whether a readiness URL answers 200.
+
+    A 404 means the server runs but has no such endpoint yet (/healthz arrives with the
+    API): then any non-5xx answer from /robots.txt or / counts as ready.
+    """
+    status = http_status(ready_url)
+    if status != 404:
+        return status == 200
+    root = ready_url.rsplit("/", 1)[0]
+    return any(
+        (fallback := http_status(f"{root}{path}")) is not None and fallback < 500
+        for path in ("/robots.txt", "/")
+    )
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Refuse to start on a taken port: the readiness check would find the other server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise StackError(f"{host}:{port} is in use ({error.strerror})") from None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a port that is free now (for tests and parallel stacks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM while stopping: a second Ctrl-C must not cut the clean-up short.
+
+    The grace period is bounded, so the clean-up finishes soon either way.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so one `except KeyboardInterrupt` / `finally` covers both."""
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Stack:
+    """Supervise the store's processes: `with Stack(config): ...` starts, waits, stops."""
+
+    def __init__(self, config: StackConfig, processes: Sequence[ProcessSpec] | None = None):
+        self.config = config
+        self.processes = tuple(processes if processes is not None else stack_processes(config))
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Process (and process group) id of each started process, by name."""
+        return {name: process.pid for name, process in self._running.items()}
+
+    def log_path(self, name: str) -> Path | None:
+        return self.config.log_dir / f"{name}.log" if self.config.log_dir else None
+
+    def start(self) -> None:
+        for spec in self.processes:
+            if spec.port is not None:
+                _ensure_port_free(self.config.host, spec.port)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": self.config.settings_module,
+            "PYTHONUNBUFFERED": "1",
+            "UPSTREAM_URL": self.config.upstream_url,
+            **self.config.env,
+        }
+        if self.config.log_dir:
+            self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        for spec in self.processes:
+            output: IO[bytes] | None = None
+            if log_path := self.log_path(spec.name):
+                output = log_path.open("ab")
+                self._logs.append(output)
+            # preexec_fn is unsafe only when other threads may hold locks at fork time;
+            # the supervisor starts its processes before it starts any thread.
+            self._running[spec.name] = subprocess.Popen(
+                spec.argv,
+                cwd=BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                preexec_fn=_die_with_parent,
+            )
+
+    def wait_ready(self) -> None:
+        """Wait, bounded, until every process with a ready_url answers it.
+
+        Before /healthz exists, any non-5xx answer from /robots.txt or / counts as ready.
+        """
+        deadline = time.monotonic() + self.config.ready_timeout
+        for spec in self.processes:
+            if spec.ready_url is None:
+                continue
+            while not http_ready(spec.ready_url):
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        f"{spec.name} did not answer {spec.ready_url} within "
+                        f"{self.config.ready_timeout:.0f}s{self._log_hint(spec.name)}"
+                    )
+                time.sleep(0.2)
+
+    def check_alive(self) -> None:
+        """Raise StackError if a started process has exited."""
+        for name, process in self._running.items():
+            if (code := process.poll()) is not None:
+                raise StackError(f"{name} exited with code {code}{self._log_hint(name)}")
+
+    def wait_exit(self, name: str, *, timeout: float) -> int | None:
+        """Wait up to `timeout` seconds for one process to exit; return its code or None."""
+        try:
+            return self._running[name].wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def wait(self, poll_interval: float = 1.0) -> None:
+        """Block while every process runs; raise StackError when one dies."""
+        while True:
+            self.check_alive()
+            time.sleep(poll_interval)
+
+    def stop(self) -> None:
+        """Stop every started process: SIGTERM, then SIGKILL to its group after the grace.
+
+        SIGTERM goes to the leader only: gunicorn and Celery then stop their own workers
+        in order (finishing requests and tasks). SIGKILL goes to the whole group.
+        """
+        with _signals_deferred():
+            started = list(reversed(self._running.values()))
+            for process in started:
+                if process.poll() is None:
+                    process.terminate()
+            deadline = time.monotonic() + self.config.stop_grace
+            for process in started:
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            for process in started:
+                # Whatever is left of the group (a hung leader, or children it left behind).
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+            settle = time.monotonic() + 5
+            while any(_group_alive(p.pid) for p in started) and time.monotonic() < settle:
+                time.sleep(0.05)
+            self._running.clear()
+            for log in self._logs:
+                log.close()
+            self._logs.clear()
+
+    def _log_hint(self, name: str) -> str:
+        log_path = self.log_path(name)
+        if log_path is None or not log_path.exists():
+            return ""
+        tail = log_path.read_text(errors="replace").splitlines()[-20:]
+        return f"; last lines of {log_path}:\n" + "\n".join(tail)
