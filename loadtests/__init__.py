@@ -1,0 +1,1 @@
+"""Locust user classes and the catalog snapshot they pick from. Runs without Django."""

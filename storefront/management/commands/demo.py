@@ -1,0 +1,56 @@
+"""The demo: `python manage.py demo` (`make demo`).
+
+Seeds an empty store, boots web and worker, runs a minute of mixed Locust traffic, prints
+the figures and writes the reports, then keeps serving until Ctrl-C. With DEMO_SERVE=0 it
+exits after the report instead, non-zero when the error rate is over 1%.
+"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from storefront.management.commands.run_stack import stack_banner
+from storefront.settings.environment import BASE_DIR, ENV
+from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
+from storefront.stack.loadrun import scenario_run, summary_table
+from storefront.stack.scenarios import scenario_get
+
+
+class Command(BaseCommand):
+    help = "Seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=ENV.port, help="default: $PORT or 8000")
+        parser.add_argument("--products", type=int, default=10_000, help="seed size if empty")
+        parser.add_argument("--reports", type=Path, default=BASE_DIR / "reports")
+
+    def handle(self, *args: object, port: int, products: int, reports: Path, **_: object) -> None:
+        scenario = scenario_get("demo")
+        report_dir = reports / scenario.name
+        store_prepare(products=products, stdout=self.stdout)
+        config = StackConfig(port=port, log_dir=ENV.var_dir / "log")
+        self.stdout.write(
+            f"Starting web and worker at {config.base_url} (logs in {config.log_dir})"
+        )
+        try:
+            with sigterm_as_interrupt(), Stack(config) as stack:
+                summary = scenario_run(
+                    scenario=scenario,
+                    host=config.base_url,
+                    report_dir=report_dir,
+                    write=self.stdout.write,
+                )
+                self.stdout.write(summary_table(summary))
+                self.stdout.write(f"Reports in {report_dir}/ (locust.html, CSV and JSON stats)")
+                if ENV.demo_serve:
+                    self.stdout.write(self.style.SUCCESS(stack_banner(config)))
+                    stack.wait()
+        except KeyboardInterrupt:
+            self.stdout.write("Stopped every process.")
+            return
+        except StackError as error:
+            raise CommandError(str(error)) from None
+        if not summary.passed(error_budget=scenario.error_budget):
+            raise CommandError(
+                f"error rate {summary.error_rate:.2%} is over {scenario.error_budget:.0%}"
+            )
