@@ -6,3 +6,6 @@ urlpatterns = [
     path("", include("storefront.api.urls")),
     path("", include("storefront.pages.urls")),
 ]
+
+handler404 = "storefront.pages.views.errors.page_not_found"
+handler500 = "storefront.pages.views.errors.server_error"

@@ -1,1 +1,53 @@
-urlpatterns: list = []
+"""The public page paths. Users' scripts depend on them (DESIGN.md, public contract)."""
+
+from django.contrib.sitemaps import views as sitemap_views
+from django.urls import path, register_converter
+
+from storefront.pages import seo
+from storefront.pages.views import browse, cart, checkout
+
+
+class RowIdConverter:
+    """A positive id that fits a 64-bit column, so a huge number is a 404, not an error."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(RowIdConverter, "row_id")
+
+app_name = "pages"
+
+urlpatterns = [
+    path("", browse.home, name="home"),
+    path("c/<slug:slug>/", browse.category_detail, name="category"),
+    path("p/<slug:slug>/", browse.product_detail, name="product"),
+    path("search/", browse.search, name="search"),
+    path("cart/", cart.cart_detail, name="cart"),
+    path("cart/add/", cart.cart_add, name="cart-add"),
+    path("cart/lines/<row_id:line_id>/", cart.cart_line_update, name="cart-line-update"),
+    path("cart/lines/<row_id:line_id>/remove/", cart.cart_line_remove, name="cart-line-remove"),
+    path("cart/coupon/", cart.cart_coupon, name="cart-coupon"),
+    path("checkout/", checkout.checkout, name="checkout"),
+    # Order numbers are letters, digits and dashes; the slug converter refuses anything
+    # else (a NUL byte would make PostgreSQL raise) before it reaches a query.
+    path("orders/<slug:number>/", checkout.order_detail, name="order"),
+    path("robots.txt", seo.robots_txt, name="robots"),
+    path(
+        "sitemap.xml",
+        sitemap_views.index,
+        {"sitemaps": seo.SITEMAPS, "sitemap_url_name": "pages:sitemap-section"},
+        name="sitemap-index",
+    ),
+    path(
+        "sitemap-<slug:section>.xml",
+        sitemap_views.sitemap,
+        {"sitemaps": seo.SITEMAPS},
+        name="sitemap-section",
+    ),
+]

@@ -1,0 +1,71 @@
+"""Forms check the shape of what a visitor posts; the checkout app checks the rules."""
+
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.core.validators import RegexValidator
+
+from checkout.interface import SHIPPING_METHODS
+from storefront.pages.shell import CURRENCY_SYMBOLS
+
+PAYMENT_TEST_CARDS = (
+    ("tok_ok", "Test card — succeeds"),
+    ("tok_decline", "Test card — declined"),
+    ("tok_timeout", "Test card — gateway times out"),
+)
+
+_WHOLE_NUMBER = {"invalid": "Quantity must be a whole number.", "required": "Enter a quantity."}
+
+
+class AddToCartForm(forms.Form):
+    sku = forms.CharField(max_length=64, error_messages={"required": "Choose a variant."})
+    # No range here: the per-line cap is a checkout rule, and checkout says it best.
+    quantity = forms.IntegerField(error_messages=_WHOLE_NUMBER)
+
+
+class LineQuantityForm(forms.Form):
+    quantity = forms.IntegerField(error_messages=_WHOLE_NUMBER)
+
+
+class CouponForm(forms.Form):
+    # Blank removes the coupon.
+    code = forms.CharField(max_length=40, required=False, strip=True)
+
+
+def _shipping_choices() -> list[tuple[str, str]]:
+    symbol = CURRENCY_SYMBOLS.get(settings.STORE_CURRENCY, f"{settings.STORE_CURRENCY} ")
+    choices = []
+    for method in SHIPPING_METHODS.values():
+        label = f"{method.label} — {symbol}{method.price}"
+        if method.free_over is not None:
+            label += f" (free over {symbol}{method.free_over})"
+        choices.append((method.code, label))
+    return choices
+
+
+class CheckoutForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    name = forms.CharField(max_length=120, label="Full name")
+    line1 = forms.CharField(max_length=200, label="Address")
+    line2 = forms.CharField(max_length=200, required=False, label="Address line 2 (optional)")
+    city = forms.CharField(max_length=100)
+    postal_code = forms.CharField(max_length=20, label="Postal code")
+    country = forms.CharField(
+        min_length=2,
+        max_length=2,
+        label="Country code",
+        help_text="Two letters, such as DE, FR or GB.",
+        validators=[RegexValidator(r"^[A-Za-z]{2}$", "Enter a two-letter country code.")],
+    )
+    shipping_method = forms.ChoiceField(
+        choices=_shipping_choices, widget=forms.RadioSelect, initial="standard"
+    )
+    payment_token = forms.ChoiceField(
+        choices=PAYMENT_TEST_CARDS, widget=forms.RadioSelect, label="Payment", initial="tok_ok"
+    )
+    # Generated when the form is rendered, so a double submit of this form places one order.
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def clean_country(self) -> str:
+        return self.cleaned_data["country"].upper()

@@ -1,0 +1,1 @@
+"""Server-rendered storefront pages. Views parse input, call domain interfaces, render."""

@@ -1,0 +1,181 @@
+"""Public catalog pages: home, category listing, product detail and search results.
+
+They read no cookie and no session, so the same URL renders the same page for everyone;
+that keeps them cacheable when the caching work lands.
+"""
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_safe
+
+from catalog.interface import (
+    CategoryRef,
+    brand_facets_for_category,
+    category_by_slug,
+    category_tree,
+    product_cards_for_category,
+    product_cards_popular,
+    product_detail_by_slug,
+    slug_redirect_target,
+)
+from search.interface import search_products
+from storefront.pages.listing import (
+    card_offers,
+    listing_page,
+    page_links,
+    requested_brands,
+    requested_page,
+    requested_query,
+    requested_sort,
+    variant_offers,
+)
+from storefront.pages.seo import product_json_ld
+from storefront.pages.shell import page_meta, render_page, top_level_categories
+from toolkit.pagination import InvalidPage
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """Show the most popular products and the top-level categories. Five queries."""
+    tree = category_tree()
+    offers = card_offers(product_cards_popular(limit=settings.CATALOG_PAGE_SIZE))
+    meta = page_meta(
+        request,
+        title=f"{settings.STORE_NAME}: outdoor, sports and everyday gear",
+        description=(
+            f"Shop {settings.STORE_NAME} for outdoor, sports and everyday gear: "
+            "popular products, fast shipping and free standard delivery over 50."
+        ),
+    )
+    return render_page(
+        request,
+        "storefront/home.html",
+        meta=meta,
+        tree=tree,
+        categories=top_level_categories(tree),
+        offers=offers,
+    )
+
+
+@require_safe
+def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """List one page of a category subtree, filtered by brand and sorted. Eight queries."""
+    category = category_by_slug(slug=slug)
+    if category is None:
+        return _moved_or_404(request, entity="category", slug=slug, route="pages:category")
+    number = requested_page(request)
+    brands = requested_brands(request)
+    try:
+        page = product_cards_for_category(
+            category=category,
+            brand_slugs=brands,
+            sort=requested_sort(request),
+            page=number,
+            per_page=settings.CATALOG_PAGE_SIZE,
+        )
+    except InvalidPage as error:
+        raise Http404(error.message) from None
+    tree = category_tree()
+    meta = page_meta(
+        request,
+        title=category.name if number == 1 else f"{category.name}, page {number}",
+        description=(
+            f"Shop {page.count} products in {category.name} at {settings.STORE_NAME}. "
+            "Compare brands and prices, see what is in stock and order online."
+        ),
+        # Sort and brand filters show the same products in another order or subset;
+        # only the page number names distinct content.
+        canonical_path=request.path + listing_page(number),
+    )
+    return render_page(
+        request,
+        "storefront/category.html",
+        meta=meta,
+        tree=tree,
+        category=category,
+        breadcrumbs=_ancestors(category, tree),
+        subcategories=tuple(c for c in tree if c.parent_id == category.id),
+        facets=brand_facets_for_category(category=category),
+        selected_brands=brands,
+        sort=requested_sort(request),
+        page=page,
+        links=page_links(request, page),
+        offers=card_offers(page.items),
+    )
+
+
+@require_safe
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show a product with its variants' prices and stock. Seven queries."""
+    product = product_detail_by_slug(slug=slug)
+    if product is None:
+        return _moved_or_404(request, entity="product", slug=slug, route="pages:product")
+    offers = variant_offers(product.variants)
+    meta = page_meta(
+        request,
+        title=f"{product.name} by {product.brand.name}",
+        description=product.description or f"{product.name} by {product.brand.name}.",
+    )
+    return render_page(
+        request,
+        "storefront/product.html",
+        meta=meta,
+        product=product,
+        offers=offers,
+        purchasable=[offer for offer in offers if offer.purchasable],
+        json_ld=product_json_ld(request, product=product, offers=offers),
+        max_quantity=settings.CHECKOUT_MAX_LINE_QUANTITY,
+    )
+
+
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    """Show one page of search results for `?q=`; an empty query shows an empty state."""
+    query = requested_query(request)
+    number = requested_page(request)
+    try:
+        page = search_products(query=query, page=number, per_page=settings.CATALOG_PAGE_SIZE)
+    except InvalidPage as error:
+        raise Http404(error.message) from None
+    meta = page_meta(
+        request,
+        title=f"Search results for “{query[:60]}”" if query else "Search",
+        description=f"Search {settings.STORE_NAME} products.",
+        canonical_path=_search_path(request, query=query, number=number),
+        # Result pages are endless and thin: let crawlers follow them, not index them.
+        robots="noindex, follow",
+    )
+    return render_page(
+        request,
+        "storefront/search.html",
+        meta=meta,
+        query=query,
+        page=page,
+        links=page_links(request, page),
+        offers=card_offers(page.items),
+    )
+
+
+def _search_path(request: HttpRequest, *, query: str, number: int) -> str:
+    """The canonical search URL: the normalised query and the page, nothing else."""
+    if not query:
+        return request.path
+    return f"{request.path}?{urlencode({'q': query})}{listing_page(number).replace('?', '&')}"
+
+
+def _ancestors(category: CategoryRef, tree: tuple[CategoryRef, ...]) -> tuple[CategoryRef, ...]:
+    """Root-to-node chain, read from the tree the page already holds (no query)."""
+    return tuple(c for c in tree if category.path.startswith(c.path))
+
+
+def _moved_or_404(request: HttpRequest, *, entity: str, slug: str, route: str) -> HttpResponse:
+    """Answer an unknown slug: 301 to its current URL if it was renamed, else 404."""
+    current = slug_redirect_target(entity=entity, slug=slug)
+    if current is None:
+        raise Http404(f"No {entity} is called {slug!r}.")
+    location = reverse(route, kwargs={"slug": current})
+    if query := request.META.get("QUERY_STRING"):
+        location = f"{location}?{query}"
+    return HttpResponsePermanentRedirect(location)

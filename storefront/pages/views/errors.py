@@ -1,0 +1,39 @@
+"""Error pages. Pages get the store's layout; API paths get the API's JSON error shape."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from django.views.decorators.csrf import requires_csrf_token
+
+from storefront.pages.shell import page_meta, render_page
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _api_error(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+
+
+@requires_csrf_token
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Render 404.html inside the store layout, so a lost visitor can browse on."""
+    if _is_api(request):
+        return _api_error("not_found", "No such path or resource.", 404)
+    meta = page_meta(
+        request,
+        title="Page not found",
+        description="The page you asked for does not exist.",
+        robots="noindex",
+    )
+    return render_page(request, "404.html", meta=meta, status=404)
+
+
+@requires_csrf_token
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Render 500.html without touching the database, which may be what failed."""
+    if _is_api(request):
+        return _api_error("server_error", "Something went wrong on our side.", 500)
+    html = loader.get_template("500.html").render({"STORE_NAME": settings.STORE_NAME})
+    return HttpResponse(html, status=500)
