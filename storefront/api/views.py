@@ -9,7 +9,7 @@ from django.http import HttpResponsePermanentRedirect
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -63,7 +63,7 @@ def _errors(codes_by_status: dict[int, tuple[str, ...]]) -> dict[int, OpenApiRes
     }
 
 
-def _validated(serializer_class: type[s.serializers.Serializer], data: object) -> dict:
+def _validated(serializer_class: type[serializers.Serializer], data: object) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -75,18 +75,16 @@ def _page_link(request: Request, number: int) -> str:
     return f"{request.path}?{params.urlencode()}"
 
 
-def _product_page(request: Request, page: Page[ProductCard], **extra: object) -> Response:
-    body = {
+def _page_body(request: Request, page: Page[ProductCard]) -> dict:
+    """Return a page of products with links to its neighbours, filters kept."""
+    return {
         "count": page.count,
         "page": page.number,
         "num_pages": page.num_pages,
         "next": _page_link(request, page.number + 1) if page.has_next else None,
         "previous": _page_link(request, page.number - 1) if page.has_previous else None,
         "results": product_list_items(cards=page.items),
-        **extra,
     }
-    serializer_class = s.SearchPageSerializer if "query" in extra else s.ProductPageSerializer
-    return Response(serializer_class(body).data)
 
 
 class ProductListView(APIView):
@@ -118,7 +116,7 @@ class ProductListView(APIView):
             cards = product_cards_for_category(category=category, **listing)
         else:
             cards = product_cards_all(**listing)
-        return _product_page(request, cards)
+        return Response(s.ProductPageSerializer(_page_body(request, cards)).data)
 
 
 class ProductDetailView(APIView):
@@ -175,7 +173,8 @@ class SearchView(APIView):
         query = _validated(s.SearchQuerySerializer, request.query_params)["q"]
         page = parse_page_number(request.query_params.get("page"))
         results = search_products(query=query, page=page, per_page=settings.CATALOG_PAGE_SIZE)
-        return _product_page(request, results, query=" ".join(query.split()))
+        body = {**_page_body(request, results), "query": " ".join(query.split())}
+        return Response(s.SearchPageSerializer(body).data)
 
 
 class CartCollectionView(APIView):

@@ -191,3 +191,11 @@ def test_unknown_line(api, cart_token):
 
     assert_error(api.patch(url, {"quantity": 1}, format="json"), 404, "cart_line_not_found")
     assert_error(api.delete(url), 404, "cart_line_not_found")
+
+
+@pytest.mark.parametrize("line_id", [2**63, 10**30])
+def test_line_id_beyond_any_database_id(api, cart_token, line_id):
+    url = f"/api/v1/carts/{cart_token}/lines/{line_id}/"
+
+    assert_error(api.patch(url, {"quantity": 1}, format="json"), 404, "cart_line_not_found")
+    assert_error(api.delete(url), 404, "cart_line_not_found")
