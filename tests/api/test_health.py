@@ -37,7 +37,10 @@ def test_readyz_names_a_cache_that_loses_writes(client, db):
 
 
 def test_readyz_names_an_unreachable_broker(client, db, monkeypatch):
-    # Port 9 (discard) on loopback refuses connections: a fast, real failure.
+    # Port 9 (discard) on loopback refuses connections: a fast, real failure. Celery
+    # prefers the environment's broker URL to its configuration, so that goes too.
+    for variable in ("CELERY_BROKER_URL", "CELERY_BROKER_WRITE_URL"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(celery_app.conf, "broker_url", "amqp://guest:guest@127.0.0.1:9//")
 
     response = client.get("/readyz")
