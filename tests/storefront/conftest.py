@@ -43,6 +43,7 @@ def messages_of(response) -> list[str]:
 
 @pytest.fixture
 def shopper(client, sku):
-    """A browser with one unit of `sku` in its cart."""
-    assert add_to_cart(client, sku).status_code == 303
+    """A browser with one unit of `sku` in its cart, having seen the cart page."""
+    response = client.post("/cart/add/", {"sku": sku, "quantity": 1}, follow=True)
+    assert messages_of(response) == ["Added to your cart."]
     return client
