@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
-from storefront.pages.shell import page_meta, render_page
+from storefront.pages.shell import PageMeta, render_page
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -21,10 +21,11 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Render 404.html inside the store layout, so a lost visitor can browse on."""
     if _is_api(request):
         return _api_error("not_found", "No such path or resource.", 404)
-    meta = page_meta(
-        request,
+    # No canonical link: a missing page has no URL worth pointing search engines at.
+    meta = PageMeta(
         title="Page not found",
         description="The page you asked for does not exist.",
+        canonical_url="",
         robots="noindex",
     )
     return render_page(request, "404.html", meta=meta, status=404)
