@@ -1,17 +1,24 @@
-"""Payment gateway client, as the store sees it: one charge per order, idempotent by key.
+"""Payment gateway client: authorize, capture, void, and what reconciliation reads.
 
-First cut: an in-process gateway that honours the simulated tokens (`tok_ok`,
-`tok_decline`, `tok_timeout`, `tok_unavailable`). The integrations issue swaps in an HTTP
-client to the upstream simulator with timeouts, retries and a circuit breaker; callers
-keep this interface.
+Payment is the store's one critical dependency, so this client fails closed and fast: a
+gateway that is down, refusing or answering 5xx gives `PaymentUnavailable` within a
+fraction of a second; one that stops answering gives `PaymentTimeout` within
+`INTEGRATIONS_PAYMENT_TIMEOUT` x 1.5, and then the charge may exist — the caller leaves
+its order pending and reconciles by reference (`payment_lookup`). Every write carries an
+idempotency key derived from the caller's reference, so retries, replays and
+reconciliation never charge twice.
 """
 
-import secrets
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Literal
 
+from django.conf import settings
+
+from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
 from toolkit.errors import DomainError
+
+PaymentStatus = Literal["none", "authorized", "captured", "voided"]
 
 
 class PaymentDeclined(DomainError):
@@ -24,8 +31,151 @@ class PaymentUnavailable(DomainError):
     status = 503
 
 
+class PaymentRejected(DomainError):
+    """The gateway refused a request as inconsistent with the payment's state.
+
+    Examples: capturing a voided authorization, capturing more than was authorized, or
+    reusing an idempotency key for a different request. A bug or a race, never the buyer's.
+    """
+
+    code = "payment_rejected"
+    status = 409
+
+
 class PaymentTimeout(Exception):
     """The gateway did not answer in time: the charge may or may not have happened."""
+
+
+@dataclass(frozen=True)
+class Authorization:
+    id: str
+    amount: Decimal
+    currency: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Capture:
+    id: str
+    captured_amount: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    """What the gateway holds for one reference; `none` means no money moved."""
+
+    status: PaymentStatus
+    authorization_id: str | None
+    captured_amount: Decimal
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    reference: str
+    captured_amount: Decimal
+    currency: str
+
+
+# Settled states win over open ones when a reference has several authorizations.
+_STATUS_RANK: dict[str, int] = {"captured": 3, "authorized": 2, "voided": 1}
+
+
+def payment_authorize(
+    *, token: str, amount: Decimal, currency: str, reference: str
+) -> Authorization:
+    """Hold `amount` on the buyer's card; the same reference never authorizes twice."""
+    body = _call(
+        "POST",
+        "/payment/authorizations",
+        json={"token": token, "amount": str(amount), "currency": currency, "reference": reference},
+        idempotency_key=f"{reference}:authorize",
+    )
+    return Authorization(
+        id=body["id"],
+        amount=Decimal(body["amount"]),
+        currency=body["currency"],
+        reference=body["reference"],
+    )
+
+
+def payment_capture(*, authorization_id: str, amount: Decimal, reference: str) -> Capture:
+    """Capture up to the authorized amount; repeating it for a reference is a no-op."""
+    body = _call(
+        "POST",
+        f"/payment/authorizations/{authorization_id}/capture",
+        json={"amount": str(amount)},
+        idempotency_key=f"{reference}:capture",
+    )
+    return Capture(id=body["id"], captured_amount=Decimal(body["captured_amount"]))
+
+
+def payment_void(*, authorization_id: str, reference: str) -> None:
+    """Release an uncaptured authorization; voiding twice is harmless."""
+    _call(
+        "POST",
+        f"/payment/authorizations/{authorization_id}/void",
+        idempotency_key=f"{reference}:void",
+    )
+
+
+def payment_lookup(*, reference: str) -> PaymentState:
+    """Ask the gateway what happened to a reference: the answer reconciliation acts on.
+
+    Raises PaymentUnavailable (never PaymentTimeout: a read changes nothing) when the
+    gateway cannot say; reconcile again later.
+    """
+    body = _call("GET", "/payment/payments", params={"reference": reference})
+    payments = sorted(body["payments"], key=lambda p: _STATUS_RANK.get(p["status"], 0))
+    if not payments:
+        return PaymentState(status="none", authorization_id=None, captured_amount=Decimal(0))
+    settled = payments[-1]
+    return PaymentState(
+        status=settled["status"],
+        authorization_id=settled["id"],
+        captured_amount=Decimal(settled["captured_amount"]),
+    )
+
+
+def payment_captures() -> list[CaptureRecord]:
+    """List every capture the gateway made, oldest first, for the order audit."""
+    body = _call("GET", "/payment/captures")
+    return [
+        CaptureRecord(
+            reference=capture["reference"],
+            captured_amount=Decimal(capture["captured_amount"]),
+            currency=capture["currency"],
+        )
+        for capture in body["captures"]
+    ]
+
+
+def _policy() -> CallPolicy:
+    """Read at call time, so a changed setting (or a test override) applies at once."""
+    read_timeout = settings.INTEGRATIONS_PAYMENT_TIMEOUT
+    # Half a read timeout more than one attempt: enough to retry a lost answer once
+    # (the gateway replays it by key), never enough to stall a checkout for long.
+    return CallPolicy(dependency="payment", read_timeout=read_timeout, budget=read_timeout * 1.5)
+
+
+def _call(method: str, path: str, **request: Any) -> dict[str, Any]:
+    try:
+        reply = upstream_call(_policy(), method, path, **request)
+    except UpstreamTimeout as timeout:
+        raise PaymentTimeout(str(timeout)) from timeout
+    except UpstreamUnavailable as unavailable:
+        raise PaymentUnavailable(
+            "Payments are unavailable right now. Please try again shortly."
+        ) from unavailable
+    if reply.status == 402:
+        raise PaymentDeclined("Your card was declined. Try another payment method.")
+    if reply.is_error or not isinstance(reply.body, dict):
+        error = reply.body.get("error", "") if isinstance(reply.body, dict) else ""
+        raise PaymentRejected(
+            "The payment could not be completed.",
+            gateway_status=reply.status,
+            gateway_error=str(error),
+        )
+    return reply.body
 
 
 @dataclass(frozen=True)
@@ -35,23 +185,14 @@ class Charge:
     currency: str
 
 
-_charges: dict[str, Charge] = {}
-_charges_lock = threading.Lock()
-
-
 def payment_charge(*, token: str, amount: Decimal, currency: str, idempotency_key: str) -> Charge:
-    """Authorize and capture `amount`; the same key never charges twice."""
-    if token == "tok_decline":
-        raise PaymentDeclined("Your card was declined. Try another payment method.")
-    if token == "tok_unavailable":
-        raise PaymentUnavailable("Payments are unavailable right now. Please try again shortly.")
-    if token == "tok_timeout":
-        raise PaymentTimeout(idempotency_key)
-    if token != "tok_ok":
-        raise PaymentDeclined("Unknown payment token.", token=token[:40])
-    with _charges_lock:
-        charge = _charges.get(idempotency_key)
-        if charge is None:
-            charge = Charge(f"ch_{secrets.token_hex(8)}", amount, currency)
-            _charges[idempotency_key] = charge
-    return charge
+    """Authorize and capture in one go, with `idempotency_key` as the payment reference.
+
+    Transitional: kept until checkout calls payment_authorize and payment_capture itself.
+    The returned `reference` is the authorization id.
+    """
+    authorization = payment_authorize(
+        token=token, amount=amount, currency=currency, reference=idempotency_key
+    )
+    payment_capture(authorization_id=authorization.id, amount=amount, reference=idempotency_key)
+    return Charge(reference=authorization.id, amount=amount, currency=currency)

@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import CategoryFactory, stocked_product
+from tests.simulator import _upstream, upstream_simulator  # noqa: F401
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -26,6 +26,7 @@ from integrations.simulator.payment import PaymentGateway
 from integrations.simulator.routes import Dependency, Reply, Request, Route, error
 
 _DRIP_CHUNK_BYTES = 16
+_DRIP_MIN_PIECES = 8  # even a tiny answer drips in pieces, none late alone
 _MAX_BODY_BYTES = 1 << 20
 
 
@@ -60,6 +61,12 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     server: SimulatorServer
     # Idle keep-alive connections are closed after this; clients expire theirs sooner.
     timeout = 120
+
+    def setup(self) -> None:
+        super().setup()
+        # Answers go out in pieces (headers, body, drips): without this, Nagle's algorithm
+        # meets the client's delayed ACK and adds 40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -171,9 +178,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return
         # Slow drip: every piece arrives well within a read timeout, the whole far past
         # it. Only a client with a total deadline notices.
-        chunks = [
-            payload[i : i + _DRIP_CHUNK_BYTES] for i in range(0, len(payload), _DRIP_CHUNK_BYTES)
-        ]
+        size = max(1, min(_DRIP_CHUNK_BYTES, len(payload) // _DRIP_MIN_PIECES))
+        chunks = [payload[i : i + size] for i in range(0, len(payload), size)]
         pause = drip_s / len(chunks)
         try:
             for chunk in chunks:
