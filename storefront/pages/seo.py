@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_safe
 
@@ -75,7 +76,12 @@ class ProductSitemap(Sitemap):
     priority = 0.8
 
     def items(self) -> list[SitemapEntry]:
-        # The paginator needs a sized sequence; one row per product is a few MB at 100k.
+        return self._entries
+
+    @cached_property
+    def _entries(self) -> list[SitemapEntry]:
+        # The paginator needs a sized sequence, and the index asks for the items twice
+        # (page count, latest lastmod): read them once per request. A few MB at 100k.
         return list(product_sitemap_entries())
 
     def location(self, item: SitemapEntry) -> str:
