@@ -17,6 +17,8 @@ from storefront.stack import Stack, StackConfig, free_port, http_ready
 from tests.stack.conftest import http
 
 pytestmark = pytest.mark.stack
+# What `run_stack` starts by default: the simulator, gunicorn with 2 workers, Celery with 2.
+RUN_STACK_PROCESSES = 1 + 3 + 3
 
 ADDRESS = {
     "name": "Ada Stack",
@@ -156,13 +158,18 @@ def test_stopping_the_supervisor_leaves_no_process(stack_env, tmp_path):
         log_dir=tmp_path,
         ready_timeout=90,
     )
+    # simulator, gunicorn and its workers, Celery and its pool (forked once it is connected)
+    expected = 1 + 1 + config.web_workers + 1 + config.worker_concurrency
     with Stack(config) as second:
-        started = [pid for leader in second.pids.values() for pid in [leader, *_children(leader)]]
-        # simulator, gunicorn and its workers, Celery and its pool
-        assert len(started) >= 1 + 1 + config.web_workers + 1 + config.worker_concurrency
+
+        def started() -> list[int]:
+            return [pid for leader in second.pids.values() for pid in [leader, *_children(leader)]]
+
+        assert _wait_until(lambda: len(started()) >= expected, timeout=60), started()
+        started_pids = started()
 
     # when its context ends, then every process it started is gone
-    assert [pid for pid in started if _running(pid)] == []
+    assert [pid for pid in started_pids if _running(pid)] == []
 
 
 def _run_stack(stack_env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
@@ -191,8 +198,10 @@ def test_run_stack_stops_every_process_it_started_on_a_signal(stack_env, tmp_pat
     command = _run_stack(stack_env, port, log)
     try:
         assert _wait_until(lambda: http_ready(f"http://127.0.0.1:{port}/healthz"), timeout=120)
+        assert _wait_until(
+            lambda: len(_children(command.pid)) >= RUN_STACK_PROCESSES, timeout=60
+        ), log.read_text()
         started = _children(command.pid)
-        assert len(started) >= 6, log.read_text()
 
         # when it gets the signal
         command.send_signal(signum)
@@ -212,6 +221,9 @@ def test_processes_stop_when_the_supervisor_is_killed(stack_env, tmp_path):
     command = _run_stack(stack_env, port, log)
     try:
         assert _wait_until(lambda: http_ready(f"http://127.0.0.1:{port}/healthz"), timeout=120)
+        assert _wait_until(
+            lambda: len(_children(command.pid)) >= RUN_STACK_PROCESSES, timeout=60
+        ), log.read_text()
         started = _children(command.pid)
         # when the supervisor dies without any chance to clean up
         command.kill()
