@@ -67,17 +67,19 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return _moved_or_404(request, entity="category", slug=slug, route="pages:category")
     number = requested_page(request)
     brands = requested_brands(request)
+    sort = requested_sort(request)
     try:
         page = product_cards_for_category(
             category=category,
             brand_slugs=brands,
-            sort=requested_sort(request),
+            sort=sort,
             page=number,
             per_page=settings.CATALOG_PAGE_SIZE,
         )
     except InvalidPage as error:
         raise Http404(error.message) from None
     tree = category_tree()
+    breadcrumbs = _ancestors(category, tree)
     meta = page_meta(
         request,
         title=category.name if number == 1 else f"{category.name}, page {number}",
@@ -95,11 +97,12 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         meta=meta,
         tree=tree,
         category=category,
-        breadcrumbs=_ancestors(category, tree),
+        breadcrumbs=breadcrumbs,
+        active_root_id=breadcrumbs[0].id,
         subcategories=tuple(c for c in tree if c.parent_id == category.id),
         facets=brand_facets_for_category(category=category),
         selected_brands=brands,
-        sort=requested_sort(request),
+        sort=sort,
         page=page,
         links=page_links(request, page),
         offers=card_offers(page.items),
@@ -125,6 +128,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         product=product,
         offers=offers,
         purchasable=[offer for offer in offers if offer.purchasable],
+        active_root_id=product.breadcrumbs[0].id if product.breadcrumbs else None,
         json_ld=product_json_ld(request, product=product, offers=offers),
         max_quantity=settings.CHECKOUT_MAX_LINE_QUANTITY,
     )

@@ -39,7 +39,7 @@ REMEMBERED_ORDERS = 20
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
-    """Show the checkout form, or place the order it posts. Eight queries to show."""
+    """Show the checkout form, or place the order it posts. Seven queries to show."""
     cart = open_cart(request)
     if cart is None or not cart.lines:
         messages.info(request, "Your cart is empty. Add something before checking out.")
