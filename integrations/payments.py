@@ -31,15 +31,18 @@ class PaymentUnavailable(DomainError):
     status = 503
 
 
-class PaymentRejected(DomainError):
+class PaymentRejected(Exception):
     """The gateway refused a request as inconsistent with the payment's state.
 
     Examples: capturing a voided authorization, capturing more than was authorized, or
-    reusing an idempotency key for a different request. A bug or a race, never the buyer's.
+    reusing an idempotency key for a different request. A bug or a race in the store,
+    never the buyer's doing, so not a DomainError: it surfaces as a server error.
     """
 
-    code = "payment_rejected"
-    status = 409
+    def __init__(self, message: str, *, gateway_status: int, gateway_error: str) -> None:
+        super().__init__(f"{message} (gateway answered {gateway_status} {gateway_error})")
+        self.gateway_status = gateway_status
+        self.gateway_error = gateway_error
 
 
 class PaymentTimeout(Exception):
@@ -171,9 +174,7 @@ def _call(method: str, path: str, **request: Any) -> dict[str, Any]:
     if reply.is_error or not isinstance(reply.body, dict):
         error = reply.body.get("error", "") if isinstance(reply.body, dict) else ""
         raise PaymentRejected(
-            "The payment could not be completed.",
-            gateway_status=reply.status,
-            gateway_error=str(error),
+            "The gateway refused the request", gateway_status=reply.status, gateway_error=str(error)
         )
     return reply.body
 
