@@ -96,15 +96,31 @@ def test_a_double_submit_places_one_order(client, shopper):
     data = {**CHECKOUT_FIELDS, "idempotency_key": key}
     cart_cookie = client.cookies[settings.CHECKOUT_CART_COOKIE].value
 
-    # when it is submitted twice (the second from a tab that still holds the cookie)
+    # when it is submitted twice, the second time before the first answer arrived (so
+    # the browser still sends the cart cookie)
     first = client.post("/checkout/", data)
     client.cookies[settings.CHECKOUT_CART_COOKIE] = cart_cookie
     second = client.post("/checkout/", data)
 
-    # then the second lands on the cart, which was already checked out
-    assert first.status_code == 303
-    assert second.status_code == 303
-    assert second["Location"] == "/cart/"
+    # then both land on the same order
+    assert first.status_code == second.status_code == 303
+    assert first["Location"].startswith("/orders/")
+    assert second["Location"] == first["Location"]
+
+
+def test_a_new_checkout_of_a_checked_out_cart_goes_back_to_the_cart(client, shopper):
+    # given a placed order, and a second form rendered before it was placed
+    stale = idempotency_key(client.get("/checkout/").content.decode())
+    cart_cookie = client.cookies[settings.CHECKOUT_CART_COOKIE].value
+    checkout_post(client)
+
+    # when the stale form is submitted with the old cart
+    client.cookies[settings.CHECKOUT_CART_COOKIE] = cart_cookie
+    response = client.post("/checkout/", {**CHECKOUT_FIELDS, "idempotency_key": stale})
+
+    # then nothing is placed twice
+    assert response.status_code == 303
+    assert response["Location"] == "/cart/"
 
 
 @pytest.mark.parametrize(
@@ -164,11 +180,25 @@ def test_checkout_with_an_empty_cart_sends_the_visitor_to_the_cart(client, db):
     assert messages_of(response) == ["Your cart is empty. Add something before checking out."]
 
 
-def test_posting_checkout_with_an_empty_cart_places_nothing(client, db):
-    response = client.post("/checkout/", CHECKOUT_FIELDS)
+def test_posting_checkout_without_a_cart_places_nothing(client, db):
+    response = client.post("/checkout/", CHECKOUT_FIELDS, follow=True)
 
-    assert response.status_code == 303
-    assert response["Location"] == "/cart/"
+    assert response.redirect_chain == [("/cart/", 303)]
+    assert messages_of(response) == ["Your cart is empty. Add something before checking out."]
+
+
+def test_posting_checkout_with_an_emptied_cart_places_nothing(shopper):
+    # given a form rendered while the cart had a line, then the line removed
+    key = idempotency_key(shopper.get("/checkout/").content.decode())
+    line = shopper.get("/cart/").context["cart"].lines[0]
+    shopper.post(f"/cart/lines/{line.id}/remove/", follow=True)
+
+    # when
+    response = shopper.post("/checkout/", {**CHECKOUT_FIELDS, "idempotency_key": key}, follow=True)
+
+    # then
+    assert response.redirect_chain == [("/cart/", 303)]
+    assert messages_of(response) == ["The cart is empty."]
 
 
 def test_stock_that_ran_out_during_checkout_is_explained(client, category):

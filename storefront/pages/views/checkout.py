@@ -24,7 +24,7 @@ from checkout.interface import (
     order_place,
     order_view,
 )
-from storefront.pages.cart_cookie import forget_cart
+from storefront.pages.cart_cookie import cart_token, forget_cart
 from storefront.pages.forms import CheckoutForm
 from storefront.pages.shell import private_meta, render_page
 from storefront.pages.views.cart import SeeOther, open_cart
@@ -40,19 +40,30 @@ REMEMBERED_ORDERS = 20
 @require_http_methods(["GET", "HEAD", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
     """Show the checkout form, or place the order it posts. Seven queries to show."""
+    if request.method == "POST":
+        return _place_order(request)
     cart = open_cart(request)
     if cart is None or not cart.lines:
-        messages.info(request, "Your cart is empty. Add something before checking out.")
-        return SeeOther(reverse("pages:cart"))
-    if request.method != "POST":
-        return _checkout_page(request, cart, CheckoutForm())
+        return _back_to_cart(request, "Your cart is empty. Add something before checking out.")
+    return _checkout_page(request, cart, CheckoutForm())
+
+
+def _place_order(request: HttpRequest) -> HttpResponse:
+    token = cart_token(request)
+    if token is None:
+        return _back_to_cart(request, "Your cart is empty. Add something before checking out.")
     form = CheckoutForm(request.POST)
     if not form.is_valid():
+        cart = open_cart(request)
+        if cart is None or not cart.lines:
+            return _back_to_cart(request, "Your cart is empty. Add something before checking out.")
         return _checkout_page(request, cart, form, status=400)
     data = form.cleaned_data
     try:
+        # Called even if the cart was checked out meanwhile: a second submit of the same
+        # form (same key) gets the first submit's order back instead of an error.
         order = order_place(
-            cart_token=cart.token,
+            cart_token=token,
             idempotency_key=str(data["idempotency_key"]),
             email=data["email"],
             shipping_address=ShippingAddress(
@@ -67,19 +78,23 @@ def checkout(request: HttpRequest) -> HttpResponse:
             payment_token=data["payment_token"],
         )
     except (CartEmpty, CartNotFound, CartNotOpen) as error:
-        messages.error(request, error.message)
-        return SeeOther(reverse("pages:cart"))
+        return _back_to_cart(request, error.message)
     except DomainError as error:
         # Declined, out of stock, payments down: the cart is open again, so the visitor
         # can fix it and retry with a fresh key (the old key names the failed attempt).
         return _retry_page(request, error.message, status=error.status)
     if order.status not in PLACED_STATUSES:
-        # A double submit of a declined form answers with the declined order.
+        # A second submit of a declined form answers with the declined order.
         return _retry_page(request, "Your payment did not go through.", status=402)
     _remember_order(request, order)
     response = SeeOther(reverse("pages:order", kwargs={"number": order.number}))
     forget_cart(response)
     return response
+
+
+def _back_to_cart(request: HttpRequest, message: str) -> HttpResponse:
+    messages.error(request, message)
+    return SeeOther(reverse("pages:cart"))
 
 
 @never_cache
@@ -123,8 +138,7 @@ def _retry_page(request: HttpRequest, message: str, *, status: int) -> HttpRespo
     """Re-show the posted form with the reason and a new idempotency key."""
     cart = open_cart(request)
     if cart is None or not cart.lines:
-        messages.error(request, message)
-        return SeeOther(reverse("pages:cart"))
+        return _back_to_cart(request, message)
     data = request.POST.copy()
     data["idempotency_key"] = str(uuid.uuid4())
     return _checkout_page(request, cart, CheckoutForm(data), status=status, error=message)
