@@ -1,4 +1,4 @@
-"""How every client calls the upstream: one pooled connection pool, timeouts, retries.
+"""How every client calls the upstream: one pooled HTTP client, timeouts, bounded retries.
 
 A call has a policy: explicit connect/read/write/pool timeouts, a number of attempts and
 a total budget that bounds the call however it fails. Only idempotent requests are
