@@ -162,7 +162,8 @@ def test_more_than_the_stock_is_refused_with_a_message(client, category):
 
     # then
     assert response.status_code == 303
-    assert messages_of(client.get("/cart/")) == ["Only 3 left of Last Few."]
+    [message] = messages_of(client.get("/cart/"))
+    assert message.startswith("Only 3 left")
 
 
 @pytest.mark.parametrize("path", ["/cart/lines/999/", "/cart/lines/999/remove/", "/cart/coupon/"])

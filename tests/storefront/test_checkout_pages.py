@@ -5,10 +5,8 @@ from django.conf import settings
 from django.test import Client
 
 from checkout.interface import cart_view
-from tests.factories import stocked_product
 from tests.storefront.conftest import (
     CHECKOUT_FIELDS,
-    add_to_cart,
     checkout_post,
     idempotency_key,
     messages_of,
@@ -201,24 +199,19 @@ def test_posting_checkout_with_an_emptied_cart_places_nothing(shopper):
     assert messages_of(response) == ["The cart is empty."]
 
 
-def test_stock_that_ran_out_during_checkout_is_explained(client, category):
-    # given a cart with the last unit, which another buyer takes first
-    product = stocked_product(category=category, name="Last One", stock=1)
-    sku = product.variants.get().sku
-    add_to_cart(client, sku)
-    page = client.get("/checkout/").content.decode()
-    rival = Client()
-    add_to_cart(rival, sku)
-    checkout_post(rival)
+def test_payments_being_down_keeps_the_cart_and_explains(client, shopper, sku, upstream_simulator):
+    # given a payment gateway that answers 503 to everything
+    upstream_simulator.set_fault("payment", down=True)
 
     # when
-    response = client.post(
-        "/checkout/", {**CHECKOUT_FIELDS, "idempotency_key": idempotency_key(page)}
-    )
+    response = checkout_post(client)
 
     # then
-    assert response.status_code == 409
-    assert "Not enough stock" in response.content.decode()
+    assert response.status_code == 503
+    assert "Payments are unavailable" in response.content.decode()
+    view = cart_view(token=client.cookies[settings.CHECKOUT_CART_COOKIE].value)
+    assert view.is_open
+    assert [line.sku for line in view.lines] == [sku]
 
 
 def test_an_order_page_is_404_for_anyone_without_its_token(client, shopper):
