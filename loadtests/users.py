@@ -14,13 +14,12 @@ import re
 import uuid
 
 from locust import between, task
-from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
+from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests.catalog import CatalogSnapshot, snapshot_load
+from loadtests.outcomes import expect, expect_or_refusal
 
 _CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-# What a buyer may meet without anything being wrong: stock ran out, the card was declined.
-EXPECTED_REFUSALS = {409: "insufficient_stock", 402: "payment_declined"}
 SHIPPING_ADDRESS = {
     "name": "Load Test",
     "line1": "1 Loopback Road",
@@ -34,34 +33,6 @@ SHIPPING_ADDRESS = {
 def catalog() -> CatalogSnapshot:
     """Load the snapshot once per Locust process."""
     return snapshot_load()
-
-
-def _error_code(response: ResponseContextManager) -> str | None:
-    try:
-        return response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def expect(response: ResponseContextManager, *statuses: int) -> bool:
-    """Mark the response failed unless its status is one of `statuses`; return success."""
-    if response.status_code in statuses:
-        response.success()
-        return True
-    response.failure(f"HTTP {response.status_code}, expected {'/'.join(map(str, statuses))}")
-    return False
-
-
-def expect_or_refusal(response: ResponseContextManager, *statuses: int) -> bool:
-    """Like `expect`, but an expected refusal also counts as success. True only for `statuses`."""
-    if response.status_code in statuses:
-        response.success()
-        return True
-    if EXPECTED_REFUSALS.get(response.status_code) == _error_code(response):
-        response.success()
-        return False
-    expect(response, *statuses)
-    return False
 
 
 class StoreUser(FastHttpUser):
@@ -144,9 +115,15 @@ class CartUser(StoreUser):
             self.client.cookiejar.clear()
             self.items_in_cart = 0
         product = self.catalog.buyable.pick(self.rng)
-        page = self.get_page(f"/p/{product.slug}/", name="[cart] /p/[slug]/")
-        if not (token := _CSRF_TOKEN.search(page)):
-            return
+        with self.client.get(
+            f"/p/{product.slug}/", name="[cart] /p/[slug]/", catch_response=True
+        ) as response:
+            token = _CSRF_TOKEN.search(response.text or "")
+            if response.status_code == 200 and token is None:
+                response.failure("the product page has no add-to-cart form")
+                return
+            if not expect(response, 200):
+                return
         form = {
             "csrfmiddlewaretoken": token.group(1),
             "sku": self.rng.choice(product.skus),
@@ -159,14 +136,14 @@ class CartUser(StoreUser):
             allow_redirects=False,
             catch_response=True,
         ) as response:
-            if response.status_code in (302, 303):
-                location = response.headers.get("Location", "")
-                if location.rstrip("/").endswith("/cart"):
-                    self.items_in_cart += 1
-                else:
-                    response.failure(f"redirected to {location!r}, expected /cart/")
-            elif response.status_code != 409:  # sold out since the snapshot: expected
-                expect(response, 302, 303)
+            # The form always redirects to the cart; a refusal (sold out) is a message there.
+            location = response.headers.get("Location", "")
+            if not expect(response, 302, 303):
+                return
+            if not location.rstrip("/").endswith("/cart"):
+                response.failure(f"redirected to {location!r}, expected /cart/")
+                return
+        self.items_in_cart += 1
         self.get_page("/cart/", name="[cart] /cart/")
         if self.rng.random() < 0.25:
             self.get_page("/checkout/", name="[cart] /checkout/")

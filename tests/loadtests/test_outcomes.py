@@ -1,0 +1,70 @@
+"""Which answers count as errors in a load run."""
+
+import json
+
+import pytest
+
+from loadtests.outcomes import expect, expect_or_refusal
+
+
+class FakeResponse:
+    """Stands in for Locust's response context manager; records the verdict."""
+
+    def __init__(self, status_code: int, body: object = None):
+        self.status_code = status_code
+        self.body = json.dumps(body) if body is not None else "<html>"
+        self.verdict: str | None = None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def success(self):
+        self.verdict = "success"
+
+    def failure(self, exc):
+        self.verdict = f"failure: {exc}"
+
+
+def _error(code: str) -> dict:
+    return {"error": {"code": code, "message": "", "details": {}}}
+
+
+def test_the_expected_status_is_a_success():
+    response = FakeResponse(201)
+
+    assert expect_or_refusal(response, 201) is True
+    assert response.verdict == "success"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(409, "insufficient_stock"), (402, "payment_declined")]
+)
+def test_a_refusal_a_shopper_may_meet_is_a_success_but_not_a_completion(status, code):
+    response = FakeResponse(status, _error(code))
+
+    assert expect_or_refusal(response, 201) is False
+    assert response.verdict == "success"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, None),
+        (503, _error("payment_unavailable")),
+        (409, _error("idempotency_key_reused")),
+        (402, None),
+        (0, None),  # Locust's status for a timeout or a refused connection
+    ],
+)
+def test_server_errors_timeouts_and_other_refusals_are_failures(status, body):
+    response = FakeResponse(status, body)
+
+    assert expect_or_refusal(response, 201) is False
+    assert response.verdict.startswith("failure: HTTP")
+
+
+def test_expect_fails_a_redirect_where_a_page_was_due():
+    response = FakeResponse(302)
+
+    assert expect(response, 200) is False
+    assert response.verdict == "failure: HTTP 302, expected 200"
