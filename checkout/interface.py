@@ -8,6 +8,15 @@ from checkout.dto import (
     ShippingAddress,
     ShippingMethod,
 )
+from checkout.idempotency import (
+    IdempotencyKeyInvalid,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    IdempotencyRequestInFlight,
+    IdempotentResponse,
+    idempotent_response,
+    request_fingerprint,
+)
 from checkout.selectors import CartNotFound, OrderNotFound, cart_view, order_view
 from checkout.services import (
     CartEmpty,
@@ -23,6 +32,7 @@ from checkout.services import (
     cart_set_coupon,
     cart_update_line,
     order_place,
+    orders_reconcile,
 )
 from checkout.shipping import SHIPPING_METHODS
 
@@ -34,6 +44,11 @@ __all__ = [
     "CartNotFound",
     "CartNotOpen",
     "CartView",
+    "IdempotencyKeyInvalid",
+    "IdempotencyKeyMissing",
+    "IdempotencyKeyReused",
+    "IdempotencyRequestInFlight",
+    "IdempotentResponse",
     "InvalidCoupon",
     "InvalidQuantity",
     "OrderLineView",
@@ -49,6 +64,9 @@ __all__ = [
     "cart_set_coupon",
     "cart_update_line",
     "cart_view",
+    "idempotent_response",
     "order_place",
     "order_view",
+    "orders_reconcile",
+    "request_fingerprint",
 ]

@@ -54,7 +54,7 @@ def cart_view_for(*, cart: Cart) -> CartView:
         coupon_code=cart.coupon_code or None,
     )
     priced = {line.variant_id: line for line in pricing.lines}
-    available = availability_for_variants(variant_ids=list(variants))
+    available = availability_for_variants(variant_ids=list(variants), holder=cart.token)
     views = []
     for line in lines:
         variant = variants[line.variant_id]

@@ -1,30 +1,36 @@
-"""Checkout writes: cart edits and order placement."""
+"""Checkout writes: cart edits, order placement and payment reconciliation."""
 
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from catalog.interface import variants_by_skus
+from catalog.interface import variants_by_ids, variants_by_skus
 from checkout.dto import CartView, OrderView, ShippingAddress
 from checkout.models import Cart, CartLine, Order, OrderLine
+from checkout.outbox import outbox_enqueue
 from checkout.selectors import CartNotFound, cart_view_for, order_view_for
 from checkout.shipping import SHIPPING_METHODS
-from checkout.tasks import order_send_confirmation
 from integrations.interface import (
     PaymentDeclined,
+    PaymentRejected,
     PaymentTimeout,
     PaymentUnavailable,
-    payment_charge,
+    payment_authorize,
+    payment_capture,
+    payment_lookup,
 )
 from inventory.interface import (
     InsufficientStock,
-    availability_for_variants,
     stock_allocate,
     stock_release,
+    stock_reserve,
     stock_sell,
 )
-from pricing.interface import coupon_redeem, coupon_release
+from pricing.interface import CouponUnavailable, coupon_redeem, coupon_release
 from toolkit.errors import DomainError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -84,6 +90,17 @@ def _open_cart(token: str, *, lock: bool = False) -> Cart:
     return cart
 
 
+def _reserve(*, cart: Cart, variant_id: int, sku: str, quantity: int) -> None:
+    """Hold units for the cart, or say in the buyer's terms (the SKU) how many are left."""
+    try:
+        stock_reserve(holder=cart.token, variant_id=variant_id, quantity=quantity)
+    except InsufficientStock as short:
+        available = short.details["available"][variant_id]
+        raise InsufficientStock(
+            f"Only {available} left of {sku}.", available={sku: available}
+        ) from None
+
+
 def cart_create() -> str:
     """Create an empty cart and return its token."""
     return Cart.objects.create().token
@@ -91,7 +108,7 @@ def cart_create() -> str:
 
 @transaction.atomic
 def cart_add_line(*, token: str, sku: str, quantity: int) -> CartView:
-    """Add units of a SKU, merging with an existing line for it."""
+    """Add units of a SKU, merging with an existing line, and hold them for the cart."""
     _check_quantity(quantity)
     cart = _open_cart(token, lock=True)
     variant = variants_by_skus(skus=[sku]).get(sku)
@@ -100,16 +117,12 @@ def cart_add_line(*, token: str, sku: str, quantity: int) -> CartView:
     line = cart.lines.filter(variant_id=variant.id).first()
     new_quantity = quantity + (line.quantity if line else 0)
     _check_quantity(new_quantity)
-    available = availability_for_variants(variant_ids=[variant.id]).get(variant.id, 0)
-    if new_quantity > available:
-        raise InsufficientStock(
-            f"Only {available} left of {variant.product_name}.", available={sku: available}
+    if line is None and cart.lines.count() >= settings.CHECKOUT_MAX_CART_LINES:
+        raise CartTooLarge(
+            f"A cart holds at most {settings.CHECKOUT_MAX_CART_LINES} different items."
         )
+    _reserve(cart=cart, variant_id=variant.id, sku=sku, quantity=new_quantity)
     if line is None:
-        if cart.lines.count() >= settings.CHECKOUT_MAX_CART_LINES:
-            raise CartTooLarge(
-                f"A cart holds at most {settings.CHECKOUT_MAX_CART_LINES} different items."
-            )
         CartLine.objects.create(cart=cart, variant_id=variant.id, quantity=quantity)
     else:
         line.quantity = new_quantity
@@ -125,9 +138,8 @@ def cart_update_line(*, token: str, line_id: int, quantity: int) -> CartView:
     line = cart.lines.filter(pk=line_id).first()
     if line is None:
         raise CartLineNotFound("No such line in this cart.")
-    available = availability_for_variants(variant_ids=[line.variant_id]).get(line.variant_id, 0)
-    if quantity > line.quantity and quantity > available:
-        raise InsufficientStock(f"Only {available} left.", available={str(line_id): available})
+    sku = variants_by_ids(variant_ids=[line.variant_id])[line.variant_id].sku
+    _reserve(cart=cart, variant_id=line.variant_id, sku=sku, quantity=quantity)
     line.quantity = quantity
     line.save(update_fields=["quantity"])
     cart.save(update_fields=["updated_at"])
@@ -137,9 +149,11 @@ def cart_update_line(*, token: str, line_id: int, quantity: int) -> CartView:
 @transaction.atomic
 def cart_remove_line(*, token: str, line_id: int) -> CartView:
     cart = _open_cart(token, lock=True)
-    deleted, _ = cart.lines.filter(pk=line_id).delete()
-    if not deleted:
+    line = cart.lines.filter(pk=line_id).first()
+    if line is None:
         raise CartLineNotFound("No such line in this cart.")
+    stock_reserve(holder=cart.token, variant_id=line.variant_id, quantity=0)
+    line.delete()
     cart.save(update_fields=["updated_at"])
     return cart_view_for(cart=cart)
 
@@ -166,11 +180,13 @@ def order_place(
     shipping_method: str,
     payment_token: str,
 ) -> OrderView:
-    """Turn a cart into a paid order: allocate, charge, then confirm.
+    """Turn a cart into a paid order: allocate, authorize, capture, confirm.
 
-    Stock is allocated and the order written in one short transaction; the payment call
-    runs outside any transaction so no lock is held while the gateway thinks. A repeated
-    call with the same cart and key returns the first order instead of charging again.
+    Stock is allocated and the order written in one short transaction; the gateway calls
+    run outside any transaction so no lock is held while the gateway thinks. Each call
+    carries an idempotency key derived from the order number, so a retry never charges
+    twice. When the outcome is unknown (timeout) the order stays `pending_payment` with
+    its stock held, and `orders_reconcile` settles it against the gateway.
     """
     existing = Order.objects.filter(cart_token=cart_token, idempotency_key=idempotency_key)
     if order := existing.prefetch_related("lines").first():
@@ -188,31 +204,38 @@ def order_place(
         )
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its order.
-        order = existing.get()
-        return order_view_for(order=order)
+        return order_view_for(order=existing.prefetch_related("lines").get())
     try:
-        charge = payment_charge(
+        authorization = payment_authorize(
             token=payment_token,
             amount=order.total,
             currency=order.currency,
-            idempotency_key=f"order-{order.number}",
+            reference=order.number,
         )
     except (PaymentDeclined, PaymentUnavailable) as failure:
-        _order_fail(order=order, declined=isinstance(failure, PaymentDeclined))
+        _order_fail(order_id=order.pk, declined=isinstance(failure, PaymentDeclined))
         raise
     except PaymentTimeout:
-        logger.warning("payment timed out; order %s left pending", order.number)
-        return order_view_for(order=_order_reload(order))
-    _order_complete(order=order, payment_reference=charge.reference)
-    return order_view_for(order=_order_reload(order))
+        logger.warning("payment authorization timed out; order %s pending", order.number)
+        return _order_view(order.pk)
+    try:
+        payment_capture(
+            authorization_id=authorization.id, amount=order.total, reference=order.number
+        )
+    except (PaymentTimeout, PaymentUnavailable, PaymentDeclined, PaymentRejected):
+        # Authorized but not known to be captured: reconciliation finishes the job.
+        logger.warning("payment capture unconfirmed; order %s pending", order.number)
+        return _order_view(order.pk)
+    _order_complete(order_id=order.pk, payment_reference=authorization.id)
+    return _order_view(order.pk)
+
+
+def _order_view(order_id: int) -> OrderView:
+    return order_view_for(order=Order.objects.prefetch_related("lines").get(pk=order_id))
 
 
 def _quantities(order: Order) -> dict[int, int]:
     return {line.variant_id: line.quantity for line in order.lines.all()}
-
-
-def _order_reload(order: Order) -> Order:
-    return Order.objects.prefetch_related("lines").get(pk=order.pk)
 
 
 @transaction.atomic
@@ -231,8 +254,13 @@ def _order_create(
     if any(line.unit_price is None for line in view.lines):
         raise CartNotPurchasable("Some items in the cart are no longer for sale.")
     coupon_code = view.coupon.code if view.coupon and view.coupon.applied else ""
-    method = SHIPPING_METHODS[method_code]
-    shipping_total = method.price_for(view.total)
+    if view.coupon and view.coupon.reason in {"no uses left", "unknown code"}:
+        # Never charge more than the buyer was shown: let them drop the coupon first.
+        raise CouponUnavailable(
+            f"The coupon {view.coupon.code} can no longer be used; remove it to continue.",
+            code=view.coupon.code,
+        )
+    shipping_total = SHIPPING_METHODS[method_code].price_for(view.total)
     order = Order.objects.create(
         cart_token=cart_token,
         idempotency_key=idempotency_key,
@@ -243,7 +271,7 @@ def _order_create(
         shipping_city=address.city,
         shipping_postal_code=address.postal_code,
         shipping_country=address.country.upper(),
-        shipping_method=method.code,
+        shipping_method=method_code,
         currency=view.currency,
         subtotal=view.subtotal,
         discount=view.discount,
@@ -265,10 +293,21 @@ def _order_create(
         )
         for line in view.lines
     )
-    stock_allocate(
-        quantities={line.variant_id: line.quantity for line in view.lines},
-        reference=order.number,
-    )
+    try:
+        stock_allocate(
+            quantities={line.variant_id: line.quantity for line in view.lines},
+            reference=order.number,
+            holder=cart_token,
+        )
+    except InsufficientStock as short:
+        skus = {line.variant_id: line.sku for line in view.lines}
+        available = {
+            skus[variant_id]: units for variant_id, units in short.details["available"].items()
+        }
+        raise InsufficientStock(
+            "Some items sold out while you were checking out: " + ", ".join(available),
+            available=available,
+        ) from None
     if coupon_code:
         coupon_redeem(code=coupon_code)
     cart.status = Cart.Status.CHECKED_OUT
@@ -277,26 +316,78 @@ def _order_create(
 
 
 @transaction.atomic
-def _order_fail(*, order: Order, declined: bool) -> None:
-    """Undo an order whose payment failed: release stock and coupon, reopen the cart."""
-    order = Order.objects.select_for_update().get(pk=order.pk)
+def _order_fail(*, order_id: int, declined: bool) -> bool:
+    """Undo an order whose payment did not happen: release stock and coupon, reopen
+    the cart. Only from `pending_payment`; returns whether it changed anything."""
+    order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != Order.Status.PENDING_PAYMENT:
-        return
+        return False
     order.status = Order.Status.PAYMENT_DECLINED if declined else Order.Status.PAYMENT_FAILED
     order.save(update_fields=["status", "updated_at"])
     stock_release(quantities=_quantities(order), reference=order.number)
     if order.coupon_code:
         coupon_release(code=order.coupon_code)
     Cart.objects.filter(token=order.cart_token).update(status=Cart.Status.OPEN)
+    return True
 
 
 @transaction.atomic
-def _order_complete(*, order: Order, payment_reference: str) -> None:
-    order = Order.objects.select_for_update().get(pk=order.pk)
+def _order_complete(*, order_id: int, payment_reference: str) -> bool:
+    """Mark a captured order paid, turn its allocation into a sale and queue its side
+    effects. Only from `pending_payment`; returns whether it changed anything."""
+    order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != Order.Status.PENDING_PAYMENT:
-        return
+        return False
     order.status = Order.Status.PAID
     order.payment_reference = payment_reference
     order.save(update_fields=["status", "payment_reference", "updated_at"])
     stock_sell(quantities=_quantities(order), reference=order.number)
-    transaction.on_commit(lambda: order_send_confirmation.delay(order.number))
+    payload = {"number": order.number}
+    outbox_enqueue(topic="order.confirmation_email", key=order.number, payload=payload)
+    outbox_enqueue(topic="order.erp_export", key=order.number, payload=payload)
+    return True
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    paid: int = 0
+    released: int = 0
+    still_pending: int = 0
+
+
+def orders_reconcile(*, older_than: timedelta | None = None, limit: int = 200) -> ReconcileReport:
+    """Settle orders left `pending_payment` by asking the gateway what happened.
+
+    Captured → paid; authorized → captured now, then paid; nothing (or voided) →
+    released. A gateway that cannot answer leaves the order for the next run. Only
+    orders older than the payment client's whole budget are touched, so this never
+    races the request that created them.
+    """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CHECKOUT_RECONCILE_AFTER)
+    cutoff = timezone.now() - older_than
+    pending = Order.objects.filter(
+        status=Order.Status.PENDING_PAYMENT, created_at__lte=cutoff
+    ).order_by("created_at")[:limit]
+    paid = released = still_pending = 0
+    for order in pending:
+        try:
+            state = payment_lookup(reference=order.number)
+            if state.status == "authorized":
+                payment_capture(
+                    authorization_id=state.authorization_id,
+                    amount=order.total,
+                    reference=order.number,
+                )
+                state = payment_lookup(reference=order.number)
+        except (PaymentTimeout, PaymentUnavailable, PaymentDeclined, PaymentRejected):
+            logger.warning("reconciliation could not settle order %s yet", order.number)
+            still_pending += 1
+            continue
+        if state.status == "captured":
+            paid += _order_complete(order_id=order.pk, payment_reference=state.authorization_id)
+        elif state.status in {"none", "voided"}:
+            released += _order_fail(order_id=order.pk, declined=False)
+        else:
+            still_pending += 1
+    return ReconcileReport(paid=paid, released=released, still_pending=still_pending)

@@ -1,24 +1,29 @@
-"""Checkout's Celery tasks. Scheduled with transaction.on_commit by the services."""
+"""Checkout's Celery tasks: outbox delivery and the periodic housekeeping."""
+
+from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 
-from checkout.models import Order
-from checkout.selectors import order_view_for
+from checkout.idempotency import idempotency_records_purge
+from checkout.outbox import outbox_deliver_task, outbox_undelivered_ids
+from checkout.services import orders_reconcile
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def order_send_confirmation(order_number: str) -> None:
-    """Email the order confirmation."""
-    order = Order.objects.prefetch_related("lines").filter(number=order_number).first()
-    if order is None or order.status != Order.Status.PAID:
-        return
-    view = order_view_for(order=order)
-    send_mail(
-        subject=f"{settings.STORE_NAME} order {view.number} confirmed",
-        message=render_to_string("checkout/order_confirmation.txt", {"order": view}),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[view.email],
-    )
+@shared_task
+def outbox_dispatch_pending() -> int:
+    """Re-queue messages whose delivery was lost (broker down, worker killed)."""
+    message_ids = outbox_undelivered_ids(older_than=timedelta(seconds=30))
+    for message_id in message_ids:
+        outbox_deliver_task.delay(message_id)
+    return len(message_ids)
+
+
+@shared_task
+def orders_reconcile_pending() -> dict[str, int]:
+    report = orders_reconcile()
+    return {"paid": report.paid, "released": report.released, "pending": report.still_pending}
+
+
+@shared_task
+def idempotency_records_purge_task() -> int:
+    return idempotency_records_purge()

@@ -1,10 +1,10 @@
 """Integrations' public interface: clients for every external service."""
 
+from integrations.erp import ErpUnavailable, erp_order_export, erp_orders
 from integrations.payments import (
     Authorization,
     Capture,
     CaptureRecord,
-    Charge,
     PaymentDeclined,
     PaymentRejected,
     PaymentState,
@@ -14,7 +14,6 @@ from integrations.payments import (
     payment_authorize,
     payment_capture,
     payment_captures,
-    payment_charge,
     payment_lookup,
     payment_void,
 )
@@ -25,17 +24,18 @@ __all__ = [
     "Authorization",
     "Capture",
     "CaptureRecord",
-    "Charge",
+    "ErpUnavailable",
     "PaymentDeclined",
     "PaymentRejected",
     "PaymentState",
     "PaymentStatus",
     "PaymentTimeout",
     "PaymentUnavailable",
+    "erp_order_export",
+    "erp_orders",
     "payment_authorize",
     "payment_capture",
     "payment_captures",
-    "payment_charge",
     "payment_lookup",
     "payment_void",
 ]

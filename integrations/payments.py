@@ -177,23 +177,3 @@ def _call(method: str, path: str, **request: Any) -> dict[str, Any]:
             "The gateway refused the request", gateway_status=reply.status, gateway_error=str(error)
         )
     return reply.body
-
-
-@dataclass(frozen=True)
-class Charge:
-    reference: str
-    amount: Decimal
-    currency: str
-
-
-def payment_charge(*, token: str, amount: Decimal, currency: str, idempotency_key: str) -> Charge:
-    """Authorize and capture in one go, with `idempotency_key` as the payment reference.
-
-    Transitional: kept until checkout calls payment_authorize and payment_capture itself.
-    The returned `reference` is the authorization id.
-    """
-    authorization = payment_authorize(
-        token=token, amount=amount, currency=currency, reference=idempotency_key
-    )
-    payment_capture(authorization_id=authorization.id, amount=amount, reference=idempotency_key)
-    return Charge(reference=authorization.id, amount=amount, currency=currency)

@@ -1,7 +1,12 @@
 """Inventory's public interface: the only module other apps may import."""
 
-from inventory.dto import StockLevel, StockReceipt
-from inventory.selectors import availability_for_variants, stock_levels
+from inventory.dto import StockDiscrepancy, StockLevel, StockReceipt
+from inventory.selectors import (
+    allocated_by_variant,
+    availability_for_variants,
+    stock_discrepancies,
+    stock_levels,
+)
 from inventory.services import (
     InsufficientStock,
     InvalidStockChange,
@@ -18,11 +23,14 @@ from inventory.services import (
 __all__ = [
     "InsufficientStock",
     "InvalidStockChange",
+    "StockDiscrepancy",
     "StockLevel",
     "StockReceipt",
+    "allocated_by_variant",
     "availability_for_variants",
     "stock_adjust",
     "stock_allocate",
+    "stock_discrepancies",
     "stock_levels",
     "stock_receive",
     "stock_release",

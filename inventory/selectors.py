@@ -2,12 +2,12 @@
 
 from collections.abc import Iterable
 
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory.dto import StockLevel
-from inventory.models import Reservation, Stock
+from inventory.dto import StockDiscrepancy, StockLevel
+from inventory.models import Reservation, Stock, StockMovement
 
 
 def active_reservations(*, exclude_holder: str | None = None):
@@ -50,3 +50,50 @@ def availability_for_variants(
 def stock_levels(*, variant_ids: Iterable[int]) -> dict[int, StockLevel]:
     rows = Stock.objects.filter(variant_id__in=list(variant_ids))
     return {row.variant_id: StockLevel(row.variant_id, row.on_hand, row.allocated) for row in rows}
+
+
+def stock_discrepancies() -> list[StockDiscrepancy]:
+    """Return stock rows whose ledger does not add up to them, or that are negative.
+
+    One query: each row against the sums of its movements.
+    """
+
+    def ledger_sum(field: str) -> Coalesce:
+        total = (
+            StockMovement.objects.filter(variant_id=OuterRef("variant_id"))
+            .order_by()
+            .values("variant_id")
+            .annotate(total=Sum(field))
+            .values("total")
+        )
+        return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+
+    rows = (
+        Stock.objects.annotate(
+            ledger_on_hand=ledger_sum("on_hand_delta"),
+            ledger_allocated=ledger_sum("allocated_delta"),
+        )
+        .filter(
+            ~Q(on_hand=F("ledger_on_hand"))
+            | ~Q(allocated=F("ledger_allocated"))
+            | Q(on_hand__lt=0)
+            | Q(allocated__lt=0)
+            | Q(allocated__gt=F("on_hand"))
+        )
+        .order_by("variant_id")
+    )
+    return [
+        StockDiscrepancy(
+            variant_id=row.variant_id,
+            on_hand=row.on_hand,
+            allocated=row.allocated,
+            ledger_on_hand=row.ledger_on_hand,
+            ledger_allocated=row.ledger_allocated,
+        )
+        for row in rows
+    ]
+
+
+def allocated_by_variant() -> dict[int, int]:
+    """Units allocated to unpaid orders, per variant, for rows that hold any."""
+    return dict(Stock.objects.filter(allocated__gt=0).values_list("variant_id", "allocated"))

@@ -195,6 +195,8 @@ def stock_adjust(
     Stock.objects.get_or_create(variant_id=variant_id)
     row = _locked_rows([variant_id])[variant_id]
     new_on_hand = set_to if set_to is not None else row.on_hand + (add or 0)
+    if new_on_hand < 0:
+        raise InvalidStockChange("On hand cannot be negative.", on_hand=row.on_hand)
     if new_on_hand < row.allocated:
         raise InvalidStockChange(
             "On hand cannot go below the units allocated to orders.",

@@ -41,6 +41,10 @@ class UpstreamSimulator:
         """Make every dependency healthy, rewind the fault streams, zero the counters."""
         self._control("POST", "/_faults/reset")
 
+    def forget(self) -> None:
+        """Make every dependency forget its payments, captures and exports."""
+        self._control("POST", "/_state/reset")
+
     def stats(self, dependency: str) -> dict[str, int]:
         """Requests a dependency received since the last reset, by outcome."""
         return self._control("GET", "/_stats")[dependency]
@@ -91,3 +95,6 @@ def _upstream(upstream_simulator, settings):
     settings.INTEGRATIONS_UPSTREAM_URL = upstream_simulator.url
     yield upstream_simulator
     upstream_simulator.reset()
+    # Each test's database starts empty; the gateway's records must too, or the order
+    # audit would see captures for orders that no longer exist.
+    upstream_simulator.forget()

@@ -87,6 +87,12 @@ class PaymentGateway:
             Route("GET", r"/payment/captures", self.captures),
         ]
 
+    def forget(self) -> None:
+        with self._lock:
+            self._authorizations.clear()
+            self._captures.clear()
+            self._replies.clear()
+
     def authorize(self, request: Request) -> Reply:
         """Hold `amount` on the card behind `token`; 201 with the authorization."""
         reply = self._idempotent(request, self._authorize)

@@ -51,6 +51,9 @@ class Dependency(Protocol):
 
     def routes(self) -> list[Route]: ...
 
+    def forget(self) -> None:
+        """Drop everything recorded so far, as if freshly started."""
+
 
 def error(status: int, code: str, message: str = "") -> Reply:
     """Answer with the error shape every simulated dependency shares."""

@@ -10,6 +10,7 @@ Control API (never subject to faults):
     PUT  /_faults/<dependency>   -> 200 profile  (the body replaces the whole profile)
     POST /_faults/reset          -> 200 as GET /_faults, every profile healthy again
     GET  /_stats                 -> 200 {dependency: {"requests", <outcome>: count}}
+    POST /_state/reset           -> 200, every dependency forgets what it recorded (tests)
 """
 
 import json
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from integrations.simulator.erp import Erp
 from integrations.simulator.faults import HANG_BOUND_S, FaultBook, FaultProfile, InvalidProfile
 from integrations.simulator.payment import PaymentGateway
 from integrations.simulator.routes import Dependency, Reply, Request, Route, error
@@ -32,7 +34,7 @@ _MAX_BODY_BYTES = 1 << 20
 
 def dependencies() -> list[Dependency]:
     """Every simulated upstream, each with its own routes and fault profile."""
-    return [PaymentGateway()]
+    return [PaymentGateway(), Erp()]
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -147,6 +149,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if (self.command, path) == ("POST", "/_faults/reset"):
             faults.reset()
             return Reply(200, faults.status())
+        if (self.command, path) == ("POST", "/_state/reset"):
+            for dependency in self.server.dependencies.values():
+                dependency.forget()
+            return Reply(200, {"status": "forgotten"})
         if (self.command, path) == ("GET", "/_stats"):
             return Reply(200, faults.stats())
         if self.command == "PUT" and path.startswith("/_faults/"):

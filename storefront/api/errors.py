@@ -45,7 +45,7 @@ ERROR_CODES: dict[str, str] = {
     "coupon_unavailable": "The coupon has no uses left.",
     "unknown_shipping_method": "No shipping method has that code; `details.choices` lists them.",
     "idempotency_key_missing": "`POST /api/v1/orders/` needs an `Idempotency-Key` header.",
-    "idempotency_key_invalid": "The `Idempotency-Key` header is longer than 255 characters.",
+    "idempotency_key_invalid": "The `Idempotency-Key` is not printable or is over 255 characters.",
     "idempotency_key_reused": "The `Idempotency-Key` was already used for a different request.",
     "idempotency_request_in_flight": "The first request with this key is still running; retry.",
     "order_not_found": "No such order, or the order token is missing or wrong.",
@@ -68,14 +68,6 @@ class CategoryNotFound(NotFound):
 
 class ProductNotFound(NotFound):
     code = "product_not_found"
-
-
-class IdempotencyKeyMissing(DomainError):
-    code = "idempotency_key_missing"
-
-
-class IdempotencyKeyInvalid(DomainError):
-    code = "idempotency_key_invalid"
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:

@@ -29,23 +29,21 @@ from checkout.interface import (
     cart_set_coupon,
     cart_update_line,
     cart_view,
+    idempotent_response,
     order_place,
     order_view,
+    request_fingerprint,
 )
 from search.interface import search_products
 from storefront.api import serializers as s
 from storefront.api.errors import (
     CategoryNotFound,
-    IdempotencyKeyInvalid,
-    IdempotencyKeyMissing,
     ProductNotFound,
     error_body,
 )
 from storefront.api.selectors import category_items, product_detail_item, product_list_items
 from toolkit.errors import DomainError
 from toolkit.pagination import Page, parse_page_number
-
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 PAGE_PARAMETER = OpenApiParameter(
     "page", OpenApiTypes.INT, description="1-based page number; past the end is a 404."
@@ -291,17 +289,6 @@ class CartCouponView(APIView):
         return Response(s.CartSerializer(cart_set_coupon(token=token, code=code)).data)
 
 
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise IdempotencyKeyMissing("Send an Idempotency-Key header, e.g. a random UUID.")
-    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise IdempotencyKeyInvalid(
-            "The Idempotency-Key header is too long.", maximum=IDEMPOTENCY_KEY_MAX_LENGTH
-        )
-    return key
-
-
 class OrderCollectionView(APIView):
     @extend_schema(
         operation_id="orders_create",
@@ -334,7 +321,14 @@ class OrderCollectionView(APIView):
                     ),
                     402: ("payment_declined",),
                     404: ("cart_not_found",),
-                    409: ("insufficient_stock", "cart_not_open", "cart_not_purchasable"),
+                    409: (
+                        "insufficient_stock",
+                        "cart_not_open",
+                        "cart_not_purchasable",
+                        "coupon_unavailable",
+                        "idempotency_request_in_flight",
+                    ),
+                    422: ("idempotency_key_reused",),
                     503: ("payment_unavailable",),
                 }
             ),
@@ -342,16 +336,20 @@ class OrderCollectionView(APIView):
         tags=["orders"],
     )
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = request.headers.get("Idempotency-Key")
         order = _validated(s.OrderCreateSerializer, request.data)
-        # The seam for the idempotent checkout: this (status, body) pair is what gets
-        # stored under the key and replayed, so the call becomes
-        # idempotent_response(scope=cart, key=key, fingerprint=..., produce=<this call>).
-        status_code, body = _order_place_answer(key=key, order=order)
-        headers = {}
-        if status_code == status.HTTP_201_CREATED:
-            headers["Location"] = reverse("api:order-detail", kwargs={"number": body["number"]})
-        return Response(body, status=status_code, headers=headers)
+        answer = idempotent_response(
+            scope=f"cart:{order['cart']}",
+            key=key,
+            fingerprint=request_fingerprint(order),
+            produce=lambda: _order_place_answer(key=key.strip(), order=order),
+        )
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        if answer.status == status.HTTP_201_CREATED:
+            headers["Location"] = reverse(
+                "api:order-detail", kwargs={"number": answer.body["number"]}
+            )
+        return Response(answer.body, status=answer.status, headers=headers)
 
 
 def _order_place_answer(*, key: str, order: dict) -> tuple[int, dict]:

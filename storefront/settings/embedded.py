@@ -42,7 +42,7 @@ CACHES = {
 }
 
 _broker_dir = ENV.var_dir / "broker"
-for _folder in ("queue", "processed"):
+for _folder in ("queue", "processed", "control"):
     (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 
 CELERY_BROKER_URL = ENV.celery_broker_url or "filesystem://"
@@ -50,5 +50,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(_broker_dir / "queue"),
     "data_folder_out": str(_broker_dir / "queue"),
     "processed_folder": str(_broker_dir / "processed"),
+    # Broadcast and remote-control messages; the transport would use ./control otherwise.
+    "control_folder": str(_broker_dir / "control"),
     "store_processed": False,
 }

@@ -29,3 +29,6 @@ else:
     import os
 
     CACHES["default"]["KEY_PREFIX"] = f"peakstore-test-{os.getpid()}"
+    # Its own test database per run, so two suites (or a suite beside a demo) on one
+    # PostgreSQL server never drop each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_peakstore_{os.getpid()}"}  # noqa: F405

@@ -16,7 +16,6 @@ from integrations.interface import (
     payment_authorize,
     payment_capture,
     payment_captures,
-    payment_charge,
     payment_lookup,
     payment_void,
 )
@@ -227,13 +226,3 @@ def test_latency_below_the_timeout_is_waited_for(upstream_simulator, reference):
 
     assert authorize(reference).reference == reference
     assert upstream_simulator.stats("payment") == {"requests": 1, "served": 1}
-
-
-def test_payment_charge_still_authorizes_and_captures_for_old_callers(reference):
-    charge = payment_charge(
-        token="tok_ok", amount=Decimal("5.00"), currency="EUR", idempotency_key=reference
-    )
-
-    assert payment_lookup(reference=reference) == PaymentState(
-        status="captured", authorization_id=charge.reference, captured_amount=Decimal("5.00")
-    )

@@ -1,0 +1,118 @@
+"""The order audit: the invariants checkout promises, checked against the records.
+
+- the stock ledger adds up to every stock row, and no stock is negative;
+- units allocated equal the units on orders still awaiting payment;
+- every paid order has exactly one capture at the gateway, for its total, and nothing
+  was captured for an order that is not paid (no double charges, no lost payments);
+- no order is left pending past the reconciliation window.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from checkout.models import Order, OrderLine
+from integrations.interface import PaymentTimeout, PaymentUnavailable, payment_captures
+from inventory.interface import allocated_by_variant, stock_discrepancies
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str
+    detail: str
+
+
+@dataclass
+class AuditReport:
+    checked: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _audit_stock(report: AuditReport) -> None:
+    for row in stock_discrepancies():
+        report.findings.append(
+            Finding(
+                "stock ledger",
+                f"variant {row.variant_id}",
+                f"row on_hand={row.on_hand} allocated={row.allocated}, ledger "
+                f"on_hand={row.ledger_on_hand} allocated={row.ledger_allocated}",
+            )
+        )
+    allocated = allocated_by_variant()
+    expected = dict(
+        OrderLine.objects.filter(order__status=Order.Status.PENDING_PAYMENT)
+        .values("variant_id")
+        .annotate(units=Sum("quantity"))
+        .values_list("variant_id", "units")
+    )
+    for variant_id in sorted(set(allocated) | set(expected)):
+        if allocated.get(variant_id, 0) != expected.get(variant_id, 0):
+            report.findings.append(
+                Finding(
+                    "allocations",
+                    f"variant {variant_id}",
+                    f"allocated {allocated.get(variant_id, 0)}, pending orders hold "
+                    f"{expected.get(variant_id, 0)}",
+                )
+            )
+    report.checked["stock rows with allocations"] = len(allocated)
+
+
+def _audit_payments(report: AuditReport) -> None:
+    try:
+        captures = payment_captures()
+    except (PaymentUnavailable, PaymentTimeout):
+        report.findings.append(
+            Finding("captures", "gateway", "unreachable: captures could not be checked")
+        )
+        return
+    paid = dict(Order.objects.filter(status=Order.Status.PAID).values_list("number", "total"))
+    captured: dict[str, Decimal] = defaultdict(Decimal)
+    counts = Counter(capture.reference for capture in captures)
+    for capture in captures:
+        captured[capture.reference] += capture.captured_amount
+    for reference, count in counts.items():
+        if count > 1:
+            report.findings.append(Finding("captures", reference, f"captured {count} times"))
+        if reference not in paid:
+            report.findings.append(
+                Finding("captures", reference, "captured, but the order is not paid")
+            )
+    for number, total in paid.items():
+        if number not in captured:
+            report.findings.append(Finding("captures", number, "paid without a capture"))
+        elif captured[number] != total:
+            report.findings.append(
+                Finding("captures", number, f"captured {captured[number]} of {total}")
+            )
+    report.checked["paid orders"] = len(paid)
+    report.checked["captures"] = len(captures)
+
+
+def _audit_pending(report: AuditReport) -> None:
+    cutoff = timezone.now() - timedelta(seconds=settings.CHECKOUT_RECONCILE_WINDOW)
+    stuck = Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lt=cutoff)
+    for number in stuck.values_list("number", flat=True):
+        report.findings.append(Finding("pending", number, "pending past the reconciliation window"))
+    report.checked["pending orders"] = Order.objects.filter(
+        status=Order.Status.PENDING_PAYMENT
+    ).count()
+
+
+def orders_audit() -> AuditReport:
+    """Check every invariant; the report lists what was checked and what broke."""
+    report = AuditReport()
+    _audit_stock(report)
+    _audit_payments(report)
+    _audit_pending(report)
+    return report

@@ -1,0 +1,56 @@
+"""The simulated ERP: it receives paid orders for fulfilment.
+
+Exports are idempotent by `Idempotency-Key`: the outbox may deliver a message twice
+(a worker dies after sending, before recording it), and the ERP must book it once.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.simulator.routes import Reply, Request, Route, error
+
+
+@dataclass
+class Erp:
+    name: str = "erp"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", r"/erp/orders", self.receive_order),
+            Route("GET", r"/erp/orders", self.orders),
+        ]
+
+    def forget(self) -> None:
+        with self._lock:
+            self._exports.clear()
+
+    def receive_order(self, request: Request) -> Reply:
+        """Book an order for fulfilment once per key; 201 the first time, 200 after."""
+        key = request.idempotency_key
+        body = request.body
+        if not key:
+            return error(400, "idempotency_key_required")
+        if not isinstance(body, dict) or not isinstance(body.get("reference"), str):
+            return error(400, "invalid_request", "reference is required")
+        with self._lock:
+            booked = self._exports.get(key)
+            if booked is not None:
+                if booked != body:
+                    return error(422, "idempotency_key_reused")
+                return Reply(200, {"reference": body["reference"], "status": "booked"})
+            self._exports[key] = body
+        return Reply(201, {"reference": body["reference"], "status": "booked"})
+
+    def orders(self, request: Request) -> Reply:
+        """List booked orders, optionally for one reference."""
+        reference = request.query.get("reference")
+        with self._lock:
+            found = [
+                export
+                for export in self._exports.values()
+                if reference is None or export["reference"] == reference
+            ]
+        return Reply(200, {"orders": found})
