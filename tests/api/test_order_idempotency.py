@@ -1,0 +1,94 @@
+"""Idempotency-Key semantics on POST /api/v1/orders/ (Stripe / IETF draft)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from checkout.idempotency import idempotency_records_purge, request_fingerprint
+from checkout.models import IdempotencyRecord, Order
+from storefront.api.serializers import OrderCreateSerializer
+from tests.api.conftest import assert_error
+from tests.api.test_orders import filled_cart, order_body, place  # noqa: F401
+
+
+def test_same_key_same_body_replays_status_and_body(api, filled_cart):  # noqa: F811
+    first = place(api, order_body(filled_cart), key="k-1")
+    again = place(api, order_body(filled_cart), key="k-1")
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert Order.objects.count() == 1
+
+
+def test_a_stored_decline_is_replayed_not_retried(api, filled_cart):  # noqa: F811
+    body = order_body(filled_cart, payment_token="tok_decline")
+
+    first = place(api, body, key="k-2")
+    again = place(api, body, key="k-2")
+
+    assert_error(first, 402, "payment_declined")
+    assert again.json() == first.json()
+    assert again.status_code == 402
+    assert Order.objects.count() == 1
+
+
+def test_same_key_with_another_body_is_422(api, filled_cart):  # noqa: F811
+    place(api, order_body(filled_cart), key="k-3")
+
+    response = place(api, order_body(filled_cart, email="someone@else.example"), key="k-3")
+
+    assert_error(response, 422, "idempotency_key_reused")
+
+
+def test_keys_are_scoped_to_the_cart(api, filled_cart, cart_token, sku):  # noqa: F811
+    other_cart = api.post("/api/v1/carts/").json()["token"]
+    api.post(f"/api/v1/carts/{other_cart}/lines/", {"sku": sku, "quantity": 1}, format="json")
+
+    first = place(api, order_body(filled_cart), key="shared-key")
+    second = place(api, order_body(other_cart), key="shared-key")
+
+    assert first.status_code == second.status_code == 201
+    assert first.json()["number"] != second.json()["number"]
+
+
+def claim_key(cart_token, key, body, *, lease_seconds):
+    """Leave a key claimed as the view would, as if its request were still running."""
+    serializer = OrderCreateSerializer(data=body)
+    assert serializer.is_valid(), serializer.errors
+    IdempotencyRecord.objects.create(
+        scope=f"cart:{cart_token}",
+        key=key,
+        fingerprint=request_fingerprint(serializer.validated_data),
+        locked_until=timezone.now() + timedelta(seconds=lease_seconds),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+
+
+def test_a_request_in_flight_answers_409(api, filled_cart):  # noqa: F811
+    body = order_body(filled_cart)
+    claim_key(filled_cart, "busy", body, lease_seconds=60)
+
+    response = place(api, body, key="busy")
+
+    assert_error(response, 409, "idempotency_request_in_flight")
+    assert not Order.objects.exists()
+
+
+def test_a_key_whose_request_died_can_be_retried_after_its_lease(api, filled_cart):  # noqa: F811
+    body = order_body(filled_cart)
+    claim_key(filled_cart, "crashed", body, lease_seconds=-1)
+
+    response = place(api, body, key="crashed")
+
+    assert response.status_code == 201
+    assert IdempotencyRecord.objects.get(key="crashed").state == "completed"
+
+
+def test_expired_records_are_purged(api, filled_cart):  # noqa: F811
+    place(api, order_body(filled_cart), key="old")
+    place(api, order_body(filled_cart), key="new")
+    IdempotencyRecord.objects.filter(key="old").update(expires_at=timezone.now())
+
+    assert idempotency_records_purge() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

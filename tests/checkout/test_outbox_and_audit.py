@@ -1,0 +1,157 @@
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from checkout.interface import ShippingAddress, cart_add_line, cart_create, order_place
+from checkout.models import Order, OutboxMessage
+from checkout.outbox import outbox_deliver, outbox_undelivered_ids
+from integrations.interface import PaymentDeclined, erp_orders
+from inventory.models import Stock
+from tests.factories import stocked_product
+
+ADDRESS = ShippingAddress(
+    name="Ada Lovelace",
+    line1="1 Analytical Way",
+    city="London",
+    postal_code="N1 7AA",
+    country="GB",
+)
+
+
+def buy(sku, *, payment_token="tok_ok"):
+    token = cart_create()
+    cart_add_line(token=token, sku=sku, quantity=1)
+    return order_place(
+        cart_token=token,
+        idempotency_key="k",
+        email="ada@example.com",
+        shipping_address=ADDRESS,
+        shipping_method="standard",
+        payment_token=payment_token,
+    )
+
+
+@pytest.fixture
+def sku_value(db):
+    return stocked_product(stock=10).variants.get().sku
+
+
+def test_a_paid_order_writes_two_outbox_messages_delivered_after_commit(
+    sku_value, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        order = buy(sku_value)
+
+    assert len(callbacks) == 2
+    messages = OutboxMessage.objects.order_by("topic")
+    assert [m.topic for m in messages] == ["order.confirmation_email", "order.erp_export"]
+    assert all(m.delivered_at is not None for m in messages)
+    assert len(mail.outbox) == 1
+    assert (
+        mail.outbox[0]
+        .extra_headers["Message-ID"]
+        .startswith(f"<order.confirmation_email:{order.number}@")
+    )
+    assert [export["reference"] for export in erp_orders()] == [order.number]
+
+
+def test_a_message_is_delivered_once_however_often_it_is_handed_out(sku_value):
+    order = buy(sku_value)
+    message = OutboxMessage.objects.get(topic="order.erp_export")
+
+    delivered = [outbox_deliver(message_id=message.pk) for _ in range(3)]
+
+    assert delivered == [True, False, False]
+    assert erp_orders(reference=order.number) != []
+    assert len(erp_orders()) == 1
+
+
+def test_a_failed_delivery_is_kept_for_retry_and_recorded(sku_value, upstream_simulator):
+    buy(sku_value)
+    message = OutboxMessage.objects.get(topic="order.erp_export")
+    upstream_simulator.set_fault("erp", down=True)
+
+    with pytest.raises(Exception, match="erp"):
+        outbox_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.delivered_at is None
+    assert message.attempts == 1
+    assert "erp" in message.last_error
+    upstream_simulator.reset()
+    assert outbox_deliver(message_id=message.pk)
+
+
+def test_lost_deliveries_are_found_by_the_sweep(sku_value):
+    buy(sku_value)
+
+    assert len(outbox_undelivered_ids(older_than=timedelta(0))) == 2
+    assert outbox_undelivered_ids(older_than=timedelta(hours=1)) == []
+
+
+def audit_output() -> tuple[bool, str]:
+    out = StringIO()
+    try:
+        call_command("audit_orders", stdout=out)
+    except CommandError:
+        return False, out.getvalue()
+    return True, out.getvalue()
+
+
+def test_audit_is_clean_after_paid_declined_and_pending_orders(sku_value, settings):
+    settings.INTEGRATIONS_PAYMENT_TIMEOUT = 0.3
+    buy(sku_value)
+    with pytest.raises(PaymentDeclined):
+        buy(sku_value, payment_token="tok_decline")
+    assert buy(sku_value, payment_token="tok_timeout").status == "pending_payment"
+
+    clean, output = audit_output()
+
+    assert clean, output
+    assert "1 paid orders" in " ".join(output.split())
+    assert "1 pending orders" in " ".join(output.split())
+
+
+def test_audit_fails_on_a_ledger_that_does_not_add_up(sku_value):
+    buy(sku_value)
+    Stock.objects.update(on_hand=999)
+
+    clean, output = audit_output()
+
+    assert not clean
+    assert "stock ledger" in output
+
+
+def test_audit_fails_on_an_order_paid_without_a_capture(sku_value, upstream_simulator):
+    order = buy(sku_value)
+    upstream_simulator.forget()
+
+    clean, output = audit_output()
+
+    assert not clean
+    assert f"{order.number}: paid without a capture" in output
+
+
+def test_audit_fails_when_the_capture_differs_from_the_order_total(sku_value):
+    order = buy(sku_value)
+    Order.objects.filter(number=order.number).update(total=1)
+
+    clean, output = audit_output()
+
+    assert not clean
+    assert f"{order.number}: captured {order.total} of 1.00" in output
+
+
+def test_audit_fails_on_an_order_stuck_pending(sku_value, settings):
+    settings.INTEGRATIONS_PAYMENT_TIMEOUT = 0.3
+    order = buy(sku_value, payment_token="tok_timeout")
+    Order.objects.filter(number=order.number).update(created_at=timezone.now() - timedelta(hours=1))
+
+    clean, output = audit_output()
+
+    assert not clean
+    assert f"{order.number}: pending past the reconciliation window" in output
