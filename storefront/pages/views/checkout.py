@@ -4,6 +4,7 @@ An order page is shown only to whoever holds the order's access token: from the 
 of the browser that placed it, or from a `?token=` link (the confirmation email's).
 """
 
+import time
 import uuid
 
 from django.contrib import messages
@@ -14,15 +15,15 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from checkout.interface import (
     SHIPPING_METHODS,
-    CartEmpty,
-    CartNotFound,
-    CartNotOpen,
     CartView,
+    IdempotencyRequestInFlight,
+    IdempotentResponse,
     OrderNotFound,
-    OrderView,
     ShippingAddress,
+    idempotent_response,
     order_place,
     order_view,
+    request_fingerprint,
 )
 from storefront.pages.cart_cookie import cart_token, forget_cart
 from storefront.pages.forms import CheckoutForm
@@ -34,6 +35,8 @@ from toolkit.errors import DomainError
 PLACED_STATUSES = {"paid", "pending_payment"}
 # The session remembers this many recent orders; older ones stay reachable by token link.
 REMEMBERED_ORDERS = 20
+# A double submit waits this long for the first submit's answer (the payment budget).
+DOUBLE_SUBMIT_WAIT_S = 5.0
 
 
 @never_cache
@@ -60,36 +63,64 @@ def _place_order(request: HttpRequest) -> HttpResponse:
         return _checkout_page(request, cart, form, status=400)
     data = form.cleaned_data
     try:
-        # Called even if the cart was checked out meanwhile: a second submit of the same
-        # form (same key) gets the first submit's order back instead of an error.
-        order = order_place(
-            cart_token=token,
-            idempotency_key=str(data["idempotency_key"]),
-            email=data["email"],
-            shipping_address=ShippingAddress(
-                name=data["name"],
-                line1=data["line1"],
-                line2=data["line2"],
-                city=data["city"],
-                postal_code=data["postal_code"],
-                country=data["country"],
-            ),
-            shipping_method=data["shipping_method"],
-            payment_token=data["payment_token"],
+        answer = _place_once(token=token, data=data)
+    except IdempotencyRequestInFlight:
+        return _retry_page(
+            request, "Your order is still being placed; check your email in a minute.", status=409
         )
-    except (CartEmpty, CartNotFound, CartNotOpen) as error:
-        return _back_to_cart(request, error.message)
-    except DomainError as error:
+    if answer.status in {400, 404} or answer.body.get("code") in {"cart_not_open"}:
+        return _back_to_cart(request, answer.body["message"])
+    if answer.status != 303:
         # Declined, out of stock, payments down: the cart is open again, so the visitor
         # can fix it and retry with a fresh key (the old key names the failed attempt).
-        return _retry_page(request, error.message, status=error.status)
-    if order.status not in PLACED_STATUSES:
-        # A second submit of a declined form answers with the declined order.
-        return _retry_page(request, "Your payment did not go through.", status=402)
-    _remember_order(request, order)
-    response = SeeOther(reverse("pages:order", kwargs={"number": order.number}))
+        return _retry_page(request, answer.body["message"], status=answer.status)
+    _remember_order(request, answer.body["number"], answer.body["token"])
+    response = SeeOther(reverse("pages:order", kwargs={"number": answer.body["number"]}))
     forget_cart(response)
     return response
+
+
+def _place_once(*, token: str, data: dict) -> IdempotentResponse:
+    """Place the order at most once per form (its hidden key), as the API does.
+
+    A double submit waits briefly for the first submit's answer and replays it.
+    """
+    key = str(data["idempotency_key"])
+
+    def produce() -> tuple[int, dict[str, str]]:
+        try:
+            order = order_place(
+                cart_token=token,
+                idempotency_key=key,
+                email=data["email"],
+                shipping_address=ShippingAddress(
+                    name=data["name"],
+                    line1=data["line1"],
+                    line2=data["line2"],
+                    city=data["city"],
+                    postal_code=data["postal_code"],
+                    country=data["country"],
+                ),
+                shipping_method=data["shipping_method"],
+                payment_token=data["payment_token"],
+            )
+        except DomainError as error:
+            return error.status, {"code": error.code, "message": error.message}
+        if order.status not in PLACED_STATUSES:
+            return 402, {"code": order.status, "message": "Your payment did not go through."}
+        return 303, {"number": order.number, "token": order.access_token}
+
+    fingerprint = request_fingerprint({"cart": token, **data})
+    deadline = time.monotonic() + DOUBLE_SUBMIT_WAIT_S
+    while True:
+        try:
+            return idempotent_response(
+                scope=f"cart:{token}", key=key, fingerprint=fingerprint, produce=produce
+            )
+        except IdempotencyRequestInFlight:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _back_to_cart(request: HttpRequest, message: str) -> HttpResponse:
@@ -144,7 +175,7 @@ def _retry_page(request: HttpRequest, message: str, *, status: int) -> HttpRespo
     return _checkout_page(request, cart, CheckoutForm(data), status=status, error=message)
 
 
-def _remember_order(request: HttpRequest, order: OrderView) -> None:
+def _remember_order(request: HttpRequest, number: str, access_token: str) -> None:
     orders = dict(request.session.get("orders", {}))
-    orders[order.number] = order.access_token
+    orders[number] = access_token
     request.session["orders"] = dict(list(orders.items())[-REMEMBERED_ORDERS:])
