@@ -349,22 +349,19 @@ class Stack:
             time.sleep(poll_interval)
 
     def stop(self) -> None:
-        """Stop every started process: SIGTERM, then SIGKILL to its group after the grace.
+        """Stop every started process, in reverse start order: clients before upstreams.
 
-        SIGTERM goes to the leader only: gunicorn and Celery then stop their own workers
-        in order (finishing requests and tasks). SIGKILL goes to the whole group.
+        Each leader gets SIGTERM, so gunicorn and Celery stop their own workers in order
+        (finishing requests and tasks, which may still call the simulator); after the
+        grace period its whole group gets SIGKILL, which also sweeps up anything it left.
         """
         with _signals_deferred():
             started = list(reversed(self._running.values()))
             for process in started:
                 if process.poll() is None:
                     process.terminate()
-            deadline = time.monotonic() + self.config.stop_grace
-            for process in started:
-                with suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            for process in started:
-                # Whatever is left of the group (a hung leader, or children it left behind).
+                    with suppress(subprocess.TimeoutExpired):
+                        process.wait(timeout=self.config.stop_grace)
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait()
             settle = time.monotonic() + 5
