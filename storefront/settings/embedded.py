@@ -53,4 +53,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Broadcast and remote-control messages; the transport would use ./control otherwise.
     "control_folder": str(_broker_dir / "control"),
     "store_processed": False,
+    # The worker polls the folder, and with every pool slot busy (prefetch 1, late acks)
+    # it sleeps one interval before taking more: 1 s (the default) caps it at
+    # `concurrency` tasks a second, too few for a load run's order emails.
+    "polling_interval": 0.1,
 }
