@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from storefront.settings.environment import BASE_DIR
+from storefront.settings.environment import BASE_DIR, ENV
 
 _PR_SET_PDEATHSIG = 1
 # Loopback only: an HTTP proxy from the environment must never see these requests.
@@ -70,6 +70,11 @@ class StackConfig:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def var_dir(self) -> Path:
+        """The PEAKSTORE_VAR_DIR the processes will see."""
+        return Path(self.env.get("PEAKSTORE_VAR_DIR") or ENV.var_dir)
 
     @property
     def upstream_url(self) -> str:
@@ -129,6 +134,26 @@ def worker_process(config: StackConfig) -> ProcessSpec:
     )
 
 
+def beat_process(config: StackConfig) -> ProcessSpec:
+    """Celery beat: the periodic tasks of CELERY_BEAT_SCHEDULE (outbox, reconciliation)."""
+    return ProcessSpec(
+        name="beat",
+        argv=(
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "storefront",
+            "beat",
+            "--loglevel",
+            "INFO",
+            # Its state file defaults to ./celerybeat-schedule, which stacks would share.
+            "--schedule",
+            str(config.var_dir / "celerybeat-schedule"),
+        ),
+    )
+
+
 def simulator_process(config: StackConfig) -> ProcessSpec:
     """The upstream simulator: payment (and later ERP, PIM, ...) with fault profiles."""
     port = int(config.upstream_url.rsplit(":", 1)[1])
@@ -150,7 +175,12 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
 
 def stack_processes(config: StackConfig) -> tuple[ProcessSpec, ...]:
     """Return the processes of one stack, in start order: upstreams before their clients."""
-    return (simulator_process(config), web_process(config), worker_process(config))
+    return (
+        simulator_process(config),
+        web_process(config),
+        worker_process(config),
+        beat_process(config),
+    )
 
 
 def _die_with_parent() -> None:

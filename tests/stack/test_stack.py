@@ -17,8 +17,9 @@ from storefront.stack import Stack, StackConfig, free_port, http_ready
 from tests.stack.conftest import http
 
 pytestmark = pytest.mark.stack
-# What `run_stack` starts by default: the simulator, gunicorn with 2 workers, Celery with 2.
-RUN_STACK_PROCESSES = 1 + 3 + 3
+# What `run_stack` starts by default: the simulator, gunicorn with 2 workers, a Celery
+# worker with a pool of 2, and Celery beat.
+RUN_STACK_PROCESSES = 1 + 3 + 3 + 1
 
 ADDRESS = {
     "name": "Ada Stack",
@@ -158,8 +159,9 @@ def test_stopping_the_supervisor_leaves_no_process(stack_env, tmp_path):
         log_dir=tmp_path,
         ready_timeout=90,
     )
-    # simulator, gunicorn and its workers, Celery and its pool (forked once it is connected)
-    expected = 1 + 1 + config.web_workers + 1 + config.worker_concurrency
+    # simulator, gunicorn and its workers, Celery and its pool (forked once it is connected),
+    # beat
+    expected = 1 + 1 + config.web_workers + 1 + config.worker_concurrency + 1
     with Stack(config) as second:
 
         def started() -> list[int]:

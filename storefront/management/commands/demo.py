@@ -1,6 +1,6 @@
 """The demo: `python manage.py demo` (`make demo`).
 
-Seeds an empty store, boots web and worker, runs a minute of mixed Locust traffic, prints
+Seeds an empty store, boots the stack, runs a minute of mixed Locust traffic, prints
 the figures and writes the reports, then keeps serving until Ctrl-C. With DEMO_SERVE=0 it
 exits after the report instead, non-zero when the error rate is over 1%.
 """
@@ -29,9 +29,7 @@ class Command(BaseCommand):
         report_dir = reports / scenario.name
         store_prepare(products=products, stdout=self.stdout)
         config = StackConfig(port=port, log_dir=ENV.var_dir / "log")
-        self.stdout.write(
-            f"Starting web and worker at {config.base_url} (logs in {config.log_dir})"
-        )
+        self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
             with sigterm_as_interrupt(), Stack(config) as stack:
                 summary = scenario_run(

@@ -14,7 +14,7 @@ from storefront.stack.scenarios import SCENARIOS, scenario_get
 
 
 class Command(BaseCommand):
-    help = "Boot web and worker, run a Locust scenario headless, print and judge the results."
+    help = "Boot the stack, run a Locust scenario headless, print and judge the results."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scenario", default="smoke", choices=sorted(SCENARIOS))
@@ -35,9 +35,7 @@ class Command(BaseCommand):
         report_dir = reports / chosen.name
         store_prepare(products=products or chosen.seed_products, stdout=self.stdout)
         config = StackConfig(port=port, log_dir=ENV.var_dir / "log")
-        self.stdout.write(
-            f"Starting web and worker at {config.base_url} (logs in {config.log_dir})"
-        )
+        self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
             with sigterm_as_interrupt(), Stack(config):
                 summary = scenario_run(

@@ -7,7 +7,7 @@ from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrup
 
 
 class Command(BaseCommand):
-    help = "Migrate, seed an empty store, then run web, worker and simulator until Ctrl-C."
+    help = "Migrate, seed an empty store, then run web, worker, beat and simulator until Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=ENV.port, help="default: $PORT or 8000")
