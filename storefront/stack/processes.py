@@ -77,10 +77,13 @@ class StackConfig:
         return Path(self.env.get("PEAKSTORE_VAR_DIR") or ENV.var_dir)
 
     @property
+    def upstream_port(self) -> int:
+        return self.simulator_port if self.simulator_port is not None else self.port + 101
+
+    @property
     def upstream_url(self) -> str:
         """Where web and worker find the upstream simulator (their UPSTREAM_URL)."""
-        port = self.simulator_port if self.simulator_port is not None else self.port + 101
-        return f"http://{self.host}:{port}"
+        return f"http://{self.host}:{self.upstream_port}"
 
 
 def web_process(config: StackConfig) -> ProcessSpec:
@@ -156,7 +159,6 @@ def beat_process(config: StackConfig) -> ProcessSpec:
 
 def simulator_process(config: StackConfig) -> ProcessSpec:
     """The upstream simulator: payment (and later ERP, PIM, ...) with fault profiles."""
-    port = int(config.upstream_url.rsplit(":", 1)[1])
     return ProcessSpec(
         name="simulator",
         argv=(
@@ -166,10 +168,10 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
             "--host",
             config.host,
             "--port",
-            str(port),
+            str(config.upstream_port),
         ),
         ready_url=f"{config.upstream_url}/health",
-        port=port,
+        port=config.upstream_port,
     )
 
 
@@ -220,6 +222,9 @@ def http_ready(ready_url: str) -> bool:
 def _ensure_port_free(host: str, port: int) -> None:
     """Refuse to start on a taken port: the readiness check would find the other server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves bind: connections of a previous run lingering in
+        # TIME_WAIT do not make the port taken, only a listening socket does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
