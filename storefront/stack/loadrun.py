@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from storefront.settings.environment import BASE_DIR
-from storefront.stack.processes import ProcessSpec, Stack, StackConfig
+from storefront.stack.processes import ProcessSpec, Stack, StackConfig, StackError
 from storefront.stack.scenarios import Scenario
 from storefront.stack.snapshot import catalog_snapshot_write
 
@@ -233,11 +233,11 @@ def scenario_run(
         while (code := runner.wait_exit("locust", timeout=PROGRESS_EVERY_S)) is None:
             waited += PROGRESS_EVERY_S
             if waited > deadline_s:
-                raise TimeoutError(f"Locust still running after {deadline_s}s; stopped it")
+                raise StackError(f"Locust still running after {deadline_s}s; stopped it")
             if line := _progress_line(report_dir / "locust_stats_history.csv", scenario):
                 write(line)
     if code != 0:
-        raise RuntimeError(f"Locust exited with code {code}; see {report_dir / 'locust.log'}")
+        raise StackError(f"Locust exited with code {code}; see {report_dir / 'locust.log'}")
     summary = summarize(
         scenario.name,
         json.loads((report_dir / "locust.json").read_text()),
