@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from storefront.management.commands.run_stack import stack_banner
 from storefront.settings.environment import BASE_DIR, ENV
 from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
+from storefront.stack.audit import audits_run
 from storefront.stack.loadrun import scenario_run, summary_table
 from storefront.stack.scenarios import scenario_get
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
                     write=self.stdout.write,
                 )
                 self.stdout.write(summary_table(summary))
+                audits_clean = audits_run(config=config, write=self.stdout.write)
                 self.stdout.write(f"Reports in {report_dir}/ (locust.html, CSV and JSON stats)")
                 if ENV.demo_serve:
                     self.stdout.write(self.style.SUCCESS(stack_banner(config)))
@@ -52,3 +54,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"error rate {summary.error_rate:.2%} is over {scenario.error_budget:.0%}"
             )
+        if not audits_clean:
+            raise CommandError("the order audit found violations (see above)")

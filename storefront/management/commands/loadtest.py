@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from storefront.settings.environment import BASE_DIR, ENV
 from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
+from storefront.stack.audit import audits_run
 from storefront.stack.loadrun import scenario_run, summary_table
 from storefront.stack.scenarios import SCENARIOS, scenario_get
 
@@ -44,6 +45,7 @@ class Command(BaseCommand):
                     report_dir=report_dir,
                     write=self.stdout.write,
                 )
+                audits_clean = audits_run(config=config, write=self.stdout.write)
         except KeyboardInterrupt:
             raise CommandError("interrupted; stopped every process") from None
         except StackError as error:
@@ -55,4 +57,6 @@ class Command(BaseCommand):
                 f"{chosen.name}: error rate {summary.error_rate:.2%} is over the budget "
                 f"of {chosen.error_budget:.0%}"
             )
+        if not audits_clean:
+            raise CommandError(f"{chosen.name}: the order audit found violations (see above)")
         self.stdout.write(self.style.SUCCESS(f"{chosen.name}: passed"))
