@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from catalog.interface import variants_by_ids, variants_by_skus
 from checkout.dto import CartView, OrderView, ShippingAddress
+from checkout.metrics import FunnelStep, funnel_step
 from checkout.models import Cart, CartLine, Order, OrderLine
 from checkout.outbox import outbox_enqueue
 from checkout.selectors import CartNotFound, cart_view_for, order_view_for
@@ -103,7 +104,9 @@ def _reserve(*, cart: Cart, variant_id: int, sku: str, quantity: int) -> None:
 
 def cart_create() -> str:
     """Create an empty cart and return its token."""
-    return Cart.objects.create().token
+    token = Cart.objects.create().token
+    funnel_step(FunnelStep.CART_CREATED)
+    return token
 
 
 @transaction.atomic
@@ -128,6 +131,7 @@ def cart_add_line(*, token: str, sku: str, quantity: int) -> CartView:
         line.quantity = new_quantity
         line.save(update_fields=["quantity"])
     cart.save(update_fields=["updated_at"])
+    funnel_step(FunnelStep.LINE_ADDED)
     return cart_view_for(cart=cart)
 
 
@@ -194,6 +198,7 @@ def order_place(
     method = SHIPPING_METHODS.get(shipping_method)
     if method is None:
         raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
+    funnel_step(FunnelStep.CHECKOUT_STARTED)
     try:
         order = _order_create(
             cart_token=cart_token,
@@ -312,6 +317,7 @@ def _order_create(
         coupon_redeem(code=coupon_code)
     cart.status = Cart.Status.CHECKED_OUT
     cart.save(update_fields=["status", "updated_at"])
+    funnel_step(FunnelStep.ORDER_PLACED)
     return order
 
 
@@ -328,6 +334,7 @@ def _order_fail(*, order_id: int, declined: bool) -> bool:
     if order.coupon_code:
         coupon_release(code=order.coupon_code)
     Cart.objects.filter(token=order.cart_token).update(status=Cart.Status.OPEN)
+    funnel_step(FunnelStep.PAYMENT_DECLINED if declined else FunnelStep.PAYMENT_FAILED)
     return True
 
 
@@ -345,6 +352,7 @@ def _order_complete(*, order_id: int, payment_reference: str) -> bool:
     payload = {"number": order.number}
     outbox_enqueue(topic="order.confirmation_email", key=order.number, payload=payload)
     outbox_enqueue(topic="order.erp_export", key=order.number, payload=payload)
+    funnel_step(FunnelStep.ORDER_COMPLETED)
     return True
 
 

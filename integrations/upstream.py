@@ -33,6 +33,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from toolkit.request_context import REQUEST_ID_HEADER, request_id_get
+
 logger = logging.getLogger(__name__)
 
 # An attempt that could last less than this is not worth starting (a replayed answer
@@ -125,6 +127,9 @@ def upstream_call(
     """
     url = settings.INTEGRATIONS_UPSTREAM_URL.rstrip("/") + path
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    if request_id := request_id_get():
+        # The upstream's logs can then be joined with ours on the request's id.
+        headers[REQUEST_ID_HEADER] = request_id
     is_write = method != "GET"
     # A write without a key could act twice if retried; it gets exactly one attempt.
     attempts = policy.attempts if not is_write or idempotency_key else 1

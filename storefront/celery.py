@@ -1,11 +1,29 @@
 """The Celery app. Workers start with `celery -A storefront worker`."""
 
 import os
+from logging.config import dictConfig
+from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
+
+from toolkit.metrics.celery import celery_observability_install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
 
 app = Celery("peakstore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task outcomes, latency and the request id in task headers (toolkit.metrics.celery).
+celery_observability_install()
+
+
+@setup_logging.connect
+def _logging_from_django_settings(**_: Any) -> None:
+    """Log from worker and beat as the web does (JSON, request id), not Celery's way.
+
+    With a receiver connected, Celery leaves logging alone and this applies LOGGING.
+    """
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -30,6 +30,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every later middleware's log lines carry the request id, and the
+    # metrics time everything, cached answers and redirects included.
+    "toolkit.request_context.RequestIdMiddleware",
+    "toolkit.metrics.http.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,11 +150,27 @@ CHECKOUT_RECONCILE_WINDOW = 10 * 60
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 
+# Observability (docs/architecture.md, "Observability").
+PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"
+PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
+PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
+PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "toolkit.request_context.RequestIdLogFilter"}},
+    "formatters": {
+        "json": {"()": "toolkit.jsonlog.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain" if ENV.log_format == "plain" else "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": ENV.log_level},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -41,6 +41,7 @@ class Environment:
     celery_queue: str
     cache_key_prefix: str
     log_level: str
+    log_format: str
     checkout_max_line_quantity: int
     checkout_max_cart_lines: int
     inventory_reservation_ttl: int
@@ -50,6 +51,9 @@ class Environment:
     demo_serve: bool
     upstream_url: str
     integrations_payment_timeout: float
+    metrics_enabled: bool
+    metrics_multiproc_dir: str
+    metrics_timeout_factor: float
 
     @property
     def profile(self) -> str:
@@ -76,6 +80,8 @@ def read_environment() -> Environment:
         celery_queue=os.environ.get("PEAKSTORE_CELERY_QUEUE", "celery"),
         cache_key_prefix=os.environ.get("PEAKSTORE_CACHE_KEY_PREFIX", "peakstore"),
         log_level=os.environ.get("PEAKSTORE_LOG_LEVEL", "INFO"),
+        # "json" (one object per line, with the request id) or "plain" for a terminal.
+        log_format=os.environ.get("PEAKSTORE_LOG_FORMAT", "json"),
         checkout_max_line_quantity=_int("CHECKOUT_MAX_LINE_QUANTITY", 20),
         checkout_max_cart_lines=_int("CHECKOUT_MAX_CART_LINES", 50),
         # Seconds a cart holds the units it added; 0 turns reservations off.
@@ -91,6 +97,13 @@ def read_environment() -> Environment:
         upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8101"),
         # Seconds a payment call waits for an answer before its outcome counts as unknown.
         integrations_payment_timeout=_float("INTEGRATIONS_PAYMENT_TIMEOUT", 2.0),
+        # Off only to measure what the request metrics cost (the overhead benchmark).
+        metrics_enabled=_flag("PEAKSTORE_METRICS_ENABLED", default=True),
+        # prometheus_client reads it too, at import: every process of a stack writes its
+        # samples there and /metrics merges them. Unset: one process, its own registry.
+        metrics_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        # A request slower than its route's SLO times this counts as a timeout.
+        metrics_timeout_factor=_float("PEAKSTORE_METRICS_TIMEOUT_FACTOR", 4.0),
     )
 
 

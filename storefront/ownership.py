@@ -1,0 +1,110 @@
+"""Who owns what, and what each route promises: the store's ownership manifest.
+
+Every URL pattern, cache namespace, external dependency and metric family (signal) has
+an owning app. Every route has a p95 latency target (its SLO) and a criticality. The
+request metrics put a histogram bucket at each SLO, `/ops/` draws each route against
+it, the load-test gates read it, and `python manage.py ownership` prints it. A test
+fails when a URL pattern or a `peakstore_*` metric has no entry here.
+
+SLOs are for one request on the reference machine (2 cores, embedded profile) at the
+load of the `demo` scenario; payment-bearing routes include the gateway's time.
+"""
+
+from toolkit.manifest import (
+    CacheNamespaceOwnership,
+    Criticality,
+    DependencyOwnership,
+    OwnershipManifest,
+    RouteOwnership,
+    SignalOwnership,
+)
+
+# Short names: the tables below read as tables.
+Route, Cache, Dependency, Signal = (
+    RouteOwnership,
+    CacheNamespaceOwnership,
+    DependencyOwnership,
+    SignalOwnership,
+)
+CRITICAL, CORE, INTERNAL = Criticality.CRITICAL, Criticality.CORE, Criticality.INTERNAL
+
+ROUTES = (
+    # Pages (storefront composes them; the owner is the app whose data the page is for).
+    Route("pages:home", "catalog", 150, CORE, "home: popular products"),
+    Route("pages:category", "catalog", 200, CORE, "category listing with facets"),
+    Route("pages:product", "catalog", 200, CORE, "product detail"),
+    Route("pages:search", "search", 300, CORE, "search results"),
+    Route("pages:cart", "checkout", 250, CRITICAL, "the cart"),
+    Route("pages:cart-add", "checkout", 300, CRITICAL, "add to cart (303)"),
+    Route("pages:cart-line-update", "checkout", 300, CRITICAL, "change a line (303)"),
+    Route("pages:cart-line-remove", "checkout", 300, CRITICAL, "remove a line (303)"),
+    Route("pages:cart-coupon", "checkout", 300, CRITICAL, "apply a coupon (303)"),
+    Route("pages:checkout", "checkout", 1000, CRITICAL, "checkout form and order placement"),
+    Route("pages:order", "checkout", 250, CRITICAL, "order status"),
+    Route("pages:robots", "storefront", 50, INTERNAL, "robots.txt"),
+    Route("pages:sitemap-index", "catalog", 500, INTERNAL, "sitemap index"),
+    Route("pages:sitemap-section", "catalog", 1000, INTERNAL, "sitemap section"),
+    # API v1.
+    Route("api:product-list", "catalog", 200, CORE),
+    Route("api:product-detail", "catalog", 200, CORE),
+    Route("api:category-list", "catalog", 150, CORE),
+    Route("api:search", "search", 300, CORE),
+    Route("api:cart-list", "checkout", 250, CRITICAL, "create a cart"),
+    Route("api:cart-detail", "checkout", 250, CRITICAL),
+    Route("api:cart-lines", "checkout", 300, CRITICAL, "add a line"),
+    Route("api:cart-line", "checkout", 300, CRITICAL, "change or remove a line"),
+    Route("api:cart-coupon", "checkout", 300, CRITICAL),
+    Route("api:order-list", "checkout", 1000, CRITICAL, "place an order (payment included)"),
+    Route("api:order-detail", "checkout", 250, CRITICAL),
+    Route("api:not-found", "storefront", 50, INTERNAL, "JSON 404 under /api/"),
+    Route("api:schema", "storefront", 1000, INTERNAL, "OpenAPI schema"),
+    Route("api:docs", "storefront", 500, INTERNAL, "Swagger UI"),
+    # Operations.
+    Route("api:healthz", "storefront", 50, INTERNAL, "liveness probe"),
+    Route("api:readyz", "storefront", 1000, INTERNAL, "readiness probe (broker timeout 1 s)"),
+    Route("ops:metrics", "storefront", 250, INTERNAL, "Prometheus exposition"),
+    Route("ops:dashboard", "storefront", 500, INTERNAL, "staff dashboard"),
+    Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
+    Route("admin:*", "storefront", 1000, INTERNAL, "Django admin"),
+    # Requests no URL pattern answers.
+    Route("static", "storefront", 50, INTERNAL, "static files (WhiteNoise)"),
+    Route("unmatched", "storefront", 100, INTERNAL, "paths no pattern matches (404)"),
+)
+
+CACHE_NAMESPACES = (
+    Cache("sessions", "storefront", "cached_db sessions (staff, checkout messages)"),
+    Cache("readyz", "storefront", "readiness probe round trips, deleted at once"),
+    Cache("ops", "storefront", "the ops dashboard's ring of metric snapshots"),
+)
+
+DEPENDENCIES = (
+    Dependency("payment", "integrations", CRITICAL, "payment gateway: authorize, capture"),
+    Dependency("erp", "integrations", INTERNAL, "order export from the outbox"),
+)
+
+SIGNALS = (
+    Signal("peakstore_http_request_duration_seconds", "toolkit", "latency by route"),
+    Signal("peakstore_http_responses", "toolkit", "responses by route and status class"),
+    Signal("peakstore_http_request_timeouts", "toolkit", "requests over SLO x factor"),
+    Signal("peakstore_http_requests_in_flight", "toolkit", "requests being handled"),
+    Signal("peakstore_http_request_queries", "toolkit", "SQL statements per request"),
+    Signal("peakstore_http_duplicate_query_requests", "toolkit", "requests with N+1 suspects"),
+    Signal("peakstore_http_duplicate_queries", "toolkit", "repeated statements by fingerprint"),
+    Signal("peakstore_celery_tasks", "toolkit", "task runs by final state"),
+    Signal("peakstore_celery_task_duration_seconds", "toolkit", "task run time"),
+    Signal("peakstore_celery_task_queue_wait_seconds", "toolkit", "publish to start"),
+    Signal("peakstore_celery_queue_depth", "toolkit", "messages waiting, read at scrape"),
+    Signal("peakstore_celery_broker_up", "toolkit", "the broker answered the depth probe"),
+    Signal("peakstore_cache_events", "toolkit", "cache hits, misses, ... by namespace"),
+    Signal("peakstore_dependency_calls", "integrations", "calls by dependency and outcome"),
+    Signal("peakstore_dependency_latency_seconds", "integrations", "call wall time"),
+    Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
+    Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
+)
+
+MANIFEST = OwnershipManifest(
+    routes=ROUTES,
+    cache_namespaces=CACHE_NAMESPACES,
+    dependencies=DEPENDENCIES,
+    signals=SIGNALS,
+)

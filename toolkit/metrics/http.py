@@ -1,0 +1,183 @@
+"""Per-route request metrics: latency against the route's SLO, errors, timeouts, SQL.
+
+Routes are labelled by view name (`pages:product`), never by raw path, so a million
+product URLs are one series. Histogram buckets include every SLO in the ownership
+manifest, so "share of requests within SLO" is an exact bucket, not an interpolation.
+A request "times out" when it takes longer than its SLO times
+`PEAKSTORE_METRICS_TIMEOUT_FACTOR`: slower than any visitor waits for, even if the
+server eventually answered.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from prometheus_client import Counter, Gauge, Histogram
+
+from toolkit.manifest import ownership_manifest
+from toolkit.metrics.sql import QueryTally
+
+logger = logging.getLogger(__name__)
+
+# Routes outside the URLconf: files WhiteNoise serves, and paths nothing matches.
+STATIC_ROUTE = "static"
+UNMATCHED_ROUTE = "unmatched"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+QUERY_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class HttpMetrics:
+    duration: Histogram
+    responses: Counter
+    timeouts: Counter
+    in_flight: Gauge
+    queries: Histogram
+    duplicate_requests: Counter
+    duplicate_queries: Counter
+
+
+@cache
+def http_metrics() -> HttpMetrics:
+    """Create the request metrics once per process, with a bucket at every route SLO."""
+    buckets = sorted(set(LATENCY_BUCKETS) | set(ownership_manifest().slo_seconds()))
+    return HttpMetrics(
+        duration=Histogram(
+            "peakstore_http_request_duration_seconds",
+            "Time to answer a request, by route (view name) and method.",
+            ["route", "method"],
+            buckets=buckets,
+        ),
+        responses=Counter(
+            "peakstore_http_responses",
+            "Responses by route, method and status class (2xx, 3xx, 4xx, 5xx).",
+            ["route", "method", "status"],
+        ),
+        timeouts=Counter(
+            "peakstore_http_request_timeouts",
+            "Requests slower than their route's SLO times PEAKSTORE_METRICS_TIMEOUT_FACTOR.",
+            ["route", "method"],
+        ),
+        in_flight=Gauge(
+            "peakstore_http_requests_in_flight",
+            "Requests being handled now, summed over the live worker processes.",
+            multiprocess_mode="livesum",
+        ),
+        queries=Histogram(
+            "peakstore_http_request_queries",
+            "SQL statements one request ran, by route.",
+            ["route"],
+            buckets=QUERY_BUCKETS,
+        ),
+        duplicate_requests=Counter(
+            "peakstore_http_duplicate_query_requests",
+            "Requests that ran one statement shape more than once (an N+1 suspect).",
+            ["route"],
+        ),
+        duplicate_queries=Counter(
+            "peakstore_http_duplicate_queries",
+            "Repeated executions of one statement shape in one request, by fingerprint.",
+            ["route", "fingerprint"],
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _RouteInstruments:
+    """The labelled children of one (route, method), looked up once per process."""
+
+    duration: object
+    timeouts: object
+    queries: object
+    timeout_after: float
+
+
+class RequestMetricsMiddleware:
+    """Time, count and SQL-profile every request; the outermost middleware.
+
+    The SQL tally wraps the default connection only: it adds no query (the page query
+    counts stay exact) and keeps nothing past the response.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.PEAKSTORE_METRICS_ENABLED:
+            raise MiddlewareNotUsed("PEAKSTORE_METRICS_ENABLED is off")
+        self.get_response = get_response
+        self.metrics = http_metrics()
+        self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
+        self.static_prefix = settings.STATIC_URL or "/static/"
+        self._instruments: dict[tuple[str, str], _RouteInstruments] = {}
+        self._logged_duplicates: set[tuple[str, str]] = set()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tally = QueryTally()
+        self.metrics.in_flight.inc()
+        started = time.perf_counter()
+        try:
+            with connection.execute_wrapper(tally):
+                response = self.get_response(request)
+        finally:
+            self.metrics.in_flight.dec()
+        elapsed = time.perf_counter() - started
+        self._observe(request, response.status_code, elapsed, tally)
+        return response
+
+    def _observe(
+        self, request: HttpRequest, status: int, elapsed: float, tally: QueryTally
+    ) -> None:
+        route = self._route(request)
+        method = request.method if request.method in _METHODS else "OTHER"
+        instruments = self._instruments.get((route, method)) or self._instruments_for(route, method)
+        instruments.duration.observe(elapsed)
+        instruments.queries.observe(tally.count)
+        self.metrics.responses.labels(route, method, f"{status // 100}xx").inc()
+        if elapsed > instruments.timeout_after:
+            instruments.timeouts.inc()
+        if tally.count > 1 and (duplicates := tally.duplicates()):
+            self._observe_duplicates(route, duplicates)
+
+    def _route(self, request: HttpRequest) -> str:
+        match = request.resolver_match
+        if match is None:
+            # A middleware answered before URL resolution (a cached page, a redirect).
+            if request.path_info.startswith(self.static_prefix):
+                return STATIC_ROUTE
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                return UNMATCHED_ROUTE
+        return match.view_name
+
+    def _instruments_for(self, route: str, method: str) -> _RouteInstruments:
+        entry = ownership_manifest().route(route)
+        slo_seconds = entry.slo_p95_ms / 1000 if entry else max(LATENCY_BUCKETS)
+        instruments = _RouteInstruments(
+            duration=self.metrics.duration.labels(route, method),
+            timeouts=self.metrics.timeouts.labels(route, method),
+            queries=self.metrics.queries.labels(route),
+            timeout_after=slo_seconds * self.timeout_factor,
+        )
+        self._instruments[(route, method)] = instruments
+        return instruments
+
+    def _observe_duplicates(self, route: str, duplicates: dict[str, tuple[int, str]]) -> None:
+        self.metrics.duplicate_requests.labels(route).inc()
+        for fingerprint, (executions, example) in duplicates.items():
+            self.metrics.duplicate_queries.labels(route, fingerprint).inc(executions - 1)
+            # Once per process and shape: the fingerprint in the metric, the SQL here.
+            if (route, fingerprint) not in self._logged_duplicates:
+                self._logged_duplicates.add((route, fingerprint))
+                logger.warning(
+                    "route %s ran one statement shape %d times in a request",
+                    route,
+                    executions,
+                    extra={"route": route, "fingerprint": fingerprint, "sql": example[:500]},
+                )

@@ -1,0 +1,82 @@
+"""The request id: taken from (or given to) `X-Request-ID`, carried wherever the work goes.
+
+One context variable holds it. The middleware sets it for the request, the log filter
+writes it on every record, the upstream client sends it on integration calls, and the
+Celery hooks copy it into the headers of every task published while it is set, so the
+worker's log lines for that task carry it too. Context variables are per thread (and per
+asyncio task), so concurrent requests never see each other's id.
+"""
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+
+from django.http import HttpRequest, HttpResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# The task header the id travels in (Celery copies custom headers onto `task.request`).
+TASK_HEADER = "peakstore_request_id"
+# What we accept from a client: an id to correlate with, never a way to inject into logs.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+_request_id: ContextVar[str] = ContextVar("peakstore_request_id", default="")
+
+
+def request_id_get() -> str:
+    """Return the current request id, or "" outside any request or task."""
+    return _request_id.get()
+
+
+def request_id_new() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_accept(candidate: str | None) -> str:
+    """Return the client's id if it is a sane token, else a fresh one."""
+    if candidate and _VALID_REQUEST_ID.fullmatch(candidate):
+        return candidate
+    return request_id_new()
+
+
+def request_id_set(request_id: str) -> Token[str]:
+    """Make `request_id` current until `request_id_reset(token)` (for split hooks)."""
+    return _request_id.set(request_id)
+
+
+def request_id_reset(token: Token[str]) -> None:
+    _request_id.reset(token)
+
+
+@contextmanager
+def request_id_bound(request_id: str) -> Iterator[str]:
+    """Make `request_id` current for the block (a request, a task, a script)."""
+    token = _request_id.set(request_id)
+    try:
+        yield request_id
+    finally:
+        _request_id.reset(token)
+
+
+class RequestIdMiddleware:
+    """Bind the request's id for its whole handling and echo it in the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_accept(request.headers.get(REQUEST_ID_HEADER))
+        with request_id_bound(request_id):
+            response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Put the current request id on every record as `request_id` ("" when none)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
