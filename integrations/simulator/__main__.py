@@ -1,4 +1,9 @@
-"""Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]`.
+"""Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]
+[--catalog PATH]`.
+
+`--catalog` reads a catalog snapshot (JSON from `storefront.stack.snapshot`), so stock,
+prices, recommendations and reviews speak of the seeded store's products; without it
+they are generated from each slug or SKU and the seed.
 
 Prints one line, `simulator listening on http://HOST:PORT`, once it accepts connections
 (with `--port 0` the system picks a free port and the line says which).
@@ -7,8 +12,10 @@ Prints one line, `simulator listening on http://HOST:PORT`, once it accepts conn
 import argparse
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
+from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.server import SimulatorServer
 
 
@@ -17,9 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--seed", type=int, default=0, help="seed of every fault stream")
+    parser.add_argument("--catalog", type=Path, help="catalog snapshot (JSON) to answer from")
     args = parser.parse_args(argv)
 
-    server = SimulatorServer((args.host, args.port), seed=args.seed)
+    catalog = SimCatalog.load(args.catalog, seed=args.seed)
+    server = SimulatorServer((args.host, args.port), seed=args.seed, catalog=catalog)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)

@@ -1,4 +1,4 @@
-"""The simulated ERP: it receives paid orders for fulfilment.
+"""The simulated ERP: it receives paid orders for fulfilment and reports stock levels.
 
 Exports are idempotent by `Idempotency-Key`: the outbox may deliver a message twice
 (a worker dies after sending, before recording it), and the ERP must book it once.
@@ -8,11 +8,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.routes import Reply, Request, Route, error
+from integrations.simulator.stock import MAX_SKUS, requested_skus, stock_level
 
 
 @dataclass
 class Erp:
+    catalog: SimCatalog = field(default_factory=lambda: SimCatalog.load(None, seed=0))
     name: str = "erp"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _exports: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -21,6 +24,7 @@ class Erp:
         return [
             Route("POST", r"/erp/orders", self.receive_order),
             Route("GET", r"/erp/orders", self.orders),
+            Route("GET", r"/erp/stock", self.stock),
         ]
 
     def forget(self) -> None:
@@ -54,3 +58,10 @@ class Erp:
                 if reference is None or export["reference"] == reference
             ]
         return Reply(200, {"orders": found})
+
+    def stock(self, request: Request) -> Reply:
+        """`GET /erp/stock?skus=A,B` -> on hand per SKU and the warehouse holding it."""
+        skus = requested_skus(request)
+        if skus is None:
+            return error(400, "invalid_request", f"skus: 1 to {MAX_SKUS} comma-separated SKUs")
+        return Reply(200, {"stock": [stock_level(self.catalog, sku) for sku in skus]})

@@ -22,19 +22,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.erp import Erp
 from integrations.simulator.faults import HANG_BOUND_S, FaultBook, FaultProfile, InvalidProfile
 from integrations.simulator.payment import PaymentGateway
+from integrations.simulator.pim import Pim
+from integrations.simulator.recommendations import Recommendations
+from integrations.simulator.reviews import Reviews
 from integrations.simulator.routes import Dependency, Reply, Request, Route, error
+from integrations.simulator.shipping import Shipping
+from integrations.simulator.tax import Tax
 
 _DRIP_CHUNK_BYTES = 16
 _DRIP_MIN_PIECES = 8  # even a tiny answer drips in pieces, none late alone
 _MAX_BODY_BYTES = 1 << 20
 
 
-def dependencies() -> list[Dependency]:
+def dependencies(catalog: SimCatalog) -> list[Dependency]:
     """Every simulated upstream, each with its own routes and fault profile."""
-    return [PaymentGateway(), Erp()]
+    return [
+        PaymentGateway(),
+        Erp(catalog),
+        Pim(catalog),
+        Tax(),
+        Shipping(),
+        Recommendations(catalog),
+        Reviews(catalog),
+    ]
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -42,9 +56,12 @@ class SimulatorServer(ThreadingHTTPServer):
     # Load tests open many connections at once; the default backlog of 5 would refuse some.
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], *, seed: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], *, seed: int, catalog: SimCatalog | None = None
+    ) -> None:
         super().__init__(address, SimulatorHandler)
-        self.dependencies = {dependency.name: dependency for dependency in dependencies()}
+        catalog = catalog or SimCatalog.load(None, seed=seed)
+        self.dependencies = {dependency.name: dependency for dependency in dependencies(catalog)}
         self.faults = FaultBook(self.dependencies, seed)
         self.routes = [
             (name, route)

@@ -6,6 +6,9 @@ from typing import TextIO
 from django.conf import settings
 from django.core.management import call_command
 
+from storefront.stack.processes import SIMULATOR_CATALOG
+from storefront.stack.snapshot import catalog_snapshot_write
+
 
 def store_prepare(*, products: int, stdout: TextIO, collect_static: bool = True) -> None:
     """Migrate, seed only an empty store, and collect static files once.
@@ -14,6 +17,9 @@ def store_prepare(*, products: int, stdout: TextIO, collect_static: bool = True)
     """
     call_command("migrate", interactive=False, verbosity=0, stdout=stdout)
     call_command("seed_store", products=products, if_empty=True, stdout=stdout)
+    # The upstream simulator's view of the store: recommendations and reviews of real
+    # products. Written every time, so it follows the database.
+    catalog_snapshot_write(path=Path(settings.PEAKSTORE_VAR_DIR) / SIMULATOR_CATALOG)
     static_root = Path(settings.STATIC_ROOT)
     if collect_static and not (static_root.is_dir() and any(static_root.iterdir())):
         stdout.write(f"Collecting static files into {static_root}\n")

@@ -30,6 +30,8 @@ from typing import IO
 from storefront.settings.environment import BASE_DIR, ENV
 
 _PR_SET_PDEATHSIG = 1
+# The catalog snapshot the upstream simulator answers from, under PEAKSTORE_VAR_DIR.
+SIMULATOR_CATALOG = "simulator-catalog.json"
 # Loopback only: an HTTP proxy from the environment must never see these requests.
 _LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -158,7 +160,11 @@ def beat_process(config: StackConfig) -> ProcessSpec:
 
 
 def simulator_process(config: StackConfig) -> ProcessSpec:
-    """The upstream simulator: payment (and later ERP, PIM, ...) with fault profiles."""
+    """The upstream simulator: every dependency, with fault profiles.
+
+    It answers from the catalog snapshot `store_prepare` wrote, when there is one.
+    """
+    catalog = config.var_dir / SIMULATOR_CATALOG
     return ProcessSpec(
         name="simulator",
         argv=(
@@ -169,6 +175,7 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
             config.host,
             "--port",
             str(config.upstream_port),
+            *(("--catalog", str(catalog)) if catalog.exists() else ()),
         ),
         ready_url=f"{config.upstream_url}/health",
         port=config.upstream_port,

@@ -47,6 +47,9 @@ def catalog_snapshot(*, product_limit: int = 2000, search_term_limit: int = 60) 
     products = [
         {
             "slug": card.slug,
+            # Name and category let the upstream simulator recommend real neighbours.
+            "name": card.name,
+            "category_id": card.category_id,
             "weight": card.popularity,
             "skus": [in_stock[v].sku for v in card.variant_ids if v in in_stock],
         }
