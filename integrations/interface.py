@@ -1,6 +1,15 @@
 """Integrations' public interface: clients for every external service."""
 
-from integrations.erp import ErpUnavailable, erp_order_export, erp_orders
+from integrations.erp import ErpUnavailable, erp_order_export, erp_orders, erp_stock_levels
+from integrations.fanout import (
+    FanOutBudget,
+    FanOutRecord,
+    UndeclaredDependency,
+    fan_out_start,
+    fanout_recorded,
+)
+from integrations.fault_presets import PRESETS as FAULT_PRESETS
+from integrations.fault_presets import faults_preset_apply, faults_status
 from integrations.payments import (
     Authorization,
     Capture,
@@ -17,25 +26,53 @@ from integrations.payments import (
     payment_lookup,
     payment_void,
 )
+from integrations.pim import PimUnavailable, pim_prices
+from integrations.recommendations import Recommendation, recommendations_for_product
+from integrations.reviews import Review, ReviewSummary, reviews_for_product
+from integrations.shipping import ShippingQuote, ShippingRate, ShippingUnavailable, shipping_rates
 from integrations.simulator.payment import TOKENS as PAYMENT_TEST_TOKENS
+from integrations.tax import TaxRate, TaxUnavailable, tax_rate
 
 __all__ = [
+    "FAULT_PRESETS",
     "PAYMENT_TEST_TOKENS",
     "Authorization",
     "Capture",
     "CaptureRecord",
     "ErpUnavailable",
+    "FanOutBudget",
+    "FanOutRecord",
     "PaymentDeclined",
     "PaymentRejected",
     "PaymentState",
     "PaymentStatus",
     "PaymentTimeout",
     "PaymentUnavailable",
+    "PimUnavailable",
+    "Recommendation",
+    "Review",
+    "ReviewSummary",
+    "ShippingQuote",
+    "ShippingRate",
+    "ShippingUnavailable",
+    "TaxRate",
+    "TaxUnavailable",
+    "UndeclaredDependency",
     "erp_order_export",
     "erp_orders",
+    "erp_stock_levels",
+    "fan_out_start",
+    "fanout_recorded",
+    "faults_preset_apply",
+    "faults_status",
     "payment_authorize",
     "payment_capture",
     "payment_captures",
     "payment_lookup",
     "payment_void",
+    "pim_prices",
+    "recommendations_for_product",
+    "reviews_for_product",
+    "shipping_rates",
+    "tax_rate",
 ]

@@ -15,8 +15,26 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from integrations.resilience import (
+    Criticality,
+    DependencySpec,
+    DependencyUnavailable,
+    dependency_call,
+)
 from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
 from toolkit.errors import DomainError
+
+SPEC = DependencySpec(
+    name="payment",
+    criticality=Criticality.CRITICAL,
+    fallback="none: checkout fails closed with payment_unavailable, the cart stays open",
+    failure_threshold=5,
+    reset_timeout_s=10.0,
+    half_open_probes=1,
+    # Checkouts beyond this wait briefly, then fail fast rather than queue on a slow gateway.
+    max_concurrent=8,
+    bulkhead_wait_s=0.25,
+)
 
 PaymentStatus = Literal["none", "authorized", "captured", "voided"]
 
@@ -162,10 +180,11 @@ def _policy() -> CallPolicy:
 
 def _call(method: str, path: str, **request: Any) -> dict[str, Any]:
     try:
-        reply = upstream_call(_policy(), method, path, **request)
+        policy = _policy()
+        reply = dependency_call(SPEC, lambda: upstream_call(policy, method, path, **request))
     except UpstreamTimeout as timeout:
         raise PaymentTimeout(str(timeout)) from timeout
-    except UpstreamUnavailable as unavailable:
+    except (DependencyUnavailable, UpstreamUnavailable) as unavailable:
         raise PaymentUnavailable(
             "Payments are unavailable right now. Please try again shortly."
         ) from unavailable

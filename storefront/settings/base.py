@@ -147,6 +147,13 @@ CHECKOUT_IDEMPOTENCY_LEASE = 60  # seconds before an in-flight key of a dead req
 CHECKOUT_RECONCILE_AFTER = ENV.checkout_reconcile_after
 # An order still pending this long after its creation is an audit violation.
 CHECKOUT_RECONCILE_WINDOW = 10 * 60
+# Rule checks the pricing engine may spend on one cart; past it, remaining promotions
+# are not considered and the bound-hit metric counts the cart.
+PRICING_MAX_EVALUATIONS = 2_000
+# The combined discount of promotions and coupon never exceeds this share of a cart.
+PRICING_MAX_COMBINED_DISCOUNT_PERCENT = 100
+PRICING_PRICE_CACHE_TTL = 300  # seconds; price writes through pricing purge at once
+PRICING_INDEX_MAX_AGE = 300  # seconds before a process recompiles its promotion index
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 
@@ -155,6 +162,10 @@ PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"
 PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
+INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
+# Threads per process for pages' parallel dependency calls; each dependency's bulkhead
+# caps its share, so one hanging service cannot take them all.
+INTEGRATIONS_FANOUT_THREADS = 8
 
 LOGGING = {
     "version": 1,

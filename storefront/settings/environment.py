@@ -54,6 +54,7 @@ class Environment:
     metrics_enabled: bool
     metrics_multiproc_dir: str
     metrics_timeout_factor: float
+    integrations_resilience: bool
 
     @property
     def profile(self) -> str:
@@ -104,6 +105,9 @@ def read_environment() -> Environment:
         metrics_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
         # A request slower than its route's SLO times this counts as a timeout.
         metrics_timeout_factor=_float("PEAKSTORE_METRICS_TIMEOUT_FACTOR", 4.0),
+        # Circuit breakers, bulkheads and page fan-out deadlines; 0 only to measure
+        # what they are worth (the benchmark's comparison run).
+        integrations_resilience=_flag("INTEGRATIONS_RESILIENCE", default=True),
     )
 
 

@@ -1,0 +1,97 @@
+"""Shipping rates client: the carrier's live rates. Degradable: the last known table serves.
+
+Each country's last answer is remembered in the shared cache; without one, the built-in
+table (the home market's published rates) serves for the home country. Checkout quotes
+from whatever this returns, so a carrier outage never blocks an order to a known place.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.core.cache import cache
+
+from integrations.resilience import (
+    Criticality,
+    DependencySpec,
+    DependencyUnavailable,
+    dependency_call,
+    fallback_served,
+)
+from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
+
+SPEC = DependencySpec(
+    name="shipping",
+    criticality=Criticality.DEGRADABLE,
+    fallback="last known table for the country, then the built-in home table",
+    failure_threshold=5,
+    reset_timeout_s=10.0,
+    half_open_probes=1,
+    max_concurrent=4,
+)
+POLICY = CallPolicy(dependency="shipping", read_timeout=0.5, budget=0.8, backoff=0.05)
+HOME_COUNTRY = "DE"
+_LAST_KNOWN_TTL = 30 * 24 * 3600
+
+
+class ShippingUnavailable(Exception):
+    """No rates are known for the country, live or remembered."""
+
+
+@dataclass(frozen=True)
+class ShippingRate:
+    code: str
+    name: str
+    price: Decimal
+    free_over: Decimal | None
+
+
+@dataclass(frozen=True)
+class ShippingQuote:
+    country: str
+    rates: tuple[ShippingRate, ...]
+    source: Literal["live", "last_known", "built_in"]
+
+
+BUILT_IN_TABLE = (
+    ShippingRate("standard", "Standard, 3-5 days", Decimal("4.90"), Decimal("50.00")),
+    ShippingRate("express", "Express, next working day", Decimal("9.90"), None),
+)
+
+
+def shipping_rates(*, country: str = HOME_COUNTRY) -> ShippingQuote:
+    """Return the shipping services and prices to `country`, live if the carrier answers."""
+    country = country.upper()
+    key = f"integrations:shipping:last:{country}"
+    try:
+        reply = dependency_call(
+            SPEC,
+            lambda: upstream_call(POLICY, "GET", "/shipping/rates", params={"country": country}),
+        )
+        if not reply.is_error:
+            rows = reply.body["rates"]
+            rates = tuple(_rate(row) for row in rows)
+            cache.set(key, rows, timeout=_LAST_KNOWN_TTL)
+            return ShippingQuote(country, rates, "live")
+        failure: object = f"answered {reply.status}"
+    except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as unavailable:
+        failure = unavailable
+    except (KeyError, TypeError, ArithmeticError) as unusable:
+        failure = unusable
+    if (remembered := cache.get(key)) is not None:
+        fallback_served(SPEC, failure)
+        return ShippingQuote(country, tuple(_rate(row) for row in remembered), "last_known")
+    if country == HOME_COUNTRY:
+        fallback_served(SPEC, failure)
+        return ShippingQuote(country, BUILT_IN_TABLE, "built_in")
+    raise ShippingUnavailable(f"no shipping rates known for {country!r} ({failure})")
+
+
+def _rate(row: dict[str, Any]) -> ShippingRate:
+    free_over = row.get("free_over")
+    return ShippingRate(
+        code=str(row["code"]),
+        name=str(row["name"]),
+        price=Decimal(str(row["price"])),
+        free_over=Decimal(str(free_over)) if free_over is not None else None,
+    )

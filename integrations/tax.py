@@ -1,0 +1,90 @@
+"""Tax client: the VAT rate for a destination. Degradable: the last known rate serves.
+
+Every answer is remembered in the shared cache per destination; when the service fails
+(or its breaker is open) the last known rate for that destination serves, then the
+built-in table of standard rates. Only a country the store has never heard of fails.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from django.core.cache import cache
+
+from integrations.resilience import (
+    Criticality,
+    DependencySpec,
+    DependencyUnavailable,
+    dependency_call,
+    fallback_served,
+)
+from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
+
+SPEC = DependencySpec(
+    name="tax",
+    criticality=Criticality.DEGRADABLE,
+    fallback="last known rate for the destination, then the built-in standard rates",
+    failure_threshold=5,
+    reset_timeout_s=10.0,
+    half_open_probes=1,
+    max_concurrent=4,
+)
+POLICY = CallPolicy(dependency="tax", read_timeout=0.5, budget=0.8, backoff=0.05)
+# Standard rates as of the last release: what serves when nothing better is known.
+BUILT_IN_RATES = {
+    "AT": "0.20",
+    "BE": "0.21",
+    "DE": "0.19",
+    "DK": "0.25",
+    "ES": "0.21",
+    "FI": "0.255",
+    "FR": "0.20",
+    "IE": "0.23",
+    "IT": "0.22",
+    "NL": "0.21",
+    "PL": "0.23",
+    "PT": "0.23",
+    "SE": "0.25",
+}
+_LAST_KNOWN_TTL = 30 * 24 * 3600
+
+
+class TaxUnavailable(Exception):
+    """No rate is known for the destination, live or remembered."""
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    country: str
+    postal_code: str
+    rate: Decimal
+    source: Literal["live", "last_known", "built_in"]
+
+
+def tax_rate(*, country: str, postal_code: str = "") -> TaxRate:
+    """Return the VAT rate for a destination, live if the tax service answers."""
+    country = country.upper()
+    key = f"integrations:tax:last:{country}:{postal_code}"
+    try:
+        reply = dependency_call(
+            SPEC,
+            lambda: upstream_call(
+                POLICY, "GET", "/tax/rates", params={"country": country, "postal_code": postal_code}
+            ),
+        )
+        if not reply.is_error:
+            rate = Decimal(str(reply.body["rate"]))
+            cache.set(key, str(rate), timeout=_LAST_KNOWN_TTL)
+            return TaxRate(country, postal_code, rate, "live")
+        failure: object = f"answered {reply.status}"
+    except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as unavailable:
+        failure = unavailable
+    except (KeyError, TypeError, ArithmeticError) as unusable:
+        failure = unusable
+    if (remembered := cache.get(key)) is not None:
+        fallback_served(SPEC, failure)
+        return TaxRate(country, postal_code, Decimal(remembered), "last_known")
+    if country in BUILT_IN_RATES:
+        fallback_served(SPEC, failure)
+        return TaxRate(country, postal_code, Decimal(BUILT_IN_RATES[country]), "built_in")
+    raise TaxUnavailable(f"no VAT rate known for {country!r} ({failure})")
