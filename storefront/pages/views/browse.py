@@ -20,6 +20,12 @@ from catalog.interface import (
     product_detail_by_slug,
     slug_redirect_target,
 )
+from integrations.interface import (
+    FanOutBudget,
+    fan_out_start,
+    recommendations_for_product,
+    reviews_for_product,
+)
 from search.interface import search_products
 from storefront.pages.listing import (
     card_offers,
@@ -34,6 +40,13 @@ from storefront.pages.listing import (
 from storefront.pages.seo import product_json_ld
 from storefront.pages.shell import page_meta, render_page, top_level_categories
 from toolkit.pagination import InvalidPage
+
+
+# The product page may wait this long for its optional widgets, in parallel with its own
+# queries; a widget not back by then is left out. The clients' own timeouts are shorter.
+PRODUCT_PAGE = FanOutBudget(
+    page="product", dependencies=frozenset({"recommendations", "reviews"}), budget_s=0.3
+)
 
 
 @require_safe
@@ -111,10 +124,21 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """Show a product with its variants' prices and stock. Seven queries."""
+    """Show a product with its variants' prices and stock. Seven queries.
+
+    Recommendations and reviews come from optional services, called in parallel with
+    the price and stock queries and waited for only within PRODUCT_PAGE's budget.
+    """
     product = product_detail_by_slug(slug=slug)
     if product is None:
         return _moved_or_404(request, entity="product", slug=slug, route="pages:product")
+    widgets = fan_out_start(
+        PRODUCT_PAGE,
+        {
+            "recommendations": lambda: recommendations_for_product(slug=product.slug),
+            "reviews": lambda: reviews_for_product(slug=product.slug),
+        },
+    )
     offers = variant_offers(product.variants)
     meta = page_meta(
         request,
@@ -131,6 +155,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         active_root_id=product.breadcrumbs[0].id if product.breadcrumbs else None,
         json_ld=product_json_ld(request, product=product, offers=offers),
         max_quantity=settings.CHECKOUT_MAX_LINE_QUANTITY,
+        **widgets.collect(),
     )
 
 
