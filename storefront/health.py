@@ -1,9 +1,20 @@
 """Liveness and readiness probes for load balancers and orchestrators.
 
 `/healthz` says the process answers: it touches nothing, so a slow database never makes
-an orchestrator restart healthy web workers. `/readyz` says the process can serve: it
-checks each backing service with a short timeout and names the ones that are down. Both
-always answer JSON; a failing check is a 503 with details, never a 500.
+an orchestrator restart healthy web workers. `/readyz` says whether the process can
+serve: it checks each backing service with a short timeout and names the ones that are
+down. Both always answer JSON, never a bare 500:
+
+| state | when | status |
+|---|---|---|
+| `ready` | every check passes | 200 |
+| `degraded` | only optional services are down (cache, broker) | 200 |
+| `unavailable` | a required service is down (the database) | 503 |
+
+A cache or broker outage is shared by every instance: taking them all out of the load
+balancer would turn a slower store (reads go to the database, order emails wait in the
+outbox) into no store at all, so those keep the instance in rotation and say so. Without
+the database nothing can be served, and the load balancer should know.
 """
 
 import logging
@@ -53,6 +64,8 @@ READINESS_CHECKS: dict[str, Callable[[], None]] = {
     "cache": cache_check,
     "broker": broker_check,
 }
+# Without these the store serves nothing; the others only make it slower or later.
+REQUIRED_CHECKS = frozenset({"database"})
 
 
 @require_safe
@@ -65,7 +78,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Run every readiness check; 200 if all pass, else 503 naming what is down."""
+    """Run every readiness check; name what is down; 503 only if a required one is."""
     checks = {}
     for name, check in READINESS_CHECKS.items():
         try:
@@ -75,8 +88,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
             checks[name] = "down"
         else:
             checks[name] = "ok"
-    down = [name for name, result in checks.items() if result == "down"]
-    if not down:
-        return JsonResponse({"status": "ready", "checks": checks})
-    state = "unavailable" if len(down) == len(checks) else "degraded"
-    return JsonResponse({"status": state, "checks": checks}, status=503)
+    down = {name for name, result in checks.items() if result == "down"}
+    if down & REQUIRED_CHECKS:
+        return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+    return JsonResponse({"status": "degraded" if down else "ready", "checks": checks})

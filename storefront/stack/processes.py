@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,6 +80,11 @@ class StackConfig:
         return Path(self.env.get("PEAKSTORE_VAR_DIR") or ENV.var_dir)
 
     @property
+    def metrics_dir(self) -> Path:
+        """Where every process writes its Prometheus samples (PROMETHEUS_MULTIPROC_DIR)."""
+        return Path(self.env.get("PROMETHEUS_MULTIPROC_DIR") or self.var_dir / "metrics")
+
+    @property
     def upstream_port(self) -> int:
         return self.simulator_port if self.simulator_port is not None else self.port + 101
 
@@ -109,6 +115,9 @@ def web_process(config: StackConfig) -> ProcessSpec:
             "5",
             # gunicorn 25+ opens a control socket at a fixed path; two stacks would clash.
             "--no-control-socket",
+            # Worker hooks (a worker that exits stops counting in the live metrics).
+            "--config",
+            "python:storefront.gunicorn_conf",
         ),
         ready_url=f"{config.base_url}/healthz",
         port=config.port,
@@ -327,11 +336,15 @@ class Stack:
         for spec in self.processes:
             if spec.port is not None:
                 _ensure_port_free(self.config.host, spec.port)
+        # Samples of a previous run would be counted again (and pids get reused).
+        shutil.rmtree(self.config.metrics_dir, ignore_errors=True)
+        self.config.metrics_dir.mkdir(parents=True)
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": self.config.settings_module,
             "PYTHONUNBUFFERED": "1",
             "UPSTREAM_URL": self.config.upstream_url,
+            "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir),
             **self.config.env,
         }
         if self.config.log_dir:
