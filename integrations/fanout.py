@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from contextvars import ContextVar, copy_context
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +115,11 @@ class PendingFanOut:
 
     def collect(self) -> dict[str, Any]:
         """Return each call's result, or its fallback if it failed or missed the deadline."""
-        if not settings.INTEGRATIONS_RESILIENCE:
-            return {name: self._inline(name, call) for name, call in self.calls.items()}
         waiting_from = time.monotonic()
+        if not settings.INTEGRATIONS_RESILIENCE:
+            results = {name: self._inline(name, call) for name, call in self.calls.items()}
+            self._overrun(waiting_from)
+            return results
         wait(self.futures.values(), timeout=max(self.deadline - waiting_from, 0))
         results: dict[str, Any] = {}
         for name, future in self.futures.items():
@@ -129,13 +131,17 @@ class PendingFanOut:
             else:
                 results[name] = future.result()
                 self._note(name, "ok")
+        self._overrun(waiting_from)
+        return results
+
+    def _overrun(self, waiting_from: float) -> None:
+        """Record how far past the deadline the page waited (not its own work's share)."""
         if self.record is not None:
             self.record.overrun_s = time.monotonic() - max(self.deadline, waiting_from)
-        return results
 
     def _inline(self, name: str, call: Callable[[], Any]) -> Any:
         try:
-            result = call()
+            result = _in_budget_context(self.budget, self.record).run(call)
         except Exception:
             return self._fallback(name, "fallback")
         self._note(name, "ok")
@@ -175,10 +181,7 @@ def fan_out_start(
     if settings.INTEGRATIONS_RESILIENCE:
         pool = _fanout_pool()
         for name, call in calls.items():
-            context = copy_context()  # the budget and the record follow the call
-            context.run(_budget.set, budget)
-            context.run(_record.set, record)
-            futures[name] = pool.submit(context.run, call)
+            futures[name] = pool.submit(_in_budget_context(budget, record).run, call)
     return PendingFanOut(
         budget=budget,
         calls=calls,
@@ -187,6 +190,14 @@ def fan_out_start(
         futures=futures,
         record=record,
     )
+
+
+def _in_budget_context(budget: FanOutBudget, record: FanOutRecord | None) -> Context:
+    """A copy of the caller's context with the budget in force: it follows the call."""
+    context = copy_context()
+    context.run(_budget.set, budget)
+    context.run(_record.set, record)
+    return context
 
 
 def _record_start(budget: FanOutBudget) -> FanOutRecord | None:

@@ -47,6 +47,11 @@ class Criticality(StrEnum):
     BACKGROUND = "background"  # called from tasks only: a failure defers the task
 
 
+def wall_clock() -> float:
+    """Return the time breakers compare; tests replace it to skip an open period."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class DependencySpec:
     """What the store expects of one dependency, and how it protects itself from it."""
@@ -100,9 +105,10 @@ class Breaker:
     that never reports (its worker died) frees its slot when the window expires.
     """
 
-    def __init__(self, spec: DependencySpec, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, spec: DependencySpec, *, clock: Callable[[], float] | None = None) -> None:
         self.spec = spec
-        self.clock = clock  # wall clock: the timestamps are compared across processes
+        # Wall clock, not monotonic: the timestamps are compared across processes.
+        self.clock = clock or (lambda: wall_clock())
         prefix = f"integrations:breaker:{spec.name}"
         self._opened_key = f"{prefix}:opened_at"
         self._failures_key = f"{prefix}:failures"

@@ -51,10 +51,20 @@ class UpstreamSimulator:
 
 
 @contextmanager
-def running_simulator(*, seed: int = 0) -> Iterator[UpstreamSimulator]:
+def running_simulator(*, seed: int = 0, catalog: Path | None = None) -> Iterator[UpstreamSimulator]:
     """Start a simulator process on a free port, wait until it answers, stop it after."""
+    catalog_args = ["--catalog", str(catalog)] if catalog else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "integrations.simulator", "--port", "0", "--seed", str(seed)],
+        [
+            sys.executable,
+            "-m",
+            "integrations.simulator",
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            *catalog_args,
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
