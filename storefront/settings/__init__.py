@@ -14,3 +14,5 @@ if ENV.debug:
     MIDDLEWARE = [*local.EXTRA_MIDDLEWARE_FIRST, *MIDDLEWARE]  # noqa: F405
     NPLUSONE_RAISE = local.NPLUSONE_RAISE
     INTERNAL_IPS = local.INTERNAL_IPS
+    # Pick up edited static files without a restart.
+    WHITENOISE_AUTOREFRESH = True
