@@ -1,0 +1,142 @@
+"""Benchmark the product page while its optional dependencies hang.
+
+`python manage.py bench_product_page` boots gunicorn (2 sync workers) and the upstream
+simulator on free loopback ports, and measures, in one run:
+
+1. healthy: every dependency answers;
+2. hanging, breakers open: `optional-down` (recommendations and reviews hang), after
+   warm-up requests have opened both breakers;
+3. hanging, resilience off: a second web server with INTEGRATIONS_RESILIENCE=0, same
+   preset: the page waits for each client's timeout.
+
+Each phase is a bounded number of requests from a few concurrent clients, spread over
+the most popular products. Prints p50/p95 per phase and the ratio the design targets
+(hanging p95 / healthy p95 <= 1.2), writes reports/bench/product-page.json, and exits
+non-zero if the target is missed.
+"""
+
+import json
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.interface import product_cards_popular
+from integrations.interface import faults_preset_apply
+from storefront.settings.environment import BASE_DIR
+from storefront.stack import Stack, StackConfig, StackError, free_port, store_prepare
+from storefront.stack.processes import simulator_process, web_process
+
+TARGET_RATIO = 1.2
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _measure(base_url: str, paths: list[str], *, requests: int, clients: int) -> dict:
+    """Send `requests` GETs from `clients` threads in a closed loop; return latencies."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def client() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as http:
+            for index in counter:
+                started = time.perf_counter()
+                status = http.get(paths[index % len(paths)]).status_code
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    errors += status != 200
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+    }
+
+
+class Command(BaseCommand):
+    help = "Product page p95: healthy vs optional dependencies hanging (breakers open / off)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--requests", type=int, default=400, help="per resilient phase")
+        parser.add_argument("--naive-requests", type=int, default=60, help="resilience off")
+        parser.add_argument("--clients", type=int, default=2, help="concurrent clients")
+        parser.add_argument("--products", type=int, default=2000, help="seed size if empty")
+
+    def handle(
+        self,
+        *args: object,
+        requests: int,
+        naive_requests: int,
+        clients: int,
+        products: int,
+        **_: object,
+    ) -> None:
+        store_prepare(products=products, stdout=self.stdout)
+        paths = [f"/p/{card.slug}/" for card in product_cards_popular(limit=50)]
+        if not paths:
+            raise CommandError("the store has no products")
+        report_dir = BASE_DIR / "reports" / "bench"
+        results: dict[str, dict] = {}
+        try:
+            with self._stack(report_dir, "resilient", resilience=True) as stack:
+                url, upstream = stack.config.base_url, stack.config.upstream_url
+                faults_preset_apply("healthy", url=upstream)
+                _measure(url, paths, requests=40, clients=clients)  # warm up
+                results["healthy"] = _measure(url, paths, requests=requests, clients=clients)
+                faults_preset_apply("optional-down", url=upstream)
+                # Enough hanging calls to open both breakers (5 failures in a row each).
+                _measure(url, paths, requests=20, clients=clients)
+                results["hanging_breakers_open"] = _measure(
+                    url, paths, requests=requests, clients=clients
+                )
+            with self._stack(report_dir, "naive", resilience=False) as stack:
+                url, upstream = stack.config.base_url, stack.config.upstream_url
+                faults_preset_apply("optional-down", url=upstream)
+                results["hanging_resilience_off"] = _measure(
+                    url, paths, requests=naive_requests, clients=clients
+                )
+        except StackError as error:
+            raise CommandError(str(error)) from None
+        ratio = results["hanging_breakers_open"]["p95_ms"] / results["healthy"]["p95_ms"]
+        summary = {"phases": results, "ratio_p95": round(ratio, 2), "target": TARGET_RATIO}
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "product-page.json").write_text(json.dumps(summary, indent=2))
+        self.stdout.write(f"{'phase':<26}{'requests':>9}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}")
+        for name, phase in results.items():
+            self.stdout.write(
+                f"{name:<26}{phase['requests']:>9}{phase['errors']:>7}"
+                f"{phase['p50_ms']:>9}{phase['p95_ms']:>9}"
+            )
+        self.stdout.write(f"hanging (breakers open) p95 / healthy p95 = {ratio:.2f}")
+        if ratio > TARGET_RATIO or any(phase["errors"] for phase in results.values()):
+            raise CommandError(f"missed the target: ratio <= {TARGET_RATIO} and no errors")
+
+    def _stack(self, report_dir: Path, name: str, *, resilience: bool) -> Stack:
+        config = StackConfig(
+            port=free_port(),
+            simulator_port=free_port(),
+            env={
+                "INTEGRATIONS_RESILIENCE": "1" if resilience else "0",
+                "PEAKSTORE_LOG_LEVEL": "ERROR",  # the hanging phases would log every retry
+                "PROMETHEUS_MULTIPROC_DIR": str(report_dir / f"metrics-{name}"),
+            },
+            log_dir=report_dir / name,
+        )
+        return Stack(config, processes=[simulator_process(config), web_process(config)])
