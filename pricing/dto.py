@@ -1,6 +1,7 @@
 """Plain records pricing hands to other apps."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 
@@ -34,6 +35,16 @@ class CouponResult:
 
 
 @dataclass(frozen=True)
+class PromotionOutcome:
+    """One line of a cart's explanation: a promotion that applied, or why it did not."""
+
+    name: str
+    applied: bool
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
 class CartPricing:
     lines: tuple[PricedLine, ...]
     subtotal: Decimal
@@ -42,6 +53,12 @@ class CartPricing:
     currency: str
     coupon: CouponResult | None
     unpriced_variant_ids: tuple[int, ...]
+    # Off the whole cart (bundles, tiered spend), on top of the lines' own discounts.
+    cart_discount: Decimal = Decimal("0.00")
+    explanation: tuple[PromotionOutcome, ...] = ()
+    # True when the per-cart evaluation bound stopped the engine early: some promotions
+    # were not considered, so the cart may be charged more than the best price, never less.
+    bound_hit: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,12 +69,24 @@ class PriceInput:
 
 @dataclass(frozen=True)
 class PromotionInput:
+    """A promotion to create; the fields mean what `pricing.engine.PromotionRule` says."""
+
     name: str
     kind: str
     value: Decimal
-    target: str
+    target: str = "all"
     target_ref: str = ""
     priority: int = 0
+    mechanic: str = "discount"
+    exclusive: bool = False
+    stackable: bool = False
+    segment: str = ""
+    buy_quantity: int = 0
+    get_quantity: int = 0
+    bundle_skus: tuple[str, ...] = ()
+    tiers: tuple[tuple[Decimal, Decimal], ...] = ()
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from pricing.dto import (
     PriceInput,
     PricingLine,
     PromotionInput,
+    PromotionOutcome,
 )
-from pricing.selectors import prices_for_variants
+from pricing.selectors import prices_for_listing, prices_for_variants
 from pricing.services import (
     CouponUnavailable,
     cart_price,
@@ -19,6 +20,7 @@ from pricing.services import (
     price_list_create,
     prices_import,
     promotions_create,
+    promotions_deactivate,
 )
 
 __all__ = [
@@ -30,12 +32,15 @@ __all__ = [
     "PricedLine",
     "PricingLine",
     "PromotionInput",
+    "PromotionOutcome",
     "cart_price",
     "coupon_redeem",
     "coupon_release",
     "coupons_create",
     "price_list_create",
+    "prices_for_listing",
     "prices_for_variants",
     "prices_import",
     "promotions_create",
+    "promotions_deactivate",
 ]

@@ -41,7 +41,13 @@ class Price(models.Model):
 
 
 class Promotion(models.Model):
-    """An automatic discount on lines matching a target."""
+    """An automatic discount; `pricing.engine.PromotionRule` says how each field is used."""
+
+    class Mechanic(models.TextChoices):
+        DISCOUNT = "discount", "percent or fixed off each unit"
+        BUY_X_GET_Y = "buy_x_get_y", "buy X, get Y discounted"
+        BUNDLE = "bundle", "off each complete set of SKUs"
+        TIERED_SPEND = "tiered_spend", "off the cart, by spend tier"
 
     class Kind(models.TextChoices):
         PERCENT = "percent", "percent off"
@@ -54,12 +60,24 @@ class Promotion(models.Model):
         BRAND = "brand"
 
     name = models.CharField(max_length=120)
+    mechanic = models.CharField(max_length=16, choices=Mechanic.choices, default=Mechanic.DISCOUNT)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     value = models.DecimalField(max_digits=12, decimal_places=2)
-    target = models.CharField(max_length=16, choices=Target.choices)
+    target = models.CharField(max_length=16, choices=Target.choices, default=Target.ALL)
     # The SKU, the category path prefix or the brand id, as text, per `target`.
     target_ref = models.CharField(max_length=255, blank=True)
     priority = models.PositiveSmallIntegerField(default=0)
+    # Stacking: an exclusive promotion applies alone; a stackable one adds to another.
+    exclusive = models.BooleanField(default=False)
+    stackable = models.BooleanField(default=False)
+    # A customer segment code ("vip", "staff", ...); blank is everyone.
+    segment = models.CharField(max_length=32, blank=True)
+    buy_quantity = models.PositiveSmallIntegerField(default=0)
+    get_quantity = models.PositiveSmallIntegerField(default=0)
+    # Bundle members: a list of SKUs.
+    bundle_skus = models.JSONField(default=list, blank=True)
+    # Spend tiers: a list of [minimum spend, value] pairs, as strings.
+    tiers = models.JSONField(default=list, blank=True)
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
@@ -67,6 +85,10 @@ class Promotion(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(value__gt=0), name="promotion_value_positive"),
+            models.CheckConstraint(
+                condition=~Q(exclusive=True, stackable=True),
+                name="promotion_exclusive_or_stackable",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,16 +1,26 @@
 """Pricing writes and the one entry point that prices a cart."""
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
+from pricing.caches import prices_invalidate, promotions_version, promotions_version_bump
 from pricing.dto import CartPricing, CouponInput, PriceInput, PricingLine, PromotionInput
-from pricing.engine import price_cart
+from pricing.engine import PromotionIndex, price_cart, promotion_index_build
+from pricing.metrics import EVALUATION_BOUND_HIT
 from pricing.models import Coupon, Price, PriceList, Promotion
-from pricing.selectors import active_promotion_rules, coupon_rule_by_code, prices_for_variants
+from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
+from toolkit import changes
 from toolkit.errors import DomainError
+
+logger = logging.getLogger(__name__)
+EMPTY_INDEX = PromotionIndex()
 
 
 class CouponUnavailable(DomainError):
@@ -18,18 +28,60 @@ class CouponUnavailable(DomainError):
     status = 409
 
 
-def cart_price(*, lines: Sequence[PricingLine], coupon_code: str | None = None) -> CartPricing:
-    """Price a cart with server-side truth. Three queries, whatever the cart size."""
+_compiled: tuple[str, float, PromotionIndex] | None = None
+
+
+def promotion_index_current() -> PromotionIndex:
+    """Return this process's compiled promotion index, recompiling when it is stale.
+
+    One cache read per call; one query when the shared version changed (a promotion
+    write) or the index is older than PRICING_INDEX_MAX_AGE (so promotions that ended
+    drop out of it).
+    """
+    global _compiled
+    version = promotions_version()
+    now = time.monotonic()
+    compiled = _compiled
+    if compiled and compiled[0] == version and now - compiled[1] < settings.PRICING_INDEX_MAX_AGE:
+        return compiled[2]
+    index = promotion_index_build(promotion_rules_active())
+    _compiled = (version, now, index)
+    return index
+
+
+def cart_price(
+    *,
+    lines: Sequence[PricingLine],
+    coupon_code: str | None = None,
+    segments: Iterable[str] = (),
+) -> CartPricing:
+    """Price a cart with server-side truth and explain its promotions.
+
+    Two queries (prices, coupon) whatever the cart size, plus one when the promotion
+    index must be recompiled. `segments` are the customer's segment codes.
+    """
     unit_prices = prices_for_variants(variant_ids=[line.variant_id for line in lines])
     coupon = coupon_rule_by_code(code=coupon_code) if coupon_code else None
-    return price_cart(
+    result = price_cart(
         lines=lines,
         unit_prices=unit_prices,
-        promotions=active_promotion_rules() if lines else (),
+        index=promotion_index_current() if lines else EMPTY_INDEX,
         coupon=coupon,
         coupon_code=coupon_code,
         currency=settings.STORE_CURRENCY,
+        at=timezone.now(),
+        segments=segments,
+        max_evaluations=settings.PRICING_MAX_EVALUATIONS,
+        max_discount_percent=Decimal(settings.PRICING_MAX_COMBINED_DISCOUNT_PERCENT),
     )
+    if result.bound_hit:
+        EVALUATION_BOUND_HIT.inc()
+        logger.warning(
+            "pricing evaluation bound (%s) reached for a cart of %s lines",
+            settings.PRICING_MAX_EVALUATIONS,
+            len(lines),
+        )
+    return result
 
 
 def price_list_create(*, code: str, name: str, kind: str = "base", priority: int = 0) -> int:
@@ -47,7 +99,11 @@ def price_list_create(*, code: str, name: str, kind: str = "base", priority: int
 
 @transaction.atomic
 def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
-    """Insert or replace prices on one list in bulk (a PIM price feed)."""
+    """Insert or replace prices on one list in bulk (a PIM price feed).
+
+    After commit: the listing cache drops the variants' entries, and subscribers of
+    `pricing.prices` (search) hear which variants changed.
+    """
     price_list = PriceList.objects.get(code=price_list_code)
     Price.objects.bulk_create(
         [Price(price_list=price_list, variant_id=p.variant_id, amount=p.amount) for p in prices],
@@ -56,23 +112,48 @@ def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
         unique_fields=["variant", "price_list"],
         update_fields=["amount"],
     )
+    variant_ids = [p.variant_id for p in prices]
+    prices_invalidate(variant_ids)
+    changes.publish("pricing.prices", variant_ids)
     return len(prices)
 
 
+@transaction.atomic
 def promotions_create(*, promotions: Sequence[PromotionInput]) -> None:
+    """Create promotions; every process recompiles its index after commit."""
     Promotion.objects.bulk_create(
         [
             Promotion(
                 name=p.name,
+                mechanic=p.mechanic,
                 kind=p.kind,
                 value=p.value,
                 target=p.target,
                 target_ref=p.target_ref,
                 priority=p.priority,
+                exclusive=p.exclusive,
+                stackable=p.stackable,
+                segment=p.segment,
+                buy_quantity=p.buy_quantity,
+                get_quantity=p.get_quantity,
+                bundle_skus=list(p.bundle_skus),
+                tiers=[[str(spend), str(value)] for spend, value in p.tiers],
+                valid_from=p.valid_from,
+                valid_until=p.valid_until,
             )
             for p in promotions
-        ]
+        ],
+        batch_size=1000,
     )
+    promotions_version_bump()
+
+
+@transaction.atomic
+def promotions_deactivate(*, names: Sequence[str]) -> int:
+    """End promotions by name now; returns how many were active."""
+    ended = Promotion.objects.filter(name__in=list(names), is_active=True).update(is_active=False)
+    promotions_version_bump()
+    return ended
 
 
 def coupons_create(*, coupons: Sequence[CouponInput]) -> None:

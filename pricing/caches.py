@@ -1,0 +1,117 @@
+"""Pricing's caches, declared here and nowhere else (see `python manage.py cache_registry`).
+
+Only pricing's write services invalidate them, through the toolkit's cache registry
+(generational keys bumped after commit). Two namespaces:
+- `pricing.price`, listing prices: one entry per variant holding every active list's
+  price with its validity window, so the effective price is resolved at read time and a
+  campaign starting or ending needs no purge. `prices_import` bumps the generation after
+  commit: one step for a whole feed. Edits that bypass the services (the admin) show
+  after `PRICING_PRICE_CACHE_TTL` seconds at most, and `cache_audit` reports them.
+- `pricing.promotions`, the promotion index version: each process keeps its compiled
+  `PromotionIndex` and recompiles when this shared version changes; promotion writes
+  bump it after commit.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from toolkit.cache import CacheSpec, Stampede, declare
+from toolkit.cache.store import CacheUnavailable
+
+
+@dataclass(frozen=True)
+class PriceEntry:
+    """One list's price for a variant, with the list's validity window."""
+
+    amount: Decimal
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+    def valid_at(self, at: datetime) -> bool:
+        return (self.valid_from is None or self.valid_from <= at) and (
+            self.valid_until is None or at < self.valid_until
+        )
+
+
+def effective_price(entries: Iterable[PriceEntry], at: datetime) -> Decimal | None:
+    """The first entry valid at `at`; entries come highest list priority first."""
+    return next((entry.amount for entry in entries if entry.valid_at(at)), None)
+
+
+def _audit_prices(entries: Mapping[str, Any]) -> Mapping[str, Any]:
+    from pricing.selectors import price_entries_for_variants
+
+    current = price_entries_for_variants(variant_ids=[int(key) for key in entries])
+    return {key: current.get(int(key), ()) for key in entries}
+
+
+PRICES = declare(
+    CacheSpec(
+        namespace="pricing.price",
+        owner="pricing",
+        entity="every active list's price of a variant, with the lists' validity windows",
+        key_schema="<variant id>",
+        ttl=settings.PRICING_PRICE_CACHE_TTL,
+        invalidated_by=("prices_import",),
+        staleness_tolerance=0,
+        stampede=Stampede.BATCH,
+        audit=_audit_prices,
+        notes="Checkout never reads it: carts are priced from the database.",
+    )
+)
+
+PROMOTIONS = declare(
+    CacheSpec(
+        namespace="pricing.promotions",
+        owner="pricing",
+        entity="the version of the active promotions (each process compiles its index)",
+        key_schema="(the generation only; no entries)",
+        ttl=settings.PRICING_INDEX_MAX_AGE,
+        invalidated_by=("promotions_create", "promotions_deactivate"),
+        staleness_tolerance=0,
+        stampede=Stampede.SINGLE_FLIGHT,
+        notes="A process also recompiles after PRICING_INDEX_MAX_AGE, so ended ones drop out.",
+    )
+)
+
+
+def price_entries_cached(
+    variant_ids: Iterable[int],
+) -> tuple[dict[int, tuple[PriceEntry, ...]], list[int]]:
+    """Return the cached entries by variant, and the variants the cache does not hold."""
+    variant_ids = list(variant_ids)
+    hits = PRICES.get_many(variant_ids)
+    return hits, [variant_id for variant_id in variant_ids if variant_id not in hits]
+
+
+def price_entries_store(entries: Mapping[int, tuple[PriceEntry, ...]]) -> None:
+    """Cache entries, empty ones too: a variant without a price is worth remembering."""
+    PRICES.set_many(entries)
+
+
+def prices_invalidate(variant_ids: Iterable[int]) -> None:
+    """Retire every listing price once the transaction that changed some commits.
+
+    One generation bump, whatever the number of variants: a feed of 100,000 prices
+    costs one cache write, and every page that shows prices depends on it.
+    """
+    PRICES.invalidate_on_commit()
+
+
+def promotions_version() -> str:
+    """The shared version of the active promotions; a fresh one if the cache is down."""
+    try:
+        return PROMOTIONS.version()
+    except CacheUnavailable:
+        return uuid.uuid4().hex
+
+
+def promotions_version_bump() -> None:
+    """Make every process recompile its promotion index, once the write commits."""
+    PROMOTIONS.invalidate_on_commit()
