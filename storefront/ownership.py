@@ -66,6 +66,8 @@ ROUTES = (
     Route("ops:dashboard", "storefront", 500, INTERNAL, "staff dashboard"),
     Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
     Route("admin:*", "storefront", 1000, INTERNAL, "Django admin"),
+    Route("backoffice:price-set", "pricing", 500, INTERNAL, "back-office price write"),
+    Route("backoffice:stock-set", "inventory", 500, INTERNAL, "back-office stock write"),
     # Requests no URL pattern answers.
     Route("static", "storefront", 50, INTERNAL, "static files (WhiteNoise)"),
     Route("unmatched", "storefront", 100, INTERNAL, "paths no pattern matches (404)"),
@@ -100,6 +102,7 @@ SIGNALS = (
     Signal("peakstore_dependency_latency_seconds", "integrations", "call wall time"),
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
+    Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
 )
 
 MANIFEST = OwnershipManifest(

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("backoffice/v1/", include("storefront.backoffice_urls")),
     path("", include("storefront.api.urls")),
     path("", include("storefront.pages.urls")),
 ]

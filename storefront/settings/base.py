@@ -33,6 +33,8 @@ MIDDLEWARE = [
     # Outermost: every later middleware's log lines carry the request id, and the
     # metrics time everything, cached answers and redirects included.
     "toolkit.request_context.RequestIdMiddleware",
+    # Before the metrics: a shed request is counted as shed, never as a 5xx of its route.
+    "storefront.admission.AdmissionMiddleware",
     "toolkit.metrics.http.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -163,6 +165,13 @@ PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
 INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
+# Admission control (storefront/admission.py): the accept-queue length per web worker at
+# which each route class is shed. Critical and exempt routes are never shed.
+STOREFRONT_ADMISSION_ENABLED = ENV.admission_enabled
+STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 0.5, "deep_browse": 1.0, "browse": 4.0}
+STOREFRONT_ADMISSION_DEEP_PAGE = 4
+STOREFRONT_ADMISSION_RETRY_AFTER = 2
+STOREFRONT_BACKOFFICE_TOKEN = ENV.backoffice_token
 # Threads per process for pages' parallel dependency calls; each dependency's bulkhead
 # caps its share, so one hanging service cannot take them all.
 INTEGRATIONS_FANOUT_THREADS = 8

@@ -55,6 +55,8 @@ class Environment:
     metrics_multiproc_dir: str
     metrics_timeout_factor: float
     integrations_resilience: bool
+    admission_enabled: bool
+    backoffice_token: str
 
     @property
     def profile(self) -> str:
@@ -108,6 +110,10 @@ def read_environment() -> Environment:
         # Circuit breakers, bulkheads and page fan-out deadlines; 0 only to measure
         # what they are worth (the benchmark's comparison run).
         integrations_resilience=_flag("INTEGRATIONS_RESILIENCE", default=True),
+        # Shed non-critical requests past saturation; 0 only to measure what it is worth.
+        admission_enabled=_flag("PEAKSTORE_ADMISSION", default=True),
+        # The back-office write API (prices, stock) is off unless a token is set.
+        backoffice_token=os.environ.get("PEAKSTORE_BACKOFFICE_TOKEN", ""),
     )
 
 

@@ -115,7 +115,8 @@ def web_process(config: StackConfig) -> ProcessSpec:
             "5",
             # gunicorn 25+ opens a control socket at a fixed path; two stacks would clash.
             "--no-control-socket",
-            # Worker hooks (a worker that exits stops counting in the live metrics).
+            # Worker hooks: a worker that exits stops counting in the live metrics, and
+            # admission control reads each worker's listening sockets.
             "--config",
             "python:storefront.gunicorn_conf",
         ),
