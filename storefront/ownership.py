@@ -49,6 +49,7 @@ ROUTES = (
     Route("api:product-detail", "catalog", 200, CORE),
     Route("api:category-list", "catalog", 150, CORE),
     Route("api:search", "search", 300, CORE),
+    Route("api:search-suggest", "search", 100, CORE, "search-as-you-type suggestions"),
     Route("api:cart-list", "checkout", 250, CRITICAL, "create a cart"),
     Route("api:cart-detail", "checkout", 250, CRITICAL),
     Route("api:cart-lines", "checkout", 300, CRITICAL, "add a line"),
@@ -101,6 +102,7 @@ SIGNALS = (
     Signal("peakstore_dependency_calls", "integrations", "calls by dependency and outcome"),
     Signal("peakstore_dependency_latency_seconds", "integrations", "call wall time"),
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
+    Signal("peakstore_pricing_evaluation_bound_hit", "pricing", "carts past the rule bound"),
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
 )

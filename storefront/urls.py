@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("backoffice/v1/", include("storefront.backoffice_urls")),
     path("", include("storefront.api.urls")),
+    path("", include("storefront.ops.urls")),
     path("", include("storefront.pages.urls")),
 ]
 

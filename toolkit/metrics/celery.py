@@ -66,13 +66,19 @@ def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
     headers.setdefault(PUBLISHED_AT_HEADER, time.time())
 
 
-def _on_prerun(task_id: str, task: Task, **_: Any) -> None:
+def _header(task: Task, name: str) -> Any:
+    """A custom message header: an attribute of the request in a worker, or (for
+    `apply(headers=...)`) an entry of its `headers`."""
     request = task.request
+    return getattr(request, name, None) or (getattr(request, "headers", None) or {}).get(name)
+
+
+def _on_prerun(task_id: str, task: Task, **_: Any) -> None:
     # An eager task runs inside the publisher's context: keep its id when none was sent.
-    request_id = getattr(request, TASK_HEADER, None) or request_id_get()
+    request_id = _header(task, TASK_HEADER) or request_id_get()
     token = request_id_set(request_id) if request_id else None
     _running[task_id] = (time.perf_counter(), token)
-    if published_at := getattr(request, PUBLISHED_AT_HEADER, None):
+    if published_at := _header(task, PUBLISHED_AT_HEADER):
         TASK_QUEUE_WAIT.labels(task.name).observe(max(time.time() - float(published_at), 0))
 
 

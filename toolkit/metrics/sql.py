@@ -14,15 +14,17 @@ from typing import Any
 
 _STRING_LITERALS = re.compile(r"'(?:[^']|'')*'")
 _NUMBERS = re.compile(r"\b\d+(?:\.\d+)?\b")
-_PARAMETER_LISTS = re.compile(r"\((?:\s*(?:%s|\?)\s*,)+\s*(?:%s|\?)\s*\)")
+_PLACEHOLDERS = re.compile(r"%s|%\(\w+\)s")
+_PARAMETER_LISTS = re.compile(r"\((?:\s*\?\s*,)+\s*\?\s*\)")
 _SPACE = re.compile(r"\s+")
 # Transaction control repeats by design (one savepoint per atomic block): never a duplicate.
 _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
 
 def sql_normalise(sql: str) -> str:
-    """Return the statement's shape: literals as `?`, parameter lists as `(...)`."""
+    """Return the statement's shape: literals and placeholders as `?`, lists as `(...)`."""
     shape = _STRING_LITERALS.sub("?", sql)
+    shape = _PLACEHOLDERS.sub("?", shape)
     shape = _NUMBERS.sub("?", shape)
     shape = _PARAMETER_LISTS.sub("(...)", shape)
     return _SPACE.sub(" ", shape).strip()

@@ -1,0 +1,1 @@
+"""Operations: the Prometheus exposition and the staff dashboard at /ops/."""

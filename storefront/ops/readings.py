@@ -1,0 +1,185 @@
+"""Read every process's metrics into one compact reading, and keep a short ring of them.
+
+A reading holds cumulative counts (as Prometheus does); anything over time is the
+difference of two readings, so the dashboard needs no process of its own: each time
+it is asked for data it takes a reading, and at most every `RING_INTERVAL_S` it pushes
+one onto a ring of `RING_SIZE` in the cache (namespace `ops`), shared by every worker.
+"""
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from prometheus_client.metrics_core import Metric
+
+from storefront.celery import app as celery_app
+from toolkit.metrics import metrics_collect
+from toolkit.metrics.celery import CeleryQueueCollector
+
+RING_KEY = "ops:readings"
+RING_LOCK_KEY = "ops:readings-lock"
+RING_INTERVAL_S = 5.0
+RING_SIZE = 72  # six minutes at one reading every five seconds
+RING_TTL_S = 3600
+
+
+@dataclass
+class RouteReading:
+    buckets: list[tuple[float, float]] = field(default_factory=list)  # (le, cumulative)
+    count: float = 0.0
+    errors: float = 0.0  # 5xx responses
+    timeouts: float = 0.0
+    queries_sum: float = 0.0
+    queries_count: float = 0.0
+    duplicate_requests: float = 0.0
+
+
+@dataclass
+class Reading:
+    """Cumulative counts across every process at one moment."""
+
+    at: float
+    routes: dict[str, RouteReading] = field(default_factory=dict)
+    in_flight: float = 0.0
+    cache_events: dict[tuple[str, str], float] = field(default_factory=dict)
+    dependency_calls: dict[tuple[str, str], float] = field(default_factory=dict)
+    dependency_latency: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    breaker_states: dict[str, float] = field(default_factory=dict)
+    queue_depth: dict[str, float] | None = None  # None: the broker did not answer
+    tasks: dict[tuple[str, str], float] = field(default_factory=dict)
+    funnel: dict[str, float] = field(default_factory=dict)
+    duplicate_queries: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _samples(families: Iterable[Metric]) -> Iterable[tuple[str, Mapping[str, str], float]]:
+    for family in families:
+        for sample in family.samples:
+            yield sample.name, sample.labels, sample.value
+
+
+def reading_from(families: Iterable[Metric], *, at: float) -> Reading:
+    """Fold metric families into a reading (unknown families are ignored)."""
+    reading = Reading(at=at)
+    routes: defaultdict[str, RouteReading] = defaultdict(RouteReading)
+    latency: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+    for name, labels, value in _samples(families):
+        match name:
+            case "peakstore_http_request_duration_seconds_bucket":
+                routes[labels["route"]].buckets.append((float(labels["le"]), value))
+            case "peakstore_http_request_duration_seconds_count":
+                routes[labels["route"]].count += value
+            case "peakstore_http_responses_total" if labels["status"] == "5xx":
+                routes[labels["route"]].errors += value
+            case "peakstore_http_request_timeouts_total":
+                routes[labels["route"]].timeouts += value
+            case "peakstore_http_request_queries_sum":
+                routes[labels["route"]].queries_sum += value
+            case "peakstore_http_request_queries_count":
+                routes[labels["route"]].queries_count += value
+            case "peakstore_http_duplicate_query_requests_total":
+                routes[labels["route"]].duplicate_requests += value
+            case "peakstore_http_duplicate_queries_total":
+                key = (labels["route"], labels["fingerprint"])
+                reading.duplicate_queries[key] = value
+            case "peakstore_http_requests_in_flight":
+                reading.in_flight += value
+            case "peakstore_cache_events_total":
+                reading.cache_events[(labels["namespace"], labels["event"])] = value
+            case "peakstore_dependency_calls_total":
+                reading.dependency_calls[(labels["dependency"], labels["outcome"])] = value
+            case "peakstore_dependency_latency_seconds_bucket":
+                latency[labels["dependency"]].append((float(labels["le"]), value))
+            case "peakstore_dependency_breaker_state":
+                previous = reading.breaker_states.get(labels["dependency"], 0.0)
+                reading.breaker_states[labels["dependency"]] = max(previous, value)
+            case "peakstore_celery_queue_depth":
+                reading.queue_depth = {**(reading.queue_depth or {}), labels["queue"]: value}
+            case "peakstore_celery_broker_up" if value == 1 and reading.queue_depth is None:
+                reading.queue_depth = {}
+            case "peakstore_celery_tasks_total":
+                reading.tasks[(labels["task"], labels["state"])] = value
+            case "peakstore_checkout_funnel_total":
+                reading.funnel[labels["step"]] = value
+    # Buckets of one route arrive per method: merge them by boundary.
+    for route in routes.values():
+        route.buckets = _merge_buckets(route.buckets)
+    reading.routes = dict(routes)
+    reading.dependency_latency = {name: _merge_buckets(b) for name, b in latency.items()}
+    return reading
+
+
+def _merge_buckets(buckets: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: defaultdict[float, float] = defaultdict(float)
+    for bound, count in buckets:
+        merged[bound] += count
+    return sorted(merged.items())
+
+
+def reading_take() -> Reading:
+    """Read every process's metrics now (the broker is asked for the queue depth)."""
+    queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)
+    families = metrics_collect(extra=[CeleryQueueCollector(celery_app, queues, timeout=0.5)])
+    return reading_from(families, at=time.time())
+
+
+def ring_update(reading: Reading) -> list[Reading]:
+    """Return the ring with `reading` pushed onto it if the newest is old enough.
+
+    The lock key lets one worker at a time push, so two dashboards refreshing together
+    never lose each other's reading; a worker that does not get the lock just reads.
+    """
+    try:
+        ring: list[Reading] = cache.get(RING_KEY) or []
+    except (AttributeError, TypeError, ValueError):
+        ring = []  # written by an older release with another Reading shape
+    due = not ring or reading.at - ring[-1].at >= RING_INTERVAL_S
+    if due and cache.add(RING_LOCK_KEY, 1, timeout=RING_INTERVAL_S):
+        ring = [*ring, reading][-RING_SIZE:]
+        cache.set(RING_KEY, ring, timeout=RING_TTL_S)
+    return ring
+
+
+def histogram_quantile(quantile: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Estimate a quantile from cumulative buckets, as PromQL's histogram_quantile does.
+
+    Linear within the bucket it falls in; None without observations. A quantile in the
+    +Inf bucket answers the highest finite boundary (the true value is only known to
+    be above it).
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = quantile * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower_bound
+            if count == lower_count:
+                return bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (
+                count - lower_count
+            )
+        lower_bound, lower_count = bound, count
+    return lower_bound
+
+
+def bucket_delta(
+    now: list[tuple[float, float]], before: list[tuple[float, float]] | None
+) -> list[tuple[float, float]]:
+    """Cumulative buckets observed between two readings (a restart counts from zero)."""
+    earlier = dict(before or [])
+    delta = [(bound, count - earlier.get(bound, 0.0)) for bound, count in now]
+    if any(count < 0 for _, count in delta):
+        return now
+    return delta
+
+
+def counter_delta(now: float, before: float | None) -> float:
+    """The increase between two readings of a counter (a restart counts from zero)."""
+    if before is None or now < before:
+        return now
+    return now - before

@@ -1,0 +1,13 @@
+"""Operations paths: public contract (DESIGN.md), like /healthz and /readyz."""
+
+from django.urls import path
+
+from storefront.ops import views
+
+app_name = "ops"
+
+urlpatterns = [
+    path("metrics", views.metrics, name="metrics"),
+    path("ops/", views.dashboard, name="dashboard"),
+    path("ops/data.json", views.dashboard_data_json, name="data"),
+]

@@ -1,0 +1,54 @@
+"""`/metrics` for Prometheus, and `/ops/` with its data for staff.
+
+`/metrics` is for the scraper on the private network (as /healthz is for the load
+balancer); expose it publicly only behind something that restricts it.
+"""
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from storefront.celery import app as celery_app
+from storefront.ops.dashboard import REFRESH_S, dashboard_data
+from storefront.ops.readings import reading_take, ring_update
+from toolkit.manifest import ownership_manifest
+from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
+from toolkit.metrics.celery import CeleryQueueCollector
+
+
+@require_safe
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Expose every process's metrics, plus the queue depth read from the broker now."""
+    queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)
+    body = metrics_exposition(extra=[CeleryQueueCollector(celery_app, queues)])
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _current_data() -> dict:
+    now = reading_take()
+    ring = ring_update(now)
+    return dashboard_data(ring, now, ownership_manifest())
+
+
+@require_safe
+@never_cache
+@staff_member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The live dashboard: rendered whole here, then refreshed by its script."""
+    data = _current_data()
+    return render(request, "storefront/ops/dashboard.html", {"data": data, "refresh": REFRESH_S})
+
+
+@require_safe
+@never_cache
+@staff_member_required
+def dashboard_data_json(request: HttpRequest) -> JsonResponse:
+    """The dashboard's data, with its panels rendered as HTML for the script to swap in."""
+    data = _current_data()
+    panels = render_to_string("storefront/ops/_panels.html", {"data": data}, request=request)
+    return JsonResponse({**data, "panels_html": panels})

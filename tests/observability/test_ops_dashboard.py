@@ -1,0 +1,94 @@
+"""/metrics for the scraper, /ops/ and its data for staff only."""
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from storefront.ops.dashboard import dashboard_data
+from storefront.ops.readings import Reading, RouteReading, histogram_quantile
+from storefront.ownership import MANIFEST
+
+
+@pytest.fixture
+def staff_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def test_metrics_is_prometheus_text_with_queue_depth(client, db):
+    client.get("/healthz")
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    names = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    assert {"peakstore_http_request_duration_seconds", "peakstore_celery_broker_up"} <= names
+
+
+@pytest.mark.parametrize("path", ["/ops/", "/ops/data.json"])
+def test_ops_is_for_staff_only(client, django_user_model, path):
+    assert client.get(path).status_code == 302  # to the login page
+    client.force_login(django_user_model.objects.create_user("shopper", password="x"))
+    assert client.get(path).status_code == 302
+
+
+def test_ops_dashboard_renders_every_panel_with_a_fallback_refresh(staff_client, product):
+    staff_client.get("/p/trail-runner/")
+
+    page = staff_client.get("/ops/").content.decode()
+
+    for title in (
+        "Routes against their SLO",
+        "Checkout funnel",
+        "Cache hit ratio",
+        "Dependencies",
+        "Celery",
+        "Release exposures",
+    ):
+        assert title in page
+    assert 'http-equiv="refresh"' in page
+    assert "pages:product" in page
+    assert "<svg" in page
+
+
+def test_ops_data_is_json_with_the_panels(staff_client, product):
+    staff_client.get("/p/trail-runner/")
+
+    data = staff_client.get("/ops/data.json").json()
+
+    assert {
+        "routes",
+        "caches",
+        "dependencies",
+        "celery",
+        "funnel",
+        "release_exposures",
+        "panels_html",
+    } <= set(data)
+    product_row = next(row for row in data["routes"] if row["route"] == "pages:product")
+    assert product_row["slo_ms"] == 200
+    assert product_row["owner"] == "catalog"
+    assert {row["dependency"] for row in data["dependencies"]} >= {"payment", "erp"}
+
+
+def test_percentiles_over_a_window_come_from_the_bucket_differences():
+    # 100 requests before the window, all fast; 10 in it, all between 0.25 and 0.5 s.
+    fast = [(0.1, 100.0), (0.25, 100.0), (0.5, 100.0), (float("inf"), 100.0)]
+    slow = [(0.1, 100.0), (0.25, 100.0), (0.5, 110.0), (float("inf"), 110.0)]
+    before = Reading(at=0.0, routes={"pages:product": RouteReading(buckets=fast, count=100)})
+    now = Reading(at=60.0, routes={"pages:product": RouteReading(buckets=slow, count=110)})
+
+    data = dashboard_data([before], now, MANIFEST)
+
+    row = data["routes"][0]
+    assert row["requests"] == 10
+    assert 250 < row["p95_ms"] <= 500
+    assert row["over_slo"] is True
+
+
+def test_histogram_quantile_interpolates_like_promql():
+    buckets = [(0.1, 50.0), (0.2, 100.0), (float("inf"), 100.0)]
+
+    assert histogram_quantile(0.5, buckets) == pytest.approx(0.1)
+    assert histogram_quantile(0.75, buckets) == pytest.approx(0.15)
+    assert histogram_quantile(0.5, [(0.1, 0.0), (float("inf"), 0.0)]) is None

@@ -1,0 +1,105 @@
+"""The request id: echoed, logged as JSON, carried into tasks and upstream calls."""
+
+import json
+import logging
+
+from celery import shared_task
+from django.test import override_settings
+
+from storefront.celery import app as celery_app
+from toolkit.jsonlog import JsonFormatter
+from toolkit.metrics.celery import _on_publish
+from toolkit.request_context import (
+    TASK_HEADER,
+    RequestIdLogFilter,
+    request_id_bound,
+    request_id_get,
+)
+
+task_logger = logging.getLogger("tests.observability.task")
+
+
+@shared_task
+def log_inside_a_task() -> str:
+    task_logger.info("inside the task")
+    return request_id_get()
+
+
+def test_the_client_request_id_is_echoed(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+
+    assert response["X-Request-ID"] == "abc-123"
+
+
+def test_a_missing_or_unsafe_request_id_is_replaced(client):
+    fresh = client.get("/healthz")["X-Request-ID"]
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "x\nforged log line"})
+
+    assert len(fresh) == 32
+    assert unsafe["X-Request-ID"] != "x\nforged log line"
+    assert len(unsafe["X-Request-ID"]) == 32
+
+
+def test_log_lines_are_json_with_the_request_id():
+    record = logging.LogRecord("shop", logging.WARNING, __file__, 1, "sold %s", ("out",), None)
+    record.sku = "TR-1"
+    with request_id_bound("req-7"):
+        RequestIdLogFilter().filter(record)
+
+    line = json.loads(JsonFormatter().format(record))
+
+    assert line["message"] == "sold out"
+    assert line["request_id"] == "req-7"
+    assert line["sku"] == "TR-1"
+    assert line["level"] == "WARNING"
+
+
+def test_a_task_runs_under_the_request_id_it_was_published_with(caplog):
+    # The worker side: the id arrives as a task header (what before_task_publish adds).
+    caplog.handler.addFilter(RequestIdLogFilter())
+    with caplog.at_level(logging.INFO, logger="tests.observability.task"):
+        result = log_inside_a_task.apply(headers={TASK_HEADER: "req-from-web"})
+
+    assert result.get() == "req-from-web"
+    assert [r.request_id for r in caplog.records if r.name == task_logger.name] == ["req-from-web"]
+    assert request_id_get() == ""  # reset after the task
+
+
+def test_publishing_a_task_puts_the_request_id_in_its_headers():
+    headers: dict = {}
+    with request_id_bound("req-42"):
+        _on_publish(headers=headers)
+
+    assert headers[TASK_HEADER] == "req-42"
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_an_eager_task_keeps_the_publishers_request_id():
+    assert celery_app.conf.task_always_eager
+    with request_id_bound("req-eager"):
+        assert log_inside_a_task.delay().get() == "req-eager"
+
+
+def test_upstream_calls_carry_the_request_id(upstream_simulator, settings):
+    from integrations.upstream import CallPolicy, upstream_call
+
+    settings.INTEGRATIONS_UPSTREAM_URL = upstream_simulator.url
+    seen = {}
+
+    import httpx
+
+    original = httpx.Client.stream
+
+    def spy(self, method, url, **kwargs):
+        seen.update(kwargs.get("headers") or {})
+        return original(self, method, url, **kwargs)
+
+    policy = CallPolicy(dependency="payment", read_timeout=1.0, budget=2.0)
+    with request_id_bound("req-upstream"):
+        httpx.Client.stream = spy
+        try:
+            upstream_call(policy, "GET", "/health")
+        finally:
+            httpx.Client.stream = original
+
+    assert seen["X-Request-ID"] == "req-upstream"

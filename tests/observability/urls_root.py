@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("storefront.urls")),
+    path("misbehaving/", include("tests.observability.urls")),
+]
