@@ -46,5 +46,12 @@ run: $(STAMP)
 loadtest: $(STAMP)
 	$(PY) manage.py loadtest --scenario $(SCENARIO)
 
+# Each entry is a manage.py command that prints its figures and exits non-zero on a
+# missed target; add yours to the list.
+BENCHMARKS ?= bench_product_page
+
+bench: $(STAMP)
+	@for command in $(BENCHMARKS); do echo "== $$command"; $(PY) manage.py $$command || exit 1; done
+
 clean:
 	rm -rf $(VENV) var reports .pytest_cache .ruff_cache

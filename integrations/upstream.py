@@ -12,7 +12,7 @@ many workers do not retry in lockstep. What is left after the retries is classif
 The budget holds even against a slow drip (each piece of the answer within the read
 timeout, the whole far past it): the body is read piece by piece against the deadline.
 
-Circuit breakers and bulkheads wrap `upstream_call` in the integrations issue.
+Circuit breakers and bulkheads wrap `upstream_call` in `resilience.dependency_call`.
 """
 
 import json as jsonlib

@@ -3,9 +3,10 @@
 `python manage.py bench_product_page` boots gunicorn (2 sync workers) and the upstream
 simulator on free loopback ports, and measures, in one run:
 
-1. healthy: every dependency answers;
+1. healthy: every dependency answers (breakers closed);
 2. hanging, breakers open: `optional-down` (recommendations and reviews hang), after
    warm-up requests have opened both breakers;
+   (1 and 2 alternate in short rounds, pooled per phase, so load drift hits both alike)
 3. hanging, resilience off: a second web server with INTEGRATIONS_RESILIENCE=0, same
    preset: the page waits for each client's timeout.
 
@@ -25,7 +26,9 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.interface import product_cards_popular
+from integrations import recommendations, reviews
 from integrations.interface import faults_preset_apply
+from integrations.resilience import Breaker
 from storefront.settings.environment import BASE_DIR
 from storefront.stack import Stack, StackConfig, StackError, free_port, store_prepare
 from storefront.stack.processes import simulator_process, web_process
@@ -36,6 +39,27 @@ TARGET_RATIO = 1.2
 def _percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _breakers_close() -> None:
+    """Close the optional widgets' breakers (shared cache), as a recovered service would."""
+    for spec in (recommendations.SPEC, reviews.SPEC):
+        Breaker(spec).reset()
+
+
+def _pooled(rounds: list[dict]) -> dict:
+    latencies = [latency for one in rounds for latency in one.pop("latencies")]
+    return _summary(latencies, errors=sum(one["errors"] for one in rounds))
+
+
+def _summary(latencies: list[float], *, errors: int) -> dict:
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+    }
 
 
 def _measure(base_url: str, paths: list[str], *, requests: int, clients: int) -> dict:
@@ -61,20 +85,15 @@ def _measure(base_url: str, paths: list[str], *, requests: int, clients: int) ->
         thread.start()
     for thread in threads:
         thread.join()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
-        "max_ms": round(max(latencies) * 1000, 1),
-    }
+    return {"latencies": latencies, "errors": errors}
 
 
 class Command(BaseCommand):
     help = "Product page p95: healthy vs optional dependencies hanging (breakers open / off)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--requests", type=int, default=400, help="per resilient phase")
+        parser.add_argument("--rounds", type=int, default=4, help="healthy/hanging pairs")
+        parser.add_argument("--requests", type=int, default=100, help="per round and phase")
         parser.add_argument("--naive-requests", type=int, default=60, help="resilience off")
         parser.add_argument("--clients", type=int, default=2, help="concurrent clients")
         parser.add_argument("--products", type=int, default=2000, help="seed size if empty")
@@ -82,6 +101,7 @@ class Command(BaseCommand):
     def handle(
         self,
         *args: object,
+        rounds: int,
         requests: int,
         naive_requests: int,
         clients: int,
@@ -97,21 +117,25 @@ class Command(BaseCommand):
         try:
             with self._stack(report_dir, "resilient", resilience=True) as stack:
                 url, upstream = stack.config.base_url, stack.config.upstream_url
-                faults_preset_apply("healthy", url=upstream)
                 _measure(url, paths, requests=40, clients=clients)  # warm up
-                results["healthy"] = _measure(url, paths, requests=requests, clients=clients)
-                faults_preset_apply("optional-down", url=upstream)
-                # Enough hanging calls to open both breakers (5 failures in a row each).
-                _measure(url, paths, requests=20, clients=clients)
-                results["hanging_breakers_open"] = _measure(
-                    url, paths, requests=requests, clients=clients
-                )
+                healthy: list[dict] = []
+                hanging: list[dict] = []
+                # Alternate short rounds, so drift in the machine's load hits both alike.
+                for _ in range(rounds):
+                    faults_preset_apply("healthy", url=upstream)
+                    _breakers_close()
+                    healthy.append(_measure(url, paths, requests=requests, clients=clients))
+                    faults_preset_apply("optional-down", url=upstream)
+                    # Enough hanging calls to open both breakers (5 failures in a row).
+                    _measure(url, paths, requests=12, clients=clients)
+                    hanging.append(_measure(url, paths, requests=requests, clients=clients))
+                results["healthy"] = _pooled(healthy)
+                results["hanging_breakers_open"] = _pooled(hanging)
             with self._stack(report_dir, "naive", resilience=False) as stack:
                 url, upstream = stack.config.base_url, stack.config.upstream_url
                 faults_preset_apply("optional-down", url=upstream)
-                results["hanging_resilience_off"] = _measure(
-                    url, paths, requests=naive_requests, clients=clients
-                )
+                naive = _measure(url, paths, requests=naive_requests, clients=clients)
+                results["hanging_resilience_off"] = _pooled([naive])
         except StackError as error:
             raise CommandError(str(error)) from None
         ratio = results["hanging_breakers_open"]["p95_ms"] / results["healthy"]["p95_ms"]
