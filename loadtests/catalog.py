@@ -61,6 +61,11 @@ class CatalogSnapshot:
     buyable: Weighted[Product]
     search_terms: Weighted[str]
 
+    @property
+    def hot_product(self) -> Product:
+        """The most popular buyable product: what a flash sale puts on offer."""
+        return max(zip(self.buyable.weights, self.buyable.items, strict=True))[1]
+
 
 def _weighted(rows: Sequence[dict], make: type) -> Weighted:
     fields = make.__dataclass_fields__

@@ -1,42 +1,187 @@
 """Peakstore's Locust entry point: `locust -f loadtests/locustfile.py`.
 
 Run it through `manage.py loadtest` (or `demo`), which boots the stack, writes the
-catalog snapshot the users pick from, and reads the results. Pass user class names on
-the command line to run a subset; a scenario in `storefront/stack/scenarios.py` does.
+catalog snapshot the users pick from, sets the environment below and reads the results.
+By hand (or across machines, see `loadtests/README.md`) set at least
+PEAKSTORE_CATALOG_SNAPSHOT; the shape then defaults to `steady` with Locust's own
+`--users` and `--run-time`.
+
+| variable | meaning |
+|---|---|
+| PEAKSTORE_CATALOG_SNAPSHOT | the catalog snapshot users pick slugs and SKUs from |
+| PEAKSTORE_LOAD_SHAPE, _USERS, _DURATION | the shape (`shapes.py`), its peak, its length |
+| PEAKSTORE_LOAD_MAX_REQUESTS | stop the whole run after this many requests |
+| PEAKSTORE_LOAD_RESULTS_DIR | where the event log and phases go (`loadtests/recorder.py`) |
+| PEAKSTORE_UPSTREAM_URL | the simulator whose fault presets the shape switches |
+| PEAKSTORE_BACKOFFICE_TOKEN | the back-office writers' token (and the flash sale's restock) |
 """
 
-import itertools
+import json
 import logging
 import os
+import time
+from pathlib import Path
 
 import gevent
-from locust import events
+import httpx
+from locust import LoadTestShape, events
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
-from loadtests.users import BrowseUser, BuyerUser, CartUser, SearchUser
+from loadtests.recorder import RESULTS_ENV, recorder_install
+from loadtests.shapes import LoadPlan, Phase, plan_for
+from loadtests.users import (
+    BACKOFFICE_TOKEN_ENV,
+    BackOfficeUser,
+    BrowseUser,
+    BuyerUser,
+    CartHoarderBot,
+    CartUser,
+    FlashSaleUser,
+    SearchUser,
+    catalog,
+)
 
-__all__ = ["BrowseUser", "BuyerUser", "CartUser", "SearchUser"]
+__all__ = [
+    "BackOfficeUser",
+    "BrowseUser",
+    "BuyerUser",
+    "CartHoarderBot",
+    "CartUser",
+    "FlashSaleUser",
+    "ScenarioShape",
+    "SearchUser",
+]
 
 MAX_REQUESTS_ENV = "PEAKSTORE_LOAD_MAX_REQUESTS"
+SHAPE_ENV, USERS_ENV, DURATION_ENV = (
+    "PEAKSTORE_LOAD_SHAPE",
+    "PEAKSTORE_LOAD_USERS",
+    "PEAKSTORE_LOAD_DURATION",
+)
+UPSTREAM_ENV = "PEAKSTORE_UPSTREAM_URL"
+PHASES_FILE = "phases.json"
+USER_CLASSES = {cls.__name__: cls for cls in (
+    BackOfficeUser, BrowseUser, BuyerUser, CartHoarderBot, CartUser, FlashSaleUser, SearchUser
+)}  # fmt: skip
 logger = logging.getLogger(__name__)
+_recorder = None
 
 
 @events.init.add_listener
-def stop_after_request_budget(environment: Environment, **_: object) -> None:
+def on_init(environment: Environment, **_: object) -> None:
+    global _recorder
+    _recorder = recorder_install(environment)
+    if not isinstance(environment.runner, WorkerRunner):
+        _request_budget_install(environment)
+
+
+def _request_budget_install(environment: Environment) -> None:
     """Bound a run by count as well as by time: quit once the budget of requests is spent.
 
-    The budget applies per Locust process (each `--processes` worker counts its own).
+    Checked where the stats of every process meet (the master, or a lone local runner),
+    so the budget is for the whole run however many `--processes` or workers share it.
     """
     budget = int(os.environ.get(MAX_REQUESTS_ENV) or 0)
     if budget <= 0:
         return
-    counter = itertools.count(1)
 
-    def _count(**_: object) -> None:
-        if next(counter) == budget and environment.runner is not None:
-            logger.warning("request budget of %d spent; stopping the run", budget)
-            # Quit from a fresh greenlet: this hook runs inside a user's greenlet,
-            # which quitting kills.
-            gevent.spawn(environment.runner.quit)
+    def watch() -> None:
+        while True:
+            gevent.sleep(1.0)
+            runner = environment.runner
+            if runner is not None and runner.stats.total.num_requests >= budget:
+                logger.warning("request budget of %d spent; stopping the run", budget)
+                runner.quit()
+                return
 
-    environment.events.request.add_listener(_count)
+    gevent.spawn(watch)
+
+
+class ScenarioShape(LoadTestShape):
+    """The load plan named by PEAKSTORE_LOAD_SHAPE, with its phase actions.
+
+    Runs on the master (or the lone local runner). When a phase starts it logs it, and
+    switches the simulator's fault preset or opens the flash sale if the phase says so.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plan: LoadPlan | None = None
+        self._phase: Phase | None = None
+
+    def plan(self) -> LoadPlan:
+        if self._plan is None:
+            options = self.runner.environment.parsed_options if self.runner else None
+            self._plan = plan_for(
+                os.environ.get(SHAPE_ENV, "steady"),
+                users=int(os.environ.get(USERS_ENV) or getattr(options, "num_users", 0) or 10),
+                duration_s=int(
+                    os.environ.get(DURATION_ENV) or getattr(options, "run_time", 0) or 60
+                ),
+            )
+        return self._plan
+
+    def tick(self) -> tuple[int, float, list] | None:
+        t = self.get_run_time()
+        tick = self.plan().tick_at(t)
+        if tick is None:
+            return None
+        if tick.phase is not self._phase:
+            self._phase_enter(tick.phase, started_at=time.time() - t)
+        return tick.users, tick.spawn_rate, [USER_CLASSES[name] for name in tick.user_classes]
+
+    def _phase_enter(self, phase: Phase, *, started_at: float) -> None:
+        if self._phase is None:
+            self._phases_write(started_at)
+        self._phase = phase
+        if _recorder is not None:
+            _recorder.phase = phase.name
+        logger.info("phase %s: %d users", phase.name, phase.users)
+        # Off the shape's greenlet: a slow upstream must not hold the next tick.
+        if phase.faults is not None:
+            gevent.spawn(_faults_switch, phase.faults)
+        if phase.flash_sale_stock is not None:
+            gevent.spawn(_flash_sale_open, self.runner.environment.host, phase.flash_sale_stock)
+
+    def _phases_write(self, started_at: float) -> None:
+        results_dir = os.environ.get(RESULTS_ENV)
+        if not results_dir:
+            return
+        plan = self.plan()
+        document = {
+            "shape": plan.name,
+            "started_at": started_at,
+            "duration_s": plan.duration_s,
+            "peak_users": plan.peak_users,
+            "phases": [window.as_dict() for window in plan.windows()],
+        }
+        Path(results_dir, PHASES_FILE).write_text(json.dumps(document, indent=1))
+
+
+def _faults_switch(preset: str) -> None:
+    """Switch the simulator to a fault preset (integrations' presets, its control API)."""
+    from integrations.fault_presets import faults_preset_apply
+
+    upstream = os.environ.get(UPSTREAM_ENV)
+    if not upstream:
+        logger.warning("no %s: fault preset %s not applied", UPSTREAM_ENV, preset)
+        return
+    try:
+        faults_preset_apply(preset, url=upstream)
+        logger.info("simulator fault preset: %s", preset)
+    except httpx.HTTPError:
+        logger.exception("could not switch the simulator to %s", preset)
+
+
+def _flash_sale_open(host: str, stock: int) -> None:
+    """Open the flash sale: the hot SKU is restocked to its sale quantity."""
+    sku = catalog().hot_product.skus[0]
+    response = httpx.post(
+        f"{host}/backoffice/v1/stock/{sku}",
+        json={"set": stock, "reason": "flash sale opens"},
+        headers={"Authorization": f"Bearer {os.environ.get(BACKOFFICE_TOKEN_ENV, '')}"},
+        timeout=10,
+        trust_env=False,
+    )
+    logger.info("flash sale: %s restocked to %d (HTTP %d)", sku, stock, response.status_code)

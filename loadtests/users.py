@@ -2,16 +2,29 @@
 
 Every request name starts with its journey in brackets (`[browse] /p/[slug]/`), so the
 runner reports p50/p95/p99 and errors per journey as well as in total. Outcomes a real
-shopper meets (an item sold out, a declined card) are successes; a 5xx, an unexpected
-status or a timeout is an error.
+shopper meets (an item sold out, a declined card) are successes; a request the store
+shed under load is its own outcome; a 5xx, an unexpected status or a timeout is an error
+(see `outcomes.py`).
+
+| class | journey | who |
+|---|---|---|
+| BrowseUser | browse | anonymous: home, categories (filtered, paged, sometimes deep), products |
+| SearchUser | search | searches, then a product |
+| CartUser | cart | add-to-cart form, cart, checkout page |
+| BuyerUser | buy | real orders through the API, each with its own Idempotency-Key |
+| FlashSaleUser | flash | the flash-sale crowd: one hot SKU, bought through the API |
+| BackOfficeUser | backoffice | price and stock writes during the run (back-office API) |
+| CartHoarderBot | bot | many carts holding hot SKUs, never checked out |
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import random
 import re
 import uuid
+from decimal import Decimal
 
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -19,7 +32,10 @@ from locust.contrib.fasthttp import FastHttpUser
 from loadtests.catalog import CatalogSnapshot, snapshot_load
 from loadtests.outcomes import expect, expect_or_refusal
 
-_CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+BACKOFFICE_TOKEN_ENV = "PEAKSTORE_BACKOFFICE_TOKEN"
+# The product page is cached for everyone, so its form has no CSRF token; the store
+# checks the Origin header instead, which a browser sends with every form POST.
+_ADD_TO_CART_FORM = re.compile(r'<form class="add-to-cart" method="post" action="/cart/add/">')
 SHIPPING_ADDRESS = {
     "name": "Load Test",
     "line1": "1 Loopback Road",
@@ -83,6 +99,15 @@ class BrowseUser(StoreUser):
         slug = self.catalog.products.pick(self.rng).slug
         self.get_page(f"/p/{slug}/", name="[browse] /p/[slug]/")
 
+    @task(1)
+    def category_deep(self) -> None:
+        """Page 4 or beyond of a long listing: what admission control sheds first."""
+        category = self.catalog.categories.pick(self.rng)
+        if category.pages < 4:
+            return
+        page = self.rng.randint(4, category.pages)
+        self.get_page(f"/c/{category.slug}/?page={page}", name="[browse] /c/[slug]/?page=deep")
+
 
 class SearchUser(StoreUser):
     """Searches, then opens one of the popular products."""
@@ -118,20 +143,16 @@ class CartUser(StoreUser):
         with self.client.get(
             f"/p/{product.slug}/", name="[cart] /p/[slug]/", catch_response=True
         ) as response:
-            token = _CSRF_TOKEN.search(response.text or "")
-            if response.status_code == 200 and token is None:
+            if response.status_code == 200 and not _ADD_TO_CART_FORM.search(response.text or ""):
                 response.failure("the product page has no add-to-cart form")
                 return
             if not expect(response, 200):
                 return
-        form = {
-            "csrfmiddlewaretoken": token.group(1),
-            "sku": self.rng.choice(product.skus),
-            "quantity": "1",
-        }
+        form = {"sku": self.rng.choice(product.skus), "quantity": "1"}
         with self.client.post(
             "/cart/add/",
             data=form,
+            headers={"Origin": self.host.rstrip("/")},
             name="[cart] /cart/add/",
             allow_redirects=False,
             catch_response=True,
@@ -149,31 +170,31 @@ class CartUser(StoreUser):
             self.get_page("/checkout/", name="[cart] /checkout/")
 
 
-class BuyerUser(StoreUser):
-    """Completes real orders through the API, each with its own Idempotency-Key."""
+class ApiBuyer(StoreUser):
+    """Buys through the API: a cart, its lines, then the order with an Idempotency-Key."""
 
-    weight = 1
+    abstract = True
+    journey = "buy"
 
-    @task
-    def buy(self) -> None:
+    def cart_create(self) -> str | None:
         with self.client.post(
-            "/api/v1/carts/", json={}, name="[buy] /api/v1/carts/", catch_response=True
+            "/api/v1/carts/",
+            json={},
+            name=f"[{self.journey}] /api/v1/carts/",
+            catch_response=True,
         ) as response:
-            if not expect(response, 201):
-                return
-            token = response.json()["token"]
-        lines = 0
-        for _ in range(self.rng.randint(1, 2)):
-            product = self.catalog.buyable.pick(self.rng)
-            with self.client.post(
-                f"/api/v1/carts/{token}/lines/",
-                json={"sku": self.rng.choice(product.skus), "quantity": 1},
-                name="[buy] /api/v1/carts/[token]/lines/",
-                catch_response=True,
-            ) as response:
-                lines += expect_or_refusal(response, 201)
-        if not lines:
-            return
+            return response.json()["token"] if expect(response, 201) else None
+
+    def cart_add(self, token: str, sku: str) -> bool:
+        with self.client.post(
+            f"/api/v1/carts/{token}/lines/",
+            json={"sku": sku, "quantity": 1},
+            name=f"[{self.journey}] /api/v1/carts/[token]/lines/",
+            catch_response=True,
+        ) as response:
+            return expect_or_refusal(response, 201)
+
+    def order_place(self, token: str) -> None:
         order = {
             "cart": token,
             "email": f"buyer-{uuid.uuid4().hex[:12]}@example.com",
@@ -185,7 +206,107 @@ class BuyerUser(StoreUser):
             "/api/v1/orders/",
             json=order,
             headers={"Idempotency-Key": str(uuid.uuid4())},
-            name="[buy] /api/v1/orders/",
+            name=f"[{self.journey}] /api/v1/orders/",
             catch_response=True,
         ) as response:
             expect_or_refusal(response, 201)
+
+
+class BuyerUser(ApiBuyer):
+    """Completes real orders through the API, 1-2 Zipf-picked items each."""
+
+    weight = 1
+
+    @task
+    def buy(self) -> None:
+        token = self.cart_create()
+        if token is None:
+            return
+        lines = 0
+        for _ in range(self.rng.randint(1, 2)):
+            product = self.catalog.buyable.pick(self.rng)
+            lines += self.cart_add(token, self.rng.choice(product.skus))
+        if lines:
+            self.order_place(token)
+
+
+class FlashSaleUser(ApiBuyer):
+    """The flash-sale crowd: everyone wants the one hot SKU the moment it goes live.
+
+    Joins only in a shape's sale phase. Once the sale stock is gone, adding it is an
+    expected `insufficient_stock` refusal, never an error, and never an oversell.
+    """
+
+    weight = 8
+    journey = "flash"
+    wait_time = between(0.5, 2.0)
+
+    @task
+    def buy_the_hot_sku(self) -> None:
+        hot = self.catalog.hot_product
+        self.get_page(f"/p/{hot.slug}/", name="[flash] /p/[hot]/")
+        token = self.cart_create()
+        if token is not None and self.cart_add(token, hot.skus[0]):
+            self.order_place(token)
+
+
+class BackOfficeUser(StoreUser):
+    """A PIM/ERP connector: price and stock writes on hot SKUs while the store sells.
+
+    Writes go through the back-office API (token from PEAKSTORE_BACKOFFICE_TOKEN), so the
+    owners' services run, cache invalidation and stock locks included. One per run.
+    """
+
+    fixed_count = 1
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.headers = {"Authorization": f"Bearer {os.environ.get(BACKOFFICE_TOKEN_ENV, '')}"}
+
+    @task(2)
+    def price_update(self) -> None:
+        sku = self.rng.choice(self.catalog.buyable.pick(self.rng).skus)
+        amount = Decimal(self.rng.randint(500, 25_000)) / 100
+        with self.client.put(
+            f"/backoffice/v1/prices/{sku}",
+            json={"amount": str(amount)},
+            headers=self.headers,
+            name="[backoffice] /backoffice/v1/prices/[sku]",
+            catch_response=True,
+        ) as response:
+            expect(response, 200)
+
+    @task(1)
+    def restock(self) -> None:
+        sku = self.rng.choice(self.catalog.buyable.pick(self.rng).skus)
+        with self.client.post(
+            f"/backoffice/v1/stock/{sku}",
+            json={"add": self.rng.randint(1, 20), "reason": "load test: goods received"},
+            headers=self.headers,
+            name="[backoffice] /backoffice/v1/stock/[sku]",
+            catch_response=True,
+        ) as response:
+            expect(response, 200)
+
+
+class CartHoarderBot(ApiBuyer):
+    """A bot filling many carts with hot SKUs and never checking out.
+
+    It says what it is in its User-Agent, as well-behaved bots do, so admission control
+    sheds it first; the reservations it makes expire on their own (inventory's TTL).
+    """
+
+    weight = 1
+    journey = "bot"
+    wait_time = between(0.1, 0.5)
+    default_headers = {"User-Agent": "HoardBot/1.0 (+load test)"}
+
+    @task
+    def hoard(self) -> None:
+        token = self.cart_create()
+        if token is None:
+            return
+        for _ in range(self.rng.randint(1, 3)):
+            product = self.catalog.buyable.pick(self.rng)
+            self.cart_add(token, self.rng.choice(product.skus))

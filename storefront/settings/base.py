@@ -168,7 +168,7 @@ INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
 # Admission control (storefront/admission.py): the accept-queue length per web worker at
 # which each route class is shed. Critical and exempt routes are never shed.
 STOREFRONT_ADMISSION_ENABLED = ENV.admission_enabled
-STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 0.5, "deep_browse": 1.0, "browse": 4.0}
+STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 1.0, "deep_browse": 1.5, "browse": 3.0}
 STOREFRONT_ADMISSION_DEEP_PAGE = 4
 STOREFRONT_ADMISSION_RETRY_AFTER = 2
 STOREFRONT_BACKOFFICE_TOKEN = ENV.backoffice_token

@@ -3,26 +3,48 @@
 from collections.abc import Callable
 from io import StringIO
 
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, get_commands
 from django.test.utils import override_settings
 
+from loadtests.gates import AuditResult
 from storefront.stack.processes import StackConfig
 
+# Each audit exits non-zero (CommandError) on a violation. One that does not exist in this
+# checkout is reported as skipped, never as clean.
+AUDIT_COMMANDS = ("audit_orders", "cache_audit")
+AUDIT_LINES_SHOWN = 12
 
-def audits_run(*, config: StackConfig, write: Callable[[str], None]) -> bool:
-    """Run `audit_orders` against this stack's database and simulator; True if clean.
+
+def _audit(name: str) -> AuditResult:
+    if name not in get_commands():
+        return AuditResult(name, None, f"no `{name}` command in this checkout")
+    out = StringIO()
+    try:
+        call_command(name, stdout=out)
+    except CommandError as error:
+        out.write(f"  {error}\n")
+        return AuditResult(name, False, out.getvalue())
+    return AuditResult(name, True, out.getvalue())
+
+
+def audits_run(*, config: StackConfig, write: Callable[[str], None]) -> list[AuditResult]:
+    """Run every audit against this stack's database, cache and simulator.
 
     The simulator is asked for its captures, so this must run before the stack stops.
     """
-    out = StringIO()
     # This process is not one of the stack's: point the payment client at its simulator.
     with override_settings(INTEGRATIONS_UPSTREAM_URL=config.upstream_url):
-        try:
-            call_command("audit_orders", stdout=out)
-            clean = True
-        except CommandError as error:
-            out.write(f"  {error}\n")
-            clean = False
-    write("Order audit:")
-    write(out.getvalue().rstrip())
-    return clean
+        results = [_audit(name) for name in AUDIT_COMMANDS]
+    for result in results:
+        state = {True: "clean", False: "VIOLATIONS", None: "skipped"}[result.clean]
+        write(f"Audit {result.name}: {state}")
+        if lines := result.output.strip().splitlines():
+            shown = lines[-AUDIT_LINES_SHOWN:]
+            if len(lines) > len(shown):
+                write(f"  ... {len(lines) - len(shown)} more lines")
+            write("\n".join(shown))
+    return results
+
+
+def audits_clean(results: list[AuditResult]) -> bool:
+    return all(result.clean is not False for result in results)

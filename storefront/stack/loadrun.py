@@ -1,9 +1,12 @@
-"""Run a scenario's Locust mix headless against a running stack, and read its results.
+"""Run a scenario's Locust shape headless against a running stack, and read its results.
 
 Locust runs as a subprocess (its gevent monkey-patching must stay out of this process)
-and writes its HTML report, CSV and JSON stats into the report folder. The runner reads
-the JSON stats and reports p50/p95/p99, requests per second and error rate per journey
-(the bracketed prefix of each request name, see `loadtests/users.py`) and in total.
+and writes its HTML report, CSV and JSON stats, and Peakstore's event log
+(`loadtests/recorder.py`), into the report folder. While it runs, this process scrapes
+the store's /metrics every few seconds into `metrics.jsonl` for the report's series.
+Afterwards the runner reads Locust's JSON stats for the summary table (p50/p95/p99,
+requests per second and error rate per journey, the bracketed prefix of each request
+name) and leaves gates and the report to `loadtests/gates.py` and `loadtests/report.py`.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ import csv
 import json
 import re
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
+from loadtests.outcomes import SHED_REQUEST_TYPE
+from loadtests.results import keep_sample, sample_key
 from storefront.settings.environment import BASE_DIR
 from storefront.stack.processes import ProcessSpec, Stack, StackConfig, StackError
 from storefront.stack.scenarios import Scenario
@@ -24,6 +35,8 @@ from storefront.stack.snapshot import catalog_snapshot_write
 
 LOCUSTFILE = BASE_DIR / "loadtests" / "locustfile.py"
 PROGRESS_EVERY_S = 10.0
+METRICS_EVERY_S = 5.0
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _JOURNEY = re.compile(r"^\[([\w-]+)\]")
 
 
@@ -92,8 +105,11 @@ def _journey_stats(name: str, entries: list[dict], duration_s: float) -> Journey
 
 
 def summarize(scenario: str, entries: Iterable[dict], *, exceptions: int = 0) -> LoadSummary:
-    """Summarize Locust's `--json-file` entries per journey and in total."""
-    entries = list(entries)
+    """Summarize Locust's `--json-file` entries per journey and in total.
+
+    Shed requests (request type SHED) are left out: they are counted apart, in the report.
+    """
+    entries = [entry for entry in entries if entry.get("method") != SHED_REQUEST_TYPE]
     if entries:
         started = min(entry["start_time"] for entry in entries)
         ended = max(entry["last_request_timestamp"] or started for entry in entries)
@@ -158,7 +174,56 @@ def _progress_line(history_csv: Path, scenario: Scenario) -> str | None:
     )
 
 
-def locust_process(*, scenario: Scenario, host: str, report_dir: Path) -> ProcessSpec:
+class MetricsSampler(threading.Thread):
+    """Scrape the store's /metrics every few seconds into `metrics.jsonl` while Locust runs.
+
+    Keeps only Peakstore's own counters and gauges (histogram buckets are dropped; sums
+    and counts stay). A store without /metrics leaves an empty file and the report says so.
+    """
+
+    def __init__(self, *, url: str, path: Path, every_s: float = METRICS_EVERY_S) -> None:
+        super().__init__(name="metrics-sampler", daemon=True)
+        self.url, self.path, self.every_s = url, path, every_s
+        self.scrapes = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        with self.path.open("w") as file:
+            while True:
+                if samples := self.scrape():
+                    file.write(json.dumps({"t": round(time.time(), 3), "samples": samples}) + "\n")
+                    file.flush()
+                    self.scrapes += 1
+                if self._stop_event.wait(self.every_s):
+                    break
+            if samples := self.scrape():  # a last one, after the load stopped
+                file.write(json.dumps({"t": round(time.time(), 3), "samples": samples}) + "\n")
+
+    def scrape(self) -> dict[str, float]:
+        try:
+            with _LOOPBACK.open(self.url, timeout=5) as response:
+                text = response.read().decode()
+        except (OSError, urllib.error.URLError):
+            return {}
+        return {
+            sample_key(sample.name, sample.labels): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if keep_sample(sample.name)
+        }
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=15)
+
+
+def locust_process(
+    *, scenario: Scenario, host: str, report_dir: Path, env: Mapping[str, str] | None = None
+) -> ProcessSpec:
+    """Locust headless with the scenario's shape; `--processes` when it asks for more than one.
+
+    The shape (not `--users`/`--run-time`) drives the run; it reads PEAKSTORE_LOAD_*.
+    """
     return ProcessSpec(
         name="locust",
         argv=(
@@ -169,12 +234,7 @@ def locust_process(*, scenario: Scenario, host: str, report_dir: Path) -> Proces
             str(LOCUSTFILE),
             "--headless",
             "--only-summary",
-            "--users",
-            str(scenario.users),
-            "--spawn-rate",
-            str(scenario.spawn_rate),
-            "--run-time",
-            f"{scenario.run_time_s}s",
+            *(("--processes", str(scenario.processes)) if scenario.processes > 1 else ()),
             "--stop-timeout",
             "5",
             "--host",
@@ -185,28 +245,50 @@ def locust_process(*, scenario: Scenario, host: str, report_dir: Path) -> Proces
             str(report_dir / "locust"),
             "--json-file",
             str(report_dir / "locust"),
-            # The verdict is ours (error budget, expected refusals); Locust's exit code
+            # The verdict is ours (gates, expected refusals, shed); Locust's exit code
             # then means only "the run itself worked".
             "--exit-code-on-error",
             "0",
-            *scenario.user_classes,
         ),
     )
+
+
+def locust_env(
+    *, scenario: Scenario, report_dir: Path, snapshot_path: Path, stack: StackConfig, token: str
+) -> dict[str, str]:
+    """What the locustfile reads (see its docstring)."""
+    return {
+        "PYTHONPATH": str(BASE_DIR),
+        "PEAKSTORE_CATALOG_SNAPSHOT": str(snapshot_path),
+        "PEAKSTORE_LOAD_MAX_REQUESTS": str(scenario.max_requests),
+        "PEAKSTORE_LOAD_SHAPE": scenario.shape,
+        "PEAKSTORE_LOAD_USERS": str(scenario.users),
+        "PEAKSTORE_LOAD_DURATION": str(scenario.run_time_s),
+        "PEAKSTORE_LOAD_RESULTS_DIR": str(report_dir),
+        "PEAKSTORE_UPSTREAM_URL": stack.upstream_url,
+        "PEAKSTORE_BACKOFFICE_TOKEN": token,
+        # A folder of Locust's own: starting a stack empties its metrics folder, and the
+        # store's workers are still writing to theirs.
+        "PROMETHEUS_MULTIPROC_DIR": str(report_dir / "locust-prometheus"),
+    }
 
 
 def scenario_run(
     *,
     scenario: Scenario,
-    host: str,
+    stack: StackConfig,
     report_dir: Path,
+    backoffice_token: str = "",
     write: Callable[[str], None] = print,
 ) -> LoadSummary:
-    """Snapshot the catalog, run the scenario's Locust mix against `host`, summarize it.
+    """Snapshot the catalog, run the scenario's Locust shape against the stack, summarize it.
 
-    Bounded three ways: the scenario's run time (plus a margin, then Locust is killed),
-    its user count, and its request budget (Locust stops itself once it is spent).
+    Bounded three ways: the shape's duration (plus a margin, then Locust is killed), its
+    user count, and the request budget (Locust stops itself once it is spent).
     """
     report_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("events.csv", "users.csv", "phases.json", "metrics.jsonl"):
+        (report_dir / stale).unlink(missing_ok=True)
     snapshot_path = report_dir / "catalog-snapshot.json"
     counts = catalog_snapshot_write(path=snapshot_path)
     write(
@@ -214,30 +296,39 @@ def scenario_run(
         f"({counts['buyable']} buyable), {counts['search_terms']} search terms."
     )
     write(
-        f"Locust: scenario {scenario.name!r}, {scenario.users} users for "
-        f"{scenario.run_time_s}s (at most {scenario.max_requests:,} requests) against {host}"
+        f"Locust: scenario {scenario.name!r}, shape {scenario.shape}, peak {scenario.users} "
+        f"users for {scenario.run_time_s}s, {scenario.processes} process(es), at most "
+        f"{scenario.max_requests:,} requests, against {stack.base_url}"
     )
     config = StackConfig(
-        env={
-            "PYTHONPATH": str(BASE_DIR),
-            "PEAKSTORE_CATALOG_SNAPSHOT": str(snapshot_path),
-            "PEAKSTORE_LOAD_MAX_REQUESTS": str(scenario.max_requests),
-        },
+        env=locust_env(
+            scenario=scenario,
+            report_dir=report_dir,
+            snapshot_path=snapshot_path,
+            stack=stack,
+            token=backoffice_token,
+        ),
         log_dir=report_dir,
         stop_grace=15.0,
     )
-    locust = locust_process(scenario=scenario, host=host, report_dir=report_dir)
+    locust = locust_process(scenario=scenario, host=stack.base_url, report_dir=report_dir)
+    sampler = MetricsSampler(url=f"{stack.base_url}/metrics", path=report_dir / "metrics.jsonl")
     deadline_s = scenario.run_time_s + 60
     with Stack(config, processes=[locust]) as runner:
-        waited = 0.0
-        while (code := runner.wait_exit("locust", timeout=PROGRESS_EVERY_S)) is None:
-            waited += PROGRESS_EVERY_S
-            if waited > deadline_s:
-                raise StackError(f"Locust still running after {deadline_s}s; stopped it")
-            if line := _progress_line(report_dir / "locust_stats_history.csv", scenario):
-                write(line)
+        sampler.start()
+        try:
+            waited = 0.0
+            while (code := runner.wait_exit("locust", timeout=PROGRESS_EVERY_S)) is None:
+                waited += PROGRESS_EVERY_S
+                if waited > deadline_s:
+                    raise StackError(f"Locust still running after {deadline_s}s; stopped it")
+                if line := _progress_line(report_dir / "locust_stats_history.csv", scenario):
+                    write(line)
+        finally:
+            sampler.stop()
     if code != 0:
         raise StackError(f"Locust exited with code {code}; see {report_dir / 'locust.log'}")
+    write(f"/metrics scraped {sampler.scrapes} times")
     summary = summarize(
         scenario.name,
         json.loads((report_dir / "locust.json").read_text()),

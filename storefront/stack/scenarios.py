@@ -1,25 +1,48 @@
 """Load scenarios by name: what `manage.py loadtest --scenario NAME` and `demo` run.
 
-A scenario says who visits (Locust user classes; all of them when empty), how many, for
-how long, with a hard cap on requests, and its error budget. The load-test suite adds
-shapes and gates here; the runner reads only this registry.
+A scenario names its load shape (`loadtests/shapes.py`), the shape's peak user count and
+duration, a hard cap on requests, how many Locust processes generate the load, and the
+catalog size to seed an empty store with. Its gates are in `loadtests/gates.toml` under
+the same name. CI runs `smoke`; the others are for people and benchmarks.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
-    users: int
-    spawn_rate: float
+    users: int  # the shape's peak
     run_time_s: int
     max_requests: int
+    shape: str = "steady"
     error_budget: float = 0.01
-    user_classes: tuple[str, ...] = ()
     # How many products to seed when the database is empty.
     seed_products: int = 10_000
+    # Locust processes generating load (`--processes`); 1 keeps the cores for the store.
+    processes: int = 1
+    # Short enough for every CI run.
+    ci: bool = False
+
+    @property
+    def spawn_rate(self) -> float:
+        return max(1.0, self.users / 5)
+
+    def scaled(
+        self,
+        *,
+        users: int | None = None,
+        duration_s: int | None = None,
+        processes: int | None = None,
+    ) -> "Scenario":
+        """The same scenario with another peak, duration or process count."""
+        return replace(
+            self,
+            users=users or self.users,
+            run_time_s=duration_s or self.run_time_s,
+            processes=processes or self.processes,
+        )
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -43,9 +66,8 @@ def scenario_get(name: str) -> Scenario:
 scenario_register(
     Scenario(
         name="demo",
-        description="A minute of mixed traffic: browse, search, add to cart, buy via the API.",
+        description="A minute of the everyday mix: browse, search, carts, orders, writers, bots.",
         users=30,
-        spawn_rate=10,
         run_time_s=60,
         max_requests=60_000,
     )
@@ -53,11 +75,66 @@ scenario_register(
 scenario_register(
     Scenario(
         name="smoke",
-        description="Half a minute of the same mix at low load; fails on more than 1% errors.",
+        description="40 s of the everyday mix at low load, with every gate: what CI runs.",
         users=10,
-        spawn_rate=10,
-        run_time_s=30,
+        run_time_s=40,
         max_requests=20_000,
         seed_products=2_000,
+        ci=True,
+    )
+)
+scenario_register(
+    Scenario(
+        name="steady",
+        description="Two minutes of steady traffic at the demo's load.",
+        users=30,
+        run_time_s=120,
+        max_requests=100_000,
+    )
+)
+scenario_register(
+    Scenario(
+        name="campaign-spike",
+        description=(
+            "A campaign e-mail lands: baseline, 10x within a minute, sustain, decay. "
+            "Peak 60 users over a baseline of 6 (sized for 2 cores)."
+        ),
+        shape="campaign-spike",
+        users=60,
+        run_time_s=300,
+        max_requests=200_000,
+    )
+)
+scenario_register(
+    Scenario(
+        name="flash-sale",
+        description="A baseline, then one hot SKU goes live at a set time and a crowd buys it.",
+        shape="flash-sale",
+        users=40,
+        run_time_s=180,
+        max_requests=150_000,
+    )
+)
+scenario_register(
+    Scenario(
+        name="partial-outage",
+        description=(
+            "A campaign spike during which the simulator's `partial-outage` preset is on "
+            "(optional services hang, tax and shipping fail, ERP is slow), then healthy."
+        ),
+        shape="partial-outage",
+        users=60,
+        run_time_s=300,
+        max_requests=200_000,
+    )
+)
+scenario_register(
+    Scenario(
+        name="soak",
+        description="Half an hour at a steady load: leaks, queue growth, cache churn.",
+        shape="soak",
+        users=20,
+        run_time_s=1800,
+        max_requests=1_000_000,
     )
 )

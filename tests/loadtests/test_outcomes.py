@@ -4,15 +4,17 @@ import json
 
 import pytest
 
-from loadtests.outcomes import expect, expect_or_refusal
+from loadtests.outcomes import expect, expect_or_refusal, outcome_of
 
 
 class FakeResponse:
     """Stands in for Locust's response context manager; records the verdict."""
 
-    def __init__(self, status_code: int, body: object = None):
+    def __init__(self, status_code: int, body: object = None, headers: dict | None = None):
         self.status_code = status_code
         self.body = json.dumps(body) if body is not None else "<html>"
+        self.headers = headers or {}
+        self.request_meta = {"request_type": "GET", "context": {}, "exception": None}
         self.verdict: str | None = None
 
     def json(self):
@@ -68,3 +70,33 @@ def test_expect_fails_a_redirect_where_a_page_was_due():
 
     assert expect(response, 200) is False
     assert response.verdict == "failure: HTTP 302, expected 200"
+
+
+def test_a_shed_answer_is_its_own_outcome_not_an_error():
+    # given the store's admission control turning a request away
+    response = FakeResponse(503, headers={"X-Peakstore-Shed": "bot"})
+
+    # then it is no success of the journey, but no failure either
+    assert expect(response, 200) is False
+    assert response.verdict == "success"
+    assert response.request_meta["request_type"] == "SHED"
+    assert outcome_of(response.request_meta) == "shed"
+
+
+def test_a_503_without_the_shed_header_is_an_error():
+    response = FakeResponse(503, _error("payment_unavailable"))
+
+    assert expect_or_refusal(response, 201) is False
+    assert response.verdict.startswith("failure")
+    assert outcome_of(response.request_meta) == "error"
+
+
+def test_outcomes_are_recorded_for_the_event_log():
+    served, refused = FakeResponse(201), FakeResponse(409, _error("insufficient_stock"))
+
+    expect_or_refusal(served, 201)
+    expect_or_refusal(refused, 201)
+
+    assert outcome_of(served.request_meta) == "ok"
+    assert outcome_of(refused.request_meta) == "refused"
+    assert outcome_of({"exception": TimeoutError(), "context": {"outcome": "ok"}}) == "error"

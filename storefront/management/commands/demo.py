@@ -5,6 +5,7 @@ the figures and writes the reports, then keeps serving until Ctrl-C. With DEMO_S
 exits after the report instead, non-zero when the error rate is over 1%.
 """
 
+import secrets
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from storefront.management.commands.run_stack import stack_banner
 from storefront.settings.environment import BASE_DIR, ENV
 from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
-from storefront.stack.audit import audits_run
+from storefront.stack.audit import audits_clean, audits_run
 from storefront.stack.loadrun import scenario_run, summary_table
 from storefront.stack.scenarios import scenario_get
 
@@ -29,18 +30,22 @@ class Command(BaseCommand):
         scenario = scenario_get("demo")
         report_dir = reports / scenario.name
         store_prepare(products=products, stdout=self.stdout)
-        config = StackConfig(port=port, log_dir=ENV.var_dir / "log")
+        token = secrets.token_urlsafe(24)  # the back-office writers' token, for this run
+        config = StackConfig(
+            port=port, log_dir=ENV.var_dir / "log", env={"PEAKSTORE_BACKOFFICE_TOKEN": token}
+        )
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
             with sigterm_as_interrupt(), Stack(config) as stack:
                 summary = scenario_run(
                     scenario=scenario,
-                    host=config.base_url,
+                    stack=config,
                     report_dir=report_dir,
+                    backoffice_token=token,
                     write=self.stdout.write,
                 )
                 self.stdout.write(summary_table(summary))
-                audits_clean = audits_run(config=config, write=self.stdout.write)
+                clean = audits_clean(audits_run(config=config, write=self.stdout.write))
                 self.stdout.write(f"Reports in {report_dir}/ (locust.html, CSV and JSON stats)")
                 if ENV.demo_serve:
                     self.stdout.write(self.style.SUCCESS(stack_banner(config)))
@@ -54,5 +59,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"error rate {summary.error_rate:.2%} is over {scenario.error_budget:.0%}"
             )
-        if not audits_clean:
+        if not clean:
             raise CommandError("the order audit found violations (see above)")

@@ -1,0 +1,267 @@
+"""Performance gates: turn a run's results into a verdict a pipeline can act on.
+
+Gates live in `loadtests/gates.toml`, versioned with the code they judge: `[defaults]`
+apply to every scenario, `[scenario.<name>]` overrides them key by key. Each gate is a
+row with its measured value, its limit and pass/fail; a gate whose data is missing (no
+/metrics, an audit command that does not exist) is listed as skipped, never as passed.
+
+On top of the absolute limits, a run is compared with the scenario's stored baseline
+(`loadtests/baselines/<scenario>.json`, written by `--record-baseline`): a p95 that grew
+past the tolerance fails even when it is still under its absolute limit.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtests.results import RunResults
+
+GATES_FILE = Path(__file__).with_name("gates.toml")
+BASELINES_DIR = Path(__file__).with_name("baselines")
+PASS, FAIL, SKIP = "pass", "fail", "skipped"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    value: str
+    limit: str
+    status: str  # pass, fail or skipped
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    name: str
+    clean: bool | None  # None: the audit does not exist here (skipped)
+    output: str = ""
+
+
+def gates_load(scenario: str, path: Path = GATES_FILE) -> dict[str, Any]:
+    """The gates of one scenario: its section merged over the defaults."""
+    document = tomllib.loads(path.read_text())
+    if document.get("version") != 1:
+        raise ValueError(f"{path}: unsupported gates version {document.get('version')!r}")
+    merged = dict(document.get("defaults", {}))
+    for key, value in document.get("scenario", {}).get(scenario, {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _row(gate: str, value: float, limit: float, ok: bool, fmt: str = "{:.0f}") -> GateResult:
+    return GateResult(gate, fmt.format(value), fmt.format(limit), PASS if ok else FAIL)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.2%}"
+
+
+def baseline_snapshot(results: RunResults) -> dict[str, Any]:
+    """What a baseline keeps of a run: the figures later runs are compared with."""
+    return {
+        "scenario": results.scenario,
+        "journeys": {
+            journey: {
+                "p95_ms": results.overall(journey).p95_ms,
+                "error_rate": results.overall(journey).error_rate,
+            }
+            for journey in results.journeys()
+        },
+        "shed_ratio": results.overall().shed_ratio,
+        "checkout_completion": results.checkout().completion,
+    }
+
+
+def baseline_load(scenario: str, directory: Path = BASELINES_DIR) -> dict[str, Any] | None:
+    path = directory / f"{scenario}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def baseline_write(results: RunResults, directory: Path = BASELINES_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{results.scenario}.json"
+    path.write_text(json.dumps(baseline_snapshot(results), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def gates_evaluate(
+    results: RunResults,
+    gates: Mapping[str, Any],
+    *,
+    audits: list[AuditResult],
+    baseline: Mapping[str, Any] | None,
+) -> list[GateResult]:
+    """Every gate of `gates` against `results`, audits and the baseline, in report order."""
+    rows: list[GateResult] = []
+    total = results.overall()
+    rows.append(
+        GateResult(
+            "requests made",
+            f"{total.requests:,}",
+            f">= {gates.get('min_requests', 1):,}",
+            PASS if total.requests >= gates.get("min_requests", 1) else FAIL,
+        )
+    )
+    p95_limits: Mapping[str, float] = gates.get("p95_ms", {})
+    error_budget = float(gates.get("error_budget", 0.01))
+    for journey in results.journeys():
+        figures = results.overall(journey)
+        if journey in p95_limits:
+            rows.append(
+                _row(
+                    f"{journey} p95 ms",
+                    figures.p95_ms,
+                    p95_limits[journey],
+                    figures.p95_ms <= p95_limits[journey],
+                )
+            )
+        rows.append(
+            GateResult(
+                f"{journey} error rate",
+                _percent(figures.error_rate),
+                f"<= {_percent(error_budget)}",
+                PASS if figures.error_rate <= error_budget else FAIL,
+                f"{figures.errors} errors of {figures.served} admitted",
+            )
+        )
+    for journey, rule in gates.get("p95_ratio", {}).items():
+        rows.append(_p95_ratio(results, journey, rule))
+    checkout = results.checkout()
+    minimum = float(gates.get("checkout_completion_min", 0.995))
+    rows.append(
+        GateResult(
+            "checkout completion",
+            _percent(checkout.completion),
+            f">= {_percent(minimum)}",
+            PASS if checkout.completion >= minimum else FAIL,
+            f"{checkout.placed} placed, {checkout.failed} failed, "
+            f"{checkout.refused} refused (sold out/declined), {checkout.shed} shed",
+        )
+    )
+    shed_max = float(gates.get("shed_ratio_max", 1.0))
+    rows.append(
+        GateResult(
+            "shed ratio",
+            _percent(total.shed_ratio),
+            f"<= {_percent(shed_max)}",
+            PASS if total.shed_ratio <= shed_max else FAIL,
+            f"{total.shed} of {total.requests} requests",
+        )
+    )
+    rows.extend(_queries(results, gates.get("queries_per_request", {})))
+    for audit in audits:
+        if audit.clean is None:
+            rows.append(GateResult(f"audit {audit.name}", "not run", "clean", SKIP, audit.output))
+        else:
+            rows.append(
+                GateResult(
+                    f"audit {audit.name}",
+                    "clean" if audit.clean else "violations",
+                    "clean",
+                    PASS if audit.clean else FAIL,
+                )
+            )
+    rows.extend(_baseline_rows(results, gates, baseline))
+    return rows
+
+
+def _p95_ratio(results: RunResults, journey: str, rule: Mapping[str, Any]) -> GateResult:
+    gate = f"{journey} p95 {rule['phase']} / {rule['over']}"
+    during, before = (
+        results.in_phase(rule["phase"], journey),
+        results.in_phase(rule["over"], journey),
+    )
+    if not during or not before or not during.served or not before.served or not before.p95_ms:
+        return GateResult(gate, "no data", f"<= {rule['max']}", SKIP)
+    ratio = during.p95_ms / before.p95_ms
+    return GateResult(
+        gate,
+        f"{ratio:.2f}",
+        f"<= {rule['max']}",
+        PASS if ratio <= rule["max"] else FAIL,
+        f"{during.p95_ms:.0f} ms vs {before.p95_ms:.0f} ms",
+    )
+
+
+def _queries(results: RunResults, budgets: Mapping[str, float]) -> list[GateResult]:
+    measured = results.queries_per_request()
+    rows = []
+    for route, budget in sorted(budgets.items()):
+        if route not in measured:
+            rows.append(GateResult(f"queries/request {route}", "no data", f"<= {budget}", SKIP))
+            continue
+        value = measured[route]
+        rows.append(
+            GateResult(
+                f"queries/request {route}",
+                f"{value:.1f}",
+                f"<= {budget}",
+                PASS if value <= budget else FAIL,
+            )
+        )
+    return rows
+
+
+def _baseline_rows(
+    results: RunResults, gates: Mapping[str, Any], baseline: Mapping[str, Any] | None
+) -> list[GateResult]:
+    if baseline is None:
+        return [GateResult("baseline", "none recorded", "-", SKIP, "--record-baseline")]
+    tolerance = float(gates.get("baseline_tolerance", 0.5))
+    slack_ms = float(gates.get("baseline_slack_ms", 20))
+    rows = []
+    for journey, before in sorted(baseline.get("journeys", {}).items()):
+        if journey not in results.journeys():
+            continue
+        now = results.overall(journey)
+        limit = before["p95_ms"] * (1 + tolerance) + slack_ms
+        rows.append(
+            GateResult(
+                f"baseline {journey} p95 ms",
+                f"{now.p95_ms:.0f}",
+                f"<= {limit:.0f}",
+                PASS if now.p95_ms <= limit else FAIL,
+                f"baseline {before['p95_ms']:.0f} ms, +{tolerance:.0%} + {slack_ms:.0f} ms",
+            )
+        )
+        error_limit = before["error_rate"] + float(gates.get("baseline_error_slack", 0.005))
+        rows.append(
+            GateResult(
+                f"baseline {journey} error rate",
+                _percent(now.error_rate),
+                f"<= {_percent(error_limit)}",
+                PASS if now.error_rate <= error_limit else FAIL,
+            )
+        )
+    if "checkout_completion" in baseline:
+        limit = baseline["checkout_completion"] - float(gates.get("baseline_error_slack", 0.005))
+        completion = results.checkout().completion
+        rows.append(
+            GateResult(
+                "baseline checkout completion",
+                _percent(completion),
+                f">= {_percent(limit)}",
+                PASS if completion >= limit else FAIL,
+            )
+        )
+    return rows
+
+
+def verdict(rows: list[GateResult]) -> bool:
+    """True when no gate failed (skipped gates do not fail a run, and are reported)."""
+    return not any(row.failed for row in rows)

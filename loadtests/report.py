@@ -1,0 +1,391 @@
+"""The run report: one self-contained HTML file, plus JSON and a Markdown summary.
+
+The HTML has no script and loads nothing: charts are inline SVG drawn here, with the
+shape's phases as shaded bands, so the file can be attached to a CI run, mailed, or
+opened years later. The JSON holds every figure (for tools); the Markdown summary is
+short enough for a CI log.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from loadtests.gates import GateResult, verdict
+from loadtests.results import RunResults
+
+Series = Mapping[str, Sequence[tuple[float, float]]]
+PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
+PHASE_FILLS = ("#f1f5f9", "#e0f2fe")
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 880, 220, 56, 150, 22, 28
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** len(str(int(value))) / 10
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return value
+
+
+def svg_chart(
+    title: str,
+    series: Series,
+    *,
+    duration_s: float,
+    phases: Sequence = (),
+    unit: str = "",
+    y_max: float | None = None,
+) -> str:
+    """A line chart of each series over the run, with the phases as shaded bands."""
+    e = html.escape
+    plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+    points = [v for values in series.values() for _, v in values]
+    top = y_max if y_max is not None else _nice_max(max(points, default=0.0))
+    span = max(duration_s, 1e-3)
+
+    def x(t: float) -> float:
+        return PAD_LEFT + plot_w * min(max(t, 0.0), span) / span
+
+    def y(v: float) -> float:
+        return PAD_TOP + plot_h * (1 - min(v, top) / top)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'role="img" aria-label="{e(title)}">',
+        f'<text x="{PAD_LEFT}" y="14" class="title">{e(title)}</text>',
+    ]
+    for index, phase in enumerate(phases):
+        x0, x1 = x(phase.start_s), x(phase.end_s)
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{PAD_TOP}" width="{max(x1 - x0, 0):.1f}" height="{plot_h}" '
+            f'fill="{PHASE_FILLS[index % 2]}"><title>{e(phase.name)}</title></rect>'
+            f'<text x="{x0 + 3:.1f}" y="{PAD_TOP + 11}" class="phase">{e(phase.name)}</text>'
+        )
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        gy = PAD_TOP + plot_h * (1 - fraction)
+        label = f"{top * fraction:.3g}{unit}"
+        parts.append(
+            f'<line x1="{PAD_LEFT}" x2="{PAD_LEFT + plot_w}" y1="{gy:.1f}" y2="{gy:.1f}" '
+            f'class="grid"/><text x="{PAD_LEFT - 4}" y="{gy + 4:.1f}" class="axis" '
+            f'text-anchor="end">{e(label)}</text>'
+        )
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(
+            f'<text x="{x(span * fraction):.1f}" y="{HEIGHT - 8}" class="axis" '
+            f'text-anchor="middle">{span * fraction:.0f}s</text>'
+        )
+    for index, (label, values) in enumerate(sorted(series.items())):
+        color = PALETTE[index % len(PALETTE)]
+        if values:
+            path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in values)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>'
+            )
+        ly = PAD_TOP + 12 + 15 * index
+        parts.append(
+            f'<rect x="{WIDTH - PAD_RIGHT + 10}" y="{ly - 8}" width="10" height="3" '
+            f'fill="{color}"/>'
+            f'<text x="{WIDTH - PAD_RIGHT + 25}" y="{ly - 3}" class="legend">{e(label)}</text>'
+        )
+    if not points:
+        parts.append(
+            f'<text x="{PAD_LEFT + plot_w / 2}" y="{PAD_TOP + plot_h / 2}" class="axis" '
+            f'text-anchor="middle">no data in this run</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def charts(results: RunResults) -> list[str]:
+    """Every chart of the report, in order."""
+    common = {"duration_s": results.duration_s, "phases": results.phases}
+    journeys = results.journeys()
+    timelines = {journey: results.timeline(journey) for journey in journeys}
+    total = results.timeline()
+    out = [
+        svg_chart("Users", {"users": [(t, float(u)) for t, u in results.users]}, **common),
+        svg_chart(
+            "Requests per second, by journey",
+            {j: [(t, f.rps) for t, f in timelines[j]] for j in journeys},
+            **common,
+        ),
+        svg_chart(
+            "p95 latency by journey (admitted requests)",
+            {j: [(t, f.p95_ms) for t, f in timelines[j] if f.served] for j in journeys},
+            unit=" ms",
+            **common,
+        ),
+    ]
+    for journey in journeys:
+        out.append(
+            svg_chart(
+                f"{journey}: p50 / p95 / p99",
+                {
+                    name: [(t, getattr(f, f"{name}_ms")) for t, f in timelines[journey] if f.served]
+                    for name in ("p50", "p95", "p99")
+                },
+                unit=" ms",
+                **common,
+            )
+        )
+    size = results.bucket_s()
+    out += [
+        svg_chart(
+            "Errors and shed requests per second",
+            {
+                "errors": [(t, f.errors / size) for t, f in total],
+                "shed": [(t, f.shed / size) for t, f in total],
+            },
+            **common,
+        ),
+        svg_chart(
+            "Cache hit ratio",
+            {"hit ratio": results.cache_hit_ratio()},
+            y_max=1.0,
+            **common,
+        ),
+        svg_chart(
+            "Dependency calls per second, by outcome",
+            results.metric_rates(r"^peakstore_dependency_calls_total", group_by="outcome"),
+            **common,
+        ),
+        svg_chart(
+            "Celery queue depth and task retries per second",
+            {
+                **results.metric_gauge(r"^peakstore_celery_queue_depth"),
+                "retries/s": results.metric_rates(
+                    r'^peakstore_celery_tasks_total\{.*state="retry"'
+                ).get("peakstore_celery_tasks_total", []),
+            },
+            **common,
+        ),
+        svg_chart(
+            "Checkout funnel per second (store's counters)",
+            results.metric_rates(r"^peakstore_checkout_funnel_total", group_by="step"),
+            **common,
+        ),
+    ]
+    return out
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], classes=None) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(str(h))}</th>" for h in header)
+    body = []
+    for index, row in enumerate(rows):
+        css = f' class="{classes[index]}"' if classes else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _journey_rows(results: RunResults) -> list[list[object]]:
+    rows = []
+    for journey in [*results.journeys(), None]:
+        f = results.overall(journey)
+        rows.append(
+            [
+                journey or "total",
+                f"{f.requests:,}",
+                f"{f.errors:,}",
+                f"{f.error_rate:.2%}",
+                f"{f.shed:,}",
+                f"{f.refused:,}",
+                f"{f.p50_ms:.0f}",
+                f"{f.p95_ms:.0f}",
+                f"{f.p99_ms:.0f}",
+                f"{f.rps:.1f}",
+            ]
+        )
+    return rows
+
+
+def _phase_rows(results: RunResults) -> list[list[object]]:
+    rows = []
+    for phase in results.phases:
+        for journey in results.journeys():
+            f = results.in_phase(phase.name, journey)
+            if f and f.requests:
+                rows.append(
+                    [
+                        phase.name,
+                        journey,
+                        f"{f.requests:,}",
+                        f"{f.p95_ms:.0f}",
+                        f"{f.error_rate:.2%}",
+                        f"{f.shed_ratio:.1%}",
+                        f"{f.rps:.1f}",
+                    ]
+                )
+    return rows
+
+
+def report_json(
+    results: RunResults, rows: list[GateResult], *, baseline: Mapping | None, meta: Mapping
+) -> dict:
+    return {
+        "scenario": results.scenario,
+        "meta": dict(meta),
+        "passed": verdict(rows),
+        "duration_s": round(results.duration_s, 1),
+        "phases": [vars(phase) for phase in results.phases],
+        "total": results.overall().as_dict(),
+        "journeys": {j: results.overall(j).as_dict() for j in results.journeys()},
+        "by_phase": {
+            phase.name: {
+                j: figures.as_dict()
+                for j in results.journeys()
+                if (figures := results.in_phase(phase.name, j)) is not None
+            }
+            for phase in results.phases
+        },
+        "checkout": results.checkout().as_dict(),
+        "funnel": results.funnel(),
+        "queries_per_request": results.queries_per_request(),
+        "gates": [row.as_dict() for row in rows],
+        "baseline": baseline,
+    }
+
+
+def report_markdown(results: RunResults, rows: list[GateResult], *, meta: Mapping) -> str:
+    total, checkout = results.overall(), results.checkout()
+    failed = [row for row in rows if row.failed]
+    lines = [
+        f"## Load test `{results.scenario}`: {'PASSED' if not failed else 'FAILED'}",
+        "",
+        f"{meta.get('shape', '')} shape, peak {meta.get('users', '?')} users, "
+        f"{results.duration_s:.0f} s, {total.requests:,} requests, "
+        f"{total.error_rate:.2%} errors, {total.shed_ratio:.1%} shed, "
+        f"checkout completion {checkout.completion:.2%} ({checkout.placed} orders).",
+        "",
+        "| journey | requests | errors | shed | p50 ms | p95 ms | p99 ms | req/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in _journey_rows(results):
+        cells = (row[0], row[1], row[2], row[4], row[6], row[7], row[8], row[9])
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    lines.append("")
+    if failed:
+        lines.append("Failed gates:")
+        lines += [f"- {row.gate}: {row.value} (limit {row.limit}) {row.detail}" for row in failed]
+    else:
+        skipped = sum(row.status == "skipped" for row in rows)
+        lines.append(f"All {len(rows) - skipped} gates passed ({skipped} skipped).")
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:940px;color:#0f172a}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+.verdict{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;font-weight:600}
+.passed{background:#16a34a}.failed{background:#dc2626}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid #e2e8f0;padding:3px 6px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+tr.fail td{background:#fee2e2}tr.skipped td{color:#64748b}
+svg{width:100%;height:auto;margin:6px 0 10px}
+svg .title{font-size:13px;font-weight:600;fill:#0f172a}
+svg .axis,svg .phase,svg .legend{font-size:10px;fill:#475569}
+svg .grid{stroke:#e2e8f0;stroke-width:1}
+.meta{color:#475569}
+"""
+
+
+def report_html(
+    results: RunResults, rows: list[GateResult], *, baseline: Mapping | None, meta: Mapping
+) -> str:
+    e = html.escape
+    passed = verdict(rows)
+    checkout = results.checkout()
+    gate_rows = [[r.gate, r.value, r.limit, r.status, r.detail] for r in rows]
+    baseline_rows = [
+        [r.gate.removeprefix("baseline "), r.value, r.limit, r.status, r.detail]
+        for r in rows
+        if r.gate.startswith("baseline")
+    ]
+    meta_line = " · ".join(f"{k}: {v}" for k, v in meta.items())
+    return "\n".join(
+        [
+            "<!doctype html><html lang=en><meta charset=utf-8>",
+            f"<title>Load test {e(results.scenario)}</title><style>{_CSS}</style>",
+            f"<h1>Load test <code>{e(results.scenario)}</code> "
+            f'<span class="verdict {"passed" if passed else "failed"}">'
+            f"{'PASSED' if passed else 'FAILED'}</span></h1>",
+            f'<p class="meta">{e(meta_line)}</p>',
+            "<h2>Gates</h2>",
+            _table(
+                ["gate", "value", "limit", "status", "detail"],
+                gate_rows,
+                ["fail" if r.failed else r.status for r in rows],
+            ),
+            "<h2>Journeys</h2>",
+            _table(
+                [
+                    "journey",
+                    "requests",
+                    "errors",
+                    "error %",
+                    "shed",
+                    "refused",
+                    "p50",
+                    "p95",
+                    "p99",
+                    "req/s",
+                ],
+                _journey_rows(results),
+            ),
+            "<h2>By phase</h2>",
+            _table(
+                ["phase", "journey", "requests", "p95 ms", "error %", "shed", "req/s"],
+                _phase_rows(results),
+            ),
+            "<h2>Checkout</h2>",
+            _table(
+                ["attempted", "placed", "refused", "failed", "shed", "completion"],
+                [
+                    [
+                        checkout.attempted,
+                        checkout.placed,
+                        checkout.refused,
+                        checkout.failed,
+                        checkout.shed,
+                        f"{checkout.completion:.2%}",
+                    ]
+                ],
+            ),
+            _table(["funnel step (load generator)", "count"], list(results.funnel().items())),
+            "<h2>Baseline comparison</h2>",
+            _table(["figure", "now", "limit", "status", "detail"], baseline_rows)
+            if baseline_rows
+            else "<p>No baseline recorded for this scenario (<code>--record-baseline</code>).</p>",
+            "<h2>Over time</h2>",
+            *charts(results),
+            "</html>",
+        ]
+    )
+
+
+def report_write(
+    results: RunResults,
+    rows: list[GateResult],
+    *,
+    report_dir: Path,
+    baseline: Mapping | None,
+    meta: Mapping,
+) -> dict[str, Path]:
+    """Write report.html, report.json and summary.md into `report_dir`; return the paths."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "html": report_dir / "report.html",
+        "json": report_dir / "report.json",
+        "markdown": report_dir / "summary.md",
+    }
+    paths["html"].write_text(report_html(results, rows, baseline=baseline, meta=meta))
+    document = report_json(results, rows, baseline=baseline, meta=meta)
+    paths["json"].write_text(json.dumps(document, indent=2, default=str))
+    paths["markdown"].write_text(report_markdown(results, rows, meta=meta))
+    return paths

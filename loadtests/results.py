@@ -1,0 +1,319 @@
+"""Read a run's results folder into figures: per journey, per phase, and over time.
+
+The folder holds what the run left (see `loadtests/recorder.py` and the runner):
+`events.csv` (one row per request), `users.csv` (one row per second), `phases.json`
+(the shape's timeline) and, when the store exposes /metrics, `metrics.jsonl` (one
+scrape every few seconds). Nothing here needs Locust or Django, so the same code reads
+a local run, a distributed run's master folder, or a fixture in a test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from loadtests.outcomes import ERROR, OK, REFUSED, SHED
+
+ORDER_REQUEST = re.compile(r"/api/v1/orders/$")
+_SAMPLE = re.compile(r"^(?P<name>[a-z_:]+)(?:\{(?P<labels>.*)\})?$")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+    journey: str
+    name: str
+    ms: float
+    outcome: str
+
+
+def percentile(values: Sequence[float], percent: float) -> float:
+    """Nearest-rank percentile of sorted `values` (0 when empty)."""
+    if not values:
+        return 0.0
+    rank = max(1, math.ceil(percent * len(values)))
+    return float(values[min(rank, len(values)) - 1])
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Requests of one journey (or all) in one window of the run."""
+
+    requests: int  # every answer, shed included
+    served: int  # answers the store did the work for: ok + refused + error
+    errors: int
+    shed: int
+    refused: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    rps: float
+
+    @property
+    def error_rate(self) -> float:
+        """Unexpected errors over admitted (not shed) requests."""
+        return self.errors / self.served if self.served else 0.0
+
+    @property
+    def shed_ratio(self) -> float:
+        return self.shed / self.requests if self.requests else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "error_rate": self.error_rate, "shed_ratio": self.shed_ratio}
+
+
+def figures(events: Sequence[Event], seconds: float) -> Figures:
+    """Figures of these events; latency percentiles over admitted requests only."""
+    admitted = sorted(e.ms for e in events if e.outcome != SHED)
+    return Figures(
+        requests=len(events),
+        served=len(admitted),
+        errors=sum(e.outcome == ERROR for e in events),
+        shed=sum(e.outcome == SHED for e in events),
+        refused=sum(e.outcome == REFUSED for e in events),
+        p50_ms=percentile(admitted, 0.50),
+        p95_ms=percentile(admitted, 0.95),
+        p99_ms=percentile(admitted, 0.99),
+        rps=round(len(events) / seconds, 2) if seconds > 0 else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Orders placed through the API (buyers and the flash-sale crowd)."""
+
+    attempted: int
+    placed: int
+    refused: int  # sold out or declined: the store answered as designed
+    failed: int
+    shed: int
+
+    @property
+    def completion(self) -> float:
+        """Placed over admitted attempts that were not an expected refusal."""
+        admitted = self.placed + self.failed
+        return self.placed / admitted if admitted else 1.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "completion": self.completion}
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    name: str
+    start_s: float
+    end_s: float
+    users: int = 0
+    faults: str | None = None
+
+
+@dataclass
+class RunResults:
+    scenario: str
+    started_at: float
+    duration_s: float
+    events: list[Event]
+    phases: list[PhaseSpan]
+    users: list[tuple[float, int]]  # (seconds into the run, users)
+    metrics: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+
+    # --- aggregates -------------------------------------------------------------------
+    def journeys(self) -> list[str]:
+        return sorted({event.journey for event in self.events})
+
+    def overall(self, journey: str | None = None) -> Figures:
+        chosen = [e for e in self.events if journey is None or e.journey == journey]
+        return figures(chosen, self.duration_s)
+
+    def in_phase(self, phase: str, journey: str | None = None) -> Figures | None:
+        span = next((p for p in self.phases if p.name == phase), None)
+        if span is None:
+            return None
+        chosen = [
+            e
+            for e in self.events
+            if span.start_s <= e.t - self.started_at < span.end_s
+            and (journey is None or e.journey == journey)
+        ]
+        return figures(chosen, span.end_s - span.start_s)
+
+    def checkout(self) -> Checkout:
+        orders = [e for e in self.events if ORDER_REQUEST.search(e.name)]
+        return Checkout(
+            attempted=len(orders),
+            placed=sum(e.outcome == OK for e in orders),
+            refused=sum(e.outcome == REFUSED for e in orders),
+            failed=sum(e.outcome == ERROR for e in orders),
+            shed=sum(e.outcome == SHED for e in orders),
+        )
+
+    def funnel(self) -> dict[str, int]:
+        """The API buyers' funnel as the load generator saw it (admitted steps only)."""
+        steps = {"carts created": "/api/v1/carts/", "lines added": "/lines/"}
+        counts = {
+            label: sum(1 for e in self.events if e.name.endswith(suffix) and e.outcome == OK)
+            for label, suffix in steps.items()
+        }
+        checkout = self.checkout()
+        return {
+            **counts,
+            "orders attempted": checkout.attempted - checkout.shed,
+            "orders placed": checkout.placed,
+        }
+
+    # --- over time --------------------------------------------------------------------
+    def bucket_s(self) -> int:
+        return max(1, math.ceil(self.duration_s / 120))
+
+    def timeline(self, journey: str | None = None) -> list[tuple[float, Figures]]:
+        """Figures per time bucket (seconds into the run, figures)."""
+        size = self.bucket_s()
+        buckets: dict[int, list[Event]] = defaultdict(list)
+        for event in self.events:
+            if journey is None or event.journey == journey:
+                buckets[int((event.t - self.started_at) // size)].append(event)
+        last = int(self.duration_s // size)
+        return [(index * size, figures(buckets.get(index, []), size)) for index in range(last + 1)]
+
+    def metric_rates(self, pattern: str, *, group_by: str | None = None) -> dict[str, list]:
+        """Per-second rate of counters whose sample key matches `pattern`, between scrapes.
+
+        Grouped by one label's value (or all summed under the metric name).
+        """
+        regex = re.compile(pattern)
+        series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for (t0, before), (t1, after) in zip(self.metrics, self.metrics[1:], strict=False):
+            totals: dict[str, float] = defaultdict(float)
+            for key, value in after.items():
+                if not regex.search(key):
+                    continue
+                label = _labels(key).get(group_by, "") if group_by else _name(key)
+                totals[label] += max(0.0, value - before.get(key, 0.0))
+            for label, delta in totals.items():
+                series[label].append((t1 - self.started_at, delta / max(t1 - t0, 1e-3)))
+        return dict(series)
+
+    def metric_gauge(self, pattern: str) -> dict[str, list]:
+        regex = re.compile(pattern)
+        series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for t, sample in self.metrics:
+            for key, value in sample.items():
+                if regex.search(key):
+                    series[_display(key)].append((t - self.started_at, value))
+        return dict(series)
+
+    def cache_hit_ratio(self) -> list[tuple[float, float]]:
+        hits = self.metric_rates(r'^peakstore_cache_events_total\{.*event="hit"')
+        misses = self.metric_rates(r'^peakstore_cache_events_total\{.*event="miss"')
+        hit_series = dict(hits.get("peakstore_cache_events_total", []))
+        miss_series = dict(misses.get("peakstore_cache_events_total", []))
+        ratio = []
+        for t in sorted(set(hit_series) | set(miss_series)):
+            total = hit_series.get(t, 0.0) + miss_series.get(t, 0.0)
+            if total > 0:
+                ratio.append((t, hit_series.get(t, 0.0) / total))
+        return ratio
+
+    def queries_per_request(self) -> dict[str, float]:
+        """Mean SQL statements per request by route over the run (from /metrics)."""
+        if len(self.metrics) < 2:
+            return {}
+        first, last = self.metrics[0][1], self.metrics[-1][1]
+        sums: dict[str, float] = {}
+        counts: dict[str, float] = {}
+        for key, value in last.items():
+            name, labels = _name(key), _labels(key)
+            route = labels.get("route")
+            if route is None:
+                continue
+            delta = value - first.get(key, 0.0)
+            if name == "peakstore_http_request_queries_sum":
+                sums[route] = delta
+            elif name == "peakstore_http_request_queries_count":
+                counts[route] = delta
+        return {
+            route: round(sums.get(route, 0.0) / count, 2)
+            for route, count in sorted(counts.items())
+            if count > 0
+        }
+
+
+def _name(key: str) -> str:
+    match = _SAMPLE.match(key)
+    return match.group("name") if match else key
+
+
+def _labels(key: str) -> dict[str, str]:
+    match = _SAMPLE.match(key)
+    return dict(_LABEL.findall(match.group("labels") or "")) if match else {}
+
+
+def _display(key: str) -> str:
+    labels = _labels(key)
+    return ",".join(labels.values()) or _name(key)
+
+
+def events_read(path: Path) -> list[Event]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as file:
+        return [
+            Event(float(row["t"]), row["journey"], row["name"], float(row["ms"]), row["outcome"])
+            for row in csv.DictReader(file)
+        ]
+
+
+def results_read(results_dir: Path, *, scenario: str) -> RunResults:
+    """Read a results folder (see the module docstring)."""
+    events = events_read(results_dir / "events.csv")
+    phases_path = results_dir / "phases.json"
+    document = json.loads(phases_path.read_text()) if phases_path.exists() else {}
+    started_at = document.get("started_at") or (min(e.t for e in events) if events else 0.0)
+    duration_s = float(document.get("duration_s") or 0.0)
+    if events:
+        duration_s = max(duration_s, max(e.t for e in events) - started_at)
+    phases = [
+        PhaseSpan(p["name"], p["start_s"], p["end_s"], p.get("users", 0), p.get("faults"))
+        for p in document.get("phases", [])
+    ]
+    users: list[tuple[float, int]] = []
+    users_path = results_dir / "users.csv"
+    if users_path.exists():
+        with users_path.open(newline="") as file:
+            users = [(float(r["t"]) - started_at, int(r["users"])) for r in csv.DictReader(file)]
+    metrics: list[tuple[float, dict[str, float]]] = []
+    metrics_path = results_dir / "metrics.jsonl"
+    if metrics_path.exists():
+        for line in metrics_path.read_text().splitlines():
+            if line.strip():
+                scrape = json.loads(line)
+                metrics.append((scrape["t"], scrape["samples"]))
+    return RunResults(scenario, started_at, max(duration_s, 1e-3), events, phases, users, metrics)
+
+
+def sample_key(name: str, labels: dict[str, str]) -> str:
+    """The key a scrape stores a sample under: `name{a="x",b="y"}` (labels sorted)."""
+    if not labels:
+        return name
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+def keep_sample(name: str) -> bool:
+    """Which exposition samples a scrape keeps (the rest is histogram buckets and noise)."""
+    return name.startswith("peakstore_") and not name.endswith(("_bucket", "_created"))
+
+
+def events_write(path: Path, events: Iterable[Event]) -> None:
+    """Write an event log as the recorder does (for tests and for merging runs)."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(("t", "journey", "name", "ms", "outcome"))
+        writer.writerows((e.t, e.journey, e.name, e.ms, e.outcome) for e in events)

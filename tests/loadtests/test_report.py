@@ -1,0 +1,74 @@
+"""The report builder: one self-contained HTML file, JSON and a Markdown summary."""
+
+import json
+import re
+
+from loadtests.gates import AuditResult, gates_evaluate
+from loadtests.report import report_markdown, report_write, svg_chart
+from loadtests.results import PhaseSpan
+from tests.loadtests.test_gates import CLEAN, GATES, _run
+
+
+def test_the_report_is_self_contained_with_charts_phases_gates_and_baseline(tmp_path):
+    # given a run that failed one gate, compared with a baseline
+    run = _run(browse_ms=150)
+    baseline = {"journeys": {"browse": {"p95_ms": 40, "error_rate": 0}}}
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=baseline)
+
+    # when the report is written
+    paths = report_write(run, rows, report_dir=tmp_path, baseline=baseline, meta={"users": 60})
+    page = paths["html"].read_text()
+
+    # then the HTML loads nothing from anywhere and draws its charts inline
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "<script" not in page
+    assert page.count("<svg") >= 10
+    for title in (
+        "Users",
+        "Requests per second",
+        "p95 latency",
+        "Cache hit ratio",
+        "Dependency calls",
+        "queue depth",
+        "funnel",
+        "Errors and shed",
+    ):
+        assert title in page
+    # with the shape's phases marked, the gate table and the baseline comparison
+    assert ">baseline</text>" in page
+    assert ">spike</text>" in page
+    assert "browse p95 ms" in page
+    assert 'class="fail"' in page
+    assert "Baseline comparison" in page
+    assert "browse p95 ms" in page
+    assert "FAILED" in page
+
+    # and the JSON and Markdown carry the same verdict
+    document = json.loads(paths["json"].read_text())
+    assert document["passed"] is False
+    assert document["checkout"]["placed"] == 20
+    assert document["by_phase"]["spike"]["browse"]["p95_ms"] == 150
+    summary = paths["markdown"].read_text()
+    assert "FAILED" in summary
+    assert "browse p95 ms: 150 (limit 100)" in summary
+
+
+def test_a_passing_run_says_so_briefly():
+    run = _run()
+    rows = gates_evaluate(run, GATES, audits=[AuditResult("audit_orders", True)], baseline=None)
+
+    summary = report_markdown(run, rows, meta={"shape": "campaign-spike", "users": 60})
+
+    assert summary.startswith("## Load test `spike`: PASSED")
+    assert "gates passed" in summary
+    assert len(summary.splitlines()) < 20
+
+
+def test_a_chart_without_data_says_so_instead_of_drawing_nothing():
+    svg = svg_chart(
+        "Cache hit ratio", {"hit ratio": []}, duration_s=60, phases=[PhaseSpan("a", 0, 60)]
+    )
+
+    assert "no data in this run" in svg
+    assert svg.startswith("<svg")
+    assert svg.endswith("</svg>")
