@@ -64,7 +64,7 @@ class _CsvLog:
 class EventRecorder:
     """Install on Locust's init event; see the module docstring for who writes what."""
 
-    def __init__(self, environment: Environment, results_dir: Path) -> None:
+    def __init__(self, environment: Environment, results_dir: Path | None) -> None:
         self.environment = environment
         self.results_dir = results_dir
         self.pending: list[list[Any]] = []
@@ -78,6 +78,8 @@ class EventRecorder:
             environment.events.test_stop.add_listener(lambda **_: self._send())
             environment.events.quitting.add_listener(lambda **_: self._send())
             return
+        if results_dir is None:
+            raise ValueError("the master or a local runner needs a results folder")
         self.events = _CsvLog(results_dir / EVENTS_FILE, EVENT_COLUMNS)
         self.users = _CsvLog(results_dir / USERS_FILE, USER_COLUMNS)
         if isinstance(runner, MasterRunner):
@@ -135,8 +137,10 @@ class EventRecorder:
 
 
 def recorder_install(environment: Environment) -> EventRecorder | None:
-    """Record the run when the runner says where (PEAKSTORE_LOAD_RESULTS_DIR)."""
+    """Record the run where PEAKSTORE_LOAD_RESULTS_DIR says; workers always send theirs."""
     results_dir = os.environ.get(RESULTS_ENV)
-    if not results_dir or environment.runner is None:
+    if environment.runner is None:
         return None
-    return EventRecorder(environment, Path(results_dir))
+    if isinstance(environment.runner, WorkerRunner):
+        return EventRecorder(environment, None)
+    return EventRecorder(environment, Path(results_dir)) if results_dir else None
