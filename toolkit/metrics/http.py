@@ -12,13 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 from prometheus_client import Counter, Gauge, Histogram
 
 from toolkit.manifest import ownership_manifest
@@ -90,6 +90,16 @@ def http_metrics() -> HttpMetrics:
     )
 
 
+@lru_cache(maxsize=4096)
+def _route_of_path(urlconf: str, path: str) -> str:
+    """Resolve a path to its route name; cached, as resolving walks every pattern and
+    the hot paths answered from a page cache are few (popularity is skewed)."""
+    try:
+        return resolve(path, urlconf).view_name
+    except Resolver404:
+        return UNMATCHED_ROUTE
+
+
 @dataclass(frozen=True)
 class _RouteInstruments:
     """The labelled children of one (route, method), looked up once per process."""
@@ -98,6 +108,7 @@ class _RouteInstruments:
     timeouts: object
     queries: object
     timeout_after: float
+    responses: dict[str, object]  # by status class, filled as classes are seen
 
 
 class RequestMetricsMiddleware:
@@ -138,7 +149,12 @@ class RequestMetricsMiddleware:
         instruments = self._instruments.get((route, method)) or self._instruments_for(route, method)
         instruments.duration.observe(elapsed)
         instruments.queries.observe(tally.count)
-        self.metrics.responses.labels(route, method, f"{status // 100}xx").inc()
+        status_class = f"{status // 100}xx"
+        responses = instruments.responses.get(status_class)
+        if responses is None:
+            responses = self.metrics.responses.labels(route, method, status_class)
+            instruments.responses[status_class] = responses
+        responses.inc()
         if elapsed > instruments.timeout_after:
             instruments.timeouts.inc()
         if tally.count > 1 and (duplicates := tally.duplicates()):
@@ -146,15 +162,12 @@ class RequestMetricsMiddleware:
 
     def _route(self, request: HttpRequest) -> str:
         match = request.resolver_match
-        if match is None:
-            # A middleware answered before URL resolution (a cached page, a redirect).
-            if request.path_info.startswith(self.static_prefix):
-                return STATIC_ROUTE
-            try:
-                match = resolve(request.path_info)
-            except Resolver404:
-                return UNMATCHED_ROUTE
-        return match.view_name
+        if match is not None:
+            return match.view_name
+        # A middleware answered before URL resolution (a cached page, a redirect).
+        if request.path_info.startswith(self.static_prefix):
+            return STATIC_ROUTE
+        return _route_of_path(get_urlconf() or settings.ROOT_URLCONF, request.path_info)
 
     def _instruments_for(self, route: str, method: str) -> _RouteInstruments:
         entry = ownership_manifest().route(route)
@@ -164,6 +177,7 @@ class RequestMetricsMiddleware:
             timeouts=self.metrics.timeouts.labels(route, method),
             queries=self.metrics.queries.labels(route),
             timeout_after=slo_seconds * self.timeout_factor,
+            responses={},
         )
         self._instruments[(route, method)] = instruments
         return instruments

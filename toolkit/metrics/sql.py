@@ -7,7 +7,6 @@ any number of parameters. The same fingerprint twice in one request is a duplica
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,13 +43,13 @@ class QueryTally:
     """
 
     count: int = 0
-    statements: Counter[str] = field(default_factory=Counter)
+    statements: dict[str, int] = field(default_factory=dict)
 
     def __call__(
         self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
     ) -> Any:
         self.count += 1
-        self.statements[sql] += 1
+        self.statements[sql] = self.statements.get(sql, 0) + 1
         return execute(sql, params, many, context)
 
     def duplicates(self) -> dict[str, tuple[int, str]]:
