@@ -8,15 +8,19 @@ from django.core.cache import cache
 
 from tests.factories import CategoryFactory, stocked_product
 from tests.simulator import _upstream, upstream_simulator  # noqa: F401
+from toolkit.cache import store as cache_store
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    # A test that made the cache fail must not leave the next one skipping it.
+    cache_store.breaker.reset()
     cache.clear()
     yield
     cache.clear()
+    cache_store.breaker.reset()
 
 
 @pytest.fixture

@@ -130,6 +130,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.tasks.stock_reservations_purge_task",
         "schedule": 300.0,
     },
+    # Samples every cache namespace against its system of record; anomalies are metrics.
+    "cache-audit": {"task": "toolkit.tasks.cache_audit_task", "schedule": 300.0},
 }
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -158,6 +160,12 @@ PRICING_PRICE_CACHE_TTL = 300  # seconds; price writes through pricing purge at 
 PRICING_INDEX_MAX_AGE = 300  # seconds before a process recompiles its promotion index
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
+# The alias owned caches use. Unlike the default alias it raises on a failure, so the
+# toolkit can count the failure per namespace before it serves from the database.
+TOOLKIT_CACHE_ALIAS = "toolkit"
+TOOLKIT_CACHE_RETRY_AFTER = 1.0  # seconds a process leaves a failed cache server alone
+TOOLKIT_CACHE_AUDIT_SAMPLE = 200  # entries per namespace the audit compares
+STOREFRONT_BENCH_ROUTES = ENV.bench_routes
 
 # Observability (docs/architecture.md, "Observability").
 PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"

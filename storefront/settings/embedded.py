@@ -40,6 +40,8 @@ CACHES = {
         "OPTIONS": {"size_limit": 2**30},
     }
 }
+# Owned caches use their own alias on the same files (see TOOLKIT_CACHE_ALIAS).
+CACHES["toolkit"] = CACHES["default"]
 
 _broker_dir = ENV.var_dir / "broker"
 for _folder in ("queue", "processed", "control"):

@@ -25,8 +25,17 @@ if ENV.redis_url:
             },
         }
     }
+    # Owned caches: the same Redis and prefix, but failures raise, so the toolkit counts
+    # them per namespace and serves from the database (TOOLKIT_CACHE_ALIAS).
+    CACHES["toolkit"] = {
+        **CACHES["default"],
+        "OPTIONS": {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": False},
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "peakstore"}
+        for alias in ("default", "toolkit")
+    }
 
 CELERY_BROKER_URL = ENV.celery_broker_url or ENV.redis_url or "memory://"
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True

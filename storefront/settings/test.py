@@ -21,16 +21,16 @@ if ENV.profile == "embedded":
     # Each test run gets its own cache directory so parallel runs never share entries.
     import tempfile
 
+    _cache_dir = tempfile.mkdtemp(prefix="peakstore-test-cache-")
     CACHES = {
-        "default": {
-            **CACHES["default"],  # noqa: F405
-            "LOCATION": tempfile.mkdtemp(prefix="peakstore-test-cache-"),
-        }
+        alias: {**config, "LOCATION": _cache_dir}
+        for alias, config in CACHES.items()  # noqa: F405
     }
 else:
     import os
 
-    CACHES["default"]["KEY_PREFIX"] = f"peakstore-test-{os.getpid()}"
+    for _config in CACHES.values():
+        _config["KEY_PREFIX"] = f"peakstore-test-{os.getpid()}"
     # Its own test database per run, so two suites (or a suite beside a demo) on one
     # PostgreSQL server never drop each other's database.
     DATABASES["default"]["TEST"] = {"NAME": f"test_peakstore_{os.getpid()}"}  # noqa: F405

@@ -1,0 +1,23 @@
+"""Cache ownership: declared namespaces, generational invalidation, stampede control.
+
+Public API: `declare` (in `<app>/caches.py` only), `reader`, `registry`, `CacheSpec`,
+`Stampede`, `DoNotCache`, `CacheOwnershipError`; `toolkit.cache.http.cache_response`
+for full responses. See toolkit/README.md.
+"""
+
+from toolkit.cache.owned import CacheOwnershipError, CacheReader, DoNotCache, OwnedCache
+from toolkit.cache.registry import CacheRegistry, declare, reader, registry
+from toolkit.cache.spec import CacheSpec, Stampede
+
+__all__ = [
+    "CacheOwnershipError",
+    "CacheReader",
+    "CacheRegistry",
+    "CacheSpec",
+    "DoNotCache",
+    "OwnedCache",
+    "Stampede",
+    "declare",
+    "reader",
+    "registry",
+]

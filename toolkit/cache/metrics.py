@@ -1,0 +1,41 @@
+"""Cache counters per namespace, as prometheus_client objects.
+
+Defined and updated here; the /metrics endpoint (multiprocess mode) exposes them. One
+family with an `event` label keeps every namespace's hit ratio one PromQL expression:
+`rate(peakstore_cache_events_total{event="hit"}[5m]) / rate(...{event=~"hit|miss"}[5m])`.
+"""
+
+from enum import StrEnum
+
+from prometheus_client import Counter
+
+
+class CacheEvent(StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+    # Served past its fresh TTL (within the grace period) while one request recomputes.
+    STALE_SERVED = "stale_served"
+    RECOMPUTE = "recompute"
+    # The cache server failed (or was skipped after a failure); the value came from the
+    # system of record instead.
+    ERROR = "error"
+    INVALIDATION = "invalidation"
+    AUDIT_ANOMALY = "audit_anomaly"
+
+
+CACHE_EVENTS = Counter(
+    "peakstore_cache_events",
+    "Cache events per owned namespace: hits, misses, stale served, recomputes, errors, "
+    "invalidations and audit anomalies.",
+    ["namespace", "event"],
+)
+
+
+def cache_event(namespace: str, event: CacheEvent, amount: int = 1) -> None:
+    if amount:
+        CACHE_EVENTS.labels(namespace=namespace, event=event.value).inc(amount)
+
+
+def cache_event_count(namespace: str, event: CacheEvent) -> float:
+    """Return this process's count of one event (for tests and the audit report)."""
+    return CACHE_EVENTS.labels(namespace=namespace, event=event.value)._value.get()

@@ -1,0 +1,399 @@
+"""Owned cache namespaces: generational keys, single-flight recompute, early refresh.
+
+Keys are `<namespace>:v<generation>:<key>`, where the generation digests the counters
+of the namespace and of every namespace it depends on. The owner's write services bump
+the counter in `transaction.on_commit`, so the next read anywhere (any worker, any host)
+builds a new key and misses; a rolled-back write bumps nothing. Old entries are never
+deleted one by one: they are unreachable and expire on their own.
+
+An entry is stored as `(value, stored_at, fresh_until, compute_seconds)`. Past
+`fresh_until` it is stale; it lives `grace` seconds longer so that one request can
+recompute it while the others are served the stale value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.db import transaction
+
+from toolkit.cache import store
+from toolkit.cache.metrics import CacheEvent, cache_event
+from toolkit.cache.spec import CacheSpec
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Generation counters outlive every entry; when one is evicted anyway it restarts from
+# the clock in microseconds, which is past any value it reached by incrementing.
+GENERATION_TTL = 30 * 24 * 3600
+WAIT_POLL_SECONDS = 0.02
+# Marks a key cached as "no value" inside get_many_or_compute; never stored.
+_ABSENT = object()
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _new_generation() -> int:
+    return time.time_ns() // 1000
+
+
+class CacheOwnershipError(PermissionError):
+    """Code outside the owning app tried to write or invalidate a namespace."""
+
+
+def calling_module() -> str:
+    """Name the module that called into the toolkit's cache API."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("toolkit.cache"):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
+
+
+def _app_of(module: str) -> str:
+    return module.partition(".")[0]
+
+
+@dataclass(frozen=True)
+class DoNotCache(Generic[T]):
+    """What a compute function returns for a result that must not be stored (a 404)."""
+
+    value: T
+
+
+class CacheReader:
+    """Read-only view of a namespace: what any app may hold for another app's cache."""
+
+    def __init__(self, spec: CacheSpec) -> None:
+        self.spec = spec
+        self.namespace = spec.namespace
+
+    def generation_keys(self) -> tuple[str, ...]:
+        return tuple(f"{name}:gen" for name in (self.namespace, *self.spec.depends_on))
+
+    def generations(self) -> tuple[int, ...]:
+        """Return the current counters (own first, then dependencies). One round trip."""
+        keys = self.generation_keys()
+        found = store.call(self.namespace, lambda cache: cache.get_many(keys))
+        for key in keys:
+            if key not in found:
+                # First use (or evicted): start from the clock; `add` lets one writer win.
+                store.call(
+                    self.namespace,
+                    lambda cache, key=key: cache.add(key, _new_generation(), GENERATION_TTL),
+                )
+                found[key] = store.call(self.namespace, lambda cache, key=key: cache.get(key))
+        return tuple(int(found[key]) for key in keys)
+
+    def version(self, generations: tuple[int, ...] | None = None) -> str:
+        generations = generations if generations is not None else self.generations()
+        text = ".".join(str(generation) for generation in generations)
+        return "v" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+
+    def full_key(self, key: object, version: str) -> str:
+        return f"{self.namespace}:{version}:{key}"
+
+    def get(self, key: object) -> Any | None:
+        """Return the current entry's value if it is there (fresh or in grace), else None.
+
+        Never recomputes and never writes; a cache failure is a None.
+        """
+        try:
+            full_key = self.full_key(key, self.version())
+            entry = store.call(self.namespace, lambda cache: cache.get(full_key))
+        except store.CacheUnavailable:
+            return None
+        return None if entry is None else entry[0]
+
+    def get_many(self, keys: Iterable[K], *, absent: Any = None) -> dict[K, Any]:
+        """Return the fresh entries among `keys` (one round trip); a failure finds none.
+
+        An entry cached as absent (None) is returned as `absent` when that is given, and
+        left out otherwise.
+        """
+        keys = list(keys)
+        if not keys:
+            return {}
+        try:
+            version = self.version()
+            full_keys = {key: self.full_key(key, version) for key in keys}
+            entries = store.call(
+                self.namespace, lambda cache: cache.get_many(list(full_keys.values()))
+            )
+        except store.CacheUnavailable:
+            return {}
+        now = _now()
+        found: dict[K, Any] = {}
+        for key in keys:
+            entry = entries.get(full_keys[key])
+            if entry is not None and now < entry[2]:
+                if entry[0] is not None:
+                    found[key] = entry[0]
+                elif absent is not None:
+                    found[key] = absent
+        cache_event(self.namespace, CacheEvent.HIT, len(found))
+        cache_event(self.namespace, CacheEvent.MISS, len(keys) - len(found))
+        return found
+
+
+class OwnedCache(CacheReader):
+    """A namespace handle for its owner: read-through, invalidation, stampede control.
+
+    Every writing method checks that its caller lives in the owning app, so another app
+    holding this object still cannot write or invalidate (CacheOwnershipError).
+    """
+
+    def _check_owner(self) -> None:
+        module = calling_module()
+        if _app_of(module) != self.spec.owner:
+            raise CacheOwnershipError(
+                f"{module or 'unknown code'} may read {self.namespace} but not write it: "
+                f"only {self.spec.owner} writes and invalidates its caches"
+            )
+
+    def bound_for_owner(self) -> OwnedCache:
+        """Check ownership once, for wrappers (decorators) that call back later."""
+        self._check_owner()
+        return self
+
+    # Reads through the cache ------------------------------------------------------------
+
+    def get_or_compute(self, key: object, compute: Callable[[], T | DoNotCache[T]]) -> T:
+        """Return the cached value for `key`, computing it (once, under a lock) if needed."""
+        self._check_owner()
+        return self.fetch(key, compute)
+
+    def fetch(self, key: object, compute: Callable[[], T | DoNotCache[T]]) -> T:
+        """get_or_compute without the ownership check; call it through bound_for_owner()."""
+        try:
+            full_key = self.full_key(key, self.version())
+            entry = store.call(self.namespace, lambda cache: cache.get(full_key))
+        except store.CacheUnavailable:
+            return self._compute(compute)[0]
+        now = _now()
+        if entry is not None:
+            value, _, fresh_until, cost = entry
+            if now < fresh_until and not self._refresh_early(now, fresh_until, cost):
+                cache_event(self.namespace, CacheEvent.HIT)
+                return value
+            if self._lock(full_key):
+                return self._recompute_and_store(full_key, compute, seen_stored_at=entry[1])
+            # Another request is recomputing: this one keeps the value it has.
+            fresh = now < fresh_until
+            cache_event(self.namespace, CacheEvent.HIT if fresh else CacheEvent.STALE_SERVED)
+            return value
+        cache_event(self.namespace, CacheEvent.MISS)
+        if self._lock(full_key):
+            return self._recompute_and_store(full_key, compute)
+        return self._wait_for(full_key, compute)
+
+    def get_many_or_compute(
+        self,
+        keys: Iterable[K],
+        compute_missing: Callable[[list[K]], Mapping[K, V]],
+        *,
+        expires_at: Callable[[V], float | None] | None = None,
+    ) -> dict[K, V]:
+        """Return {key: value} for `keys`, computing every miss in one call.
+
+        Keys `compute_missing` leaves out are cached as absent, so an unknown key does not
+        cost a query on every request. `expires_at` may cap an entry's TTL (a price that
+        changes at a known time).
+        """
+        self._check_owner()
+        keys = list(dict.fromkeys(keys))
+        found = self.get_many(keys, absent=_ABSENT)
+        missing = [key for key in keys if key not in found]
+        started = time.perf_counter()
+        computed = compute_missing(missing) if missing else {}
+        self._put_many(
+            {key: computed.get(key) for key in missing},
+            cost=time.perf_counter() - started,
+            expires_at=expires_at,
+        )
+        found.update(computed)
+        return {key: value for key, value in found.items() if value is not _ABSENT}
+
+    def set_many(
+        self,
+        values: Mapping[Any, Any],
+        *,
+        expires_at: Callable[[Any], float | None] | None = None,
+    ) -> None:
+        """Store values the owner just read from its system of record (one round trip)."""
+        self._check_owner()
+        self._put_many(values, cost=0.0, expires_at=expires_at)
+
+    def _put_many(
+        self,
+        values: Mapping[Any, Any],
+        *,
+        cost: float,
+        expires_at: Callable[[Any], float | None] | None,
+    ) -> None:
+        if not values:
+            return
+        cache_event(self.namespace, CacheEvent.RECOMPUTE)
+        try:
+            version = self.version()
+        except store.CacheUnavailable:
+            return
+        now = _now()
+        by_timeout: dict[float, dict[str, tuple]] = {}
+        for key, value in values.items():
+            ttl = self._ttl()
+            until = expires_at(value) if value is not None and expires_at else None
+            if until is not None:
+                ttl = min(ttl, until - now)
+            if ttl >= 1:
+                entry = (value, now, now + ttl, cost)
+                by_timeout.setdefault(ttl + self.spec.grace, {})[self.full_key(key, version)] = (
+                    entry
+                )
+        self._store_many(by_timeout)
+
+    # Invalidation -----------------------------------------------------------------------
+
+    def invalidate_on_commit(self) -> None:
+        """Bump the generation once the current transaction commits (now in autocommit).
+
+        A rolled-back transaction never runs the bump. One bump retires every entry of
+        the namespace and of the namespaces that depend on it: bulk writes pay once.
+        """
+        self._check_owner()
+        transaction.on_commit(self._bump)
+
+    def _bump(self) -> None:
+        key = f"{self.namespace}:gen"
+
+        def bump(cache: Any) -> None:
+            try:
+                cache.incr(key)
+            except ValueError:  # evicted: restart from the clock, past any old value
+                cache.set(key, _new_generation(), GENERATION_TTL)
+
+        try:
+            store.call(self.namespace, bump)
+        except store.CacheUnavailable:
+            logger.error(
+                "lost the invalidation of %s: its entries may be stale for up to %ss "
+                "(their TTL); cache_audit reports them",
+                self.namespace,
+                self.spec.ttl + self.spec.grace,
+            )
+            return
+        cache_event(self.namespace, CacheEvent.INVALIDATION)
+
+    # Internals --------------------------------------------------------------------------
+
+    def _ttl(self) -> float:
+        return self.spec.ttl * (1 - random.uniform(0, self.spec.jitter))
+
+    def _refresh_early(self, now: float, fresh_until: float, cost: float) -> bool:
+        """XFetch (Vattani et al.): refresh with a probability rising towards expiry."""
+        beta = self.spec.early_refresh_beta
+        if beta <= 0 or cost <= 0:
+            return False
+        return now - cost * beta * math.log(1.0 - random.random()) >= fresh_until
+
+    def _lock_key(self, full_key: str) -> str:
+        return f"{self.namespace}:lock:{full_key.partition(':')[2]}"
+
+    def _lock(self, full_key: str) -> bool:
+        """Try to become the one request that recomputes. A dead cache: everyone computes."""
+        lock_key = self._lock_key(full_key)
+        try:
+            return bool(
+                store.call(
+                    self.namespace,
+                    lambda cache: cache.add(lock_key, 1, math.ceil(self.spec.lock_timeout)),
+                )
+            )
+        except store.CacheUnavailable:
+            return True
+
+    def _unlock(self, full_key: str) -> None:
+        lock_key = self._lock_key(full_key)
+        # If the cache fails here, the lock expires on its own.
+        with suppress(store.CacheUnavailable):
+            store.call(self.namespace, lambda cache: cache.delete(lock_key))
+
+    def _compute(self, compute: Callable[[], T | DoNotCache[T]]) -> tuple[T, float, bool]:
+        started = time.perf_counter()
+        result = compute()
+        cost = time.perf_counter() - started
+        cache_event(self.namespace, CacheEvent.RECOMPUTE)
+        if isinstance(result, DoNotCache):
+            return result.value, cost, False
+        return result, cost, True
+
+    def _recompute_and_store(
+        self,
+        full_key: str,
+        compute: Callable[[], T | DoNotCache[T]],
+        seen_stored_at: float | None = None,
+    ) -> T:
+        try:
+            # Double-checked: another request may have stored a new value between our
+            # read and our lock (it released the lock after storing).
+            with suppress(store.CacheUnavailable):
+                entry = store.call(self.namespace, lambda cache: cache.get(full_key))
+                if entry is not None and entry[1] != seen_stored_at and _now() < entry[2]:
+                    return entry[0]
+            value, cost, storable = self._compute(compute)
+            if storable:
+                now = _now()
+                ttl = self._ttl()
+                entry = (value, now, now + ttl, cost)
+                self._store_many({ttl + self.spec.grace: {full_key: entry}})
+            return value
+        finally:
+            self._unlock(full_key)
+
+    def _store_many(self, entries_by_timeout: Mapping[float, Mapping[str, tuple]]) -> None:
+        for timeout, entries in entries_by_timeout.items():
+            try:
+                store.call(
+                    self.namespace,
+                    lambda cache, t=timeout, e=entries: cache.set_many(e, math.ceil(t)),
+                )
+            except store.CacheUnavailable:
+                return  # served from the source this time; nothing else to do
+
+    def _wait_for(self, full_key: str, compute: Callable[[], T | DoNotCache[T]]) -> T:
+        """Wait for the request holding the lock, bounded by the lock's timeout."""
+        lock_key = self._lock_key(full_key)
+        deadline = time.monotonic() + self.spec.lock_timeout
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_POLL_SECONDS)
+            try:
+                found = store.call(
+                    self.namespace, lambda cache: cache.get_many([full_key, lock_key])
+                )
+            except store.CacheUnavailable:
+                break
+            if full_key in found:
+                return found[full_key][0]
+            if lock_key not in found:
+                # The winner stores before it unlocks, but the two keys were read one
+                # after the other: look once more before concluding it stored nothing.
+                with suppress(store.CacheUnavailable):
+                    entry = store.call(self.namespace, lambda cache: cache.get(full_key))
+                    if entry is not None:
+                        return entry[0]
+                break  # the recompute failed or was not storable: compute here
+        return self._compute(compute)[0]

@@ -1,0 +1,75 @@
+"""The cache ownership registry: every namespace, declared once by its owner.
+
+Each domain app declares its caches in `<app>/caches.py` and only there; the toolkit
+imports those modules at start-up (`ToolkitConfig.ready`). Declaring returns the
+owner's handle (`OwnedCache`); any other app gets a read-only `CacheReader`.
+"""
+
+from django.utils.module_loading import autodiscover_modules
+
+from toolkit.cache import store
+from toolkit.cache.owned import CacheOwnershipError, CacheReader, OwnedCache, calling_module
+from toolkit.cache.spec import CacheSpec
+
+DECLARING_MODULE = "caches"
+
+
+class CacheRegistry:
+    def __init__(self) -> None:
+        self._handles: dict[str, OwnedCache] = {}
+
+    def declare(self, spec: CacheSpec) -> OwnedCache:
+        """Register a namespace and return its owner's handle.
+
+        Only a `caches` module of the owning app may declare (`pricing.caches` declares
+        `pricing.*`), so the one place to read an app's caches is that module.
+        """
+        module = calling_module()
+        package, _, name = module.rpartition(".")
+        if name != DECLARING_MODULE or package.partition(".")[0] != spec.owner:
+            raise CacheOwnershipError(
+                f"{module} cannot declare {spec.namespace}: declare it in {spec.owner}.caches"
+            )
+        if spec.namespace in self._handles:
+            raise ValueError(f"cache namespace {spec.namespace} is declared twice")
+        unknown = [name for name in spec.depends_on if name not in self._handles]
+        if unknown:
+            raise ValueError(f"{spec.namespace} depends on undeclared {', '.join(unknown)}")
+        handle = OwnedCache(spec)
+        self._handles[spec.namespace] = handle
+        return handle
+
+    def specs(self) -> tuple[CacheSpec, ...]:
+        return tuple(sorted((h.spec for h in self._handles.values()), key=_by_namespace))
+
+    def reader(self, namespace: str) -> CacheReader:
+        """Return a read-only view of a namespace, for any app."""
+        return CacheReader(self._handles[namespace].spec)
+
+    def retire_all(self) -> None:
+        """Make every entry of every namespace unreachable at once (drop the generations).
+
+        For operators (after restoring a database backup) and for tests measuring cold
+        pages; apps never call it. Unlike clearing the cache it leaves sessions alone.
+        """
+        keys = [f"{namespace}:gen" for namespace in self._handles]
+        store.call("(registry)", lambda cache: cache.delete_many(keys))
+
+    def owner_of(self, key: str) -> CacheSpec | None:
+        """Return the namespace a raw cache key belongs to, or None if nobody owns it."""
+        handle = self._handles.get(key.partition(":")[0])
+        return handle.spec if handle else None
+
+
+def _by_namespace(spec: CacheSpec) -> str:
+    return spec.namespace
+
+
+registry = CacheRegistry()
+declare = registry.declare
+reader = registry.reader
+
+
+def autodiscover() -> None:
+    """Import every installed app's `caches` module, so each declares its namespaces."""
+    autodiscover_modules(DECLARING_MODULE)

@@ -1,0 +1,71 @@
+"""What an owning app declares about one cache namespace."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Stampede(StrEnum):
+    """How a namespace keeps many requests from recomputing one entry at once."""
+
+    # One request recomputes under a lock (atomic add, with a timeout); the others wait
+    # for its result. XFetch refreshes a hot entry early, before it expires.
+    SINGLE_FLIGHT = "single-flight + XFetch early refresh"
+    # As SINGLE_FLIGHT, and past its TTL the entry is still served (within `grace`) to
+    # everyone but the one request that recomputes it.
+    SINGLE_FLIGHT_STALE = "single-flight + XFetch + serve stale while revalidating"
+    # Entries read in batches (a page's variants): the misses of a request are computed
+    # in one query; jittered TTLs spread expiries, so no single key is hot on its own.
+    BATCH = "batched misses, one query per request; jittered TTL"
+
+
+# An audit hook: given sampled entries {key: cached value}, return the system of record's
+# current value for each key it can check (absent keys are not checked).
+AuditHook = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """One cache namespace: who owns it, what it holds, and when it may be wrong.
+
+    `staleness_tolerance` is how long (seconds) an entry may disagree with the system of
+    record. 0 means writes must invalidate it (generation bump on commit); a namespace
+    that tolerates staleness must also expire within its tolerance.
+    """
+
+    namespace: str
+    owner: str
+    entity: str
+    key_schema: str
+    ttl: int
+    invalidated_by: tuple[str, ...]
+    staleness_tolerance: int
+    stampede: Stampede
+    # TTLs are drawn from [ttl * (1 - jitter), ttl], so entries written together do not
+    # all expire together.
+    jitter: float = 0.1
+    # Seconds past the TTL an entry may still be served while one request recomputes.
+    grace: int = 0
+    # Other namespaces whose generation is part of this namespace's keys: a bump there
+    # invalidates entries here (a page embeds prices, so a price bump retires the page).
+    depends_on: tuple[str, ...] = ()
+    # XFetch's beta: higher refreshes earlier; 0 turns early refresh off.
+    early_refresh_beta: float = 1.0
+    # Seconds a recompute may hold its lock before another request may try.
+    lock_timeout: float = 10.0
+    audit: AuditHook | None = None
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.namespace.startswith(f"{self.owner}.") or ":" in self.namespace:
+            raise ValueError(f"namespace {self.namespace!r} must be '{self.owner}.<name>'")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"{self.namespace}: jitter must be in [0, 1)")
+        if self.staleness_tolerance == 0 and not self.invalidated_by:
+            raise ValueError(f"{self.namespace}: no staleness tolerated, so name the writes")
+        if self.staleness_tolerance and self.ttl + self.grace > self.staleness_tolerance:
+            raise ValueError(
+                f"{self.namespace}: entries live up to {self.ttl + self.grace}s, longer than "
+                f"the {self.staleness_tolerance}s of staleness it tolerates"
+            )
