@@ -6,6 +6,7 @@ from typing import Literal
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from catalog.caches import CATEGORY_TREE, LISTINGS, PRODUCTS
 from catalog.dto import (
     BrandFacet,
     BrandRef,
@@ -18,6 +19,7 @@ from catalog.dto import (
     VariantSummary,
 )
 from catalog.models import Brand, Category, Product, SlugHistory, Variant
+from toolkit.cache import DoNotCache
 from toolkit.pagination import Page, page_bounds, page_of
 
 ProductSort = Literal["popular", "newest", "name"]
@@ -65,7 +67,12 @@ def _card(product: Product) -> ProductCard:
 
 
 def category_tree() -> tuple[CategoryRef, ...]:
-    """Return every category in tree order (depth-first). One query."""
+    """Return every category in tree order (depth-first). Cached; one query on a miss."""
+    return CATEGORY_TREE.get_or_compute("tree", category_tree_query)
+
+
+def category_tree_query() -> tuple[CategoryRef, ...]:
+    """Read the category tree from the database. One query."""
     return tuple(_category_ref(category) for category in Category.objects.order_by("path"))
 
 
@@ -96,7 +103,13 @@ def slug_redirect_target(*, entity: str, slug: str) -> str | None:
 
 
 def brand_facets_for_category(*, category: CategoryRef) -> tuple[BrandFacet, ...]:
-    """Brands present in the category subtree with product counts. One query."""
+    """Brands present in the category subtree with product counts. Cached; one query."""
+    return LISTINGS.get_or_compute(
+        f"facets:{category.id}", lambda: _brand_facets_query(category=category)
+    )
+
+
+def _brand_facets_query(*, category: CategoryRef) -> tuple[BrandFacet, ...]:
     rows = (
         Brand.objects.filter(
             products__category__path__startswith=category.path, products__is_published=True
@@ -115,9 +128,21 @@ def product_cards_for_category(
     page: int = 1,
     per_page: int = 24,
 ) -> Page[ProductCard]:
-    """Return one page of the subtree's products. Three queries: count, page, variants."""
-    queryset = _card_queryset().filter(category__path__startswith=category.path)
-    return _card_page(queryset, brand_slugs=brand_slugs, sort=sort, page=page, per_page=per_page)
+    """Return one page of the subtree's products. Cached; three queries on a miss.
+
+    Raises InvalidPage past the end; that answer is not cached.
+    """
+    brands = sorted({slug for slug in brand_slugs if slug})
+    return LISTINGS.get_or_compute(
+        f"cards:{category.id}:{sort}:{page}:{per_page}:{','.join(brands)}",
+        lambda: _card_page(
+            _card_queryset().filter(category__path__startswith=category.path),
+            brand_slugs=brands,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+        ),
+    )
 
 
 def product_cards_all(
@@ -168,7 +193,18 @@ def product_search_simple(*, query: str, page: int = 1, per_page: int = 24) -> P
 
 
 def product_detail_by_slug(*, slug: str) -> ProductDetail | None:
-    """Return a product with brand, category chain, images and variants. Five queries."""
+    """Return a product with brand, category chain, images and variants.
+
+    Cached; five queries on a miss. An unknown slug is not cached (it is a 404, and the
+    slug may be created any time).
+    """
+    return PRODUCTS.get_or_compute(
+        slug, lambda: product_detail_query(slug=slug) or DoNotCache(None)
+    )
+
+
+def product_detail_query(*, slug: str) -> ProductDetail | None:
+    """Read a product's detail from the database. Five queries."""
     product = (
         Product.objects.filter(slug=slug, is_published=True)
         .select_related("brand", "category")

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
+from catalog.caches import CATEGORY_TREE, LISTINGS, PRODUCTS
 from catalog.dto import BrandInput, CategoryInput, ProductInput
 from catalog.models import Brand, Category, Product, ProductImage, SlugHistory, Variant
 from toolkit.errors import DomainError, NotFound
@@ -33,6 +34,9 @@ def category_create(*, data: CategoryInput) -> int:
     )
     category.path = _child_path(parent, category.pk)
     category.save(update_fields=["path"])
+    # Listings and product breadcrumbs depend on the tree's generation, so this one bump
+    # retires them too.
+    CATEGORY_TREE.invalidate_on_commit()
     return category.pk
 
 
@@ -40,6 +44,7 @@ def brands_import(*, brands: Sequence[BrandInput]) -> None:
     Brand.objects.bulk_create(
         [Brand(name=brand.name, slug=brand.slug) for brand in brands], batch_size=500
     )
+    LISTINGS.invalidate_on_commit()
 
 
 @transaction.atomic
@@ -87,6 +92,9 @@ def products_import(*, products: Sequence[ProductInput]) -> dict[str, int]:
         )
     Variant.objects.bulk_create(variants, batch_size=1000)
     ProductImage.objects.bulk_create(images, batch_size=1000)
+    # One bump per namespace for the whole import, however many products it holds.
+    LISTINGS.invalidate_on_commit()
+    PRODUCTS.invalidate_on_commit()
     skus = [variant.sku for item in products for variant in item.variants]
     return dict(Variant.objects.filter(sku__in=skus).values_list("sku", "id"))
 
@@ -109,3 +117,5 @@ def product_change_slug(*, product_id: int, new_slug: str) -> None:
     SlugHistory.objects.filter(entity=SlugHistory.Entity.PRODUCT, slug=new_slug).delete()
     product.slug = new_slug
     product.save(update_fields=["slug", "updated_at"])
+    LISTINGS.invalidate_on_commit()
+    PRODUCTS.invalidate_on_commit()

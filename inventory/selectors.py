@@ -6,6 +6,7 @@ from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inventory.caches import AVAILABILITY
 from inventory.dto import StockDiscrepancy, StockLevel
 from inventory.models import Reservation, Stock, StockMovement
 
@@ -38,7 +39,19 @@ def availability_for_variants(
 
     Available = on hand - allocated to orders - held by other carts' live reservations.
     `holder` (a cart token) sees its own reservations as available to it. One query.
+
+    Without a holder (listings, product pages) the answer comes from the availability
+    cache, a few seconds stale at most; a cart's view is always read from the rows.
     """
+    if holder is None:
+        return AVAILABILITY.get_many_or_compute(
+            variant_ids, lambda missing: availability_query(variant_ids=missing)
+        )
+    return availability_query(variant_ids=variant_ids, holder=holder)
+
+
+def availability_query(*, variant_ids: Iterable[int], holder: str | None = None) -> dict[int, int]:
+    """Read availability from the stock rows and reservations. One query."""
     rows = (
         Stock.objects.filter(variant_id__in=list(variant_ids))
         .annotate(reserved=Coalesce(reserved_quantity_subquery(exclude_holder=holder), Value(0)))

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from inventory.caches import AVAILABILITY
 from inventory.dto import StockReceipt
 from inventory.models import Reservation, Stock, StockMovement
 from inventory.selectors import active_reservations
@@ -60,6 +61,7 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
         ],
         batch_size=1000,
     )
+    AVAILABILITY.invalidate_on_commit()
 
 
 def _reserved_by_others(variant_ids: Iterable[int], holder: str | None) -> dict[int, int]:
@@ -211,4 +213,5 @@ def stock_adjust(
         on_hand_delta=delta,
         reason=reason.strip()[:200],
     )
+    AVAILABILITY.invalidate_on_commit()
     return new_on_hand

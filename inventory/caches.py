@@ -1,0 +1,37 @@
+"""Inventory's caches, declared here and nowhere else (see `python manage.py cache_registry`).
+
+Availability changes with every cart and order, so invalidating on each of those writes
+would empty the cache as fast as it fills. Instead it tolerates a few seconds of
+staleness and expires within them; the writes that change stock by hand or in bulk
+(goods received, counts corrected) bump the generation, so a restock shows at once.
+Nothing that takes stock trusts these entries: allocation re-checks under the row lock.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from toolkit.cache import CacheSpec, Stampede, declare
+
+
+def _audit_availability(entries: Mapping[str, Any]) -> Mapping[str, Any]:
+    from inventory.selectors import availability_query
+
+    current = availability_query(variant_ids=[int(key) for key in entries])
+    return {key: current.get(int(key)) for key in entries}
+
+
+AVAILABILITY = declare(
+    CacheSpec(
+        namespace="inventory.availability",
+        owner="inventory",
+        entity="units a buyer can get of a variant, for listings and product pages",
+        key_schema="<variant id>",
+        ttl=5,
+        jitter=0.2,
+        invalidated_by=("stock_receive", "stock_adjust"),
+        staleness_tolerance=5,
+        stampede=Stampede.BATCH,
+        audit=_audit_availability,
+        notes="Orders and cart reservations change it without a bump: within tolerance.",
+    )
+)
