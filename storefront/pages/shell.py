@@ -72,13 +72,15 @@ def render_page(
         {
             "meta": meta,
             "nav_categories": top_level_categories(tree),
-            "currency_symbol": CURRENCY_SYMBOLS.get(
-                settings.STORE_CURRENCY, f"{settings.STORE_CURRENCY} "
-            ),
+            "currency_symbol": currency_symbol(),
             **context,
         },
         status=status,
     )
+
+
+def currency_symbol() -> str:
+    return CURRENCY_SYMBOLS.get(settings.STORE_CURRENCY, f"{settings.STORE_CURRENCY} ")
 
 
 def json_ld(data: dict[str, Any]) -> SafeString:

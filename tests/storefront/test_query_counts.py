@@ -2,6 +2,10 @@
 
 The scaling tests follow Zulip's pattern: count the queries with one item, count them
 again with fifty, and require the same number. nplusone also raises on any lazy load.
+
+These measure cold pages: every owned cache entry is retired first (`cold()`), so a
+count is what a page costs when nothing is cached. Warm pages cost 0 queries
+(tests/storefront/test_page_cache.py).
 """
 
 import pytest
@@ -11,11 +15,18 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import CartFactory, CartLineFactory, CouponFactory, stocked_product
 from tests.storefront.conftest import add_to_cart, checkout_post
+from toolkit.cache import registry
 
 MANY = 50
 
 
+def cold() -> None:
+    """Retire every owned cache entry (sessions stay), so the next request is cold."""
+    registry.retire_all()
+
+
 def query_count(client, url: str) -> int:
+    cold()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200, url
@@ -33,6 +44,7 @@ def big_pages(settings):
 
 def test_home_queries(client, product, django_assert_num_queries):
     # nav tree, popular cards (page + variants), prices, stock
+    cold()
     with django_assert_num_queries(5):
         assert client.get("/").status_code == 200
 
@@ -40,23 +52,27 @@ def test_home_queries(client, product, django_assert_num_queries):
 def test_category_queries(client, product, django_assert_num_queries):
     # category, cards (count + page + variants), nav tree, brand facets, prices, stock
     url = f"/c/outdoor/?brand={product.brand.slug}&sort=name"
+    cold()
     with django_assert_num_queries(8):
         assert len(client.get(url).context["offers"]) == 1
 
 
 def test_product_queries(client, product, django_assert_num_queries):
     # product + brand + category, images, variants, ancestors, prices, stock, nav tree
+    cold()
     with django_assert_num_queries(7):
         assert client.get("/p/trail-runner/").status_code == 200
 
 
 def test_search_queries(client, product, django_assert_num_queries):
     # cards (count + page + variants), prices, stock, nav tree
+    cold()
     with django_assert_num_queries(6):
         assert client.get("/search/?q=trail").status_code == 200
 
 
 def test_empty_search_queries(client, db, django_assert_num_queries):
+    cold()
     with django_assert_num_queries(1):
         assert client.get("/search/?q=").status_code == 200
 
@@ -65,17 +81,20 @@ def test_cart_queries(shopper, django_assert_num_queries):
     # cart, lines, variants, prices, promotions, coupon, stock, nav tree
     CouponFactory(code="SAVE10")
     shopper.post("/cart/coupon/", {"code": "SAVE10"}, follow=True)
+    cold()
     with django_assert_num_queries(8):
         assert shopper.get("/cart/").status_code == 200
 
 
 def test_empty_cart_queries(client, db, django_assert_num_queries):
+    cold()
     with django_assert_num_queries(1):
         assert client.get("/cart/").status_code == 200
 
 
 def test_checkout_page_queries(shopper, django_assert_num_queries):
     # the cart view without a coupon (6), nav tree
+    cold()
     with django_assert_num_queries(7):
         assert shopper.get("/checkout/").status_code == 200
 
@@ -83,21 +102,26 @@ def test_checkout_page_queries(shopper, django_assert_num_queries):
 def test_order_page_queries(shopper, django_assert_num_queries):
     # order, lines, nav tree; the session comes from the cache
     location = checkout_post(shopper)["Location"]
+    cold()
     with django_assert_num_queries(3):
         assert shopper.get(location).status_code == 200
 
 
 def test_not_found_queries(client, db, django_assert_num_queries):
     # product lookup, slug history, nav tree for the 404 layout
+    cold()
     with django_assert_num_queries(3):
         assert client.get("/p/no-such-product/").status_code == 404
 
 
 def test_seo_file_queries(client, product, django_assert_num_queries):
+    cold()
     with django_assert_num_queries(0):
         client.get("/robots.txt")
+    cold()
     with django_assert_num_queries(2):
         client.get("/sitemap.xml")
+    cold()
     with django_assert_num_queries(1):
         client.get("/sitemap-products.xml")
 
@@ -115,6 +139,7 @@ def test_listing_queries_do_not_grow_with_products(client, category, url):
     # when there are fifty, all on the page
     for _ in range(MANY - 1):
         stocked_product(category=category, variants=2)
+    cold()
     response = client.get(url)
     with_many = query_count(client, url)
 
@@ -141,6 +166,7 @@ def test_cart_queries_do_not_grow_with_lines(client, category, url):
     # when it has fifty
     for _ in range(MANY - 1):
         CartLineFactory(cart=cart, variant=stocked_product(category=category).variants.get())
+    cold()
     response = client.get(url)
     with_many = query_count(client, url)
 

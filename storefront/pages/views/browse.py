@@ -27,6 +27,8 @@ from integrations.interface import (
     reviews_for_product,
 )
 from search.interface import search_products
+from storefront.caches import PAGES
+from storefront.pages.fragments import product_grid
 from storefront.pages.listing import (
     card_offers,
     listing_page,
@@ -39,6 +41,7 @@ from storefront.pages.listing import (
 )
 from storefront.pages.seo import product_json_ld
 from storefront.pages.shell import page_meta, render_page, top_level_categories
+from toolkit.cache.http import cache_response
 from toolkit.pagination import InvalidPage
 
 
@@ -50,6 +53,7 @@ PRODUCT_PAGE = FanOutBudget(
 
 
 @require_safe
+@cache_response(PAGES)
 def home(request: HttpRequest) -> HttpResponse:
     """Show the most popular products and the top-level categories. Five queries."""
     tree = category_tree()
@@ -73,6 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@cache_response(PAGES)
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """List one page of a category subtree, filtered by brand and sorted. Eight queries."""
     category = category_by_slug(slug=slug)
@@ -118,11 +123,12 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         sort=sort,
         page=page,
         links=page_links(request, page),
-        offers=card_offers(page.items),
+        grid=product_grid(request, page.items),
     )
 
 
 @require_safe
+@cache_response(PAGES)
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Show a product with its variants' prices and stock. Seven queries.
 
@@ -160,6 +166,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@cache_response(PAGES)
 def search(request: HttpRequest) -> HttpResponse:
     """Show one page of search results for `?q=`; an empty query shows an empty state."""
     query = requested_query(request)

@@ -26,6 +26,7 @@ from checkout.interface import (
 )
 from storefront.pages.cart_cookie import cart_token, forget_cart, remember_cart
 from storefront.pages.forms import AddToCartForm, CouponForm, LineQuantityForm
+from storefront.pages.origin import same_origin_post
 from storefront.pages.shell import private_meta, render_page
 from toolkit.errors import DomainError
 
@@ -61,6 +62,7 @@ def cart_detail(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@same_origin_post
 @never_cache
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,56 @@
+"""The storefront's caches, declared here and nowhere else (`python manage.py cache_registry`).
+
+Public pages read no visitor state, so a whole response can be shared by every visitor.
+Their entries depend on the generations of everything they show, so an owner's bump
+(a price import, a restock) retires them on the next request; their short TTL bounds
+what no write invalidates (availability).
+"""
+
+from toolkit.cache import CacheSpec, Stampede, declare
+
+# Everything a catalog page shows: a bump in any of them retires the page.
+PAGE_SOURCES = (
+    "catalog.category_tree",
+    "catalog.listing",
+    "catalog.product",
+    "pricing.price",
+    "inventory.availability",
+    "search.documents",
+)
+
+PAGES = declare(
+    CacheSpec(
+        namespace="storefront.page",
+        owner="storefront",
+        entity="a whole public page (home, category, product, search): body, type, ETag",
+        key_schema="<digest of the absolute URL>",
+        ttl=5,
+        jitter=0.2,
+        grace=5,
+        invalidated_by=("(any bump of the namespaces it depends on)",),
+        # Its own 10 s, plus the 5 s availability it embeds may already have been stale.
+        staleness_tolerance=15,
+        stampede=Stampede.SINGLE_FLIGHT_STALE,
+        depends_on=PAGE_SOURCES,
+        early_refresh_beta=1.0,
+        lock_timeout=5.0,
+        notes="Carts, checkout and orders are never cached: they are personal.",
+    )
+)
+
+FRAGMENTS = declare(
+    CacheSpec(
+        namespace="storefront.fragment",
+        owner="storefront",
+        entity="the rendered product grid of a listing (cards with price and stock)",
+        key_schema="grid:<listing kind>:<digest of the listing's cards>",
+        ttl=5,
+        jitter=0.2,
+        invalidated_by=("(any bump of the namespaces it depends on)",),
+        staleness_tolerance=10,
+        stampede=Stampede.SINGLE_FLIGHT,
+        depends_on=("catalog.listing", "pricing.price", "inventory.availability"),
+        notes="Shared by every URL showing the same cards (filters in another order, "
+        "tracking parameters), which the page cache keys apart.",
+    )
+)
