@@ -68,7 +68,8 @@ def svg_chart(
         )
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         gy = PAD_TOP + plot_h * (1 - fraction)
-        label = f"{top * fraction:.3g}{unit}"
+        value = top * fraction
+        label = f"{value:,.0f}{unit}" if top >= 10 else f"{value:.2g}{unit}"
         parts.append(
             f'<line x1="{PAD_LEFT}" x2="{PAD_LEFT + plot_w}" y1="{gy:.1f}" y2="{gy:.1f}" '
             f'class="grid"/><text x="{PAD_LEFT - 4}" y="{gy + 4:.1f}" class="axis" '
@@ -151,13 +152,13 @@ def charts(results: RunResults) -> list[str]:
         ),
         svg_chart(
             "Dependency calls per second, by outcome",
-            results.metric_rates(r"^peakstore_dependency_calls_total", group_by="outcome"),
+            results.metric_rates(r"^peakstore_dependency_calls_total\{", group_by="outcome"),
             **common,
         ),
         svg_chart(
             "Celery queue depth and task retries per second",
             {
-                **results.metric_gauge(r"^peakstore_celery_queue_depth"),
+                **results.metric_gauge(r"^peakstore_celery_queue_depth\{"),
                 "retries/s": results.metric_rates(
                     r'^peakstore_celery_tasks_total\{.*state="retry"'
                 ).get("peakstore_celery_tasks_total", []),
@@ -166,7 +167,7 @@ def charts(results: RunResults) -> list[str]:
         ),
         svg_chart(
             "Checkout funnel per second (store's counters)",
-            results.metric_rates(r"^peakstore_checkout_funnel_total", group_by="step"),
+            results.metric_rates(r"^peakstore_checkout_funnel_total\{", group_by="step"),
             **common,
         ),
     ]

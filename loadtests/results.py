@@ -21,7 +21,7 @@ from pathlib import Path
 from loadtests.outcomes import ERROR, OK, REFUSED, SHED
 
 ORDER_REQUEST = re.compile(r"/api/v1/orders/$")
-_SAMPLE = re.compile(r"^(?P<name>[a-z_:]+)(?:\{(?P<labels>.*)\})?$")
+_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
