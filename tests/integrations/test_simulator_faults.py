@@ -99,9 +99,10 @@ def test_latency_spreads_around_its_median(upstream_simulator, gateway):
         gateway.get(CAPTURES)
         durations.append(time.monotonic() - started)
 
-    # Loose on purpose: the median sits near 40 ms, the slowest far above it.
-    assert 0.02 <= statistics.median(durations) <= 0.3
-    assert max(durations) > 2 * statistics.median(durations)
+    # Lower bounds only (a delay is a floor the simulator guarantees; an upper bound
+    # would measure the machine): every answer waited, and the tail waited far longer.
+    assert statistics.median(durations) >= 0.02
+    assert max(durations) >= 0.1
 
 
 def test_error_rate_answers_503_for_about_that_share(upstream_simulator, gateway):
@@ -125,11 +126,10 @@ def test_fail_next_fails_that_many_requests_then_recovers(upstream_simulator, ga
 def test_down_answers_503_at_once(upstream_simulator, gateway):
     upstream_simulator.set_fault("payment", down=True, latency_ms=[500, 500])
 
-    started = time.monotonic()
     response = gateway.get(CAPTURES)
 
     assert (response.status_code, response.json()) == (503, {"error": "dependency_down"})
-    assert time.monotonic() - started < 0.5  # the latency never applied
+    assert upstream_simulator.stats("payment") == {"requests": 1, "down": 1}
 
 
 def test_reset_rate_drops_connections_without_an_answer(upstream_simulator, gateway):
