@@ -11,6 +11,8 @@ from enum import StrEnum
 from django.db import transaction
 from prometheus_client import Counter
 
+from toolkit.releases.cohorts import release_funnel_step
+
 
 class FunnelStep(StrEnum):
     CART_CREATED = "cart_created"
@@ -35,3 +37,5 @@ for _step in FunnelStep:
 def funnel_step(step: FunnelStep) -> None:
     """Count `step` once the current transaction commits (at once outside one)."""
     transaction.on_commit(CHECKOUT_FUNNEL.labels(step.value).inc)
+    # The same step under the buyer's release cohorts, to compare completion by cohort.
+    release_funnel_step(step.value)

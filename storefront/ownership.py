@@ -15,6 +15,7 @@ from toolkit.manifest import (
     Criticality,
     DependencyOwnership,
     OwnershipManifest,
+    ReleaseAuthority,
     RouteOwnership,
     SignalOwnership,
 )
@@ -66,6 +67,8 @@ ROUTES = (
     Route("ops:metrics", "storefront", 250, INTERNAL, "Prometheus exposition"),
     Route("ops:dashboard", "storefront", 500, INTERNAL, "staff dashboard"),
     Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
+    Route("releases:data", "toolkit", 500, INTERNAL, "release flags, steps, decisions (JSON)"),
+    Route("releases:decide", "toolkit", 500, INTERNAL, "a person's release decision (POST)"),
     Route("admin:*", "storefront", 1000, INTERNAL, "Django admin"),
     Route("backoffice:price-set", "pricing", 500, INTERNAL, "back-office price write"),
     Route("backoffice:stock-set", "inventory", 500, INTERNAL, "back-office stock write"),
@@ -78,6 +81,7 @@ CACHE_NAMESPACES = (
     Cache("sessions", "storefront", "cached_db sessions (staff, checkout messages)"),
     Cache("readyz", "storefront", "readiness probe round trips, deleted at once"),
     Cache("ops", "storefront", "the ops dashboard's ring of metric snapshots"),
+    Cache("releases", "toolkit", "release flag snapshot, versioned by generation"),
 )
 
 DEPENDENCIES = (
@@ -104,7 +108,41 @@ SIGNALS = (
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
     Signal("peakstore_pricing_evaluation_bound_hit", "pricing", "carts past the rule bound"),
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
+    Signal("peakstore_release_request_duration_seconds", "toolkit", "latency by flag, cohort"),
+    Signal("peakstore_release_request_errors", "toolkit", "5xx by flag and cohort"),
+    Signal("peakstore_release_request_timeouts", "toolkit", "timeouts by flag and cohort"),
+    Signal("peakstore_release_checkouts", "toolkit", "checkout steps by flag and cohort"),
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
+)
+
+# Release flags and kill switches (declared in storefront/releases.py): who owns each and
+# who may stop it. Stopping a kill switch degrades its feature at once; the gate stops
+# rollouts on its own. Anyone stopping needs the permission toolkit.stop_releaseflag.
+RELEASES = (
+    ReleaseAuthority(
+        "recommendations-v2",
+        "integrations",
+        "the on-call engineer or the gate",
+        "new recommendations ranking on the product page (rollout)",
+    ),
+    ReleaseAuthority(
+        "recommendations",
+        "integrations",
+        "the on-call engineer, or ops during a campaign",
+        "kill switch: product pages without recommendations",
+    ),
+    ReleaseAuthority(
+        "reviews",
+        "integrations",
+        "the on-call engineer, or ops during a campaign",
+        "kill switch: product pages without reviews",
+    ),
+    ReleaseAuthority(
+        "search-facets",
+        "search",
+        "the on-call engineer, or ops during a campaign",
+        "kill switch: search results without facet counts",
+    ),
 )
 
 MANIFEST = OwnershipManifest(
@@ -112,4 +150,5 @@ MANIFEST = OwnershipManifest(
     cache_namespaces=CACHE_NAMESPACES,
     dependencies=DEPENDENCIES,
     signals=SIGNALS,
+    releases=RELEASES,
 )

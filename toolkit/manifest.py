@@ -59,11 +59,22 @@ class SignalOwnership:
 
 
 @dataclass(frozen=True)
+class ReleaseAuthority:
+    """Who owns a release flag or kill switch, and who may stop it (degrade the feature)."""
+
+    flag: str
+    owner: str
+    stop_authority: str  # the role that may stop it; it needs `toolkit.stop_releaseflag`
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class OwnershipManifest:
     routes: tuple[RouteOwnership, ...]
     cache_namespaces: tuple[CacheNamespaceOwnership, ...] = ()
     dependencies: tuple[DependencyOwnership, ...] = ()
     signals: tuple[SignalOwnership, ...] = field(default=())
+    releases: tuple[ReleaseAuthority, ...] = ()
 
     @cached_property
     def _routes_by_name(self) -> dict[str, RouteOwnership]:
@@ -83,6 +94,9 @@ class OwnershipManifest:
 
     def signal(self, metric: str) -> SignalOwnership | None:
         return next((entry for entry in self.signals if entry.metric == metric), None)
+
+    def release(self, flag: str) -> ReleaseAuthority | None:
+        return next((entry for entry in self.releases if entry.flag == flag), None)
 
 
 @cache

@@ -1,0 +1,209 @@
+"""Which flags are on for this request, and which cohort its subject is in.
+
+`ReleaseMiddleware` decides once per request, after authentication and URL resolution
+(`process_view`), and leaves the answer on `request.releases`; views ask through
+`flag_enabled(request, name)`. It reads only the cached snapshot (no query) and touches
+the subject (user, session, cookie) only while some rollout is partly exposed.
+
+The subject is `user:<id>` for a signed-in user, else `session:<key>` when a session
+exists, else `visitor:<id>` from the first-party cookie this middleware sets (a random
+id, a year long, HttpOnly, SameSite=Lax). Cohorts are labelled for every partly exposed
+rollout on every route (so checkout completion can be compared), but a flag is only
+ever *on* on the routes it declares.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+from toolkit.manifest import ownership_manifest
+from toolkit.releases import metrics
+from toolkit.releases.hashing import BASIS_POINTS, subject_bucket
+from toolkit.releases.spec import FLAGS, FlagKind, FlagSpec
+from toolkit.releases.state import Snapshot, flag_state, snapshot_get
+
+SUBJECT_COOKIE = "peakstore_subject"
+SUBJECT_COOKIE_AGE = 365 * 24 * 3600
+PARTIAL_STATUSES = frozenset({"running", "held"})
+
+
+@dataclass(frozen=True)
+class RequestReleases:
+    route: str
+    enabled: frozenset[str]  # flags on for this request (declared for this route)
+    cohorts: dict[str, str] = field(default_factory=dict)  # flag -> canary | control
+    scoped: frozenset[str] = frozenset()  # flags whose cohorts this route's timing feeds
+    variant: str = ""  # in-scope flags that differ from their default, "a,b"
+    new_subject: str | None = None  # a visitor id to set as a cookie
+
+
+_current: ContextVar[RequestReleases | None] = ContextVar("peakstore_releases", default=None)
+
+
+@cache
+def _specs_by_route() -> dict[str, tuple[FlagSpec, ...]]:
+    by_route: dict[str, list[FlagSpec]] = {}
+    for spec in FLAGS.values():
+        for route in spec.routes:
+            by_route.setdefault(route, []).append(spec)
+    return {route: tuple(specs) for route, specs in by_route.items()}
+
+
+def _partly_exposed(spec: FlagSpec, snapshot: Snapshot) -> int | None:
+    """The exposure of a rollout exposed to some but not all subjects, else None."""
+    state = flag_state(spec, snapshot)
+    partial = (
+        spec.kind is FlagKind.ROLLOUT
+        and state.status in PARTIAL_STATUSES
+        and 0 < state.exposure_bp < BASIS_POINTS
+    )
+    return state.exposure_bp if partial else None
+
+
+def _subject(request: HttpRequest) -> tuple[str, str | None]:
+    """Return (subject, new visitor id to set or None)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}", None
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        return f"session:{session.session_key}", None
+    if visitor := request.COOKIES.get(SUBJECT_COOKIE):
+        return f"visitor:{visitor[:64]}", None
+    visitor = uuid.uuid4().hex
+    return f"visitor:{visitor}", visitor
+
+
+def releases_for(request: HttpRequest, route: str) -> RequestReleases:
+    """Decide every flag for this request. No query; one cache read."""
+    snapshot = snapshot_get()
+    scoped_specs = _specs_by_route().get(route, ())
+    partial = {
+        spec.name: (spec, bp)
+        for spec in FLAGS.values()
+        if (bp := _partly_exposed(spec, snapshot)) is not None
+    }
+    subject = new_subject = None
+    if partial:
+        subject, new_subject = _subject(request)
+    cohorts = {
+        name: metrics.CANARY
+        if subject_bucket(salt=spec.salt, flag=name, subject=subject) < bp
+        else metrics.CONTROL
+        for name, (spec, bp) in partial.items()
+        if subject is not None
+    }
+    enabled = set()
+    variant = []
+    for spec in scoped_specs:
+        if spec.name in cohorts:
+            on = cohorts[spec.name] == metrics.CANARY
+        else:
+            on = flag_state(spec, snapshot).exposure_bp >= BASIS_POINTS
+        if on:
+            enabled.add(spec.name)
+        if on != (spec.default_exposure_bp >= BASIS_POINTS):
+            variant.append(spec.name)
+    return RequestReleases(
+        route=route,
+        enabled=frozenset(enabled),
+        cohorts=cohorts,
+        scoped=frozenset(spec.name for spec in scoped_specs if spec.name in cohorts),
+        variant=",".join(sorted(variant)),
+        new_subject=new_subject,
+    )
+
+
+def flag_enabled(request: HttpRequest, name: str) -> bool:
+    """Return whether flag `name` is on for this request (its declared default outside
+    the middleware, e.g. a view called directly)."""
+    releases: RequestReleases | None = getattr(request, "releases", None)
+    if releases is None:
+        return FLAGS[name].default_exposure_bp >= BASIS_POINTS
+    return name in releases.enabled
+
+
+def release_variant(request: HttpRequest) -> str:
+    """Name the flags that make this request's page differ from the default page ("" if
+    none): a shared page cache keys on it, so cohorts never see each other's pages."""
+    releases: RequestReleases | None = getattr(request, "releases", None)
+    return releases.variant if releases is not None else ""
+
+
+def release_funnel_step(step: str) -> None:
+    """Count a checkout step under the current request's cohorts, once it commits."""
+    releases = _current.get()
+    if releases is None or not releases.cohorts:
+        return
+    if step not in (metrics.CHECKOUT_STARTED, metrics.CHECKOUT_COMPLETED):
+        return
+    for flag, cohort in releases.cohorts.items():
+        transaction.on_commit(
+            lambda flag=flag, cohort=cohort: metrics.checkout_observe(
+                flag=flag, cohort=cohort, step=step
+            )
+        )
+
+
+class ReleaseMiddleware:
+    """Decide flags and cohorts per request; time the request under its cohorts.
+
+    Place it after the session and authentication middleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            releases: RequestReleases | None = getattr(request, "releases", None)
+            if releases is not None:
+                _current.set(None)
+        if releases is None:
+            return response
+        if releases.scoped:
+            self._observe(releases, time.perf_counter() - started, response.status_code)
+        if releases.new_subject:
+            response.set_cookie(
+                SUBJECT_COOKIE,
+                releases.new_subject,
+                max_age=SUBJECT_COOKIE_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        match = request.resolver_match
+        if match is None:
+            return None
+        releases = releases_for(request, match.view_name)
+        request.releases = releases  # type: ignore[attr-defined]
+        _current.set(releases)
+        return None
+
+    def _observe(self, releases: RequestReleases, seconds: float, status: int) -> None:
+        entry = ownership_manifest().route(releases.route)
+        slo_s = entry.slo_p95_ms / 1000 if entry else 10.0
+        for flag in releases.scoped:
+            metrics.request_observe(
+                flag=flag,
+                cohort=releases.cohorts[flag],
+                seconds=seconds,
+                error=status >= 500,
+                timeout=seconds > slo_s * self.timeout_factor,
+            )

@@ -1,0 +1,91 @@
+"""The flag snapshot the request path reads: in the cache, versioned, zero queries.
+
+Writers (the release services and the evaluator) publish after commit: the whole state
+of every flag goes under `releases:state:v<generation>` and then the generation key
+moves to it, so a reader never sees half a write. Readers fetch the generation (one
+cache round trip) and keep the decoded snapshot per generation in the process.
+
+The database is the system of record but is never read on the request path: a page's
+query count does not change with flags. If the cache loses the snapshot, flags fall
+back to their declared defaults (rollouts off, kill switches serving) until the next
+publish; the evaluator republishes a missing snapshot on every tick (every few
+seconds), which bounds that window.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from django.core.cache import cache
+from django.db import transaction
+
+from toolkit.releases.spec import FLAGS, FlagSpec
+
+GENERATION_KEY = "releases:generation"
+STATE_KEY = "releases:state:v{}"
+STATE_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class FlagState:
+    """What the request path needs to know about one flag."""
+
+    name: str
+    status: str
+    exposure_bp: int
+
+
+Snapshot = MappingProxyType  # flag name -> FlagState
+
+_memo: dict[int, Snapshot] = {}
+
+
+def flag_state(spec: FlagSpec, snapshot: Snapshot) -> FlagState:
+    """The flag's published state, or its declared default if none is published."""
+    return snapshot.get(spec.name) or FlagState(
+        name=spec.name, status="default", exposure_bp=spec.default_exposure_bp
+    )
+
+
+def snapshot_get() -> Snapshot:
+    """Return the published flag states. One cache read; no query."""
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        return MappingProxyType({})
+    if (snapshot := _memo.get(generation)) is not None:
+        return snapshot
+    states = cache.get(STATE_KEY.format(generation))
+    if states is None:
+        return MappingProxyType({})
+    snapshot = MappingProxyType({state.name: state for state in states})
+    _memo.clear()  # one generation per process is enough
+    _memo[generation] = snapshot
+    return snapshot
+
+
+def snapshot_publish() -> None:
+    """Write every flag's state to the cache under a new generation. One query."""
+    from toolkit.releases.models import ReleaseFlag
+
+    states = [
+        FlagState(name=name, status=status, exposure_bp=exposure_bp)
+        for name, status, exposure_bp in ReleaseFlag.objects.filter(name__in=FLAGS).values_list(
+            "name", "status", "exposure_bp"
+        )
+    ]
+    generation = time.time_ns()
+    cache.set(STATE_KEY.format(generation), states, STATE_TTL)
+    cache.set(GENERATION_KEY, generation, STATE_TTL)
+
+
+def snapshot_publish_on_commit() -> None:
+    """Publish once the current transaction commits (at once outside one)."""
+    transaction.on_commit(snapshot_publish)
+
+
+def snapshot_ensure() -> None:
+    """Republish if the cache lost the snapshot (the evaluator calls it every tick)."""
+    if cache.get(GENERATION_KEY) is None:
+        snapshot_publish()

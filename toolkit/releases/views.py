@@ -1,0 +1,51 @@
+"""Release state as JSON, and decisions by POST, for staff on `/ops/`.
+
+Staff see; only holders of each action's permission decide (the service checks).
+"""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from toolkit.errors import DomainError
+from toolkit.releases.selectors import release_decisions, releases_overview
+from toolkit.releases.services import release_decide
+from toolkit.releases.spec import FLAGS
+
+
+@require_safe
+@never_cache
+@staff_member_required
+def releases_data(request: HttpRequest) -> JsonResponse:
+    """Every flag's state and recent decisions; `?since=<ISO time>` adds the timeline."""
+    data = releases_overview()
+    if since := request.GET.get("since"):
+        data["timeline"] = release_decisions(since=parse_datetime(since))
+    return JsonResponse(data)
+
+
+@require_POST
+@staff_member_required
+def release_decision(request: HttpRequest, name: str, action: str) -> HttpResponse:
+    """Record a person's decision about flag `name`, then go back to the dashboard."""
+    if name not in FLAGS:
+        return JsonResponse({"error": {"code": "not_found", "message": name}}, status=404)
+    try:
+        release_decide(
+            name=name, action=action, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except DomainError as error:
+        if request.accepts("text/html"):
+            messages.error(request, error.message)
+            return redirect("ops:dashboard")
+        return JsonResponse(
+            {"error": {"code": error.code, "message": error.message}}, status=error.status
+        )
+    if request.accepts("text/html"):
+        messages.success(request, f"{name}: {action} recorded")
+        return redirect("ops:dashboard")
+    return JsonResponse({"ok": True})
