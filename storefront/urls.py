@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("storefront.api.urls")),
     path("", include("storefront.ops.urls")),
     path("", include("storefront.pages.urls")),
+    path("", include("toolkit.releases.urls")),
 ]
 
 handler404 = "storefront.pages.views.errors.page_not_found"

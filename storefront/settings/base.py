@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Release flags and cohorts per request (needs the user and the resolved route).
+    "toolkit.releases.cohorts.ReleaseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -126,6 +128,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.tasks.idempotency_records_purge_task",
         "schedule": 3600.0,
     },
+    # The release gate: judge running rollouts on their cohort metrics (toolkit.releases).
+    "releases-evaluate": {
+        "task": "toolkit.releases.tasks.releases_evaluate_task",
+        "schedule": ENV.releases_evaluate_every,
+    },
     "stock-reservations-purge": {
         "task": "inventory.tasks.stock_reservations_purge_task",
         "schedule": 300.0,
@@ -176,6 +183,10 @@ INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
 # Admission control (storefront/admission.py): the accept-queue length per web worker at
 # which each route class is shed. Critical and exempt routes are never shed.
 STOREFRONT_ADMISSION_ENABLED = ENV.admission_enabled
+# Release exposure (toolkit/README.md, "Releases"): who `rollout` decides as by default.
+PEAKSTORE_RELEASE_ACTOR = ENV.release_actor
+# Extra seconds the demonstration flag "recommendations-v2" spends re-ranking.
+STOREFRONT_RECOMMENDATIONS_V2_DELAY = ENV.recommendations_v2_delay
 STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 1.0, "deep_browse": 1.5, "browse": 3.0}
 STOREFRONT_ADMISSION_DEEP_PAGE = 4
 STOREFRONT_ADMISSION_RETRY_AFTER = 2

@@ -58,6 +58,9 @@ class Environment:
     integrations_resilience: bool
     admission_enabled: bool
     backoffice_token: str
+    release_actor: str
+    releases_evaluate_every: float
+    recommendations_v2_delay: float
 
     @property
     def profile(self) -> str:
@@ -117,6 +120,12 @@ def read_environment() -> Environment:
         admission_enabled=_flag("PEAKSTORE_ADMISSION", default=True),
         # The back-office write API (prices, stock) is off unless a token is set.
         backoffice_token=os.environ.get("PEAKSTORE_BACKOFFICE_TOKEN", ""),
+        # The username `manage.py rollout` decides as without --actor (none: --actor needed).
+        release_actor=os.environ.get("PEAKSTORE_RELEASE_ACTOR", ""),
+        # Seconds between two judgements of the running rollouts by the release gate.
+        releases_evaluate_every=_float("PEAKSTORE_RELEASES_EVALUATE_EVERY", 5.0),
+        # How much slower the demonstration flag "recommendations-v2" makes a product page.
+        recommendations_v2_delay=_float("STOREFRONT_RECOMMENDATIONS_V2_DELAY", 0.25),
     )
 
 
