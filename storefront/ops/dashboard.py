@@ -189,8 +189,6 @@ def dashboard_data(ring: list[Reading], now: Reading, manifest: OwnershipManifes
                 now.duplicate_queries.items(), key=lambda item: -item[1]
             )[:8]
         ],
-        # Filled by the release-exposure issue: which releases are exposed to whom.
-        "release_exposures": {"available": False, "exposures": []},
     }
 
 

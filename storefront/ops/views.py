@@ -18,6 +18,7 @@ from storefront.ops.readings import reading_take, ring_update
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
+from toolkit.releases.selectors import releases_overview
 
 
 @require_safe
@@ -32,7 +33,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
 def _current_data() -> dict:
     now = reading_take()
     ring = ring_update(now)
-    return dashboard_data(ring, now, ownership_manifest())
+    # The aggregation is pure (metrics in, panels out); release state is read here.
+    return {
+        **dashboard_data(ring, now, ownership_manifest()),
+        "release_exposures": releases_overview(decisions=6),
+    }
 
 
 @require_safe

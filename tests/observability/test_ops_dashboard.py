@@ -92,3 +92,20 @@ def test_histogram_quantile_interpolates_like_promql():
     assert histogram_quantile(0.5, buckets) == pytest.approx(0.1)
     assert histogram_quantile(0.75, buckets) == pytest.approx(0.15)
     assert histogram_quantile(0.5, [(0.1, 0.0), (float("inf"), 0.0)]) is None
+
+
+def test_ops_shows_every_release_flag_and_the_last_decisions(staff_client, django_user_model):
+    from django.core.management import call_command
+
+    from toolkit.releases.spec import FLAGS
+
+    django_user_model.objects.create_superuser("release-lead", "lead@example.com", "pw")
+    call_command("rollout", "stop", "reviews", "--actor", "release-lead", "--reason", "drill")
+
+    data = staff_client.get("/ops/data.json").json()
+    page = staff_client.get("/ops/").content.decode()
+
+    assert {flag["name"] for flag in data["release_exposures"]["flags"]} == set(FLAGS)
+    assert data["release_exposures"]["decisions"][0]["flag"] == "reviews"
+    assert "recommendations-v2" in page
+    assert "drill" in page
