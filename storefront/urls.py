@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -9,6 +10,9 @@ urlpatterns = [
     path("", include("storefront.pages.urls")),
     path("", include("toolkit.releases.urls")),
 ]
+
+if settings.STOREFRONT_BENCH_ROUTES:
+    urlpatterns.insert(0, path("", include("storefront.bench")))
 
 handler404 = "storefront.pages.views.errors.page_not_found"
 handler500 = "storefront.pages.views.errors.server_error"

@@ -32,7 +32,8 @@ DATABASES = {
 # SQLite files under var/, so an entry one process writes is seen by the others.
 CACHES = {
     "default": {
-        "BACKEND": "diskcache.DjangoCache",
+        # diskcache's backend, without closing its connections after every request.
+        "BACKEND": "toolkit.cache.backends.PersistentDiskCache",
         "LOCATION": str(ENV.var_dir / "cache"),
         "TIMEOUT": 300,
         "SHARDS": 4,
@@ -40,6 +41,8 @@ CACHES = {
         "OPTIONS": {"size_limit": 2**30},
     }
 }
+# Owned caches use their own alias on the same files (see TOOLKIT_CACHE_ALIAS).
+CACHES["toolkit"] = CACHES["default"]
 # Owned caches use their own alias on the same files (see TOOLKIT_CACHE_ALIAS).
 CACHES["toolkit"] = CACHES["default"]
 
