@@ -88,6 +88,23 @@ class VariantSummary:
 
 
 @dataclass(frozen=True)
+class ProductSearchSource:
+    """Everything the search read model derives from one product."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
+    brand: BrandRef
+    category: CategoryRef
+    image_url: str
+    popularity: int
+    created_at: datetime
+    is_published: bool
+    variants: tuple[VariantInfo, ...]
+
+
+@dataclass(frozen=True)
 class SitemapEntry:
     slug: str
     updated_at: datetime | None

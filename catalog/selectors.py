@@ -14,6 +14,7 @@ from catalog.dto import (
     ImageInfo,
     ProductCard,
     ProductDetail,
+    ProductSearchSource,
     SitemapEntry,
     VariantInfo,
     VariantSummary,
@@ -261,6 +262,56 @@ def _variant_summaries(queryset: QuerySet[Variant]) -> dict[int, VariantSummary]
         )
         for v in rows
     }
+
+
+def product_search_sources(*, product_ids: Iterable[int]) -> tuple[ProductSearchSource, ...]:
+    """Return the products (published or not) with brand, category and variants.
+
+    Two queries: products joined with brand and category, then their variants. Ids with
+    no product are left out.
+    """
+    rows = (
+        Product.objects.filter(pk__in=list(product_ids))
+        .select_related("brand", "category")
+        .prefetch_related(Prefetch("variants", queryset=Variant.objects.order_by("position", "id")))
+        .order_by("id")
+    )
+    return tuple(
+        ProductSearchSource(
+            id=product.pk,
+            slug=product.slug,
+            name=product.name,
+            description=product.description,
+            brand=_brand_ref(product.brand),
+            category=_category_ref(product.category),
+            image_url=product.image_url,
+            popularity=product.popularity,
+            created_at=product.created_at,
+            is_published=product.is_published,
+            variants=tuple(
+                VariantInfo(id=v.pk, sku=v.sku, name=v.name, attributes=dict(v.attributes))
+                for v in product.variants.all()
+            ),
+        )
+        for product in rows
+    )
+
+
+def product_id_batches(*, batch_size: int) -> Iterator[tuple[int, ...]]:
+    """Yield every product id in ascending order, `batch_size` at a time (keyset reads)."""
+    after = 0
+    while batch := tuple(
+        Product.objects.filter(pk__gt=after)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    ):
+        yield batch
+        after = batch[-1]
+
+
+def product_ids_for_variants(*, variant_ids: Iterable[int]) -> dict[int, int]:
+    """Map variant ids to their product ids. One query."""
+    return dict(Variant.objects.filter(pk__in=list(variant_ids)).values_list("pk", "product_id"))
 
 
 def product_sitemap_entries() -> Iterator[SitemapEntry]:

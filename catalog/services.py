@@ -7,6 +7,7 @@ from django.db import transaction
 from catalog.caches import CATEGORY_TREE, LISTINGS, PRODUCTS
 from catalog.dto import BrandInput, CategoryInput, ProductInput
 from catalog.models import Brand, Category, Product, ProductImage, SlugHistory, Variant
+from toolkit import changes
 from toolkit.errors import DomainError, NotFound
 
 
@@ -95,6 +96,7 @@ def products_import(*, products: Sequence[ProductInput]) -> dict[str, int]:
     # One bump per namespace for the whole import, however many products it holds.
     LISTINGS.invalidate_on_commit()
     PRODUCTS.invalidate_on_commit()
+    changes.publish("catalog.products", product_ids.values())
     skus = [variant.sku for item in products for variant in item.variants]
     return dict(Variant.objects.filter(sku__in=skus).values_list("sku", "id"))
 
@@ -119,3 +121,4 @@ def product_change_slug(*, product_id: int, new_slug: str) -> None:
     product.save(update_fields=["slug", "updated_at"])
     LISTINGS.invalidate_on_commit()
     PRODUCTS.invalidate_on_commit()
+    changes.publish("catalog.products", [product.pk])

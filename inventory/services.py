@@ -12,6 +12,7 @@ from inventory.caches import AVAILABILITY
 from inventory.dto import StockReceipt
 from inventory.models import Reservation, Stock, StockMovement
 from inventory.selectors import active_reservations
+from toolkit import changes
 from toolkit.errors import DomainError
 
 
@@ -62,6 +63,7 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
         batch_size=1000,
     )
     AVAILABILITY.invalidate_on_commit()
+    changes.publish("inventory.stock", [r.variant_id for r in receipts])
 
 
 def _reserved_by_others(variant_ids: Iterable[int], holder: str | None) -> dict[int, int]:
@@ -183,6 +185,7 @@ def _save(
         )
         for variant_id, quantity in quantities.items()
     )
+    changes.publish("inventory.stock", quantities)
 
 
 @transaction.atomic
@@ -214,4 +217,5 @@ def stock_adjust(
         reason=reason.strip()[:200],
     )
     AVAILABILITY.invalidate_on_commit()
+    changes.publish("inventory.stock", [variant_id])
     return new_on_hand

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cached_property
 
 from pricing.dto import (
@@ -49,6 +49,11 @@ CART_MECHANICS = frozenset({"bundle", "tiered_spend"})
 
 def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _share(amount: Decimal, share: Decimal) -> Decimal:
+    """`share` of `amount`, rounded down: a cap must never round up past its limit."""
+    return (amount * share).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def _off(kind: str, value: Decimal, amount: Decimal) -> Decimal:
@@ -187,8 +192,10 @@ class PromotionIndex:
 
     def cart_candidates(self, skus: Iterable[str]) -> Iterator[PromotionRule]:
         """Bundles with a member SKU in the cart, and cart-wide rules, in rule order."""
-        bundles = {rule for sku in skus for rule in self.bundles_by_sku.get(sku, ())}
-        return heapq.merge(_by_order(bundles), self.cart_wide, key=lambda rule: rule.order_key)
+        bundles = {id(rule): rule for sku in skus for rule in self.bundles_by_sku.get(sku, ())}
+        return heapq.merge(
+            _by_order(bundles.values()), self.cart_wide, key=lambda rule: rule.order_key
+        )
 
 
 def promotion_index_build(rules: Iterable[PromotionRule]) -> PromotionIndex:
@@ -246,28 +253,41 @@ class _Budget:
 
 
 class _Explanation:
-    """What happened to every rule that was considered, one entry per rule."""
+    """What happened to every rule that was considered, one entry per rule.
+
+    Keyed by object identity: a rule's own hash walks all its fields, and the same rule
+    object comes back from the index for every line it targets.
+    """
 
     def __init__(self) -> None:
-        self.applied: dict[PromotionRule, Decimal] = {}
-        self.skipped: dict[PromotionRule, str] = {}
+        self.rules: dict[int, PromotionRule] = {}
+        self.applied: dict[int, Decimal] = {}
+        self.skipped: dict[int, str] = {}
 
     def apply(self, rule: PromotionRule, amount: Decimal) -> None:
-        self.applied[rule] = self.applied.get(rule, ZERO) + amount
-        self.skipped.pop(rule, None)
+        self.rules[id(rule)] = rule
+        self.applied[id(rule)] = self.applied.get(id(rule), ZERO) + amount
+        self.skipped.pop(id(rule), None)
 
     def skip(self, rule: PromotionRule, reason: str) -> None:
-        if rule not in self.applied:
-            self.skipped.setdefault(rule, reason)
+        if id(rule) not in self.applied:
+            self.rules[id(rule)] = rule
+            self.skipped.setdefault(id(rule), reason)
 
     def outcomes(self) -> tuple[PromotionOutcome, ...]:
+        def in_rule_order(entries: dict[int, object]) -> list[tuple[PromotionRule, object]]:
+            return sorted(
+                ((self.rules[key], value) for key, value in entries.items()),
+                key=lambda item: item[0].order_key,
+            )
+
         applied = [
             PromotionOutcome(name=rule.name, applied=True, amount=money(amount), reason="applied")
-            for rule, amount in sorted(self.applied.items(), key=lambda item: item[0].order_key)
+            for rule, amount in in_rule_order(self.applied)
         ]
         skipped = [
             PromotionOutcome(name=rule.name, applied=False, amount=ZERO, reason=reason)
-            for rule, reason in sorted(self.skipped.items(), key=lambda item: item[0].order_key)
+            for rule, reason in in_rule_order(self.skipped)
         ]
         return (*applied, *skipped)
 
@@ -386,7 +406,7 @@ def price_cart(
         discount, used = _stack(
             _ranked(applicable),
             base=gross,
-            cap=money(gross * cap_share),
+            cap=_share(gross, cap_share),
             recompute=recompute,
             explanation=explanation,
         )
@@ -405,7 +425,7 @@ def price_cart(
 
     subtotal = sum((line.unit_price * line.quantity for line in priced), ZERO)
     line_discounts = sum((line.discount for line in priced), ZERO)
-    cap = money(subtotal * cap_share)
+    cap = _share(subtotal, cap_share)
     eligible = [line for line in priced if line.variant_id not in exclusive_lines]
     skus = {line.sku: line for line in ordered if line.variant_id not in exclusive_lines}
     eligible_amount = sum((line.total for line in eligible), ZERO)

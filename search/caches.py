@@ -1,8 +1,8 @@
 """Search's caches, declared here and nowhere else (see `python manage.py cache_registry`).
 
-Search caches no entries of its own yet; it owns the generation that says "the read
-model changed". Pages showing search results depend on it, so a refreshed document
-retires them, even when the refresh runs in a task long after the owner's write.
+Search owns the generation that says "the read model changed". Pages showing search
+results, facet counts and suggestions depend on it, so a refreshed document retires
+them, even when the refresh runs in a task long after the owner's write.
 """
 
 from toolkit.cache import CacheSpec, Stampede, declare
@@ -17,5 +17,36 @@ DOCUMENTS = declare(
         invalidated_by=("search_documents_refresh", "search_reindex"),
         staleness_tolerance=0,
         stampede=Stampede.SINGLE_FLIGHT,
+    )
+)
+
+# Built from search results, so retired with the read model's generation; short TTLs
+# bound what a refresh still in the queue has not reached yet.
+FACETS = declare(
+    CacheSpec(
+        namespace="search.facets",
+        owner="search",
+        entity="facet counts (brands, categories, price ranges, attributes) of one search",
+        key_schema="<digest of the query words, filters and sort>",
+        ttl=30,
+        invalidated_by=("search_documents_refresh", "search_reindex"),
+        staleness_tolerance=0,
+        stampede=Stampede.SINGLE_FLIGHT,
+        depends_on=("search.documents",),
+        notes="Computed under the search latency budget; a search past it skips them.",
+    )
+)
+
+SUGGESTIONS = declare(
+    CacheSpec(
+        namespace="search.suggestions",
+        owner="search",
+        entity="product names suggested for what has been typed",
+        key_schema="<digest of the query words>:<limit>",
+        ttl=60,
+        invalidated_by=("search_documents_refresh", "search_reindex"),
+        staleness_tolerance=0,
+        stampede=Stampede.SINGLE_FLIGHT,
+        depends_on=("search.documents",),
     )
 )

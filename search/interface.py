@@ -1,21 +1,53 @@
-"""Search's public interface.
+"""Search's public interface: the only module other apps may import."""
 
-First cut: a substring match served by catalog. The search issue replaces it with a
-denormalised read model (full text, facets, keyset pagination) behind this same function.
-"""
-
-from catalog.interface import ProductCard, product_search_simple
-from toolkit.pagination import Page
-
-MAX_QUERY_LENGTH = 200
-
-
-def search_products(*, query: str, page: int = 1, per_page: int = 24) -> Page[ProductCard]:
-    """Return products matching `query`; an empty query matches nothing."""
-    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
-    if not query:
-        return Page(items=(), number=1, per_page=per_page, count=0)
-    return product_search_simple(query=query, page=page, per_page=per_page)
+from search.dto import (
+    NO_FILTERS,
+    SEARCH_SORTS,
+    FacetValue,
+    SearchFacets,
+    SearchFilters,
+    SearchResults,
+    Suggestion,
+)
+from search.query import MAX_QUERY_LENGTH, InvalidCursor, normalise_query
+from search.selectors import search_documents, search_suggestions
+from search.services import search_documents_refresh, search_reindex
 
 
-__all__ = ["MAX_QUERY_LENGTH", "search_products"]
+def search_products(
+    *,
+    query: str,
+    filters: SearchFilters = NO_FILTERS,
+    sort: str = "relevance",
+    cursor: str | None = None,
+    per_page: int = 24,
+) -> SearchResults:
+    """Return one page of products matching `query` and `filters`.
+
+    The query is normalised (whitespace folded, NUL bytes dropped, at most
+    MAX_QUERY_LENGTH characters); an empty query with no filters matches nothing.
+    """
+    return search_documents(
+        query=normalise_query(query),
+        filters=filters,
+        sort=sort if sort in SEARCH_SORTS else "relevance",
+        cursor=cursor or None,
+        per_page=per_page,
+    )
+
+
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "SEARCH_SORTS",
+    "FacetValue",
+    "InvalidCursor",
+    "SearchFacets",
+    "SearchFilters",
+    "SearchResults",
+    "Suggestion",
+    "normalise_query",
+    "search_documents_refresh",
+    "search_products",
+    "search_reindex",
+    "search_suggestions",
+]

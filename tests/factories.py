@@ -10,6 +10,7 @@ from checkout.models import Cart, CartLine
 from inventory.interface import StockReceipt, stock_receive
 from pricing.interface import PriceInput, price_list_create, prices_import
 from pricing.models import Coupon, Promotion
+from search.interface import search_documents_refresh
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -127,4 +128,7 @@ def stocked_product(
             receipts=[StockReceipt(variant_id=v.pk, quantity=stock) for v in created],
             reference="test",
         )
+    # The services above notify search after commit, which a test transaction never
+    # reaches: index explicitly, as the task would.
+    search_documents_refresh(product_ids=[product.pk])
     return product

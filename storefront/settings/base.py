@@ -165,6 +165,10 @@ PRICING_MAX_EVALUATIONS = 2_000
 PRICING_MAX_COMBINED_DISCOUNT_PERCENT = 100
 PRICING_PRICE_CACHE_TTL = 300  # seconds; price writes through pricing purge at once
 PRICING_INDEX_MAX_AGE = 300  # seconds before a process recompiles its promotion index
+# Seconds a search may take: past half of it facets are skipped, past all of it the
+# facet queries are cancelled; either way results are served and marked degraded.
+SEARCH_LATENCY_BUDGET = 0.25
+SEARCH_COUNT_LIMIT = 1_000  # matches counted at most ("1,000+")
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 # The alias owned caches use. Unlike the default alias it raises on a failure, so the

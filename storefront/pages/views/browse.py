@@ -5,6 +5,7 @@ that keeps them cacheable when the caching work lands.
 """
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -26,7 +27,7 @@ from integrations.interface import (
     recommendations_for_product,
     reviews_for_product,
 )
-from search.interface import search_products
+from search.interface import InvalidCursor, search_products
 from storefront.caches import PAGES
 from storefront.pages.fragments import product_grid
 from storefront.pages.listing import (
@@ -39,11 +40,12 @@ from storefront.pages.listing import (
     requested_sort,
     variant_offers,
 )
+from storefront.pages.search_facets import search_facet_groups
+from storefront.pages.search_params import requested_search
 from storefront.pages.seo import product_json_ld
 from storefront.pages.shell import page_meta, render_page, top_level_categories
 from toolkit.cache.http import cache_response
 from toolkit.pagination import InvalidPage
-
 
 # The product page may wait this long for its optional widgets, in parallel with its own
 # queries; a widget not back by then is left out. The clients' own timeouts are shorter.
@@ -168,18 +170,30 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 @cache_response(PAGES)
 def search(request: HttpRequest) -> HttpResponse:
-    """Show one page of search results for `?q=`; an empty query shows an empty state."""
+    """Show one page of search results with facets; an empty query shows an empty state.
+
+    Nine queries cold: nav tree, the read model's page and count, four facet queries
+    (cached until the read model changes), prices, stock. A forged `cursor` is a 400.
+    Past the search latency budget the facets are left out and a quiet notice says so.
+    """
     query = requested_query(request)
-    number = requested_page(request)
+    tree = category_tree()
+    filters, sort, category = requested_search(request.GET, tree=tree)
     try:
-        page = search_products(query=query, page=number, per_page=settings.CATALOG_PAGE_SIZE)
-    except InvalidPage as error:
-        raise Http404(error.message) from None
+        results = search_products(
+            query=query,
+            filters=filters,
+            sort=sort,
+            cursor=request.GET.get("cursor"),
+            per_page=settings.CATALOG_PAGE_SIZE,
+        )
+    except InvalidCursor as error:
+        raise BadRequest(error.message) from None
     meta = page_meta(
         request,
         title=f"Search results for “{query[:60]}”" if query else "Search",
         description=f"Search {settings.STORE_NAME} products.",
-        canonical_path=_search_path(request, query=query, number=number),
+        canonical_path=_search_path(request, query=query),
         # Result pages are endless and thin: let crawlers follow them, not index them.
         robots="noindex, follow",
     )
@@ -187,18 +201,36 @@ def search(request: HttpRequest) -> HttpResponse:
         request,
         "storefront/search.html",
         meta=meta,
+        tree=tree,
         query=query,
-        page=page,
-        links=page_links(request, page),
-        offers=card_offers(page.items),
+        results=results,
+        filters=filters,
+        sort=sort,
+        category=category,
+        facets=search_facet_groups(
+            results.facets,
+            tree=tree,
+            filters=filters,
+            price_range=request.GET.get("price", ""),
+        ),
+        next_url=_with_cursor(request, results.next_cursor),
+        first_url=_with_cursor(request, None) if request.GET.get("cursor") else None,
+        offers=card_offers(results.items),
     )
 
 
-def _search_path(request: HttpRequest, *, query: str, number: int) -> str:
-    """The canonical search URL: the normalised query and the page, nothing else."""
-    if not query:
-        return request.path
-    return f"{request.path}?{urlencode({'q': query})}{listing_page(number).replace('?', '&')}"
+def _search_path(request: HttpRequest, *, query: str) -> str:
+    """The canonical search URL: the normalised query, nothing else."""
+    return f"{request.path}?{urlencode({'q': query})}" if query else request.path
+
+
+def _with_cursor(request: HttpRequest, cursor: str | None) -> str | None:
+    """This search's URL at `cursor` (None: the first page), other parameters kept."""
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    if cursor:
+        params["cursor"] = cursor
+    return f"{request.path}?{params.urlencode()}" if params else request.path
 
 
 def _ancestors(category: CategoryRef, tree: tuple[CategoryRef, ...]) -> tuple[CategoryRef, ...]:

@@ -1,0 +1,161 @@
+"""Search writes: rebuilding read-model rows from their owners' interfaces.
+
+Only this module writes search tables. A document is derived, never edited: refreshing
+a product deletes its row and writes it again from catalog, pricing and inventory, so a
+refresh is idempotent and a lost one is repaired by the next (or by `search_reindex`).
+A product is searchable when it is published and at least one variant has a price.
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from catalog.interface import (
+    CategoryRef,
+    ProductSearchSource,
+    category_tree,
+    product_id_batches,
+    product_ids_for_variants,
+    product_search_sources,
+)
+from inventory.interface import stock_levels
+from pricing.interface import prices_for_variants
+from search.caches import DOCUMENTS
+from search.dto import CATEGORY_SEPARATOR
+from search.models import SearchAttribute, SearchDocument
+
+MAX_ATTRIBUTE_NAME = 40
+MAX_ATTRIBUTE_VALUE = 80
+
+
+@dataclass(frozen=True)
+class ReindexProgress:
+    done: int
+    batches: int
+    indexed: int
+
+
+def search_documents_refresh(
+    *, product_ids: Iterable[int], categories: Mapping[str, CategoryRef] | None = None
+) -> int:
+    """Rebuild the documents of these products; return how many are searchable now.
+
+    Seven queries plus the inserts, whatever the number of products: sources (2),
+    prices, stock, categories (unless given), deletes (2). Call after the owners'
+    writes have committed (on commit, or from a task).
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return 0
+    sources = product_search_sources(product_ids=ids)
+    variant_ids = [variant.id for source in sources for variant in source.variants]
+    prices = prices_for_variants(variant_ids=variant_ids)
+    levels = stock_levels(variant_ids=variant_ids)
+    if categories is None:
+        categories = {category.path: category for category in category_tree()}
+    documents: list[SearchDocument] = []
+    attributes: list[SearchAttribute] = []
+    for source in sources:
+        document = _document(source, prices, levels, categories)
+        if document is None:
+            continue
+        documents.append(document)
+        attributes.extend(_attributes(source))
+    with transaction.atomic():
+        SearchAttribute.objects.filter(document_id__in=ids).delete()
+        SearchDocument.objects.filter(product_id__in=ids).delete()
+        SearchDocument.objects.bulk_create(documents, batch_size=500)
+        SearchAttribute.objects.bulk_create(attributes, batch_size=2000)
+    # Pages showing results depend on this generation: they retire once the rows commit.
+    DOCUMENTS.invalidate_on_commit()
+    return len(documents)
+
+
+def search_documents_refresh_for_variants(*, variant_ids: Iterable[int]) -> int:
+    """Rebuild the documents of the products these variants belong to."""
+    product_ids = product_ids_for_variants(variant_ids=variant_ids)
+    return search_documents_refresh(product_ids=product_ids.values())
+
+
+def search_reindex(
+    *, batch_size: int = 1000, progress: Callable[[ReindexProgress], None] | None = None
+) -> int:
+    """Rebuild every document, a batch of products at a time; return the indexed count.
+
+    Memory stays flat: one batch is held at a time. Documents of products that no
+    longer exist are removed at the end.
+    """
+    categories = {category.path: category for category in category_tree()}
+    done = indexed = seen_up_to = 0
+    for batches, batch in enumerate(product_id_batches(batch_size=batch_size), start=1):
+        indexed += search_documents_refresh(product_ids=batch, categories=categories)
+        # Products deleted inside this id window since the last run leave orphans.
+        SearchAttribute.objects.filter(
+            document_id__gt=seen_up_to, document_id__lt=batch[-1]
+        ).exclude(document_id__in=batch).delete()
+        SearchDocument.objects.filter(product_id__gt=seen_up_to, product_id__lt=batch[-1]).exclude(
+            product_id__in=batch
+        ).delete()
+        seen_up_to = batch[-1]
+        done += len(batch)
+        if progress:
+            progress(ReindexProgress(done=done, batches=batches, indexed=indexed))
+    SearchAttribute.objects.filter(document_id__gt=seen_up_to).delete()
+    SearchDocument.objects.filter(product_id__gt=seen_up_to).delete()
+    return indexed
+
+
+def _document(
+    source: ProductSearchSource,
+    prices: Mapping[int, object],
+    levels: Mapping[int, object],
+    categories: Mapping[str, CategoryRef],
+) -> SearchDocument | None:
+    priced = [variant.id for variant in source.variants if variant.id in prices]
+    if not source.is_published or not priced:
+        return None
+    return SearchDocument(
+        product_id=source.id,
+        slug=source.slug,
+        name=source.name,
+        brand_id=source.brand.id,
+        brand_slug=source.brand.slug,
+        brand_name=source.brand.name,
+        category_id=source.category.id,
+        category_path=source.category.path,
+        category_names=CATEGORY_SEPARATOR.join(_category_names(source.category.path, categories)),
+        description=source.description,
+        image_url=source.image_url,
+        min_price=min(prices[variant_id] for variant_id in priced),
+        # Physical availability (on hand - allocated); cart reservations expire on their
+        # own, so the read model cannot follow them. The page shows live stock.
+        in_stock=any(
+            variant_id in levels and levels[variant_id].available > 0 for variant_id in priced
+        ),
+        popularity=source.popularity,
+        created_at=source.created_at,
+        variant_ids=[variant.id for variant in source.variants],
+    )
+
+
+def _category_names(path: str, categories: Mapping[str, CategoryRef]) -> Sequence[str]:
+    segments = path.rstrip("/").split("/")
+    prefixes = ("/".join(segments[:depth]) + "/" for depth in range(1, len(segments) + 1))
+    return [categories[prefix].name for prefix in prefixes if prefix in categories]
+
+
+def _attributes(source: ProductSearchSource) -> list[SearchAttribute]:
+    pairs = {
+        (
+            str(name).strip().casefold()[:MAX_ATTRIBUTE_NAME],
+            str(value).strip()[:MAX_ATTRIBUTE_VALUE],
+        )
+        for variant in source.variants
+        for name, value in variant.attributes.items()
+    }
+    return [
+        SearchAttribute(document_id=source.id, name=name, value=value)
+        for name, value in sorted(pairs)
+        if name and value
+    ]
