@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from pricing.interface import CouponResult
+from pricing.interface import CouponResult, PromotionOutcome
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class CartView:
     total: Decimal
     currency: str
     coupon: CouponResult | None
+    # Which promotions applied and why others did not (pricing's explanation).
+    explanation: tuple[PromotionOutcome, ...] = ()
+    # Off the whole cart (bundles, spend tiers), beyond the lines' own discounts.
+    cart_discount: Decimal = Decimal("0.00")
 
     @property
     def item_count(self) -> int:

@@ -27,8 +27,8 @@ class OrderNotFound(NotFound):
 def cart_view(*, token: str) -> CartView:
     """Return the cart with server-side prices and availability.
 
-    Seven queries whatever the number of lines: cart, lines, variants, prices,
-    promotions, coupon, stock.
+    Six queries whatever the number of lines: cart, lines, variants, prices, coupon,
+    stock; one more when this process must recompile its promotion index.
     """
     cart = Cart.objects.filter(token=token).first()
     if cart is None:
@@ -85,6 +85,8 @@ def cart_view_for(*, cart: Cart) -> CartView:
         total=pricing.total,
         currency=pricing.currency,
         coupon=pricing.coupon,
+        explanation=pricing.explanation,
+        cart_discount=pricing.cart_discount,
     )
 
 

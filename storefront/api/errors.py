@@ -30,6 +30,7 @@ ERROR_CODES: dict[str, str] = {
     "method_not_allowed": "The path exists but not with this HTTP method.",
     "not_found": "No such path or resource.",
     "invalid_page": "`page` is not a whole number from 1 to the last page.",
+    "invalid_cursor": "`cursor` is not one this server issued for this search; start again.",
     "category_not_found": "No category has that slug.",
     "product_not_found": "No published product has that slug.",
     "cart_not_found": "No cart has that token.",

@@ -21,7 +21,7 @@ from catalog.interface import (
     product_detail_by_slug,
 )
 from inventory.interface import availability_for_variants
-from pricing.interface import prices_for_variants
+from pricing.interface import prices_for_listing, prices_for_variants
 
 
 def product_page_path(slug: str) -> str:
@@ -104,9 +104,12 @@ def _in_stock(
 
 
 def product_list_items(*, cards: Sequence[ProductCard]) -> tuple[ProductListItem, ...]:
-    """Add price and availability to a page of catalog cards. Two queries."""
+    """Add price and availability to a page of catalog cards. Two queries at most.
+
+    Prices come from pricing's listing cache (no query when warm), stock from inventory.
+    """
     variant_ids = [variant_id for card in cards for variant_id in card.variant_ids]
-    prices = prices_for_variants(variant_ids=variant_ids)
+    prices = prices_for_listing(variant_ids=variant_ids)
     available = availability_for_variants(variant_ids=variant_ids)
     return tuple(
         ProductListItem(

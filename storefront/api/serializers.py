@@ -6,11 +6,13 @@ DomainErrors the exception handler turns into the error shape. Output serializer
 the frozen dataclasses the selectors return; they never touch the ORM.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from rest_framework import serializers
 
 from catalog.interface import PRODUCT_SORTS
-from search.interface import MAX_QUERY_LENGTH
+from search.interface import MAX_QUERY_LENGTH, SEARCH_SORTS
 from storefront.api.errors import ERROR_CODES
 
 
@@ -82,6 +84,38 @@ class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default=""
     )
+    category = serializers.SlugField(
+        required=False, max_length=140, help_text="Only products in this category's subtree."
+    )
+    brand = serializers.ListField(
+        child=serializers.SlugField(max_length=140),
+        required=False,
+        max_length=20,
+        help_text="Only these brands; repeat the parameter for several.",
+    )
+    price_min = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
+    )
+    price_max = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
+    )
+    attr = serializers.ListField(
+        child=serializers.RegexField(r"^[\w -]{1,40}:.{1,80}$"),
+        required=False,
+        max_length=20,
+        help_text="`name:value`, e.g. `colour:red`; values of one name are alternatives.",
+    )
+    in_stock = serializers.BooleanField(required=False, default=False)
+    sort = serializers.ChoiceField(choices=SEARCH_SORTS, default="relevance")
+    cursor = serializers.CharField(
+        required=False, max_length=500, help_text="`next` of the previous page, as given."
+    )
+
+
+class SuggestQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default=""
+    )
 
 
 class BrandSerializer(serializers.Serializer):
@@ -115,8 +149,48 @@ class ProductPageSerializer(serializers.Serializer):
     results = ProductListItemSerializer(many=True)
 
 
-class SearchPageSerializer(ProductPageSerializer):
+class FacetValueSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AttributeFacetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    values = FacetValueSerializer(many=True)
+
+
+class SearchFacetsSerializer(serializers.Serializer):
+    categories = FacetValueSerializer(many=True, help_text="Leaf categories, by path.")
+    brands = FacetValueSerializer(many=True, help_text="By brand slug, most products first.")
+    price_ranges = FacetValueSerializer(many=True, help_text="`low-high`; `500-` is open.")
+    attributes = AttributeFacetSerializer(many=True)
+    in_stock = serializers.IntegerField()
+
+
+class SearchPageSerializer(serializers.Serializer):
     query = serializers.CharField(help_text="The query as searched (whitespace collapsed).")
+    sort = serializers.CharField()
+    count = serializers.IntegerField(help_text="Matches, counted up to a limit.")
+    count_capped = serializers.BooleanField(help_text="True when there are more than `count`.")
+    next = serializers.CharField(allow_null=True, help_text="The next page (a signed cursor).")
+    results = ProductListItemSerializer(many=True)
+    facets = SearchFacetsSerializer(
+        allow_null=True, help_text="Null when left out to stay within the latency budget."
+    )
+    degraded = serializers.BooleanField(help_text="True when facets were left out.")
+    notices = serializers.ListField(child=serializers.CharField())
+
+
+class SuggestionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    url = serializers.CharField()
+
+
+class SuggestionListSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    suggestions = SuggestionSerializer(many=True)
 
 
 class CategoryLinkSerializer(serializers.Serializer):
@@ -214,6 +288,13 @@ class CartLineSerializer(serializers.Serializer):
     available = serializers.IntegerField()
 
 
+class PromotionOutcomeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    applied = serializers.BooleanField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reason = serializers.CharField(help_text="`applied`, or why the promotion did not apply.")
+
+
 class CartSerializer(serializers.Serializer):
     token = serializers.CharField()
     is_open = serializers.BooleanField(help_text="False once the cart became an order.")
@@ -224,6 +305,9 @@ class CartSerializer(serializers.Serializer):
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
     coupon = CouponSerializer(allow_null=True)
+    explanation = PromotionOutcomeSerializer(
+        many=True, help_text="Promotions that applied, and why the others did not."
+    )
 
 
 # Orders

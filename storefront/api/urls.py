@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/products/<slug:slug>/", views.ProductDetailView.as_view(), name="product-detail"),
     path("api/v1/categories/", views.CategoryListView.as_view(), name="category-list"),
     path("api/v1/search/", views.SearchView.as_view(), name="search"),
+    path("api/v1/search/suggest/", views.SearchSuggestView.as_view(), name="search-suggest"),
     path("api/v1/carts/", views.CartCollectionView.as_view(), name="cart-list"),
     path("api/v1/carts/<str:token>/", views.CartDetailView.as_view(), name="cart-detail"),
     path("api/v1/carts/<str:token>/lines/", views.CartLinesView.as_view(), name="cart-lines"),

@@ -34,14 +34,26 @@ from checkout.interface import (
     order_view,
     request_fingerprint,
 )
-from search.interface import search_products
+from search.interface import (
+    SearchFacets,
+    SearchFilters,
+    normalise_query,
+    search_products,
+    search_suggestions,
+)
 from storefront.api import serializers as s
 from storefront.api.errors import (
     CategoryNotFound,
     ProductNotFound,
     error_body,
 )
-from storefront.api.selectors import category_items, product_detail_item, product_list_items
+from storefront.api.selectors import (
+    category_items,
+    product_detail_item,
+    product_list_items,
+    product_page_path,
+)
+from storefront.pages.search_params import attribute_filters
 from toolkit.errors import DomainError
 from toolkit.pagination import Page, parse_page_number
 
@@ -159,20 +171,92 @@ class SearchView(APIView):
     @extend_schema(
         operation_id="search",
         summary="Search products",
-        description="Products matching every word of `q`. An empty query matches nothing.",
-        parameters=[s.SearchQuerySerializer, PAGE_PARAMETER],
+        description="Products matching every word of `q` (each word as a prefix) and every "
+        "filter, one page at a time: follow `next` (a signed cursor) for the next page. "
+        "Facet counts are left out (`facets` null, `degraded` true) when the search runs "
+        "past its latency budget. An empty query with no filters matches nothing.",
+        parameters=[s.SearchQuerySerializer],
         responses={
             200: s.SearchPageSerializer,
-            **_errors({400: ("invalid_request",), 404: ("invalid_page",)}),
+            **_errors({400: ("invalid_request", "invalid_cursor"), 404: ("category_not_found",)}),
         },
         tags=["search"],
     )
     def get(self, request: Request) -> Response:
-        query = _validated(s.SearchQuerySerializer, request.query_params)["q"]
-        page = parse_page_number(request.query_params.get("page"))
-        results = search_products(query=query, page=page, per_page=settings.CATALOG_PAGE_SIZE)
-        body = {**_page_body(request, results), "query": " ".join(query.split())}
+        params = _validated(s.SearchQuerySerializer, request.query_params)
+        category_path = ""
+        if "category" in params:
+            category = category_by_slug(slug=params["category"])
+            if category is None:
+                raise CategoryNotFound("No category has that slug.", slug=params["category"])
+            category_path = category.path
+        filters = SearchFilters(
+            category_path=category_path,
+            brand_slugs=tuple(dict.fromkeys(params.get("brand", ()))),
+            price_min=params.get("price_min"),
+            price_max=params.get("price_max"),
+            attributes=attribute_filters(params.get("attr", [])),
+            in_stock=params["in_stock"],
+        )
+        results = search_products(
+            query=params["q"],
+            filters=filters,
+            sort=params["sort"],
+            cursor=params.get("cursor"),
+            per_page=settings.CATALOG_PAGE_SIZE,
+        )
+        body = {
+            "query": results.query,
+            "sort": results.sort,
+            "count": results.count,
+            "count_capped": results.count_capped,
+            "next": _cursor_link(request, results.next_cursor),
+            "results": product_list_items(cards=results.items),
+            "facets": _facets_body(results.facets),
+            "degraded": results.degraded,
+            "notices": list(results.notices),
+        }
         return Response(s.SearchPageSerializer(body).data)
+
+
+def _cursor_link(request: Request, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    params = request.query_params.copy()
+    params["cursor"] = cursor
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _facets_body(facets: SearchFacets | None) -> dict | None:
+    if facets is None:
+        return None
+    return {
+        "categories": facets.categories,
+        "brands": facets.brands,
+        "price_ranges": facets.price_ranges,
+        "attributes": [{"name": name, "values": values} for name, values in facets.attributes],
+        "in_stock": facets.in_stock,
+    }
+
+
+class SearchSuggestView(APIView):
+    @extend_schema(
+        operation_id="search_suggest",
+        summary="Suggest products for a search box",
+        description="Up to 8 product names for what has been typed so far, best match "
+        "first. Cached briefly; an empty `q` suggests nothing.",
+        parameters=[s.SuggestQuerySerializer],
+        responses={200: s.SuggestionListSerializer, **_errors({400: ("invalid_request",)})},
+        tags=["search"],
+    )
+    def get(self, request: Request) -> Response:
+        query = normalise_query(_validated(s.SuggestQuerySerializer, request.query_params)["q"])
+        suggestions = [
+            {"name": item.name, "slug": item.slug, "url": product_page_path(item.slug)}
+            for item in search_suggestions(query=query)
+        ]
+        body = {"query": query, "suggestions": suggestions}
+        return Response(s.SuggestionListSerializer(body).data)
 
 
 class CartCollectionView(APIView):

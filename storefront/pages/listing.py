@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 
 from catalog.interface import PRODUCT_SORTS, ProductCard, ProductSort, VariantInfo
 from inventory.interface import availability_for_variants
-from pricing.interface import prices_for_variants
+from pricing.interface import prices_for_listing, prices_for_variants
 from search.interface import MAX_QUERY_LENGTH
 from toolkit.pagination import InvalidPage, Page, parse_page_number
 
@@ -55,9 +55,12 @@ class PageLinks:
 
 
 def card_offers(cards: Sequence[ProductCard]) -> tuple[CardOffer, ...]:
-    """Attach price and stock to every card. Two queries for the whole page."""
+    """Attach price and stock to every card. Two queries for the whole page at most.
+
+    Prices come from pricing's listing cache (no query when warm), stock from inventory.
+    """
     variant_ids = [variant_id for card in cards for variant_id in card.variant_ids]
-    prices = prices_for_variants(variant_ids=variant_ids)
+    prices = prices_for_listing(variant_ids=variant_ids)
     available = availability_for_variants(variant_ids=variant_ids)
     offers = []
     for card in cards:

@@ -35,6 +35,7 @@ def test_new_cart_is_empty(api, cart_token):
         "total": "0.00",
         "currency": "EUR",
         "coupon": None,
+        "explanation": [],
     }
 
 
@@ -199,3 +200,15 @@ def test_line_id_beyond_any_database_id(api, cart_token, line_id):
 
     assert_error(api.patch(url, {"quantity": 1}, format="json"), 404, "cart_line_not_found")
     assert_error(api.delete(url), 404, "cart_line_not_found")
+
+
+def test_cart_explains_which_promotions_applied_and_why_others_did_not(api, cart_token, sku):
+    PromotionFactory(name="Spring", value=10)
+    PromotionFactory(name="Members", value=30, segment="vip")
+
+    cart = add(api, cart_token, sku, 1).json()
+
+    assert cart["explanation"] == [
+        {"name": "Spring", "applied": True, "amount": "1.99", "reason": "applied"},
+        {"name": "Members", "applied": False, "amount": "0.00", "reason": "not for this customer"},
+    ]

@@ -7,6 +7,7 @@ CONTRACT_OPERATIONS = {
     ("/api/v1/products/{slug}/", "get"),
     ("/api/v1/categories/", "get"),
     ("/api/v1/search/", "get"),
+    ("/api/v1/search/suggest/", "get"),
     ("/api/v1/carts/", "post"),
     ("/api/v1/carts/{token}/", "get"),
     ("/api/v1/carts/{token}/lines/", "post"),

@@ -325,9 +325,43 @@ def test_odd_search_input_renders_safely(client, product, query):
     assert "<script>" not in response.content.decode().split("<main", 1)[1]
 
 
-@pytest.mark.parametrize("page", ["-1", "0", "abc", "5"])
-def test_bad_search_pages_are_404(client, product, page):
-    assert client.get(f"/search/?q=trail&page={page}").status_code == 404
+def test_search_pages_follow_a_signed_cursor_and_refuse_a_forged_one(
+    client, category, settings
+):
+    # given more matches than a page holds
+    settings.CATALOG_PAGE_SIZE = 2
+    for index in range(3):
+        stocked_product(category=category, name=f"Trail Shoe {index}")
+
+    # when the visitor follows "Next"
+    first = client.get("/search/?q=trail")
+    second = client.get(first.context["next_url"])
+
+    # then the second page holds the rest, and a forged cursor is a bad request
+    assert len(first.context["offers"]) == 2
+    assert len(second.context["offers"]) == 1
+    assert 'rel="next"' not in second.content.decode()
+    assert client.get("/search/?q=trail&cursor=forged").status_code == 400
+
+
+def test_search_filters_show_counts_and_narrow_the_results(client, category):
+    stocked_product(category=category, name="Trail Tent", price="300.00")
+    stocked_product(category=category, name="Trail Mug", price="12.00", stock=0)
+
+    html = client.get("/search/?q=trail&in_stock=1&price=0-25").content.decode()
+    narrowed = client.get("/search/?q=trail&price=0-25")
+
+    assert 'name="in_stock" value="1" checked' in html
+    assert [o.card.name for o in narrowed.context["offers"]] == ["Trail Mug"]
+
+
+def test_search_past_its_budget_serves_results_with_a_quiet_notice(client, product, settings):
+    settings.SEARCH_LATENCY_BUDGET = 0
+
+    response = client.get("/search/?q=trail")
+
+    assert [offer.card.name for offer in response.context["offers"]] == ["Trail Runner"]
+    assert "counts are left out" in response.content.decode()
 
 
 def test_browse_pages_refuse_writes(client, product):
