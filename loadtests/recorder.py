@@ -108,10 +108,10 @@ class EventRecorder:
             gevent.sleep(1.0)
             self._send()
 
-    def _on_batch(self, message: Any, **_: Any) -> None:
-        """Master: rows from a worker."""
+    def _on_batch(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """Master: rows from a worker (Locust calls handlers with environment and msg)."""
         if self.events is not None:
-            self.events.write(message.data)
+            self.events.write(msg.data)
 
     def _sample_users(self) -> None:
         while True:
