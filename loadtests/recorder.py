@@ -50,7 +50,9 @@ class _CsvLog:
         self._writer.writerow(columns)
 
     def write(self, rows: list[list[Any]]) -> None:
-        self._writer.writerows(rows)
+        # Late rows (a worker's last batch, a sampler tick) after quitting are dropped.
+        if not self._file.closed:
+            self._writer.writerows(rows)
 
     def flush(self) -> None:
         if not self._file.closed:
