@@ -43,8 +43,6 @@ CACHES = {
 }
 # Owned caches use their own alias on the same files (see TOOLKIT_CACHE_ALIAS).
 CACHES["toolkit"] = CACHES["default"]
-# Owned caches use their own alias on the same files (see TOOLKIT_CACHE_ALIAS).
-CACHES["toolkit"] = CACHES["default"]
 
 _broker_dir = ENV.var_dir / "broker"
 for _folder in ("queue", "processed", "control"):
