@@ -124,6 +124,9 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         "PEAKSTORE_VAR_DIR": str(tmp_path_factory.mktemp("stack-var")),
         "PEAKSTORE_CELERY_QUEUE": f"peakstore-stack-{token}",
         "PEAKSTORE_CACHE_KEY_PREFIX": f"peakstore-stack-{token}",
+        # These tests push concurrency through the workers on purpose to find errors;
+        # shedding would hide them. Admission control has its own tests.
+        "PEAKSTORE_ADMISSION": "0",
     }
     with ExitStack() as cleanup:
         if database_url := os.environ.get("DATABASE_URL"):

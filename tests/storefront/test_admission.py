@@ -11,6 +11,12 @@ from storefront import admission
 BOT = {"HTTP_USER_AGENT": "HoardBot/1.0 (+https://example.com/bot)"}
 
 
+@pytest.fixture(autouse=True)
+def _limits(settings):
+    """Fixed limits, so the tests read against them rather than the tuned defaults."""
+    settings.STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 1.0, "deep_browse": 2.0, "browse": 4.0}
+
+
 @pytest.fixture
 def queue_depth(monkeypatch):
     """Set the accept-queue length per worker that admission control sees."""
@@ -35,7 +41,7 @@ def test_nothing_is_shed_below_saturation(client, product, queue_depth):
 
 def test_bots_are_shed_first(client, product, queue_depth):
     # given a queue past the bots' limit but within everyone else's
-    queue_depth(0.6)
+    queue_depth(1.0)
     before = _shed_count("bot")
 
     # when a bot and a shopper ask for the same page
@@ -51,7 +57,7 @@ def test_bots_are_shed_first(client, product, queue_depth):
 
 
 def test_deep_browse_is_shed_before_ordinary_browse(client, product, queue_depth):
-    queue_depth(1.5)
+    queue_depth(2.0)
 
     deep = client.get("/c/outdoor/?page=5")
     first_page = client.get("/c/outdoor/")
