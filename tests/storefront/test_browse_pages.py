@@ -325,9 +325,7 @@ def test_odd_search_input_renders_safely(client, product, query):
     assert "<script>" not in response.content.decode().split("<main", 1)[1]
 
 
-def test_search_pages_follow_a_signed_cursor_and_refuse_a_forged_one(
-    client, category, settings
-):
+def test_search_pages_follow_a_signed_cursor_and_refuse_a_forged_one(client, category, settings):
     # given more matches than a page holds
     settings.CATALOG_PAGE_SIZE = 2
     for index in range(3):
