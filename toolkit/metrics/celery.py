@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 from celery import Celery, Task
@@ -24,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from toolkit.once import created_once
 from toolkit.request_context import (
     TASK_HEADER,
     request_id_get,
@@ -91,7 +91,7 @@ def _on_postrun(task_id: str, task: Task, state: str | None = None, **_: Any) ->
         request_id_reset(token)
 
 
-@cache
+@created_once
 def celery_observability_install() -> None:
     """Connect the task hooks once per process (weak=False: they are module functions)."""
     before_task_publish.connect(_on_publish, weak=False)

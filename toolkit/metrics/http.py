@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -23,6 +23,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics.sql import QueryTally
+from toolkit.once import created_once
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class HttpMetrics:
     duplicate_queries: Counter
 
 
-@cache
+@created_once
 def http_metrics() -> HttpMetrics:
     """Create the request metrics once per process, with a bucket at every route SLO."""
     buckets = sorted(set(LATENCY_BUCKETS) | set(ownership_manifest().slo_seconds()))

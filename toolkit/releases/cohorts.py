@@ -19,13 +19,13 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from toolkit.manifest import ownership_manifest
+from toolkit.once import created_once
 from toolkit.releases import metrics
 from toolkit.releases.hashing import BASIS_POINTS, subject_bucket
 from toolkit.releases.spec import FLAGS, FlagKind, FlagSpec
@@ -49,7 +49,7 @@ class RequestReleases:
 _current: ContextVar[RequestReleases | None] = ContextVar("peakstore_releases", default=None)
 
 
-@cache
+@created_once
 def _specs_by_route() -> dict[str, tuple[FlagSpec, ...]]:
     by_route: dict[str, list[FlagSpec]] = {}
     for spec in FLAGS.values():

@@ -9,11 +9,10 @@ so a change on the product page is judged by the orders it costs too.
 
 from __future__ import annotations
 
-from functools import cache
-
 from prometheus_client import Counter, Histogram
 
 from toolkit.metrics import metrics_collect
+from toolkit.once import created_once
 from toolkit.releases.gates import CohortTotals
 
 CANARY, CONTROL = "canary", "control"
@@ -30,7 +29,7 @@ CHECKOUTS = "peakstore_release_checkouts"
 CHECKOUT_STARTED, CHECKOUT_COMPLETED = "checkout_started", "order_completed"
 
 
-@cache
+@created_once
 def release_metrics() -> tuple[Histogram, Counter, Counter, Counter]:
     """Create the cohort metrics once per process."""
     return (
