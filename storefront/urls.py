@@ -7,8 +7,8 @@ urlpatterns = [
     path("backoffice/v1/", include("storefront.backoffice_urls")),
     path("", include("storefront.api.urls")),
     path("", include("storefront.ops.urls")),
-    path("", include("storefront.pages.urls")),
     path("", include("toolkit.releases.urls")),
+    path("", include("storefront.pages.urls")),
 ]
 
 if settings.STOREFRONT_BENCH_ROUTES:

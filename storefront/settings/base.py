@@ -184,13 +184,13 @@ PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
 INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
-# Admission control (storefront/admission.py): the accept-queue length per web worker at
-# which each route class is shed. Critical and exempt routes are never shed.
-STOREFRONT_ADMISSION_ENABLED = ENV.admission_enabled
 # Release exposure (toolkit/README.md, "Releases"): who `rollout` decides as by default.
 PEAKSTORE_RELEASE_ACTOR = ENV.release_actor
 # Extra seconds the demonstration flag "recommendations-v2" spends re-ranking.
 STOREFRONT_RECOMMENDATIONS_V2_DELAY = ENV.recommendations_v2_delay
+# Admission control (storefront/admission.py): the accept-queue length per web worker at
+# which each route class is shed. Critical and exempt routes are never shed.
+STOREFRONT_ADMISSION_ENABLED = ENV.admission_enabled
 STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 1.0, "deep_browse": 1.5, "browse": 3.0}
 STOREFRONT_ADMISSION_DEEP_PAGE = 4
 STOREFRONT_ADMISSION_RETRY_AFTER = 2

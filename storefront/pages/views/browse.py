@@ -44,8 +44,10 @@ from storefront.pages.search_facets import search_facet_groups
 from storefront.pages.search_params import requested_search
 from storefront.pages.seo import product_json_ld
 from storefront.pages.shell import page_meta, render_page, top_level_categories
+from storefront.releases import RECOMMENDATIONS_V2, SEARCH_FACETS, recommendations_rank_v2
 from toolkit.cache.http import cache_response
 from toolkit.pagination import InvalidPage
+from toolkit.releases.cohorts import flag_enabled
 
 # The product page may wait this long for its optional widgets, in parallel with its own
 # queries; a widget not back by then is left out. The clients' own timeouts are shorter.
@@ -140,12 +142,14 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     product = product_detail_by_slug(slug=slug)
     if product is None:
         return _moved_or_404(request, entity="product", slug=slug, route="pages:product")
+    calls = {
+        "recommendations": lambda: recommendations_for_product(slug=product.slug),
+        "reviews": lambda: reviews_for_product(slug=product.slug),
+    }
+    # Kill switches (storefront/releases.py): a switched-off widget is not even fetched.
+    switched_off = {name: None for name in calls if not flag_enabled(request, name)}
     widgets = fan_out_start(
-        PRODUCT_PAGE,
-        {
-            "recommendations": lambda: recommendations_for_product(slug=product.slug),
-            "reviews": lambda: reviews_for_product(slug=product.slug),
-        },
+        PRODUCT_PAGE, {name: call for name, call in calls.items() if name not in switched_off}
     )
     offers = variant_offers(product.variants)
     meta = page_meta(
@@ -163,8 +167,15 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         active_root_id=product.breadcrumbs[0].id if product.breadcrumbs else None,
         json_ld=product_json_ld(request, product=product, offers=offers),
         max_quantity=settings.CHECKOUT_MAX_LINE_QUANTITY,
-        **widgets.collect(),
+        **_product_widgets(request, {**switched_off, **widgets.collect()}),
     )
+
+
+def _product_widgets(request: HttpRequest, widgets: dict) -> dict:
+    """The product page's widgets, re-ranked by recommendations v2 where it is on."""
+    if flag_enabled(request, RECOMMENDATIONS_V2.name):
+        widgets["recommendations"] = recommendations_rank_v2(widgets["recommendations"])
+    return widgets
 
 
 @require_safe
@@ -208,7 +219,7 @@ def search(request: HttpRequest) -> HttpResponse:
         sort=sort,
         category=category,
         facets=search_facet_groups(
-            results.facets,
+            results.facets if flag_enabled(request, SEARCH_FACETS.name) else None,
             tree=tree,
             filters=filters,
             price_range=request.GET.get("price", ""),
