@@ -51,7 +51,8 @@ class ProductFactory(factory.django.DjangoModelFactory):
     brand = factory.SubFactory(BrandFactory)
     description = "A product made for tests."
     image_url = factory.Sequence(lambda n: f"https://img.peakstore.example/p/{n}.jpg")
-    popularity = factory.Sequence(lambda n: 1000 - n)
+    # Falling with each product, never below 0 (a check constraint): suites create more.
+    popularity = factory.Sequence(lambda n: max(1000 - n, 0))
 
 
 class ProductImageFactory(factory.django.DjangoModelFactory):
