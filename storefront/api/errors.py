@@ -52,6 +52,8 @@ ERROR_CODES: dict[str, str] = {
     "order_not_found": "No such order, or the order token is missing or wrong.",
     "payment_declined": "The payment was declined; the cart is still open.",
     "payment_unavailable": "The payment gateway is unavailable; nothing was charged.",
+    "release_permission_denied": "`/ops/releases/`: the user may not take that rollout action.",
+    "release_action_invalid": "`/ops/releases/`: the flag's state does not allow that action.",
     "throttled": "Too many requests; `details.retry_after` says how many seconds to wait.",
     "internal_error": "A fault on the server's side; the request may be retried.",
 }

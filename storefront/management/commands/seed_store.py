@@ -13,7 +13,7 @@ from django.db import transaction
 from catalog.interface import (
     brands_import,
     category_create,
-    category_tree,
+    category_tree_query,
     product_cards_popular,
     products_import,
 )
@@ -54,7 +54,8 @@ class Command(BaseCommand):
     def handle(self, *args: object, products: int, seed: int, if_empty: bool, **_: object) -> None:
         if products < 1:
             raise CommandError("--products must be at least 1")
-        if category_tree():
+        # The system of record, not the cache: a writer must not trust a cached read.
+        if category_tree_query():
             if if_empty:
                 self.stdout.write("Store already seeded; leaving it as it is.")
                 return
@@ -109,7 +110,7 @@ class Command(BaseCommand):
         stock_receive(receipts=receipts, reference="seed")
 
     def _seed_promotions(self, rng: random.Random) -> None:
-        tree = category_tree()
+        tree = category_tree_query()
         roots = [c for c in tree if c.depth == 0]
         hot = product_cards_popular(limit=1)
         promotions = [
