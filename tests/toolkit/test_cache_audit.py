@@ -30,6 +30,7 @@ def test_caches_filled_by_pages_agree_with_their_owners(warm, capsys):
     report = cache_audit(sample=100)
 
     assert report.passed
+    assert [audit.namespace for audit in report.namespaces if audit.without_ttl] == []
     assert audit_of(report, "pricing.price").sampled >= 1
     assert audit_of(report, "catalog.product").sampled == 1
     assert audit_of(report, "inventory.availability").sampled >= 1

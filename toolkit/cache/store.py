@@ -96,14 +96,19 @@ def _unprefixed(raw_keys: Iterable[Any]) -> Iterator[str]:
             yield match.group("key")
 
 
+_GONE = object()
+
+
 def expires_in(key: str) -> float | None:
-    """Return the seconds before `key` expires; None if it never expires."""
+    """Return the seconds before `key` expires (0 if it is gone); None if it never does."""
     cache = backend()
     if isinstance(cache, RedisCache):
         ttl = cache.ttl(key)
         return None if ttl is None else float(ttl)
     if isinstance(cache, DjangoCache):
-        _, expire_time = cache._cache.get(cache.make_key(key), expire_time=True)
+        value, expire_time = cache._cache.get(cache.make_key(key), _GONE, expire_time=True)
+        if value is _GONE:  # expired, listed until diskcache culls it
+            return 0.0
     elif isinstance(cache, LocMemCache):
         expire_time = cache._expire_info.get(cache.make_key(key))
     else:
