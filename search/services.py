@@ -9,7 +9,7 @@ A product is searchable when it is published and at least one variant has a pric
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalog.interface import (
     CategoryRef,
@@ -36,13 +36,18 @@ class ReindexProgress:
     indexed: int
 
 
+# Advisory-lock namespace for "refreshing this product's document" (any fixed int).
+REFRESH_LOCK_NAMESPACE = 7_301
+
+
 def search_documents_refresh(
     *, product_ids: Iterable[int], categories: Mapping[str, CategoryRef] | None = None
 ) -> int:
     """Rebuild the documents of these products; return how many are searchable now.
 
     Seven queries plus the inserts, whatever the number of products: sources (2),
-    prices, stock, categories (unless given), deletes (2). Call after the owners'
+    prices, stock, categories (unless given), deletes (2); on PostgreSQL one more, the
+    lock that serialises refreshes of the same products. Call after the owners'
     writes have committed (on commit, or from a task).
     """
     ids = sorted(set(product_ids))
@@ -63,6 +68,7 @@ def search_documents_refresh(
         documents.append(document)
         attributes.extend(_attributes(source))
     with transaction.atomic():
+        _lock_products(ids)
         SearchAttribute.objects.filter(document_id__in=ids).delete()
         SearchDocument.objects.filter(product_id__in=ids).delete()
         SearchDocument.objects.bulk_create(documents, batch_size=500)
@@ -70,6 +76,26 @@ def search_documents_refresh(
     # Pages showing results depend on this generation: they retire once the rows commit.
     DOCUMENTS.invalidate_on_commit()
     return len(documents)
+
+
+def _lock_products(product_ids: list[int]) -> None:
+    """Serialise refreshes of the same products until the transaction ends. One query.
+
+    Two workers refreshing one product would otherwise both delete its rows (neither sees
+    the other's uncommitted inserts) and both insert them: a unique violation. Locks are
+    taken in id order, so overlapping refreshes cannot deadlock. SQLite needs nothing:
+    its IMMEDIATE transactions already admit one writer at a time.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The two-int form of the lock takes int4: a bigint id is folded into it (two
+            # products sharing a lock only wait for each other, which is harmless).
+            "SELECT pg_advisory_xact_lock(%s, (id %% 2147483647)::int) "
+            "FROM unnest(%s::bigint[]) AS id ORDER BY id",
+            [REFRESH_LOCK_NAMESPACE, product_ids],
+        )
 
 
 def search_documents_refresh_for_variants(*, variant_ids: Iterable[int]) -> int:
