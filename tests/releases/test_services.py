@@ -14,9 +14,11 @@ from toolkit.releases.services import (
     release_decide,
     releases_evaluate,
 )
+from toolkit.releases.spec import flag_spec
 from toolkit.releases.state import snapshot_get
 
-FLAG = "recommendations-v2"  # steps 5%, 25%, ...; 20 samples close an interval; 3 failures stop
+FLAG = "recommendations-v2"  # 20 samples close an interval; 3 failures stop
+FIRST_STEP, SECOND_STEP = (step.basis_points for step in flag_spec(FLAG).steps[:2])
 
 
 def person(username, *actions):
@@ -67,7 +69,7 @@ def test_a_slow_canary_is_stopped_by_the_gate_with_a_complete_audit_record(relea
     assert (flag.status, flag.exposure_bp, flag.failures) == ("stopped", 0, 3)
     stop = decisions[0]
     assert (stop.actor, stop.automatic) == ("gate", True)
-    assert (stop.exposure_before_bp, stop.exposure_after_bp) == (500, 0)
+    assert (stop.exposure_before_bp, stop.exposure_after_bp) == (FIRST_STEP, 0)
     assert stop.step_index == 0
     assert "3 failed intervals (limit 3)" in stop.reason
     assert stop.criteria["fail_p95_ratio"] == 1.5
@@ -87,7 +89,7 @@ def test_a_healthy_canary_advances_after_dwell_and_samples(releaser):
     decisions = [d for _ in range(4) for d in stream.tick(canary_s=0.1)]
 
     assert [d.action for d in decisions] == ["advance"]
-    assert ReleaseFlag.objects.get(name=FLAG).exposure_bp == 2_500
+    assert ReleaseFlag.objects.get(name=FLAG).exposure_bp == SECOND_STEP
     assert decisions[0].metrics["exit_criteria"]["consecutive_passes"]["met"] is True
 
 
@@ -105,7 +107,7 @@ def test_a_freeze_window_keeps_a_passing_step_where_it_is(releaser):
     decisions = [d for _ in range(6) for d in stream.tick(canary_s=0.1)]
 
     assert [d.action for d in decisions] == ["frozen"]  # recorded once
-    assert ReleaseFlag.objects.get(name=FLAG).exposure_bp == 500
+    assert ReleaseFlag.objects.get(name=FLAG).exposure_bp == FIRST_STEP
 
 
 def test_inconclusive_intervals_hold_the_step_and_a_person_resumes(releaser):
@@ -130,7 +132,7 @@ def test_the_request_path_reads_the_published_snapshot_without_a_query(
     with django_assert_num_queries(0):
         snapshot = snapshot_get()
 
-    assert snapshot[FLAG].exposure_bp == 500
+    assert snapshot[FLAG].exposure_bp == FIRST_STEP
 
 
 def test_the_cli_refuses_an_actor_without_the_permission_and_records_one_with_it(releaser):
