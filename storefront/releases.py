@@ -27,12 +27,9 @@ RECOMMENDATIONS_V2 = flag_declare(
         owner="integrations",
         description="New recommendations ranking on the product page (deliberately slow).",
         routes=frozenset({"pages:product"}),
-        # Sized for the demo's traffic on a 2-core laptop (a few product pages a second):
-        # at 5% the canary served 5 requests in a 35 s interval, too few to judge, and
-        # the gate rightly held the step for a person (docs/benchmarks.md). A real store
-        # with more traffic would start at 1%.
         steps=(
-            Step(2_500, min_dwell_s=30, min_samples=100),  # 25%
+            Step(500, min_dwell_s=30, min_samples=100),  # 5%
+            Step(2_500, min_dwell_s=30, min_samples=200),  # 25%
             Step(5_000, min_dwell_s=60, min_samples=400),  # 50%
             Step(10_000, min_dwell_s=60, min_samples=400),  # 100%
         ),
