@@ -40,8 +40,10 @@ def svg_chart(
     phases: Sequence = (),
     unit: str = "",
     y_max: float | None = None,
+    markers: Sequence[tuple[float, str]] = (),
 ) -> str:
-    """A line chart of each series over the run, with the phases as shaded bands."""
+    """A line chart of each series over the run, with the phases as shaded bands and
+    `markers` (seconds into the run, label) as dashed vertical lines."""
     e = html.escape
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     points = [v for values in series.values() for _, v in values]
@@ -65,6 +67,12 @@ def svg_chart(
             f'<rect x="{x0:.1f}" y="{PAD_TOP}" width="{max(x1 - x0, 0):.1f}" height="{plot_h}" '
             f'fill="{PHASE_FILLS[index % 2]}"><title>{e(phase.name)}</title></rect>'
             f'<text x="{x0 + 3:.1f}" y="{PAD_TOP + 11}" class="phase">{e(phase.name)}</text>'
+        )
+    for t, label in markers:
+        parts.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{PAD_TOP}" y2="{PAD_TOP + plot_h}" '
+            f'class="marker"><title>{e(label)}</title></line>'
+            f'<text x="{x(t) + 3:.1f}" y="{PAD_TOP + plot_h - 4}" class="marker">{e(label)}</text>'
         )
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         gy = PAD_TOP + plot_h * (1 - fraction)
@@ -102,9 +110,36 @@ def svg_chart(
     return "".join(parts)
 
 
+def release_markers(results: RunResults) -> list[tuple[float, str]]:
+    """One marker per release decision: when, and e.g. "recommendations-v2 stop (gate)"."""
+    return [
+        (t, f"{d['flag']} {d['action']} ({d['actor']})")
+        for t, d in results.releases
+        if d["action"] not in {"frozen"}
+    ]
+
+
+def _release_rows(results: RunResults) -> list[list[object]]:
+    return [
+        [
+            f"{t:.0f}s",
+            d["flag"],
+            d["action"],
+            d["actor"],
+            f"{d['exposure_percent'][0]:g}% -> {d['exposure_percent'][1]:g}%",
+            d["reason"],
+        ]
+        for t, d in results.releases
+    ]
+
+
 def charts(results: RunResults) -> list[str]:
     """Every chart of the report, in order."""
-    common = {"duration_s": results.duration_s, "phases": results.phases}
+    common = {
+        "duration_s": results.duration_s,
+        "phases": results.phases,
+        "markers": release_markers(results),
+    }
     journeys = results.journeys()
     timelines = {journey: results.timeline(journey) for journey in journeys}
     total = results.timeline()
@@ -234,6 +269,7 @@ def report_json(
         "passed": verdict(rows),
         "duration_s": round(results.duration_s, 1),
         "phases": [vars(phase) for phase in results.phases],
+        "release_decisions": [{"t_s": round(t, 1), **d} for t, d in results.releases],
         "total": results.overall().as_dict(),
         "journeys": {j: results.overall(j).as_dict() for j in results.journeys()},
         "by_phase": {
@@ -291,6 +327,8 @@ tr.fail td{background:#fee2e2}tr.skipped td{color:#64748b}
 svg{width:100%;height:auto;margin:6px 0 10px}
 svg .title{font-size:13px;font-weight:600;fill:#0f172a}
 svg .axis,svg .phase,svg .legend{font-size:10px;fill:#475569}
+svg line.marker{stroke:#b91c1c;stroke-width:1.2;stroke-dasharray:4 3}
+svg text.marker{font-size:10px;fill:#b91c1c}
 svg .grid{stroke:#e2e8f0;stroke-width:1}
 .meta{color:#475569}
 """
@@ -359,6 +397,10 @@ def report_html(
                 ],
             ),
             _table(["funnel step (load generator)", "count"], list(results.funnel().items())),
+            "<h2>Release decisions</h2>",
+            _table(["at", "flag", "action", "by", "exposure", "reason"], _release_rows(results))
+            if results.releases
+            else "<p>No release decision was taken during the run.</p>",
             "<h2>Baseline comparison</h2>",
             _table(["figure", "now", "limit", "status", "detail"], baseline_rows)
             if baseline_rows

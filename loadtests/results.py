@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from loadtests.outcomes import ERROR, OK, REFUSED, SHED
@@ -123,6 +124,9 @@ class RunResults:
     phases: list[PhaseSpan]
     users: list[tuple[float, int]]  # (seconds into the run, users)
     metrics: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    # Release decisions taken during the run (releases.json): seconds into the run, and
+    # the decision as `rollout decisions` prints it.
+    releases: list[tuple[float, dict]] = field(default_factory=list)
 
     # --- aggregates -------------------------------------------------------------------
     def journeys(self) -> list[str]:
@@ -295,7 +299,15 @@ def results_read(results_dir: Path, *, scenario: str) -> RunResults:
             if line.strip():
                 scrape = json.loads(line)
                 metrics.append((scrape["t"], scrape["samples"]))
-    return RunResults(scenario, started_at, max(duration_s, 1e-3), events, phases, users, metrics)
+    releases: list[tuple[float, dict]] = []
+    releases_path = results_dir / "releases.json"
+    if releases_path.exists():
+        for decision in json.loads(releases_path.read_text()):
+            at = datetime.fromisoformat(decision["at"]).timestamp()
+            releases.append((at - started_at, decision))
+    return RunResults(
+        scenario, started_at, max(duration_s, 1e-3), events, phases, users, metrics, releases
+    )
 
 
 def sample_key(name: str, labels: dict[str, str]) -> str:

@@ -72,3 +72,50 @@ def test_a_chart_without_data_says_so_instead_of_drawing_nothing():
     assert "no data in this run" in svg
     assert svg.startswith("<svg")
     assert svg.endswith("</svg>")
+
+
+def test_release_decisions_are_marked_on_the_timeline_and_listed(tmp_path):
+    # given a run during which a gate stopped a release 72 s in
+    run = _run()
+    run.releases = [
+        (
+            72.0,
+            {
+                "flag": "recommendations-v2",
+                "action": "stop",
+                "actor": "gate",
+                "exposure_percent": [5.0, 0.0],
+                "reason": "3 failed intervals (limit 3); last: canary p95 6.12x control > 1.50x",
+            },
+        )
+    ]
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=None)
+
+    paths = report_write(run, rows, report_dir=tmp_path, baseline=None, meta={})
+    page = paths["html"].read_text()
+
+    # then every time chart carries the stop as a marker, and a table explains it
+    assert page.count('class="marker"><title>recommendations-v2 stop (gate)</title>') >= 3
+    assert "<h2>Release decisions</h2>" in page
+    assert "5% -&gt; 0%" in page
+    document = json.loads(paths["json"].read_text())
+    assert document["release_decisions"][0]["t_s"] == 72.0
+    assert document["release_decisions"][0]["action"] == "stop"
+
+
+def test_release_decisions_are_read_with_their_offset_into_the_run(tmp_path):
+    from datetime import UTC, datetime
+
+    from loadtests.results import results_read
+
+    started = datetime(2026, 11, 27, 9, 16, 0, tzinfo=UTC)
+    (tmp_path / "events.csv").write_text("t,journey,name,ms,outcome\n")
+    (tmp_path / "phases.json").write_text(
+        json.dumps({"started_at": started.timestamp(), "duration_s": 300, "phases": []})
+    )
+    decision = {"flag": "f", "action": "stop", "at": "2026-11-27T09:20:18.178+00:00"}
+    (tmp_path / "releases.json").write_text(json.dumps([decision]))
+
+    results = results_read(tmp_path, scenario="spike")
+
+    assert [(round(t, 1), d["action"]) for t, d in results.releases] == [(258.2, "stop")]

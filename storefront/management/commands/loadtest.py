@@ -10,10 +10,12 @@ gates pass). `--evaluate DIR` skips the run and judges a results folder left by 
 one, e.g. a distributed Locust master's (see `loadtests/README.md`).
 """
 
+import json
 import secrets
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from loadtests.gates import (
     AuditResult,
@@ -30,6 +32,7 @@ from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrup
 from storefront.stack.audit import audits_run
 from storefront.stack.loadrun import scenario_run, summary_table
 from storefront.stack.scenarios import SCENARIOS, Scenario, scenario_get
+from toolkit.releases.selectors import release_decisions
 
 
 class Command(BaseCommand):
@@ -96,12 +99,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
             with sigterm_as_interrupt(), Stack(config):
+                run_started = timezone.now()
                 summary = scenario_run(
                     scenario=scenario,
                     stack=config,
                     report_dir=report_dir,
                     backoffice_token=token,
                     write=self.stdout.write,
+                )
+                # Release decisions the gates took during the run, for the report's timeline.
+                (report_dir / "releases.json").write_text(
+                    json.dumps(release_decisions(since=run_started), default=str)
                 )
                 self.stdout.write("Running the audits against the live stack...")
                 audits = audits_run(config=config, write=self.stdout.write)
