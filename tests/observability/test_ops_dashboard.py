@@ -109,3 +109,30 @@ def test_ops_shows_every_release_flag_and_the_last_decisions(staff_client, djang
     assert data["release_exposures"]["decisions"][0]["flag"] == "reviews"
     assert "recommendations-v2" in page
     assert "drill" in page
+
+
+def test_ops_drives_a_release_with_the_buttons_its_state_allows(
+    staff_client, client, django_user_model
+):
+    from toolkit.releases.models import ReleaseFlag
+
+    # given a rollout never started: the only button is "start"
+    page = staff_client.get("/ops/").content.decode()
+    assert 'action="/ops/releases/recommendations-v2/start/"' in page
+    assert 'action="/ops/releases/recommendations-v2/stop/"' not in page
+
+    # when the superuser presses it
+    response = staff_client.post("/ops/releases/recommendations-v2/start/", {"reason": "go"})
+
+    # then the flag runs, and the page now offers advance, hold and stop
+    assert response.status_code == 302
+    assert ReleaseFlag.objects.get(name="recommendations-v2").status == "running"
+    page = staff_client.get("/ops/").content.decode()
+    for action in ("advance", "hold", "stop"):
+        assert f'action="/ops/releases/recommendations-v2/{action}/"' in page
+
+    # and staff without the stop permission are refused by the same service
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(clerk)
+    client.post("/ops/releases/recommendations-v2/stop/", {"reason": "no"})
+    assert ReleaseFlag.objects.get(name="recommendations-v2").status == "running"

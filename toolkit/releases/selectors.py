@@ -7,6 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from toolkit.releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
+from toolkit.releases.services import release_actions_available
 from toolkit.releases.spec import FLAGS, FlagKind, flag_spec
 
 
@@ -67,6 +68,9 @@ def releases_overview(*, decisions: int = 10, now: datetime | None = None) -> di
                 ),
                 "steps_percent": [step.percent for step in spec.steps],
                 "failures": row.failures if row is not None else 0,
+                "actions": release_actions_available(
+                    spec=spec, status=row.status if row is not None else "default"
+                ),
                 "last_interval": last,
             }
         )

@@ -194,6 +194,23 @@ def release_decide(
         )
 
 
+# What a person may do in each state: the buttons /ops/ offers (`_apply_human` enforces).
+ROLLOUT_ACTIONS: dict[str, tuple[str, ...]] = {
+    ReleaseStatus.DRAFT: ("start",),
+    ReleaseStatus.RUNNING: ("advance", "hold", "stop"),
+    ReleaseStatus.HELD: ("advance", "resume", "stop"),
+    ReleaseStatus.STOPPED: ("resume",),
+    ReleaseStatus.COMPLETE: ("stop",),
+}
+
+
+def release_actions_available(*, spec: FlagSpec, status: str) -> tuple[str, ...]:
+    """The human actions a flag's state allows (its declared default if never stored)."""
+    if spec.kind is FlagKind.KILL_SWITCH:
+        return ("resume",) if status == ReleaseStatus.STOPPED else ("stop",)
+    return ROLLOUT_ACTIONS.get(status, ("start",))
+
+
 def _apply_human(flag: ReleaseFlag, spec: FlagSpec, action: str, *, now: datetime) -> None:
     status = ReleaseStatus(flag.status)
 
