@@ -137,3 +137,18 @@ def test_unknown_api_paths_answer_with_the_api_error_shape(client, db):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_no_template_has_a_multi_line_comment_tag():
+    # Django's {# #} comments end at the line: a multi-line one is shown to visitors.
+    import re
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "storefront" / "templates"
+    offenders = [
+        str(path)
+        for path in templates.rglob("*.html")
+        if any("\n" in body for body in re.findall(r"\{#(.*?)#\}", path.read_text(), re.S))
+    ]
+
+    assert offenders == []
