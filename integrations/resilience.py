@@ -35,6 +35,10 @@ from integrations import metrics
 from integrations.upstream import UpstreamTimeout, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
+
+# Breaker state expires a day after its last write: long past any reset timeout, so an
+# idle dependency's breaker is judged afresh, and the cache audit finds no key without a TTL.
+STATE_TTL_S = 24 * 3600
 T = TypeVar("T")
 
 
@@ -152,19 +156,19 @@ class Breaker:
                 logger.info("%s recovered: circuit closed", self.spec.name)
             metrics.breaker_state_set(dependency=self.spec.name, state="closed")
         elif permit.failures:
-            cache.set(self._failures_key, 0, timeout=None)
+            cache.set(self._failures_key, 0, timeout=STATE_TTL_S)
 
     def record_failure(self, permit: Permit) -> None:
         if permit.probe:
-            cache.set(self._opened_key, self.clock(), timeout=None)
+            cache.set(self._opened_key, self.clock(), timeout=STATE_TTL_S)
             metrics.breaker_state_set(dependency=self.spec.name, state="open")
             logger.warning("%s still failing: circuit open again", self.spec.name)
             return
-        cache.add(self._failures_key, 0, timeout=None)
+        cache.add(self._failures_key, 0, timeout=STATE_TTL_S)
         failures = _incr(self._failures_key) or 1
         # add, not set: of many workers failing at once, the first opener's time counts.
         if failures >= self.spec.failure_threshold and cache.add(
-            self._opened_key, self.clock(), timeout=None
+            self._opened_key, self.clock(), timeout=STATE_TTL_S
         ):
             metrics.breaker_state_set(dependency=self.spec.name, state="open")
             logger.warning("%s failed %d times in a row: circuit open", self.spec.name, failures)
