@@ -1,5 +1,6 @@
 """Integrations' public interface: clients for every external service."""
 
+from integrations.breakers import breakers_close
 from integrations.erp import ErpUnavailable, erp_order_export, erp_orders, erp_stock_levels
 from integrations.fanout import (
     FanOutBudget,
@@ -58,6 +59,7 @@ __all__ = [
     "TaxRate",
     "TaxUnavailable",
     "UndeclaredDependency",
+    "breakers_close",
     "erp_order_export",
     "erp_orders",
     "erp_stock_levels",

@@ -26,9 +26,7 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.interface import product_cards_popular
-from integrations import recommendations, reviews
-from integrations.interface import faults_preset_apply
-from integrations.resilience import Breaker
+from integrations.interface import breakers_close, faults_preset_apply
 from storefront.settings.environment import BASE_DIR
 from storefront.stack import Stack, StackConfig, StackError, free_port, store_prepare
 from storefront.stack.processes import simulator_process, web_process
@@ -39,12 +37,6 @@ TARGET_RATIO = 1.2
 def _percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def _breakers_close() -> None:
-    """Close the optional widgets' breakers (shared cache), as a recovered service would."""
-    for spec in (recommendations.SPEC, reviews.SPEC):
-        Breaker(spec).reset()
 
 
 def _pooled(rounds: list[dict]) -> dict:
@@ -127,7 +119,8 @@ class Command(BaseCommand):
                 # Alternate short rounds, so drift in the machine's load hits both alike.
                 for _ in range(rounds):
                     faults_preset_apply("healthy", url=upstream)
-                    _breakers_close()
+                    # Recovered services: their breakers close, as they would on recovery.
+                    breakers_close(dependencies=("recommendations", "reviews"))
                     healthy.append(_measure(url, paths, requests=requests, clients=clients))
                     faults_preset_apply("optional-down", url=upstream)
                     # Enough hanging calls to open both breakers (5 failures in a row).
