@@ -20,8 +20,7 @@ from catalog.interface import (
     category_tree,
     product_detail_by_slug,
 )
-from inventory.interface import availability_for_variants
-from pricing.interface import prices_for_listing, prices_for_variants
+from storefront.offers import card_offers, variant_offers
 
 
 def product_page_path(slug: str) -> str:
@@ -89,41 +88,24 @@ class CategoryItem:
     products_url: str
 
 
-def _price_from(prices: dict[int, Decimal], variant_ids: Sequence[int]) -> Decimal | None:
-    priced = [prices[variant_id] for variant_id in variant_ids if variant_id in prices]
-    return min(priced) if priced else None
-
-
-def _in_stock(
-    prices: dict[int, Decimal], available: dict[int, int], variant_ids: Sequence[int]
-) -> bool:
-    # Stock of a SKU that has no price cannot be bought, so it does not count.
-    return any(
-        variant_id in prices and available.get(variant_id, 0) > 0 for variant_id in variant_ids
-    )
-
-
 def product_list_items(*, cards: Sequence[ProductCard]) -> tuple[ProductListItem, ...]:
     """Add price and availability to a page of catalog cards. Two queries at most.
 
     Prices come from pricing's listing cache (no query when warm), stock from inventory.
     """
-    variant_ids = [variant_id for card in cards for variant_id in card.variant_ids]
-    prices = prices_for_listing(variant_ids=variant_ids)
-    available = availability_for_variants(variant_ids=variant_ids)
     return tuple(
         ProductListItem(
-            slug=card.slug,
-            name=card.name,
-            brand=card.brand,
-            url=product_page_path(card.slug),
-            api_url=reverse("api:product-detail", kwargs={"slug": card.slug}),
-            image_url=card.image_url,
-            price_from=_price_from(prices, card.variant_ids),
+            slug=offer.card.slug,
+            name=offer.card.name,
+            brand=offer.card.brand,
+            url=product_page_path(offer.card.slug),
+            api_url=reverse("api:product-detail", kwargs={"slug": offer.card.slug}),
+            image_url=offer.card.image_url,
+            price_from=offer.from_price,
             currency=settings.STORE_CURRENCY,
-            in_stock=_in_stock(prices, available, card.variant_ids),
+            in_stock=offer.in_stock,
         )
-        for card in cards
+        for offer in card_offers(cards)
     )
 
 
@@ -138,9 +120,8 @@ def product_detail_item(*, slug: str) -> ProductDetailItem | None:
     product = product_detail_by_slug(slug=slug)
     if product is None:
         return None
-    variant_ids = [variant.id for variant in product.variants]
-    prices = prices_for_variants(variant_ids=variant_ids)
-    available = availability_for_variants(variant_ids=variant_ids)
+    offers = variant_offers(product.variants)
+    prices = [offer.price for offer in offers if offer.price is not None]
     return ProductDetailItem(
         slug=product.slug,
         name=product.name,
@@ -152,17 +133,17 @@ def product_detail_item(*, slug: str) -> ProductDetailItem | None:
         images=product.images,
         variants=tuple(
             VariantItem(
-                sku=variant.sku,
-                name=variant.name,
-                attributes=dict(variant.attributes),
-                price=prices.get(variant.id),
-                available=available.get(variant.id, 0),
+                sku=offer.variant.sku,
+                name=offer.variant.name,
+                attributes=dict(offer.variant.attributes),
+                price=offer.price,
+                available=offer.available,
             )
-            for variant in product.variants
+            for offer in offers
         ),
-        price_from=_price_from(prices, variant_ids),
+        price_from=min(prices, default=None),
         currency=settings.STORE_CURRENCY,
-        in_stock=_in_stock(prices, available, variant_ids),
+        in_stock=any(offer.purchasable for offer in offers),
     )
 
 

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from catalog.interface import ProductCard
 from storefront.caches import FRAGMENTS
-from storefront.pages.listing import card_offers
+from storefront.offers import card_offers
 from storefront.pages.shell import currency_symbol
 
 

@@ -1,49 +1,19 @@
-"""Composing catalog listings with their prices and stock, and reading listing parameters.
+"""Reading listing parameters (page, sort, brands, query) and building page links.
 
-Prices belong to pricing and stock to inventory, so a listing asks each owner once for
-every variant on the page: two queries however many cards the page shows.
+Prices and stock for the cards come from `storefront.offers`.
 """
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.http import Http404, HttpRequest
 
-from catalog.interface import PRODUCT_SORTS, ProductCard, ProductSort, VariantInfo
-from inventory.interface import availability_for_variants
-from pricing.interface import prices_for_listing, prices_for_variants
+from catalog.interface import PRODUCT_SORTS, ProductSort
 from search.interface import MAX_QUERY_LENGTH
 from toolkit.pagination import InvalidPage, Page, parse_page_number
 
-LOW_STOCK = 5
 MAX_BRAND_FILTERS = 20
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,140}$")
-
-
-@dataclass(frozen=True)
-class CardOffer:
-    """A product card with the lowest price of its variants and whether any is in stock."""
-
-    card: ProductCard
-    from_price: Decimal | None
-    in_stock: bool
-
-
-@dataclass(frozen=True)
-class VariantOffer:
-    variant: VariantInfo
-    price: Decimal | None
-    available: int
-
-    @property
-    def purchasable(self) -> bool:
-        return self.price is not None and self.available > 0
-
-    @property
-    def low_stock(self) -> bool:
-        return 0 < self.available < LOW_STOCK
 
 
 @dataclass(frozen=True)
@@ -52,38 +22,6 @@ class PageLinks:
     num_pages: int
     previous_url: str | None
     next_url: str | None
-
-
-def card_offers(cards: Sequence[ProductCard]) -> tuple[CardOffer, ...]:
-    """Attach price and stock to every card. Two queries for the whole page at most.
-
-    Prices come from pricing's listing cache (no query when warm), stock from inventory.
-    """
-    variant_ids = [variant_id for card in cards for variant_id in card.variant_ids]
-    prices = prices_for_listing(variant_ids=variant_ids)
-    available = availability_for_variants(variant_ids=variant_ids)
-    offers = []
-    for card in cards:
-        card_prices = [prices[v] for v in card.variant_ids if v in prices]
-        offers.append(
-            CardOffer(
-                card=card,
-                from_price=min(card_prices, default=None),
-                in_stock=any(available.get(v, 0) > 0 for v in card.variant_ids),
-            )
-        )
-    return tuple(offers)
-
-
-def variant_offers(variants: Sequence[VariantInfo]) -> tuple[VariantOffer, ...]:
-    """Attach price and stock to each variant of one product. Two queries."""
-    variant_ids = [variant.id for variant in variants]
-    prices = prices_for_variants(variant_ids=variant_ids)
-    available = availability_for_variants(variant_ids=variant_ids)
-    return tuple(
-        VariantOffer(variant=v, price=prices.get(v.id), available=available.get(v.id, 0))
-        for v in variants
-    )
 
 
 def requested_page(request: HttpRequest) -> int:

@@ -18,7 +18,7 @@ from catalog.interface import (
     category_sitemap_entries,
     product_sitemap_entries,
 )
-from storefront.pages.listing import VariantOffer
+from storefront.offers import VariantOffer
 from storefront.pages.shell import json_ld
 
 # Personal or machine pages: nothing there a search engine should index.

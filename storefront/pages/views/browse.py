@@ -29,16 +29,15 @@ from integrations.interface import (
 )
 from search.interface import InvalidCursor, search_products
 from storefront.caches import PAGES
+from storefront.offers import card_offers, variant_offers
 from storefront.pages.fragments import product_grid
 from storefront.pages.listing import (
-    card_offers,
     listing_page,
     page_links,
     requested_brands,
     requested_page,
     requested_query,
     requested_sort,
-    variant_offers,
 )
 from storefront.pages.search_facets import search_facet_groups
 from storefront.pages.search_params import requested_search
