@@ -32,10 +32,10 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
 from prometheus_client import Counter
 
 from toolkit.manifest import Criticality, ownership_manifest
+from toolkit.routes import STATIC_ROUTE, route_name
 
 SHED_HEADER = "X-Peakstore-Shed"
 _BOT_AGENT = re.compile(r"bot|crawl|spider|slurp|scrap", re.IGNORECASE)
@@ -75,12 +75,9 @@ def _view_class(view_name: str) -> RouteClass:
 
 def route_class(request: HttpRequest, *, deep_page: int) -> RouteClass:
     """Classify a request from its path, query string and User-Agent; no I/O."""
-    if request.path_info.startswith(settings.STATIC_URL or "/static/"):
+    view_name = route_name(request)
+    if view_name == STATIC_ROUTE:
         return RouteClass.EXEMPT
-    try:
-        view_name = resolve(request.path_info).view_name
-    except Resolver404:
-        view_name = "unmatched"
     view_class = _view_class(view_name)
     if view_class is RouteClass.EXEMPT:
         return view_class
@@ -155,7 +152,7 @@ class AdmissionMiddleware:
     """Shed non-critical requests while the accept queue is past their class's limit.
 
     Settings (`STOREFRONT_ADMISSION_*`): the queue length per worker at which each class
-    is shed, the deep-page threshold and the Retry-After seconds. Costs one `resolve()`
+    is shed, the deep-page threshold and the Retry-After seconds. Costs a cached route lookup
     and one system call per request; a shed request runs no query and opens no session.
     """
 

@@ -12,24 +12,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, get_urlconf, resolve
 from prometheus_client import Counter, Gauge, Histogram
 
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics.sql import QueryTally
 from toolkit.once import created_once
+from toolkit.routes import route_name
 
 logger = logging.getLogger(__name__)
 
-# Routes outside the URLconf: files WhiteNoise serves, and paths nothing matches.
-STATIC_ROUTE = "static"
-UNMATCHED_ROUTE = "unmatched"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUERY_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -91,16 +87,6 @@ def http_metrics() -> HttpMetrics:
     )
 
 
-@lru_cache(maxsize=4096)
-def _route_of_path(urlconf: str, path: str) -> str:
-    """Resolve a path to its route name; cached, as resolving walks every pattern and
-    the hot paths answered from a page cache are few (popularity is skewed)."""
-    try:
-        return resolve(path, urlconf).view_name
-    except Resolver404:
-        return UNMATCHED_ROUTE
-
-
 @dataclass(frozen=True)
 class _RouteInstruments:
     """The labelled children of one (route, method), looked up once per process."""
@@ -125,7 +111,6 @@ class RequestMetricsMiddleware:
         self.get_response = get_response
         self.metrics = http_metrics()
         self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
-        self.static_prefix = settings.STATIC_URL or "/static/"
         self._instruments: dict[tuple[str, str], _RouteInstruments] = {}
         self._logged_duplicates: set[tuple[str, str]] = set()
 
@@ -145,7 +130,7 @@ class RequestMetricsMiddleware:
     def _observe(
         self, request: HttpRequest, status: int, elapsed: float, tally: QueryTally
     ) -> None:
-        route = self._route(request)
+        route = route_name(request)
         method = request.method if request.method in _METHODS else "OTHER"
         instruments = self._instruments.get((route, method)) or self._instruments_for(route, method)
         instruments.duration.observe(elapsed)
@@ -160,15 +145,6 @@ class RequestMetricsMiddleware:
             instruments.timeouts.inc()
         if tally.count > 1 and (duplicates := tally.duplicates()):
             self._observe_duplicates(route, duplicates)
-
-    def _route(self, request: HttpRequest) -> str:
-        match = request.resolver_match
-        if match is not None:
-            return match.view_name
-        # A middleware answered before URL resolution (a cached page, a redirect).
-        if request.path_info.startswith(self.static_prefix):
-            return STATIC_ROUTE
-        return _route_of_path(get_urlconf() or settings.ROOT_URLCONF, request.path_info)
 
     def _instruments_for(self, route: str, method: str) -> _RouteInstruments:
         entry = ownership_manifest().route(route)

@@ -1,0 +1,46 @@
+"""A request's route name (its view name), also for middleware that runs before Django's
+URL resolution: admission control classifies every request by it, and the request
+metrics label by it answers that never reached a view (a cached page, a redirect).
+
+Resolving walks the URL patterns (tens to hundreds of microseconds), so the answer is
+cached per path: the hot paths are few, as popularity is skewed, and the cache is
+bounded, so a crawler's endless distinct URLs cost a resolve each, never memory.
+"""
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.urls import Resolver404, get_urlconf, resolve
+
+# Routes outside the URLconf: files WhiteNoise serves, and paths nothing matches.
+STATIC_ROUTE = "static"
+UNMATCHED_ROUTE = "unmatched"
+
+
+def route_name(request: HttpRequest) -> str:
+    """The view name the request's path resolves to, `static` or `unmatched`."""
+    if (match := request.resolver_match) is not None:
+        return match.view_name
+    path = request.path_info
+    if path.startswith(settings.STATIC_URL or "/static/"):
+        return STATIC_ROUTE
+    return _route_of_path(getattr(request, "urlconf", None) or get_urlconf(), path)
+
+
+@lru_cache(maxsize=4096)
+def _route_of_path(urlconf: str | None, path: str) -> str:
+    try:
+        return resolve(path, urlconf).view_name
+    except Resolver404:
+        return UNMATCHED_ROUTE
+
+
+@receiver(setting_changed)
+def _forget_routes(*, setting: str, **_: object) -> None:
+    # Tests swap URLconfs (override_settings(ROOT_URLCONF=...)); a path may then name
+    # another view.
+    if setting == "ROOT_URLCONF":
+        _route_of_path.cache_clear()
