@@ -1,17 +1,22 @@
 """Search reads over the read model: full text, filters, keyset pages, facets, suggestions.
 
-Query cost, whatever the catalog size:
-- results: one query for the page (`per_page + 1` rows from the cursor on) and one
-  bounded count (`SEARCH_COUNT_LIMIT`); relevance ranks every match (PostgreSQL cannot
-  take the top rows by ts_rank from the GIN index), the one cost that still grows with
-  the number of matches;
-- facets: four grouped queries over at most `SEARCH_COUNT_LIMIT` matches, cached until
-  the read model changes (`search.caches`), skipped
-  when the results already used up half of `SEARCH_LATENCY_BUDGET`, and cancelled if
-  they would overrun it (the answer then says `degraded`).
+Query cost, whatever the catalog size: the one step whose work grows with the number of
+matches is choosing the *pool*, the `SEARCH_COUNT_LIMIT` most popular matches (an index
+walk by popularity or a GIN bitmap, as the planner sees fit). Everything else works on
+the pool or on one page:
+- the count is the pool's size ("1,000+" past the limit);
+- relevance ranks the pool only: PostgreSQL cannot take the top rows by ts_rank from a
+  GIN index, so ranking every match would grow with the catalog. A word that matches a
+  tenth of a big catalog is ranked among its thousand most popular products;
+- the other sorts page through every match from the cursor (keyset, no OFFSET);
+- facets count the pool (two queries over its ids), are cached until the read model
+  changes (`search.caches`), are skipped when the results already used up half of
+  `SEARCH_LATENCY_BUDGET`, and cancelled if they would overrun it (the answer then says
+  `degraded`).
 """
 
 import time
+from collections import Counter
 from decimal import Decimal
 
 from django.conf import settings
@@ -45,6 +50,8 @@ from search.query import (
 
 PRICE_RANGES = ((0, 25), (25, 50), (50, 100), (100, 250), (250, 500), (500, None))
 FACET_LIMIT = 20
+# Suggestions rank this many of the most popular matches (a search ranks its whole pool).
+SUGGESTION_POOL = 200
 CARD_FIELDS = (
     "product_id",
     "slug",
@@ -104,13 +111,23 @@ def _tsquery(terms: tuple[str, ...]) -> SearchQuery:
     return SearchQuery(postgres_tsquery(terms), search_type="raw", config="simple")
 
 
+def _pool_ids(matching: QuerySet[SearchDocument], size: int) -> list[int]:
+    """The ids of the `size` most popular matches, most popular first. One query."""
+    popular = [f"-{name}" if descending else name for name, descending in SORT_KEYS["popular"]]
+    return list(matching.order_by(*popular).values_list("product_id", flat=True)[:size])
+
+
 def _ranked(
-    documents: QuerySet[SearchDocument], terms: tuple[str, ...]
+    matching: QuerySet[SearchDocument], terms: tuple[str, ...], pool: list[int]
 ) -> QuerySet[SearchDocument]:
+    """The pool's documents with their relevance as `rank`."""
     if connection.vendor == "postgresql":
+        # The pool already matched: ts_rank reads its rows by id, no GIN scan again.
         rank = SearchRank(F("search_vector"), _tsquery(terms))
-        return documents.annotate(rank=Cast(rank, FloatField()))
-    return documents.annotate(rank=F("fts__rank"))
+        pooled = SearchDocument.objects.filter(product_id__in=pool)
+        return pooled.annotate(rank=Cast(rank, FloatField()))
+    # FTS5 computes bm25 only for rows of a MATCH query.
+    return matching.filter(product_id__in=pool).annotate(rank=F("fts__rank"))
 
 
 def _after(keys: tuple[tuple[str, bool], ...], values: tuple) -> Q:
@@ -159,7 +176,11 @@ def search_documents(
     search_id = fingerprint(terms, filters, sort)
 
     matching = _matching(terms, filters)
-    page_rows = _ranked(matching, terms) if sort == "relevance" else matching
+    limit = settings.SEARCH_COUNT_LIMIT
+    pool = _pool_ids(matching, limit + 1)
+    count_capped = len(pool) > limit
+    pool = pool[:limit]
+    page_rows = _ranked(matching, terms, pool) if sort == "relevance" else matching
     if cursor:
         after = cursor_decode(cursor, expected_fingerprint=search_id, key_length=len(keys))
         page_rows = page_rows.filter(_after(keys, after.key))
@@ -172,23 +193,14 @@ def search_documents(
         next_cursor = cursor_encode(
             Cursor(search_id, tuple(getattr(last, name) for name, _ in keys))
         )
-    limit = settings.SEARCH_COUNT_LIMIT
-    count = matching.values("product_id")[: limit + 1].count()
-    # Past the count limit, facets count a sample of `limit` matches, so their cost is
-    # bounded like the count's (the page says "1,000+" and the counts are indicative).
-    counted = (
-        matching
-        if count <= limit
-        else SearchDocument.objects.filter(product_id__in=matching.values("product_id")[:limit])
-    )
 
-    facets, degraded = _facets_within_budget(counted, search_id, started=started)
+    facets, degraded = _facets_within_budget(pool, search_id, started=started)
     return SearchResults(
         query=query,
         sort=sort,
         items=tuple(_card(row) for row in rows),
-        count=min(count, limit),
-        count_capped=count > limit,
+        count=len(pool),
+        count_capped=count_capped,
         next_cursor=next_cursor,
         facets=facets,
         degraded=degraded,
@@ -201,7 +213,7 @@ def _vendor() -> str:
 
 
 def _facets_within_budget(
-    matching: QuerySet[SearchDocument], search_id: str, *, started: float
+    pool: list[int], search_id: str, *, started: float
 ) -> tuple[SearchFacets | None, bool]:
     """Cached facets, or fresh ones if the budget allows; (None, True) past the budget."""
     cached = FACETS.get(search_id)
@@ -213,35 +225,31 @@ def _facets_within_budget(
         return None, True
     try:
         with query_deadline(budget - spent):
-            facets = _facets(matching)
+            facets = _facets(pool)
     except QueryTimedOut:
         return None, True
     FACETS.set_many({search_id: facets})
     return facets, False
 
 
-def _facets(matching: QuerySet[SearchDocument]) -> SearchFacets:
-    """Counts by brand, leaf category, price range and attribute value. Four queries."""
-    grouped = matching.order_by()
-    brands = (
-        grouped.values("brand_slug", "brand_name")
-        .annotate(n=Count("product_id"))
-        .order_by("-n", "brand_name")[:FACET_LIMIT]
+def _facets(pool: list[int]) -> SearchFacets:
+    """Counts by brand, leaf category, price range, stock and attribute value over the
+    pool. Two queries: the pool's facet columns (counted here: at most
+    SEARCH_COUNT_LIMIT rows) and its attribute values (counted by the database)."""
+    brands: Counter[tuple[str, str]] = Counter()
+    categories: Counter[tuple[str, str]] = Counter()
+    ranges: Counter[str] = Counter()
+    in_stock = 0
+    rows = SearchDocument.objects.filter(product_id__in=pool).values_list(
+        "brand_slug", "brand_name", "category_path", "category_names", "min_price", "in_stock"
     )
-    categories = (
-        grouped.values("category_path", "category_names")
-        .annotate(n=Count("product_id"))
-        .order_by("category_path")
-    )
-    ranges = grouped.aggregate(
-        in_stock=Count("product_id", filter=Q(in_stock=True)),
-        **{
-            _range_value(low, high): Count("product_id", filter=_range_q(low, high))
-            for low, high in PRICE_RANGES
-        },
-    )
+    for brand_slug, brand_name, category_path, category_names, min_price, stocked in rows:
+        brands[brand_slug, brand_name] += 1
+        categories[category_path, category_names] += 1
+        ranges[_price_range(min_price)] += 1
+        in_stock += stocked
     attributes = (
-        SearchAttribute.objects.filter(document_id__in=grouped.values("product_id"))
+        SearchAttribute.objects.filter(document_id__in=pool)
         .values("name", "value")
         .annotate(n=Count("id"))
         .order_by("name", "-n", "value")
@@ -251,22 +259,28 @@ def _facets(matching: QuerySet[SearchDocument]) -> SearchFacets:
         values = by_name.setdefault(row["name"], [])
         if len(values) < FACET_LIMIT:
             values.append(FacetValue(row["value"], row["value"], row["n"]))
+    top_brands = sorted(brands.items(), key=lambda item: (-item[1], item[0][1]))[:FACET_LIMIT]
     return SearchFacets(
         categories=tuple(
-            FacetValue(
-                row["category_path"], row["category_names"].split(CATEGORY_SEPARATOR)[-1], row["n"]
-            )
-            for row in categories
+            FacetValue(path, names.split(CATEGORY_SEPARATOR)[-1], count)
+            for (path, names), count in sorted(categories.items())
         ),
-        brands=tuple(FacetValue(row["brand_slug"], row["brand_name"], row["n"]) for row in brands),
+        brands=tuple(FacetValue(slug, name, count) for (slug, name), count in top_brands),
         price_ranges=tuple(
             FacetValue(_range_value(low, high), _range_label(low, high), count)
             for low, high in PRICE_RANGES
             if (count := ranges[_range_value(low, high)])
         ),
         attributes=tuple((name, tuple(values)) for name, values in by_name.items()),
-        in_stock=ranges["in_stock"],
+        in_stock=in_stock,
     )
+
+
+def _price_range(price: Decimal) -> str:
+    for low, high in PRICE_RANGES:
+        if high is None or price < high:
+            return _range_value(low, high)
+    raise AssertionError("the last price range is open")
 
 
 def _range_value(low: int, high: int | None) -> str:
@@ -277,21 +291,20 @@ def _range_label(low: int, high: int | None) -> str:
     return f"{low} to {high}" if high is not None else f"{low} and up"
 
 
-def _range_q(low: int, high: int | None) -> Q:
-    condition = Q(min_price__gte=Decimal(low))
-    return condition & Q(min_price__lt=Decimal(high)) if high is not None else condition
-
-
 def search_suggestions(*, query: str, limit: int = 8) -> tuple[Suggestion, ...]:
-    """Product names for a search box, best match first. One query, cached for a minute."""
+    """Product names for a search box, best match first among the most popular matches.
+
+    Two queries (the pool, then its best names), cached for a minute.
+    """
     terms = query_terms(query)
     if not terms:
         return ()
     keys = RELEVANCE_KEYS[_vendor()]
 
     def compute() -> tuple[Suggestion, ...]:
+        matching = _matching(terms, NO_FILTERS)
         rows = (
-            _ranked(_matching(terms, NO_FILTERS), terms)
+            _ranked(matching, terms, _pool_ids(matching, SUGGESTION_POOL))
             .order_by(*[f"-{name}" if descending else name for name, descending in keys])
             .values_list("name", "slug")[:limit]
         )

@@ -129,7 +129,20 @@ def search_reindex(
             progress(ReindexProgress(done=done, batches=batches, indexed=indexed))
     SearchAttribute.objects.filter(document_id__gt=seen_up_to).delete()
     SearchDocument.objects.filter(product_id__gt=seen_up_to).delete()
+    _refresh_planner_statistics()
     return indexed
+
+
+def _refresh_planner_statistics() -> None:
+    """ANALYZE the rewritten tables. Two statements.
+
+    Until autovacuum gets round to it, the planner keeps describing the rows a full
+    reindex replaced: measured at 100,000 products, the facets' attribute query over a
+    1,000-id pool then chose a sequential scan (22 s instead of 7 ms).
+    """
+    with connection.cursor() as cursor:
+        for model in (SearchDocument, SearchAttribute):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _document(

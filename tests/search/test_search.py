@@ -3,7 +3,8 @@
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from catalog.interface import product_change_slug
 from inventory.interface import stock_adjust
@@ -158,6 +159,27 @@ def test_count_is_capped(shelf, settings):
     assert (results.count, results.count_capped) == (2, True)
 
 
+def test_past_the_count_limit_relevance_ranks_the_most_popular_matches(db, settings):
+    # given five matches and a pool of three: two name matches, one of them unpopular
+    settings.SEARCH_COUNT_LIMIT = 3
+    category = CategoryFactory()
+    for name, popularity in [("Alpha Tent", 50), ("Delta Tent", 1)]:
+        stocked_product(name=name, popularity=popularity, category=category, price="10.00")
+    for name, popularity in [("Bravo", 100), ("Charlie", 90), ("Echo", 10)]:
+        stocked_product(
+            name=name, description="Fits a tent.", popularity=popularity, category=category
+        )
+
+    relevance = search_products(query="tent")
+
+    # then relevance orders the three most popular matches, the name match first
+    assert names(relevance) == ["Alpha Tent", "Bravo", "Charlie"]
+    assert (relevance.count, relevance.count_capped) == (3, True)
+    assert sum(f.count for f in relevance.facets.categories) == 3
+    # and the other sorts still page through every match
+    assert len(search_products(query="tent", sort="price_asc").items) == 5
+
+
 def test_suggestions_rank_names_first(shelf):
     suggestions = search_suggestions(query="ten")
 
@@ -236,3 +258,11 @@ def test_reindex_rebuilds_everything_and_drops_orphans(shelf):
     assert SearchDocument.objects.get(product_id=shelf["lamp"].pk).name == "Desk Lamp"
     assert not SearchDocument.objects.filter(product_id=gone).exists()
     assert seen[-1].done == 3
+
+
+def test_reindex_leaves_the_planner_fresh_statistics(shelf):
+    with CaptureQueriesContext(connection) as queries:
+        search_reindex()
+
+    analyzed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert analyzed == ['ANALYZE "search_searchdocument"', 'ANALYZE "search_searchattribute"']
