@@ -53,7 +53,7 @@ class SearchResults:
     query: str
     sort: str
     items: tuple[ProductCard, ...]
-    # Matches counted up to SEARCH_COUNT_LIMIT; `count_capped` says there are more.
+    # Matches counted up to SEARCH_POOL_SIZE; `count_capped` says there are more.
     count: int
     count_capped: bool
     next_cursor: str | None

@@ -1,7 +1,7 @@
 """Search reads over the read model: full text, filters, keyset pages, facets, suggestions.
 
 Query cost, whatever the catalog size: the one step whose work grows with the number of
-matches is choosing the *pool*, the `SEARCH_COUNT_LIMIT` most popular matches (an index
+matches is choosing the *pool*, the `SEARCH_POOL_SIZE` most popular matches (an index
 walk by popularity or a GIN bitmap, as the planner sees fit). Everything else works on
 the pool or on one page:
 - the count is the pool's size ("1,000+" past the limit);
@@ -16,8 +16,10 @@ the pool or on one page:
 """
 
 import time
+from bisect import bisect_right
 from collections import Counter
 from decimal import Decimal
+from operator import itemgetter
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -52,6 +54,15 @@ PRICE_RANGES = ((0, 25), (25, 50), (50, 100), (100, 250), (250, 500), (500, None
 FACET_LIMIT = 20
 # Suggestions rank this many of the most popular matches (a search ranks its whole pool).
 SUGGESTION_POOL = 200
+# What the facets count, fetched with the pool when they are not cached.
+FACET_FIELDS = (
+    "brand_slug",
+    "brand_name",
+    "category_path",
+    "category_names",
+    "min_price",
+    "in_stock",
+)
 CARD_FIELDS = (
     "product_id",
     "slug",
@@ -111,23 +122,43 @@ def _tsquery(terms: tuple[str, ...]) -> SearchQuery:
     return SearchQuery(postgres_tsquery(terms), search_type="raw", config="simple")
 
 
-def _pool_ids(matching: QuerySet[SearchDocument], size: int) -> list[int]:
-    """The ids of the `size` most popular matches, most popular first. One query."""
-    popular = [f"-{name}" if descending else name for name, descending in SORT_KEYS["popular"]]
-    return list(matching.order_by(*popular).values_list("product_id", flat=True)[:size])
+def _order(keys: tuple[tuple[str, bool], ...]) -> list[str]:
+    return [f"-{name}" if descending else name for name, descending in keys]
 
 
-def _ranked(
-    matching: QuerySet[SearchDocument], terms: tuple[str, ...], pool: list[int]
-) -> QuerySet[SearchDocument]:
-    """The pool's documents with their relevance as `rank`."""
+def _rank(terms: tuple[str, ...]) -> Cast | F:
     if connection.vendor == "postgresql":
-        # The pool already matched: ts_rank reads its rows by id, no GIN scan again.
-        rank = SearchRank(F("search_vector"), _tsquery(terms))
-        pooled = SearchDocument.objects.filter(product_id__in=pool)
-        return pooled.annotate(rank=Cast(rank, FloatField()))
-    # FTS5 computes bm25 only for rows of a MATCH query.
-    return matching.filter(product_id__in=pool).annotate(rank=F("fts__rank"))
+        return Cast(SearchRank(F("search_vector"), _tsquery(terms)), FloatField())
+    return F("fts__rank")  # bm25, which FTS5 computes for the rows of a MATCH
+
+
+def _pool(
+    matching: QuerySet[SearchDocument], terms: tuple[str, ...], size: int, fields: tuple[str, ...]
+) -> list[dict]:
+    """The `size` most popular matches, most popular first, as dicts of `fields`
+    (`rank` among them: their relevance). One query."""
+    rows = matching.order_by(*_order(SORT_KEYS["popular"]))
+    if "rank" in fields:
+        rows = rows.annotate(rank=_rank(terms))
+    return list(rows.values(*fields)[:size])
+
+
+def _in_keyset_order(
+    rows: list[dict], keys: tuple[tuple[str, bool], ...], after: tuple | None
+) -> list[dict]:
+    """Pool rows in the keyset order `keys`, from just after the key `after` on."""
+
+    def position(values: tuple) -> tuple:
+        return tuple(
+            -v if descending else v for v, (_, descending) in zip(values, keys, strict=True)
+        )
+
+    ordered = sorted(
+        ((position(tuple(row[name] for name, _ in keys)), row) for row in rows),
+        key=itemgetter(0),
+    )
+    start = 0 if after is None else bisect_right(ordered, position(after), key=itemgetter(0))
+    return [row for _, row in ordered[start:]]
 
 
 def _after(keys: tuple[tuple[str, bool], ...], values: tuple) -> Q:
@@ -176,25 +207,38 @@ def search_documents(
     search_id = fingerprint(terms, filters, sort)
 
     matching = _matching(terms, filters)
-    limit = settings.SEARCH_COUNT_LIMIT
-    pool = _pool_ids(matching, limit + 1)
+    after = (
+        cursor_decode(cursor, expected_fingerprint=search_id, key_length=len(keys)).key
+        if cursor
+        else None
+    )
+    cached_facets = FACETS.get(search_id)
+    limit = settings.SEARCH_POOL_SIZE
+    fields = ("product_id", "popularity")
+    fields += ("rank",) if sort == "relevance" else ()
+    fields += FACET_FIELDS if cached_facets is None else ()
+    pool = _pool(matching, terms, limit + 1, fields)
     count_capped = len(pool) > limit
     pool = pool[:limit]
-    page_rows = _ranked(matching, terms, pool) if sort == "relevance" else matching
-    if cursor:
-        after = cursor_decode(cursor, expected_fingerprint=search_id, key_length=len(keys))
-        page_rows = page_rows.filter(_after(keys, after.key))
-    order = [f"-{name}" if descending else name for name, descending in keys]
-    rows = list(page_rows.only(*CARD_FIELDS).order_by(*order)[: per_page + 1])
+
+    if sort == "relevance":
+        # The page comes from the pool, ordered here; then its cards by id.
+        ranked = _in_keyset_order(pool, keys, after)[: per_page + 1]
+        page_keys = [tuple(row[name] for name, _ in keys) for row in ranked]
+        by_id = SearchDocument.objects.only(*CARD_FIELDS).in_bulk(
+            [row["product_id"] for row in ranked]
+        )
+        rows = [by_id[row["product_id"]] for row in ranked if row["product_id"] in by_id]
+    else:
+        page_rows = matching.filter(_after(keys, after)) if after else matching
+        rows = list(page_rows.only(*CARD_FIELDS).order_by(*_order(keys))[: per_page + 1])
+        page_keys = [tuple(getattr(row, name) for name, _ in keys) for row in rows]
     next_cursor = None
     if len(rows) > per_page:
         rows = rows[:per_page]
-        last = rows[-1]
-        next_cursor = cursor_encode(
-            Cursor(search_id, tuple(getattr(last, name) for name, _ in keys))
-        )
+        next_cursor = cursor_encode(Cursor(search_id, page_keys[per_page - 1]))
 
-    facets, degraded = _facets_within_budget(pool, search_id, started=started)
+    facets, degraded = _facets_within_budget(pool, cached_facets, search_id, started=started)
     return SearchResults(
         query=query,
         sort=sort,
@@ -213,10 +257,9 @@ def _vendor() -> str:
 
 
 def _facets_within_budget(
-    pool: list[int], search_id: str, *, started: float
+    pool: list[dict], cached: SearchFacets | None, search_id: str, *, started: float
 ) -> tuple[SearchFacets | None, bool]:
     """Cached facets, or fresh ones if the budget allows; (None, True) past the budget."""
-    cached = FACETS.get(search_id)
     if cached is not None:
         return cached, False
     budget = settings.SEARCH_LATENCY_BUDGET
@@ -232,24 +275,19 @@ def _facets_within_budget(
     return facets, False
 
 
-def _facets(pool: list[int]) -> SearchFacets:
+def _facets(pool: list[dict]) -> SearchFacets:
     """Counts by brand, leaf category, price range, stock and attribute value over the
-    pool. Two queries: the pool's facet columns (counted here: at most
-    SEARCH_COUNT_LIMIT rows) and its attribute values (counted by the database)."""
+    pool: its rows carry the facet columns (counted here, at most SEARCH_POOL_SIZE of
+    them); attribute values take one query."""
     brands: Counter[tuple[str, str]] = Counter()
     categories: Counter[tuple[str, str]] = Counter()
     ranges: Counter[str] = Counter()
-    in_stock = 0
-    rows = SearchDocument.objects.filter(product_id__in=pool).values_list(
-        "brand_slug", "brand_name", "category_path", "category_names", "min_price", "in_stock"
-    )
-    for brand_slug, brand_name, category_path, category_names, min_price, stocked in rows:
-        brands[brand_slug, brand_name] += 1
-        categories[category_path, category_names] += 1
-        ranges[_price_range(min_price)] += 1
-        in_stock += stocked
+    for row in pool:
+        brands[row["brand_slug"], row["brand_name"]] += 1
+        categories[row["category_path"], row["category_names"]] += 1
+        ranges[_price_range(row["min_price"])] += 1
     attributes = (
-        SearchAttribute.objects.filter(document_id__in=pool)
+        SearchAttribute.objects.filter(document_id__any_of=[row["product_id"] for row in pool])
         .values("name", "value")
         .annotate(n=Count("id"))
         .order_by("name", "-n", "value")
@@ -272,7 +310,7 @@ def _facets(pool: list[int]) -> SearchFacets:
             if (count := ranges[_range_value(low, high)])
         ),
         attributes=tuple((name, tuple(values)) for name, values in by_name.items()),
-        in_stock=in_stock,
+        in_stock=sum(row["in_stock"] for row in pool),
     )
 
 
@@ -294,7 +332,7 @@ def _range_label(low: int, high: int | None) -> str:
 def search_suggestions(*, query: str, limit: int = 8) -> tuple[Suggestion, ...]:
     """Product names for a search box, best match first among the most popular matches.
 
-    Two queries (the pool, then its best names), cached for a minute.
+    One query (the pool, ranked here), cached for a minute.
     """
     terms = query_terms(query)
     if not terms:
@@ -302,12 +340,9 @@ def search_suggestions(*, query: str, limit: int = 8) -> tuple[Suggestion, ...]:
     keys = RELEVANCE_KEYS[_vendor()]
 
     def compute() -> tuple[Suggestion, ...]:
-        matching = _matching(terms, NO_FILTERS)
-        rows = (
-            _ranked(matching, terms, _pool_ids(matching, SUGGESTION_POOL))
-            .order_by(*[f"-{name}" if descending else name for name, descending in keys])
-            .values_list("name", "slug")[:limit]
-        )
-        return tuple(Suggestion(name=name, slug=slug) for name, slug in rows)
+        fields = ("product_id", "popularity", "rank", "name", "slug")
+        pool = _pool(_matching(terms, NO_FILTERS), terms, SUGGESTION_POOL, fields)
+        best = _in_keyset_order(pool, keys, None)[:limit]
+        return tuple(Suggestion(name=row["name"], slug=row["slug"]) for row in best)
 
     return SUGGESTIONS.get_or_compute(f"{fingerprint(terms)}:{limit}", compute)

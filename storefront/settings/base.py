@@ -168,7 +168,9 @@ PRICING_INDEX_MAX_AGE = 300  # seconds before a process recompiles its promotion
 # Seconds a search may take: past half of it facets are skipped, past all of it the
 # facet queries are cancelled; either way results are served and marked degraded.
 SEARCH_LATENCY_BUDGET = 0.25
-SEARCH_COUNT_LIMIT = 1_000  # matches counted at most ("1,000+")
+# The most popular matches a search counts ("500+"), ranks by relevance and counts facets
+# over: the one part of a search whose work grows with the catalog (search.selectors).
+SEARCH_POOL_SIZE = 500
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 # The alias owned caches use. Unlike the default alias it raises on a failure, so the

@@ -60,10 +60,10 @@ def test_product_list_in_category_queries(api, shelf, size, django_assert_num_qu
 def test_search_queries(api, shelf, size, django_assert_num_queries):
     shelf(size)
 
-    # pool (the most popular matches: the count), page, facets (the pool's facet columns,
-    # its attribute values; on PostgreSQL inside a savepoint with a statement timeout),
-    # prices, stock. Variants are in the read model: no catalog query.
-    with django_assert_num_queries(6 + FACET_DEADLINE_QUERIES):
+    # pool (the most popular matches with their rank and facet columns: the count),
+    # the page's cards, attribute facets (on PostgreSQL inside a savepoint with a
+    # statement timeout), prices, stock. Variants are in the read model: no catalog query.
+    with django_assert_num_queries(5 + FACET_DEADLINE_QUERIES):
         response = api.get("/api/v1/search/?q=shelf item")
 
     assert len(response.json()["results"]) == size

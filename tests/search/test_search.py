@@ -17,7 +17,7 @@ from search.interface import (
     search_reindex,
     search_suggestions,
 )
-from search.models import SearchDocument
+from search.models import SearchAttribute, SearchDocument
 from tests.factories import BrandFactory, CategoryFactory, ProductFactory, stocked_product
 
 
@@ -152,7 +152,7 @@ def test_a_cursor_is_only_good_for_its_own_search(shelf):
 
 
 def test_count_is_capped(shelf, settings):
-    settings.SEARCH_COUNT_LIMIT = 2
+    settings.SEARCH_POOL_SIZE = 2
 
     results = search_products(query="tent")
 
@@ -161,7 +161,7 @@ def test_count_is_capped(shelf, settings):
 
 def test_past_the_count_limit_relevance_ranks_the_most_popular_matches(db, settings):
     # given five matches and a pool of three: two name matches, one of them unpopular
-    settings.SEARCH_COUNT_LIMIT = 3
+    settings.SEARCH_POOL_SIZE = 3
     category = CategoryFactory()
     for name, popularity in [("Alpha Tent", 50), ("Delta Tent", 1)]:
         stocked_product(name=name, popularity=popularity, category=category, price="10.00")
@@ -266,3 +266,18 @@ def test_reindex_leaves_the_planner_fresh_statistics(shelf):
 
     analyzed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
     assert analyzed == ['ANALYZE "search_searchdocument"', 'ANALYZE "search_searchattribute"']
+
+
+def test_any_of_sends_ids_as_one_array_on_postgresql(shelf):
+    ids = [shelf["tent"].pk, shelf["stove"].pk, 0]
+
+    with CaptureQueriesContext(connection) as queries:
+        found = set(
+            SearchAttribute.objects.filter(document_id__any_of=ids).values_list(
+                "document_id", flat=True
+            )
+        )
+
+    assert found == {shelf["tent"].pk, shelf["stove"].pk}
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in queries.captured_queries[0]["sql"]

@@ -65,14 +65,14 @@ def test_product_queries(client, product, django_assert_num_queries):
 
 
 def test_search_queries(client, product, django_assert_num_queries):
-    # nav tree, read model (pool + page), facets (the pool's facet columns, its attribute
-    # values; on PostgreSQL inside a savepoint with a statement timeout), prices, stock
+    # nav tree, read model (the pool, with facet columns; the page), attribute facets (on
+    # PostgreSQL inside a savepoint with a statement timeout), prices, stock
     facet_deadline = 4 if connection.vendor == "postgresql" else 0
     cold()
-    with django_assert_num_queries(7 + facet_deadline):
+    with django_assert_num_queries(6 + facet_deadline):
         assert client.get("/search/?q=trail&in_stock=1&sort=price_asc").status_code == 200
     cold()
-    with django_assert_num_queries(7 + facet_deadline):
+    with django_assert_num_queries(6 + facet_deadline):
         assert client.get("/search/?q=trail").status_code == 200
 
 
