@@ -8,7 +8,6 @@ any number of parameters. The same fingerprint twice in one request is a duplica
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 _STRING_LITERALS = re.compile(r"'(?:[^']|'')*'")
@@ -34,16 +33,19 @@ def sql_fingerprint(sql: str) -> str:
     return hashlib.blake2b(sql_normalise(sql).encode(), digest_size=6).hexdigest()
 
 
-@dataclass
 class QueryTally:
     """An execute wrapper (`connection.execute_wrapper(tally)`) counting one request's SQL.
 
     It adds no query and keeps raw SQL only until the request ends; fingerprints are
     computed once per distinct statement text, after the response, in `duplicates()`.
+    One is made per request, hence a plain class with slots.
     """
 
-    count: int = 0
-    statements: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("count", "statements")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.statements: dict[str, int] = {}
 
     def __call__(
         self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any

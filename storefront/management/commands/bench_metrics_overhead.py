@@ -3,20 +3,24 @@
 `python manage.py bench_metrics_overhead` boots two web servers side by side (gunicorn,
 2 sync workers each, same database and cache): one with the metrics middleware, one with
 PEAKSTORE_METRICS_ENABLED=0. After warming the page (so both answer it from the cache),
-it measures requests per second against each in rounds: a round drives both servers
-back to back, in alternating order. The overhead is the median over rounds of each
-round's on/off ratio, so drift in a shared machine's load (seen at +-15% between rounds)
-cancels within a round instead of landing on one side. Clients are separate processes
-sending raw HTTP/1.0 requests, so the client's own cost stays low.
+client processes keep both servers busy at once: each client alternates its requests
+between them, one to each in turn, and adds up the time its requests to each server
+took. Both servers therefore run under the same load at the same moments, and a shared
+machine's drift (rounds run one server after the other were seen +-20% apart) lands on
+both alike. A server's rate is its answered requests per second of client time spent on
+it; the overhead is 1 - rate(on) / rate(off), per round, and the median over rounds.
+Clients send raw HTTP/1.0 requests, so their own cost stays low.
 Writes reports/bench/metrics-overhead.json; exits non-zero over the 5% target.
 """
 
 import json
 import multiprocessing
+import os
 import socket
 import statistics
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -27,39 +31,70 @@ from storefront.stack.processes import web_process
 TARGET_OVERHEAD = 0.05
 
 
+def _get(host: str, port: int, request: bytes) -> bool:
+    """Send one request on a new connection; True when it was answered 200."""
+    with socket.create_connection((host, port), timeout=10) as connection:
+        connection.sendall(request)
+        head = connection.recv(16)
+        while connection.recv(65536):
+            pass
+    return head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
+
+
 def _client(
-    host: str, port: int, path: str, seconds: float, results: "multiprocessing.Queue"
+    host: str, ports: list[int], path: str, seconds: float, results: "multiprocessing.Queue"
 ) -> None:
-    """Send GETs one after another for `seconds`; put (answered 200, other) on the queue."""
+    """Alternate GETs between `ports` for `seconds`; put {port: [answered 200, other,
+    seconds spent waiting on it]} on the queue."""
     request = f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
-    ok = failed = 0
+    tallies = {port: [0, 0, 0.0] for port in ports}
     deadline = time.perf_counter() + seconds
+    turn = 0
     while time.perf_counter() < deadline:
-        with socket.create_connection((host, port), timeout=10) as connection:
-            connection.sendall(request)
-            head = connection.recv(16)
-            while connection.recv(65536):
-                pass
-        if head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
-            ok += 1
-        else:
-            failed += 1
-    results.put((ok, failed))
+        port = ports[turn % len(ports)]
+        started = time.perf_counter()
+        answered = _get(host, port, request)
+        tallies[port][2] += time.perf_counter() - started
+        tallies[port][0 if answered else 1] += 1
+        turn += 1
+    results.put(tallies)
 
 
-def _rate(host: str, port: int, path: str, *, seconds: float, clients: int) -> tuple[float, int]:
-    """Return (requests per second answered 200, non-200 answers) over one round."""
+def _interleaved_rates(
+    host: str, ports: list[int], path: str, *, seconds: float, clients: int
+) -> tuple[list[float], list[int], int]:
+    """Drive both ports at once for one round, half the clients starting with each.
+
+    Return (each port's answered requests per second of client time spent on it, as
+    seen by one client connection; each port's answered requests; non-200 answers).
+    """
     results: multiprocessing.Queue = multiprocessing.Queue()
     workers = [
-        multiprocessing.Process(target=_client, args=(host, port, path, seconds, results))
-        for _ in range(clients)
+        multiprocessing.Process(
+            target=_client, args=(host, ports[::-1] if index % 2 else ports, path, seconds, results)
+        )
+        for index in range(clients)
     ]
     for worker in workers:
         worker.start()
     answers = [results.get(timeout=seconds + 30) for _ in workers]
     for worker in workers:
         worker.join()
-    return sum(ok for ok, _ in answers) / seconds, sum(failed for _, failed in answers)
+    answered = {port: sum(answer[port][0] for answer in answers) for port in ports}
+    waited = {port: sum(answer[port][2] for answer in answers) for port in ports}
+    failed = sum(answer[port][1] for answer in answers for port in ports)
+    rates = [answered[port] / waited[port] for port in ports]
+    return rates, [answered[port] for port in ports], failed
+
+
+def _cpu_seconds(master_pid: int) -> tuple[float, float]:
+    """CPU time (user, system) the gunicorn master's live workers have used so far."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    user = system = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / os.sysconf("SC_CLK_TCK"), system / os.sysconf("SC_CLK_TCK")
 
 
 class Command(BaseCommand):
@@ -67,8 +102,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--path", default="/", help="a page the page cache serves warm")
-        parser.add_argument("--rounds", type=int, default=10, help="rounds (on and off each)")
-        parser.add_argument("--seconds", type=float, default=4.0, help="per round and server")
+        parser.add_argument("--rounds", type=int, default=10, help="rounds, both servers at once")
+        parser.add_argument("--seconds", type=float, default=4.0, help="per round")
         parser.add_argument("--clients", type=int, default=2, help="client processes")
         parser.add_argument("--products", type=int, default=2000, help="seed size if empty")
 
@@ -85,10 +120,11 @@ class Command(BaseCommand):
         store_prepare(products=products, stdout=self.stdout)
         report_dir = BASE_DIR / "reports" / "bench"
         rates: dict[str, list[float]] = {"metrics_on": [], "metrics_off": []}
+        answered = {"metrics_on": 0, "metrics_off": 0}
         errors = 0
         try:
             with ExitStack() as stacks:
-                ports = {}
+                ports, masters = {}, {}
                 for name, enabled in (("metrics_on", "1"), ("metrics_off", "0")):
                     config = StackConfig(
                         port=free_port(),
@@ -98,18 +134,33 @@ class Command(BaseCommand):
                         },
                         log_dir=report_dir / f"metrics-overhead-{name}",
                     )
-                    stacks.enter_context(Stack(config, processes=(web_process(config),)))
+                    stack = stacks.enter_context(Stack(config, processes=(web_process(config),)))
                     ports[name] = config.port
-                for port in ports.values():  # warm the page cache and both workers
-                    _rate(config.host, port, path, seconds=1.0, clients=clients)
-                for round_number in range(rounds):
-                    order = list(ports) if round_number % 2 == 0 else list(reversed(ports))
-                    for name in order:
-                        rate, failed = _rate(
-                            config.host, ports[name], path, seconds=seconds, clients=clients
-                        )
+                    masters[name] = stack.pids["web"]
+                names = list(ports)
+                # Warm the page cache and every worker.
+                _interleaved_rates(
+                    config.host, list(ports.values()), path, seconds=1.0, clients=clients
+                )
+                cpu_before = {name: _cpu_seconds(masters[name]) for name in names}
+                for _ in range(rounds):
+                    round_rates, round_answered, failed = _interleaved_rates(
+                        config.host, list(ports.values()), path, seconds=seconds, clients=clients
+                    )
+                    for name, rate, count in zip(names, round_rates, round_answered, strict=True):
                         rates[name].append(rate)
-                        errors += failed
+                        answered[name] += count
+                    errors += failed
+                cpu_split = {
+                    name: [
+                        (after - before) / answered[name]
+                        for after, before in zip(
+                            _cpu_seconds(masters[name]), cpu_before[name], strict=True
+                        )
+                    ]
+                    for name in names
+                }
+                cpu_per_request = {name: sum(split) for name, split in cpu_split.items()}
         except StackError as error:
             raise CommandError(str(error)) from None
         on, off = (statistics.median(rates[name]) for name in ("metrics_on", "metrics_off"))
@@ -126,15 +177,22 @@ class Command(BaseCommand):
             "median_metrics_off": round(off, 1),
             "overhead": round(overhead, 4),
             "overhead_by_round": [round(1 - ratio, 4) for ratio in ratios],
+            "worker_cpu_ms_per_request": {
+                name: {"user": round(user * 1000, 4), "system": round(system * 1000, 4)}
+                for name, (user, system) in cpu_split.items()
+            },
             "non_200": errors,
             "target": TARGET_OVERHEAD,
         }
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "metrics-overhead.json").write_text(json.dumps(summary, indent=2))
         self.stdout.write(
-            f"{path}: metrics on {on:.0f} req/s, off {off:.0f} req/s (medians of {rounds} "
-            f"rounds of {seconds:.0f} s); overhead {overhead:.1%} (median of the rounds' "
-            f"on/off ratios; rounds ranged {1 - ratios[-1]:.1%} to {1 - ratios[0]:.1%}), "
+            f"{path}: metrics on {on:.0f} req/s, off {off:.0f} req/s per client connection "
+            f"(medians of {rounds} interleaved rounds of {seconds:.0f} s); overhead "
+            f"{overhead:.1%} (median of the rounds' on/off ratios; rounds ranged "
+            f"{1 - ratios[-1]:.1%} to {1 - ratios[0]:.1%}); worker CPU per request "
+            f"{cpu_per_request['metrics_on'] * 1e6:.0f} us on, "
+            f"{cpu_per_request['metrics_off'] * 1e6:.0f} us off; "
             f"target < {TARGET_OVERHEAD:.0%}; non-200 answers: {errors}"
         )
         if errors or overhead >= TARGET_OVERHEAD:
