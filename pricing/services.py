@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -95,6 +96,26 @@ def price_list_create(*, code: str, name: str, kind: str = "base", priority: int
         },
     )
     return price_list.pk
+
+
+def price_windows_publish(*, since: datetime, until: datetime) -> int:
+    """Publish the variants whose price a list's window opening or closing in
+    (`since`, `until`] may have changed; return how many. One query.
+
+    Nothing is written when a campaign starts or ends, so no write service can tell the
+    subscribers (search's stored lowest price, its price sort and filter): this runs on
+    a schedule (`pricing.tasks`). Listing prices need it not: their cache holds the
+    windows and resolves them at read time.
+    """
+    opened = Q(price_list__valid_from__gt=since, price_list__valid_from__lte=until)
+    closed = Q(price_list__valid_until__gt=since, price_list__valid_until__lte=until)
+    variant_ids = set(
+        Price.objects.filter(opened | closed, price_list__is_active=True).values_list(
+            "variant_id", flat=True
+        )
+    )
+    changes.publish("pricing.prices", variant_ids)
+    return len(variant_ids)
 
 
 @transaction.atomic

@@ -2,17 +2,17 @@
 
 Query cost, whatever the catalog size: the one step whose work grows with the number of
 matches is choosing the *pool*, the `SEARCH_POOL_SIZE` most popular matches (an index
-walk by popularity or a GIN bitmap, as the planner sees fit). Everything else works on
-the pool or on one page:
-- the count is the pool's size ("1,000+" past the limit);
-- relevance ranks the pool only: PostgreSQL cannot take the top rows by ts_rank from a
+walk by popularity or a GIN bitmap, as the planner sees fit), fetched in one query with
+their rank and facet columns. Everything else works on the pool or on one page:
+- the count is the pool's size ("250+" past it);
+- relevance orders the pool only: PostgreSQL cannot take the top rows by ts_rank from a
   GIN index, so ranking every match would grow with the catalog. A word that matches a
-  tenth of a big catalog is ranked among its thousand most popular products;
+  tenth of a big catalog is ranked among its most popular products;
 - the other sorts page through every match from the cursor (keyset, no OFFSET);
-- facets count the pool (two queries over its ids), are cached until the read model
-  changes (`search.caches`), are skipped when the results already used up half of
-  `SEARCH_LATENCY_BUDGET`, and cancelled if they would overrun it (the answer then says
-  `degraded`).
+- facets count the pool's rows (plus one query for attribute values), are cached until
+  the read model changes (`search.caches`), are skipped when the results already used
+  up half of `SEARCH_LATENCY_BUDGET`, and cancelled if they would overrun it (the
+  answer then says `degraded`).
 """
 
 import time

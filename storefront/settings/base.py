@@ -118,6 +118,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+PRICING_WINDOWS_PUBLISH_EVERY = 60  # seconds between checks for campaign windows
 CELERY_BEAT_SCHEDULE = {
     "orders-reconcile-pending": {
         "task": "checkout.tasks.orders_reconcile_pending",
@@ -136,6 +137,11 @@ CELERY_BEAT_SCHEDULE = {
     "stock-reservations-purge": {
         "task": "inventory.tasks.stock_reservations_purge_task",
         "schedule": 300.0,
+    },
+    # Campaign price lists start and end without a write: tell search (pricing.tasks).
+    "pricing-windows-publish": {
+        "task": "pricing.tasks.price_windows_publish_task",
+        "schedule": float(PRICING_WINDOWS_PUBLISH_EVERY),
     },
     # Samples every cache namespace against its system of record; anomalies are metrics.
     "cache-audit": {"task": "toolkit.tasks.cache_audit_task", "schedule": 300.0},
@@ -168,9 +174,9 @@ PRICING_INDEX_MAX_AGE = 300  # seconds before a process recompiles its promotion
 # Seconds a search may take: past half of it facets are skipped, past all of it the
 # facet queries are cancelled; either way results are served and marked degraded.
 SEARCH_LATENCY_BUDGET = 0.25
-# The most popular matches a search counts ("500+"), ranks by relevance and counts facets
+# The most popular matches a search counts ("250+"), ranks by relevance and counts facets
 # over: the one part of a search whose work grows with the catalog (search.selectors).
-SEARCH_POOL_SIZE = 500
+SEARCH_POOL_SIZE = 250
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 # The alias owned caches use. Unlike the default alias it raises on a failure, so the
