@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from integrations import metrics
+from integrations.caches import BREAKER_PREFIX
 from integrations.upstream import UpstreamTimeout, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class Breaker:
         self.spec = spec
         # Wall clock, not monotonic: the timestamps are compared across processes.
         self.clock = clock or (lambda: wall_clock())
-        prefix = f"integrations:breaker:{spec.name}"
+        prefix = f"{BREAKER_PREFIX}{spec.name}"
         self._opened_key = f"{prefix}:opened_at"
         self._failures_key = f"{prefix}:failures"
         self._probes_prefix = f"{prefix}:probes"

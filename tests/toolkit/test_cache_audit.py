@@ -79,6 +79,25 @@ def test_unowned_keys_and_keys_without_ttl_are_reported(warm, capsys):
         call_command("cache_audit", strict=True)
 
 
+def test_declared_shared_state_is_owned_and_still_checked_for_a_ttl(warm, capsys):
+    # given a breaker's state as the resilience layer writes it, and a release key
+    # someone wrote without a TTL
+    cache.set("integrations:breaker:reviews:failures", 2, timeout=60)
+    cache.set("releases:generation", 7, timeout=None)
+
+    report = cache_audit(sample=100)
+
+    # then neither is unowned; the state without a TTL is reported under its owner
+    assert not [key for key in report.unowned if key.startswith(("integrations:", "releases:"))]
+    states = {state.prefix: state for state in report.states}
+    assert states["integrations:breaker:"].keys >= 1
+    assert states["integrations:breaker:"].without_ttl == []
+    assert states["releases:"].without_ttl == ["releases:generation"]
+    with pytest.raises(CommandError, match="unowned keys or keys without a TTL"):
+        call_command("cache_audit", strict=True)
+    assert "shared state releases: (toolkit)" in capsys.readouterr().out
+
+
 def test_the_periodic_task_runs_the_same_audit(warm):
     from toolkit.tasks import cache_audit_task
 

@@ -1,13 +1,13 @@
 """Cache ownership: declared namespaces, generational invalidation, stampede control.
 
-Public API: `declare` (in `<app>/caches.py` only), `reader`, `registry`, `CacheSpec`,
-`Stampede`, `DoNotCache`, `CacheOwnershipError`; `toolkit.cache.http.cache_response`
-for full responses. See toolkit/README.md.
+Public API: `declare` and `declare_state` (in `<app>/caches.py` only), `reader`,
+`registry`, `CacheSpec`, `StateSpec`, `Stampede`, `DoNotCache`, `CacheOwnershipError`;
+`toolkit.cache.http.cache_response` for full responses. See toolkit/README.md.
 """
 
 from toolkit.cache.owned import CacheOwnershipError, CacheReader, DoNotCache, OwnedCache
-from toolkit.cache.registry import CacheRegistry, declare, reader, registry
-from toolkit.cache.spec import CacheSpec, Stampede
+from toolkit.cache.registry import CacheRegistry, declare, declare_state, reader, registry
+from toolkit.cache.spec import CacheSpec, Stampede, StateSpec
 
 __all__ = [
     "CacheOwnershipError",
@@ -17,7 +17,9 @@ __all__ = [
     "DoNotCache",
     "OwnedCache",
     "Stampede",
+    "StateSpec",
     "declare",
+    "declare_state",
     "reader",
     "registry",
 ]

@@ -44,8 +44,19 @@ class NamespaceAudit:
 
 
 @dataclass
+class StateAudit:
+    """Keys of one declared shared state (`StateSpec`): owned, never compared."""
+
+    prefix: str
+    owner: str
+    keys: int = 0
+    without_ttl: list[str] = field(default_factory=list)
+
+
+@dataclass
 class AuditReport:
     namespaces: list[NamespaceAudit]
+    states: list[StateAudit]
     unowned: list[str]
     unowned_without_ttl: list[str]
     keys_scanned: int
@@ -72,12 +83,15 @@ def cache_audit(
     entries_by_namespace: dict[str, list[str]] = defaultdict(list)
     others_by_namespace: dict[str, list[str]] = defaultdict(list)
     unowned: list[str] = []
+    state_keys: dict[str, list[str]] = {spec.prefix: [] for spec in registry.states()}
     scanned = 0
     for key in _scan():
         scanned += 1
         namespace, _, rest = key.partition(":")
         if namespace not in specs:
-            if not key.startswith(FRAMEWORK_PREFIXES):
+            if state := registry.state_of(key):
+                state_keys[state.prefix].append(key)
+            elif not key.startswith(FRAMEWORK_PREFIXES):
                 unowned.append(key)
         elif rest.startswith("v"):
             entries_by_namespace[namespace].append(key)
@@ -101,9 +115,19 @@ def cache_audit(
             _compare(spec, audit, chosen, registry)
         cache_event(namespace, CacheEvent.AUDIT_ANOMALY, audit.anomalies)
 
+    states = [
+        StateAudit(
+            prefix=spec.prefix,
+            owner=spec.owner,
+            keys=len(state_keys[spec.prefix]),
+            without_ttl=_without_ttl(state_keys[spec.prefix][: MAX_LISTED * 10]),
+        )
+        for spec in registry.states()
+    ]
     listed = unowned[: MAX_LISTED * 10]
     report = AuditReport(
         namespaces=audits,
+        states=states,
         unowned=unowned,
         unowned_without_ttl=_without_ttl(listed),
         keys_scanned=scanned,
@@ -164,10 +188,16 @@ def audit_table(report: AuditReport) -> str:
             lines.append(f"STALE {audit.namespace} {key}")
         for key in audit.without_ttl[:MAX_LISTED]:
             lines.append(f"NO TTL {key}")
+    for state in report.states:
+        lines.append(
+            f"shared state {state.prefix} ({state.owner}): {state.keys} keys, "
+            f"{len(state.without_ttl)} without a TTL"
+        )
+        lines.extend(f"NO TTL {key}" for key in state.without_ttl[:MAX_LISTED])
     lines.append(f"{len(report.unowned)} unowned keys of {report.keys_scanned} scanned")
     lines.extend(f"UNOWNED {key}" for key in report.unowned[:MAX_LISTED])
     lines.extend(f"UNOWNED, NO TTL {key}" for key in report.unowned_without_ttl[:MAX_LISTED])
     return "\n".join(lines)
 
 
-__all__ = ["AuditReport", "NamespaceAudit", "audit_table", "cache_audit"]
+__all__ = ["AuditReport", "NamespaceAudit", "StateAudit", "audit_table", "cache_audit"]

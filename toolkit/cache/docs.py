@@ -42,6 +42,10 @@ def registry_text(registry: CacheRegistry) -> str:
         if spec.notes:
             lines.append(f"{'notes':<{width}}  {spec.notes}")
         blocks.append("\n".join(lines))
+    blocks.extend(
+        f"shared state {state.prefix} ({state.owner}): {state.entity}; expires {state.expiry}"
+        for state in registry.states()
+    )
     return "\n\n".join(blocks) + "\n"
 
 
@@ -69,4 +73,19 @@ def registry_markdown(registry: CacheRegistry) -> str:
     if notes:
         lines += ["", "Notes:", ""]
         lines.extend(f"- `{namespace}`: {note}" for namespace, note in notes)
+    lines += [
+        "",
+        "## Shared state",
+        "",
+        "Kept in the cache server but not a cache of anything (`declare_state`): no "
+        "generation and nothing to compare with; the audit counts these keys as owned and "
+        "checks that they expire.",
+        "",
+        "| key prefix | owner | what | expiry |",
+        "|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| `{cell(state.prefix)}` | {state.owner} | {cell(state.entity)} | {cell(state.expiry)} |"
+        for state in registry.states()
+    )
     return "\n".join(lines) + "\n"

@@ -59,9 +59,14 @@ class CacheOwnershipError(PermissionError):
 def calling_module() -> str:
     """Name the module that called into the toolkit's cache API."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("toolkit.cache"):
+    while frame is not None and _is_cache_api(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
     return frame.f_globals.get("__name__", "") if frame is not None else ""
+
+
+def _is_cache_api(module: str) -> bool:
+    # Not "toolkit.caches": that is the toolkit declaring its own state, like any app.
+    return module == "toolkit.cache" or module.startswith("toolkit.cache.")
 
 
 def _app_of(module: str) -> str:

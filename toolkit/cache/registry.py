@@ -9,7 +9,7 @@ from django.utils.module_loading import autodiscover_modules
 
 from toolkit.cache import store
 from toolkit.cache.owned import CacheOwnershipError, CacheReader, OwnedCache, calling_module
-from toolkit.cache.spec import CacheSpec
+from toolkit.cache.spec import CacheSpec, StateSpec
 
 DECLARING_MODULE = "caches"
 
@@ -17,6 +17,7 @@ DECLARING_MODULE = "caches"
 class CacheRegistry:
     def __init__(self) -> None:
         self._handles: dict[str, OwnedCache] = {}
+        self._states: dict[str, StateSpec] = {}
 
     def declare(self, spec: CacheSpec) -> OwnedCache:
         """Register a namespace and return its owner's handle.
@@ -24,12 +25,7 @@ class CacheRegistry:
         Only a `caches` module of the owning app may declare (`pricing.caches` declares
         `pricing.*`), so the one place to read an app's caches is that module.
         """
-        module = calling_module()
-        package, _, name = module.rpartition(".")
-        if name != DECLARING_MODULE or package.partition(".")[0] != spec.owner:
-            raise CacheOwnershipError(
-                f"{module} cannot declare {spec.namespace}: declare it in {spec.owner}.caches"
-            )
+        _check_declaring_module(calling_module(), spec.owner, spec.namespace)
         if spec.namespace in self._handles:
             raise ValueError(f"cache namespace {spec.namespace} is declared twice")
         unknown = [name for name in spec.depends_on if name not in self._handles]
@@ -38,6 +34,20 @@ class CacheRegistry:
         handle = OwnedCache(spec)
         self._handles[spec.namespace] = handle
         return handle
+
+    def declare_state(self, spec: StateSpec) -> None:
+        """Register shared state kept in the cache server; same rule: `<owner>.caches`."""
+        _check_declaring_module(calling_module(), spec.owner, spec.prefix)
+        if spec.prefix in self._states:
+            raise ValueError(f"shared state {spec.prefix} is declared twice")
+        self._states[spec.prefix] = spec
+
+    def states(self) -> tuple[StateSpec, ...]:
+        return tuple(sorted(self._states.values(), key=lambda spec: spec.prefix))
+
+    def state_of(self, key: str) -> StateSpec | None:
+        """Return the shared state a raw cache key belongs to, if any."""
+        return next((spec for spec in self._states.values() if key.startswith(spec.prefix)), None)
 
     def specs(self) -> tuple[CacheSpec, ...]:
         return tuple(sorted((h.spec for h in self._handles.values()), key=_by_namespace))
@@ -61,12 +71,19 @@ class CacheRegistry:
         return handle.spec if handle else None
 
 
+def _check_declaring_module(module: str, owner: str, what: str) -> None:
+    package, _, name = module.rpartition(".")
+    if name != DECLARING_MODULE or package.partition(".")[0] != owner:
+        raise CacheOwnershipError(f"{module} cannot declare {what}: declare it in {owner}.caches")
+
+
 def _by_namespace(spec: CacheSpec) -> str:
     return spec.namespace
 
 
 registry = CacheRegistry()
 declare = registry.declare
+declare_state = registry.declare_state
 reader = registry.reader
 
 

@@ -69,3 +69,16 @@ class CacheSpec:
                 f"{self.namespace}: entries live up to {self.ttl + self.grace}s, longer than "
                 f"the {self.staleness_tolerance}s of staleness it tolerates"
             )
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """State an app shares through the cache server, not a cache of anything: circuit
+    breakers, release flags. No generation and no system of record to compare with;
+    declared so the audit counts its keys as owned, and still checks that they expire.
+    """
+
+    prefix: str  # every key of it starts with this, e.g. "integrations:breaker:"
+    owner: str
+    entity: str
+    expiry: str  # how its keys expire, in words

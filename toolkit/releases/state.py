@@ -21,10 +21,11 @@ from types import MappingProxyType
 from django.core.cache import cache
 from django.db import transaction
 
+from toolkit.caches import RELEASES_PREFIX
 from toolkit.releases.spec import FLAGS, FlagSpec
 
-GENERATION_KEY = "releases:generation"
-STATE_KEY = "releases:state:v{}"
+GENERATION_KEY = f"{RELEASES_PREFIX}generation"
+STATE_KEY = f"{RELEASES_PREFIX}state:v{{}}"
 STATE_TTL = 7 * 24 * 3600
 
 

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         self.stdout.write(audit_table(report))
         if not report.passed:
             raise CommandError(f"{report.stale_entries} entries are staler than tolerated")
-        untidy = len(report.unowned) + sum(len(a.without_ttl) for a in report.namespaces)
+        untidy = len(report.unowned) + sum(
+            len(audit.without_ttl) for audit in [*report.namespaces, *report.states]
+        )
         if strict and untidy:
             raise CommandError(f"{untidy} unowned keys or keys without a TTL")
         self.stdout.write(self.style.SUCCESS("No drift beyond tolerance."))
