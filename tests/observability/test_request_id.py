@@ -7,7 +7,7 @@ from celery import shared_task
 from django.test import override_settings
 
 from storefront.celery import app as celery_app
-from toolkit.jsonlog import JsonFormatter
+from toolkit.jsonlog import MAX_FIELD, JsonFormatter
 from toolkit.metrics.celery import _on_publish
 from toolkit.request_context import (
     TASK_HEADER,
@@ -105,3 +105,19 @@ def test_upstream_calls_carry_the_request_id(upstream_simulator, settings):
             httpx.Client.stream = original
 
     assert seen["X-Request-ID"] == "req-upstream"
+
+
+def test_what_a_visitor_sent_cannot_make_a_log_line_huge():
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Bad: %s", ("q" * 5000,), None
+    )
+    record.request = f"<WSGIRequest: GET '/api/v1/search/?q={'x' * 5000}'>"
+    record.status_code = 400
+
+    line = JsonFormatter().format(record)
+
+    entry = json.loads(line)
+    assert len(line) < 2 * MAX_FIELD + 500
+    assert entry["message"].endswith("... (5,005 characters)")
+    assert entry["request"].startswith("<WSGIRequest: GET '/api/v1/search/?q=xxx")
+    assert entry["status_code"] == 400
