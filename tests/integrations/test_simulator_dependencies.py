@@ -6,6 +6,9 @@ import json
 import httpx
 import pytest
 
+from integrations.simulator.catalog import SimCatalog, SnapshotProduct
+from integrations.simulator.reviews import RATINGS_SAMPLED, SHOWN, Reviews
+from integrations.simulator.routes import Request
 from tests.simulator import running_simulator
 
 
@@ -92,3 +95,31 @@ def test_with_a_snapshot_recommendations_are_real_products_of_the_same_category(
     assert len(items) == 4
     assert all(item["slug"].startswith("tent-") and item["slug"] != "tent-0" for item in items)
     assert all(item["name"] == item["slug"].replace("t-", "t ").title() for item in items)
+
+
+def test_a_bestsellers_reviews_draw_no_more_ratings_than_any_product(monkeypatch):
+    # given the top product of a Zipf-weighted snapshot (weight 1,000,000)
+    bestseller = SnapshotProduct(
+        slug="terra-t-shirt", name="Terra T-shirt", category=1, weight=1_000_000, skus=()
+    )
+    reviews = Reviews(SimCatalog([bestseller], seed=7))
+    drawn: list[int] = []
+    real_rng = reviews.catalog.rng
+
+    def counting_rng(*key):
+        rng = real_rng(*key)
+        real_choices = rng.choices
+        rng.choices = lambda *args, k=1, **kwargs: (
+            drawn.append(k) or real_choices(*args, k=k, **kwargs)
+        )
+        return rng
+
+    monkeypatch.setattr(reviews.catalog, "rng", counting_rng)
+
+    path = "/reviews/products/terra-t-shirt"
+    body = reviews.for_product(Request("GET", path, {"slug": "terra-t-shirt"}, {}, {}, None)).body
+
+    # then it has many reviews, but its average comes from a bounded sample
+    assert 500 <= body["count"] <= 2_000
+    assert 1 <= body["rating"] <= 5
+    assert sum(drawn) <= RATINGS_SAMPLED + 3 * SHOWN
