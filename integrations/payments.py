@@ -28,9 +28,6 @@ SPEC = DependencySpec(
     name="payment",
     criticality=Criticality.CRITICAL,
     fallback="none: checkout fails closed with payment_unavailable, the cart stays open",
-    failure_threshold=5,
-    reset_timeout_s=10.0,
-    half_open_probes=1,
     # Checkouts beyond this wait briefly, then fail fast rather than queue on a slow gateway.
     max_concurrent=8,
     bulkhead_wait_s=0.25,

@@ -20,10 +20,7 @@ SPEC = DependencySpec(
     name="recommendations",
     criticality=Criticality.OPTIONAL,
     fallback="the widget is left out",
-    failure_threshold=5,
     reset_timeout_s=15.0,
-    half_open_probes=1,
-    max_concurrent=4,
 )
 POLICY = CallPolicy(
     dependency="recommendations",

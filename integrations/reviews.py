@@ -1,40 +1,23 @@
-"""Reviews client: a product's rating and latest reviews. Optional: a failure hides them.
+"""Reviews client: a product's rating and latest reviews. Optional: a failure hides them."""
 
-Same timeouts and breaker settings as recommendations: both render inside the product
-page's fan-out budget.
-"""
-
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from integrations import recommendations
 from integrations.resilience import (
-    Criticality,
-    DependencySpec,
     DependencyUnavailable,
     dependency_call,
     fallback_served,
 )
-from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
+from integrations.upstream import UpstreamTimeout, UpstreamUnavailable, upstream_call
 
-SPEC = DependencySpec(
-    name="reviews",
-    criticality=Criticality.OPTIONAL,
-    fallback="a quiet notice instead of the reviews",
-    failure_threshold=5,
-    reset_timeout_s=15.0,
-    half_open_probes=1,
-    max_concurrent=4,
+# Same breaker and timeouts as recommendations: both render inside the product page's
+# fan-out budget.
+SPEC = replace(
+    recommendations.SPEC, name="reviews", fallback="a quiet notice instead of the reviews"
 )
-POLICY = CallPolicy(
-    dependency="reviews",
-    read_timeout=0.2,
-    budget=0.25,
-    connect_timeout=0.1,
-    pool_timeout=0.05,
-    attempts=2,
-    backoff=0.02,
-)
+POLICY = replace(recommendations.POLICY, dependency="reviews")
 
 
 @dataclass(frozen=True)

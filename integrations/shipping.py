@@ -24,10 +24,6 @@ SPEC = DependencySpec(
     name="shipping",
     criticality=Criticality.DEGRADABLE,
     fallback="last known table for the country, then the built-in home table",
-    failure_threshold=5,
-    reset_timeout_s=10.0,
-    half_open_probes=1,
-    max_concurrent=4,
 )
 POLICY = CallPolicy(dependency="shipping", read_timeout=0.5, budget=0.8, backoff=0.05)
 HOME_COUNTRY = "DE"

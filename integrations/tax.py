@@ -24,10 +24,6 @@ SPEC = DependencySpec(
     name="tax",
     criticality=Criticality.DEGRADABLE,
     fallback="last known rate for the destination, then the built-in standard rates",
-    failure_threshold=5,
-    reset_timeout_s=10.0,
-    half_open_probes=1,
-    max_concurrent=4,
 )
 POLICY = CallPolicy(dependency="tax", read_timeout=0.5, budget=0.8, backoff=0.05)
 # Standard rates as of the last release: what serves when nothing better is known.
