@@ -13,3 +13,13 @@ declare_state(
         expiry="a week after the last flag write; the database is the system of record",
     )
 )
+
+declare_state(
+    StateSpec(
+        prefix="toolkit:cache-epoch",
+        owner="toolkit",
+        entity="one counter that moves after every generation bump of any namespace, so a "
+        "process re-reads generations only when one moved (toolkit.cache.owned)",
+        expiry="thirty days after the last bump, like the generations",
+    )
+)

@@ -1,6 +1,7 @@
-"""A request's route name (its view name), also for middleware that runs before Django's
-URL resolution: admission control classifies every request by it, and the request
-metrics label by it answers that never reached a view (a cached page, a redirect).
+"""A request's route (its view), also for middleware that runs before Django's URL
+resolution: admission control classifies every request by its name, the request metrics
+label by it answers that never reached a view (a cached page, a redirect), and the page
+cache's fast path finds the view's cache policy through it.
 
 Resolving walks the URL patterns (tens to hundreds of microseconds), so the answer is
 cached per path: the hot paths are few, as popularity is skewed, and the cache is
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
-from django.urls import Resolver404, get_urlconf, resolve
+from django.urls import Resolver404, ResolverMatch, get_urlconf, resolve
 
 # Routes outside the URLconf: files WhiteNoise serves, and paths nothing matches.
 STATIC_ROUTE = "static"
@@ -27,15 +28,23 @@ def route_name(request: HttpRequest) -> str:
     path = request.path_info
     if path.startswith(settings.STATIC_URL or "/static/"):
         return STATIC_ROUTE
-    return _route_of_path(getattr(request, "urlconf", None) or get_urlconf(), path)
+    match = route_match(request)
+    return match.view_name if match is not None else UNMATCHED_ROUTE
+
+
+def route_match(request: HttpRequest) -> ResolverMatch | None:
+    """What the request's path resolves to (view, arguments), or None; cached per path."""
+    if request.resolver_match is not None:
+        return request.resolver_match
+    return _match_of_path(getattr(request, "urlconf", None) or get_urlconf(), request.path_info)
 
 
 @lru_cache(maxsize=4096)
-def _route_of_path(urlconf: str | None, path: str) -> str:
+def _match_of_path(urlconf: str | None, path: str) -> ResolverMatch | None:
     try:
-        return resolve(path, urlconf).view_name
+        return resolve(path, urlconf)
     except Resolver404:
-        return UNMATCHED_ROUTE
+        return None
 
 
 @receiver(setting_changed)
@@ -43,4 +52,4 @@ def _forget_routes(*, setting: str, **_: object) -> None:
     # Tests swap URLconfs (override_settings(ROOT_URLCONF=...)); a path may then name
     # another view.
     if setting == "ROOT_URLCONF":
-        _route_of_path.cache_clear()
+        _match_of_path.cache_clear()

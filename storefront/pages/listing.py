@@ -11,9 +11,23 @@ from django.http import Http404, HttpRequest
 from catalog.interface import PRODUCT_SORTS, ProductSort
 from search.interface import MAX_QUERY_LENGTH
 from toolkit.pagination import InvalidPage, Page, parse_page_number
+from toolkit.query import Param, QuerySpec, choice, slug, whole_number
 
 MAX_BRAND_FILTERS = 20
+MAX_PAGE_NUMBER = 1_000_000
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,140}$")
+
+# A bad page number names a page that does not exist: 404, as for a page past the end.
+PAGE_PARAM = Param(
+    "page", whole_number(minimum=1, maximum=MAX_PAGE_NUMBER), strict=True, invalid_status=404
+)
+# What a category listing reads: unknown sorts and malformed brands are dropped, not
+# refused, so old or hand-edited links keep working.
+LISTING_QUERY = QuerySpec(
+    PAGE_PARAM,
+    Param("brand", slug, many=True, max_values=MAX_BRAND_FILTERS),
+    Param("sort", choice(PRODUCT_SORTS)),
+)
 
 
 @dataclass(frozen=True)

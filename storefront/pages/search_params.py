@@ -11,10 +11,29 @@ from decimal import Decimal, InvalidOperation
 from django.http import QueryDict
 
 from catalog.interface import CategoryRef
-from search.interface import SEARCH_SORTS, SearchFilters
+from search.interface import MAX_QUERY_LENGTH, SEARCH_SORTS, SearchFilters
+from toolkit.query import Param, QuerySpec, choice, decimal, slug, text, token
 
 MAX_VALUES = 20
 MAX_PRICE = Decimal("1000000")
+# A request line is at most 4094 bytes under gunicorn; the page cuts a long query.
+MAX_QUERY_CHARACTERS = 8192
+MAX_CURSOR_LENGTH = 512
+
+# What the search page reads. Only the cursor is strict (a forged one is a 400); the
+# query is cut and the filters are forgiving (see above); anything else is dropped.
+SEARCH_QUERY = QuerySpec(
+    Param("q", text(max_length=MAX_QUERY_LENGTH), max_length=MAX_QUERY_CHARACTERS),
+    Param("cursor", token(max_length=MAX_CURSOR_LENGTH), strict=True),
+    Param("category", slug),
+    Param("brand", slug, many=True, max_values=MAX_VALUES),
+    Param("price", text(max_length=40)),
+    Param("price_min", decimal(minimum=Decimal(0), maximum=MAX_PRICE)),
+    Param("price_max", decimal(minimum=Decimal(0), maximum=MAX_PRICE)),
+    Param("attr", text(max_length=125), many=True, max_values=MAX_VALUES),
+    Param("in_stock", text(max_length=8)),
+    Param("sort", choice(SEARCH_SORTS)),
+)
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,140}$")
 _ATTRIBUTE = re.compile(r"^([\w -]{1,40}):(.{1,80})$")
 

@@ -36,8 +36,13 @@ MIDDLEWARE = [
     # Before the metrics: a shed request is counted as shed, never as a 5xx of its route.
     "storefront.admission.AdmissionMiddleware",
     "toolkit.metrics.http.RequestMetricsMiddleware",
+    # Security headers are set outside the page cache's fast path, so a cached page
+    # carries exactly the headers of a rendered one.
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A warm public page is answered here: nothing below runs for it.
+    "storefront.page_cache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -45,7 +50,6 @@ MIDDLEWARE = [
     # Release flags and cohorts per request (needs the user and the resolved route).
     "toolkit.releases.cohorts.ReleaseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "storefront.urls"

@@ -20,7 +20,7 @@ def resolves(monkeypatch):
         return real(path_info, urlconf)
 
     monkeypatch.setattr(routes, "resolve", counting)
-    routes._route_of_path.cache_clear()
+    routes._match_of_path.cache_clear()
     return calls
 
 

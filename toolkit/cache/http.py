@@ -1,14 +1,21 @@
 """Full-response caching for pages that read no visitor state.
 
-`cache_response(PAGES)` wraps a view: GET and HEAD are answered from the namespace,
-keyed by a digest of the absolute URL (host included: pages embed canonical URLs). The namespace's
-`depends_on` makes every entry die with a bump of the data it shows. The response
-carries a strong ETag and answers 304 to a matching `If-None-Match`; `Cache-Control`
-lets browsers and a CDN store it but makes them revalidate, so a price change reaches
-them on their next request, at the cost of a 304.
+`cache_response(PAGES, query=SPEC)` wraps a view: GET and HEAD are answered from the
+namespace, keyed by the scheme, host (pages embed canonical URLs), path, the view's
+declared query parameters in canonical order (`toolkit.query`) and the caller's variant.
+Undeclared parameters (a campaign's click ids among them) are removed before the view
+runs, so they neither create entries nor leak into a cached page's links. The
+namespace's `depends_on` makes every entry die with a bump of the data it shows.
+
+The response carries a strong ETag and answers 304 to a matching `If-None-Match`;
+`Cache-Control` lets browsers and a CDN store it but makes them revalidate, so a price
+change reaches them on their next request, at the cost of a 304.
 
 Only a plain 200 is stored: a response that sets a cookie, varies on Cookie or is
 private is personal, and is returned to its own visitor only.
+
+The wrapped view carries its `PageCachePolicy`, so a middleware can answer a hit before
+the rest of the stack runs (`storefront.page_cache`); both paths build the response here.
 """
 
 import hashlib
@@ -16,17 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from toolkit.cache.owned import DoNotCache, OwnedCache
-from toolkit.releases.cohorts import release_variant
+from toolkit.query import InvalidParameter, QuerySpec, query_apply
 
 View = Callable[..., HttpResponseBase]
+Variant = Callable[[HttpRequest], str]
 
 PUBLIC_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 # Nothing but the URL selects the representation; proxies that compress vary on this.
 PUBLIC_VARY = ("Accept-Encoding",)
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,38 @@ class CachedResponse:
 
 def etag_for(content: bytes) -> str:
     return '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"'
+
+
+def _no_variant(request: HttpRequest) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class PageCachePolicy:
+    """How one view's pages are cached: where, and what selects an entry."""
+
+    pages: OwnedCache
+    query: QuerySpec
+    variant: Variant = _no_variant
+
+    def clean_request(self, request: HttpRequest) -> None:
+        """Leave only the declared parameters on the request; raise the view's 4xx."""
+        try:
+            query_apply(request, self.query.clean(request.GET))
+        except InvalidParameter as error:
+            if error.status == 404:
+                raise Http404(error.message) from None
+            raise BadRequest(f"{error.name}: {error.message}") from None
+
+    def key(self, request: HttpRequest, *, variant: str) -> str:
+        """The entry's key, for a request whose query `clean_request` already cleaned."""
+        url = request.build_absolute_uri()
+        return hashlib.blake2b(f"{url} {variant}".encode(), digest_size=16).hexdigest()
+
+    def peek(self, request: HttpRequest, *, variant: str) -> HttpResponseBase | None:
+        """The cached answer for a cleaned request, or None where the view must run."""
+        cached = self.pages.peek(self.key(request, variant=variant))
+        return cached_response(request, cached) if cached is not None else None
 
 
 def _storable(response: HttpResponseBase) -> bool:
@@ -63,34 +105,46 @@ def _snapshot(response: HttpResponseBase) -> CachedResponse | DoNotCache[HttpRes
     )
 
 
-def _response(request: HttpRequest, cached: CachedResponse) -> HttpResponseBase:
+def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpResponseBase:
+    """The response for a cached page: 200 with its validators, or 304."""
     response = HttpResponse(cached.content, content_type=cached.content_type)
     response["ETag"] = cached.etag
     response["Cache-Control"] = PUBLIC_CACHE_CONTROL
+    response["Content-Length"] = str(len(cached.content))
     patch_vary_headers(response, PUBLIC_VARY)
     return get_conditional_response(request, etag=cached.etag, response=response)
 
 
-def cache_response(namespace: OwnedCache) -> Callable[[View], View]:
+def cache_response(
+    namespace: OwnedCache, *, query: QuerySpec, variant: Variant = _no_variant
+) -> Callable[[View], View]:
     """Serve a public view's GET/HEAD responses from `namespace` (owner only)."""
-    pages = namespace.bound_for_owner()
+    policy = PageCachePolicy(pages=namespace.bound_for_owner(), query=query, variant=variant)
 
     def decorator(view: View) -> View:
         @wraps(view)
         def cached_view(request: HttpRequest, *args: object, **kwargs: object):
-            if request.method not in ("GET", "HEAD"):
+            if request.method not in SAFE_METHODS:
                 return view(request, *args, **kwargs)
-            # Release cohorts see different pages: each variant has its own entry.
-            variant = release_variant(request)
-            url = (request.build_absolute_uri() + (f" {variant}" if variant else "")).encode()
-            result = pages.fetch(
-                hashlib.blake2b(url, digest_size=16).hexdigest(),
+            policy.clean_request(request)
+            result = policy.pages.fetch(
+                policy.key(request, variant=policy.variant(request)),
                 lambda: _snapshot(view(request, *args, **kwargs)),
             )
             if isinstance(result, CachedResponse):
-                return _response(request, result)
+                return cached_response(request, result)
             return result
 
+        cached_view.page_cache = policy  # type: ignore[attr-defined]
         return cached_view
 
     return decorator
+
+
+def page_cache_policy(view: object) -> PageCachePolicy | None:
+    """The policy a view was wrapped with, looking through decorators that wrap it."""
+    while view is not None:
+        if (policy := getattr(view, "page_cache", None)) is not None:
+            return policy
+        view = getattr(view, "__wrapped__", None)
+    return None

@@ -39,9 +39,15 @@ V = TypeVar("V")
 # Generation counters outlive every entry; when one is evicted anyway it restarts from
 # the clock in microseconds, which is past any value it reached by incrementing.
 GENERATION_TTL = 30 * 24 * 3600
+# Moves after every bump of any namespace (toolkit/caches.py declares it). A process keeps
+# the generations it last read and re-reads them only when the epoch moved: one read per
+# lookup instead of one per dependency (diskcache has no multi-get; Redis saves bytes).
+EPOCH_KEY = "toolkit:cache-epoch"
 WAIT_POLL_SECONDS = 0.02
 # Marks a key cached as "no value" inside get_many_or_compute; never stored.
 _ABSENT = object()
+# namespace -> (the epoch when read, its generations); per process, threads share it.
+_generations_seen: dict[str, tuple[int, tuple[int, ...]]] = {}
 
 
 def _now() -> float:
@@ -91,8 +97,21 @@ class CacheReader:
         return tuple(f"{name}:gen" for name in (self.namespace, *self.spec.depends_on))
 
     def generations(self) -> tuple[int, ...]:
-        """Return the current counters (own first, then dependencies). One round trip."""
-        keys = self.generation_keys()
+        """Return the current counters (own first, then dependencies).
+
+        One cache read while no namespace was bumped since this process last looked (the
+        epoch), one more when one was. Bumps move the epoch after the counter, so a reader
+        that sees the new epoch also sees the new counter.
+        """
+        epoch = self._counters((EPOCH_KEY,))[0]
+        remembered = _generations_seen.get(self.namespace)
+        if remembered is not None and remembered[0] == epoch:
+            return remembered[1]
+        generations = self._counters(self.generation_keys())
+        _generations_seen[self.namespace] = (epoch, generations)
+        return generations
+
+    def _counters(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         found = store.call(self.namespace, lambda cache: cache.get_many(keys))
         for key in keys:
             if key not in found:
@@ -206,6 +225,26 @@ class OwnedCache(CacheReader):
             return self._recompute_and_store(full_key, compute)
         return self._wait_for(full_key, compute)
 
+    def peek(self, key: object) -> Any | None:
+        """Return the value if its entry is fresh and not due for an early refresh.
+
+        For a fast path that answers hits only: None sends the request on to `fetch`,
+        which recomputes under single flight (and counts the miss). Never writes.
+        """
+        try:
+            full_key = self.full_key(key, self.version())
+            entry = store.call(self.namespace, lambda cache: cache.get(full_key))
+        except store.CacheUnavailable:
+            return None
+        if entry is None:
+            return None
+        value, _, fresh_until, cost = entry
+        now = _now()
+        if now >= fresh_until or self._refresh_early(now, fresh_until, cost):
+            return None
+        cache_event(self.namespace, CacheEvent.HIT)
+        return value
+
     def get_many_or_compute(
         self,
         keys: Iterable[K],
@@ -283,13 +322,13 @@ class OwnedCache(CacheReader):
         transaction.on_commit(self._bump)
 
     def _bump(self) -> None:
-        key = f"{self.namespace}:gen"
-
         def bump(cache: Any) -> None:
-            try:
-                cache.incr(key)
-            except ValueError:  # evicted: restart from the clock, past any old value
-                cache.set(key, _new_generation(), GENERATION_TTL)
+            # The namespace's counter first, then the epoch: see generations().
+            for key in (f"{self.namespace}:gen", EPOCH_KEY):
+                try:
+                    cache.incr(key)
+                except ValueError:  # evicted: restart from the clock, past any old value
+                    cache.set(key, _new_generation(), GENERATION_TTL)
 
         try:
             store.call(self.namespace, bump)

@@ -8,7 +8,13 @@ owner's handle (`OwnedCache`); any other app gets a read-only `CacheReader`.
 from django.utils.module_loading import autodiscover_modules
 
 from toolkit.cache import store
-from toolkit.cache.owned import CacheOwnershipError, CacheReader, OwnedCache, calling_module
+from toolkit.cache.owned import (
+    EPOCH_KEY,
+    CacheOwnershipError,
+    CacheReader,
+    OwnedCache,
+    calling_module,
+)
 from toolkit.cache.spec import CacheSpec, StateSpec
 
 DECLARING_MODULE = "caches"
@@ -62,7 +68,8 @@ class CacheRegistry:
         For operators (after restoring a database backup) and for tests measuring cold
         pages; apps never call it. Unlike clearing the cache it leaves sessions alone.
         """
-        keys = [f"{namespace}:gen" for namespace in self._handles]
+        # The epoch too, so that no process keeps the generations it remembers.
+        keys = [f"{namespace}:gen" for namespace in self._handles] + [EPOCH_KEY]
         store.call("(registry)", lambda cache: cache.delete_many(keys))
 
     def owner_of(self, key: str) -> CacheSpec | None:

@@ -154,6 +154,21 @@ def release_funnel_step(step: str) -> None:
         )
 
 
+def releases_observe(releases: RequestReleases, *, seconds: float, status: int) -> None:
+    """Time a request under the cohorts of the flags its route feeds (the release gate)."""
+    entry = ownership_manifest().route(releases.route)
+    slo_s = entry.slo_p95_ms / 1000 if entry else 10.0
+    timeout_after = slo_s * settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
+    for flag in releases.scoped:
+        metrics.request_observe(
+            flag=flag,
+            cohort=releases.cohorts[flag],
+            seconds=seconds,
+            error=status >= 500,
+            timeout=seconds > timeout_after,
+        )
+
+
 class ReleaseMiddleware:
     """Decide flags and cohorts per request; time the request under its cohorts.
 
@@ -162,7 +177,6 @@ class ReleaseMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -175,7 +189,9 @@ class ReleaseMiddleware:
         if releases is None:
             return response
         if releases.scoped:
-            self._observe(releases, time.perf_counter() - started, response.status_code)
+            releases_observe(
+                releases, seconds=time.perf_counter() - started, status=response.status_code
+            )
         if releases.new_subject:
             response.set_cookie(
                 SUBJECT_COOKIE,
@@ -195,15 +211,3 @@ class ReleaseMiddleware:
         request.releases = releases  # type: ignore[attr-defined]
         _current.set(releases)
         return None
-
-    def _observe(self, releases: RequestReleases, seconds: float, status: int) -> None:
-        entry = ownership_manifest().route(releases.route)
-        slo_s = entry.slo_p95_ms / 1000 if entry else 10.0
-        for flag in releases.scoped:
-            metrics.request_observe(
-                flag=flag,
-                cohort=releases.cohorts[flag],
-                seconds=seconds,
-                error=status >= 500,
-                timeout=seconds > slo_s * self.timeout_factor,
-            )

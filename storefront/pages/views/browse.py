@@ -1,7 +1,7 @@
 """Public catalog pages: home, category listing, product detail and search results.
 
-They read no cookie and no session, so the same URL renders the same page for everyone;
-that keeps them cacheable when the caching work lands.
+They read no cookie and no session, so the same URL renders the same page for everyone,
+and each declares the query parameters it reads: the page cache keys on those alone.
 """
 
 from django.conf import settings
@@ -28,10 +28,11 @@ from integrations.interface import (
     reviews_for_product,
 )
 from search.interface import InvalidCursor, search_products
-from storefront.caches import PAGES
 from storefront.offers import card_offers, variant_offers
+from storefront.page_cache import cached_page
 from storefront.pages.fragments import product_grid
 from storefront.pages.listing import (
+    LISTING_QUERY,
     listing_page,
     page_links,
     requested_brands,
@@ -40,12 +41,12 @@ from storefront.pages.listing import (
     requested_sort,
 )
 from storefront.pages.search_facets import search_facet_groups
-from storefront.pages.search_params import requested_search
+from storefront.pages.search_params import SEARCH_QUERY, requested_search
 from storefront.pages.seo import product_json_ld
 from storefront.pages.shell import page_meta, render_page, top_level_categories
 from storefront.releases import RECOMMENDATIONS_V2, SEARCH_FACETS, recommendations_rank_v2
-from toolkit.cache.http import cache_response
 from toolkit.pagination import InvalidPage
+from toolkit.query import RAW_QUERY_STRING, QuerySpec
 from toolkit.releases.cohorts import flag_enabled
 
 # The product page may wait this long for its optional widgets, in parallel with its own
@@ -56,7 +57,7 @@ PRODUCT_PAGE = FanOutBudget(
 
 
 @require_safe
-@cache_response(PAGES)
+@cached_page(QuerySpec())
 def home(request: HttpRequest) -> HttpResponse:
     """Show the most popular products and the top-level categories. Five queries."""
     tree = category_tree()
@@ -80,7 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@cache_response(PAGES)
+@cached_page(LISTING_QUERY)
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """List one page of a category subtree, filtered by brand and sorted. Eight queries."""
     category = category_by_slug(slug=slug)
@@ -131,7 +132,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
-@cache_response(PAGES)
+@cached_page(QuerySpec())
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Show a product with its variants' prices and stock. Seven queries.
 
@@ -178,7 +179,7 @@ def _product_widgets(request: HttpRequest, widgets: dict) -> dict:
 
 
 @require_safe
-@cache_response(PAGES)
+@cached_page(SEARCH_QUERY)
 def search(request: HttpRequest) -> HttpResponse:
     """Show one page of search results with facets; an empty query shows an empty state.
 
@@ -254,6 +255,7 @@ def _moved_or_404(request: HttpRequest, *, entity: str, slug: str, route: str) -
     if current is None:
         raise Http404(f"No {entity} is called {slug!r}.")
     location = reverse(route, kwargs={"slug": current})
-    if query := request.META.get("QUERY_STRING"):
+    # As sent, tracking parameters included: the campaign lands where it was going.
+    if query := request.META.get(RAW_QUERY_STRING, request.META.get("QUERY_STRING")):
         location = f"{location}?{query}"
     return HttpResponsePermanentRedirect(location)

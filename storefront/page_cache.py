@@ -1,0 +1,67 @@
+"""Public pages from the page cache, and the fast path that answers a hit early.
+
+`cached_page(QUERY)` caches a view's pages in `PAGES`, keyed by its declared query
+parameters and the visitor's release variant (cohorts never see each other's pages).
+
+`PageCacheMiddleware` answers a warm hit before sessions, CSRF, authentication, message
+storage and URL dispatch run: a hit needs none of them. It sits after the security and
+clickjacking middleware, so both paths carry the same security headers, and after the
+request id, admission control and the metrics, so a hit is still identified, admitted
+and counted. It steps aside, and the full path runs, whenever the answer could be
+personal or is not ready:
+- the request carries a session cookie (a signed-in user's cohort comes from it);
+- a partly exposed rollout must give this visitor a cohort cookie first;
+- the query is invalid (the view answers with its documented 4xx);
+- the entry is missing, stale or due for an early refresh (single flight recomputes it).
+"""
+
+from collections.abc import Callable
+from time import perf_counter
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from storefront.caches import PAGES
+from toolkit.cache.http import SAFE_METHODS, View, cache_response, page_cache_policy
+from toolkit.query import InvalidParameter, QuerySpec, query_apply
+from toolkit.releases.cohorts import release_variant, releases_for, releases_observe
+from toolkit.routes import route_match
+
+
+def cached_page(query: QuerySpec) -> Callable[[View], View]:
+    """Cache a public view's pages, keyed by `query` and the release variant."""
+    return cache_response(PAGES, query=query, variant=release_variant)
+
+
+class PageCacheMiddleware:
+    """Answer page-cache hits for anonymous visitors before the rest of the stack."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.session_cookie = settings.SESSION_COOKIE_NAME
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.method in SAFE_METHODS and self.session_cookie not in request.COOKIES:
+            response = self._hit(request)
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+    def _hit(self, request: HttpRequest) -> HttpResponse | None:
+        """The cached answer, or None. Cleans the request's query either way."""
+        match = route_match(request)
+        policy = page_cache_policy(match.func) if match is not None else None
+        if policy is None:
+            return None
+        started = perf_counter()
+        releases = releases_for(request, match.view_name)
+        if releases.new_subject:
+            return None
+        try:
+            query_apply(request, policy.query.clean(request.GET))
+        except InvalidParameter:
+            return None
+        response = policy.peek(request, variant=releases.variant)
+        if response is not None and releases.scoped:
+            releases_observe(releases, seconds=perf_counter() - started, status=200)
+        return response

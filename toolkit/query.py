@@ -1,0 +1,233 @@
+"""The query parameters a view reads, declared once: they drive validation and cache keys.
+
+A view declares its parameters in a `QuerySpec`. `QuerySpec.clean` keeps only the
+declared ones, checks each value with its parser and returns them in a canonical order,
+so two URLs that ask for the same thing (`?b=1&a=2` and `?a=2&b=1&utm_source=mail`) have
+one canonical query string. The page cache keys on it, and the view sees only it: a
+campaign's click id (`gclid`, unique per click) never creates a cache entry, and a page
+rendered for one visitor never carries their click id in its pagination or sort links.
+
+Undeclared parameters are dropped, whatever they are. `TRACKING_PARAMETERS` names the
+well-known ones so that the API, logs and load tests can recognise campaign traffic; add
+a network's parameter there (or a prefix to `TRACKING_PREFIXES`) to extend it.
+
+Parsers accept ASCII only where a number is expected (`str.isdigit` accepts "²", which
+`int` refuses), refuse NUL and control characters, and bound lengths. A parser raises
+`InvalidParameter`; the spec either drops the value (forgiving parameters, for
+hand-edited links) or raises it for the view to answer with its documented 4xx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import QueryDict
+
+# Click ids and campaign tags that ad networks and mailers append to landing URLs.
+TRACKING_PARAMETERS = frozenset(
+    {
+        "gclid", "gbraid", "wbraid", "dclid", "gclsrc",  # Google Ads, Display & Video
+        "fbclid",  # Meta
+        "msclkid",  # Microsoft Advertising
+        "ttclid",  # TikTok
+        "twclid",  # X
+        "li_fat_id",  # LinkedIn
+        "yclid",  # Yandex
+        "mc_cid", "mc_eid",  # Mailchimp
+        "_ga", "_gl",  # Google Analytics cross-domain linking
+        "_hsenc", "_hsmi",  # HubSpot
+        "igshid",  # Instagram shares
+        "ref", "srsltid",  # referral tags, Google Merchant listings
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_",)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,140}")
+
+
+def is_tracking_parameter(name: str) -> bool:
+    """Whether `name` is a campaign tag or click id rather than an input of the store."""
+    return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
+
+
+class InvalidParameter(ValueError):
+    """A query parameter's value is not one the view accepts."""
+
+    def __init__(self, name: str, message: str, *, status: int = 400) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+        self.status = status
+
+
+# Parsers: text in, a canonical text out (the cache key and the view see the same value).
+
+
+def text(*, max_length: int) -> Callable[[str], str]:
+    """Free text (a search query): whitespace folded, no control characters, bounded."""
+
+    def parse(raw: str) -> str:
+        return " ".join(_CONTROL.sub(" ", raw).split())[:max_length]
+
+    return parse
+
+
+def whole_number(*, minimum: int = 0, maximum: int = 10**9) -> Callable[[str], str]:
+    """ASCII digits only, within [minimum, maximum]."""
+
+    def parse(raw: str) -> str:
+        raw = raw.strip()
+        if not _ASCII_DIGITS.fullmatch(raw):
+            raise ValueError("must be a whole number written with the digits 0-9")
+        number = int(raw)
+        if not minimum <= number <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}")
+        return str(number)
+
+    return parse
+
+
+def slug(raw: str) -> str:
+    """A slug: letters, digits, `-` and `_`, at most 140 characters."""
+    if not _SLUG.fullmatch(raw):
+        raise ValueError("must be a slug")
+    return raw
+
+
+def choice(values: Iterable[str]) -> Callable[[str], str]:
+    """One of a fixed set of values."""
+    allowed = frozenset(values)
+
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(sorted(allowed))}")
+        return raw
+
+    return parse
+
+
+def decimal(*, minimum: Decimal, maximum: Decimal) -> Callable[[str], str]:
+    """A finite decimal number within [minimum, maximum] (ASCII digits and one point)."""
+
+    def parse(raw: str) -> str:
+        raw = raw.strip()
+        if not raw.isascii() or len(raw) > 24:
+            raise ValueError("must be a number")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not value.is_finite() or not minimum <= value <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}")
+        return str(value)
+
+    return parse
+
+
+def token(*, max_length: int) -> Callable[[str], str]:
+    """An opaque token (a cursor): printable ASCII, bounded; its owner verifies it."""
+
+    def parse(raw: str) -> str:
+        if not raw or len(raw) > max_length or not raw.isascii() or _CONTROL.search(raw):
+            raise ValueError("is not a valid token")
+        return raw
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter.
+
+    `many`: repeatable (`?brand=a&brand=b`), at most `max_values`, kept unique; with
+    `ordered=False` its values are sorted, because their order does not change the page.
+    `strict`: an invalid value raises InvalidParameter with `invalid_status` (400, or
+    404 where a bad value names a page that does not exist); otherwise it is dropped.
+    """
+
+    name: str
+    parse: Callable[[str], str]
+    many: bool = False
+    max_values: int = 20
+    ordered: bool = False
+    strict: bool = False
+    invalid_status: int = 400
+    max_length: int = 2048
+
+
+@dataclass(frozen=True)
+class CleanQuery:
+    """The declared parameters of a request, parsed, in canonical order."""
+
+    params: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def querydict(self) -> QueryDict:
+        query = QueryDict(mutable=True)
+        for name, values in self.params:
+            query.setlist(name, list(values))
+        query._mutable = False
+        return query
+
+    def urlencode(self) -> str:
+        return urlencode([(name, value) for name, values in self.params for value in values])
+
+
+class QuerySpec:
+    """The query parameters one view reads."""
+
+    def __init__(self, *params: Param) -> None:
+        self.params = tuple(sorted(params, key=lambda param: param.name))
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(param.name for param in self.params)
+
+    def clean(self, query: QueryDict) -> CleanQuery:
+        """Keep the declared parameters, parsed; raise InvalidParameter for a strict one."""
+        cleaned = []
+        for param in self.params:
+            raw_values = query.getlist(param.name) if param.name in query else []
+            values = self._values(param, raw_values[: param.max_values if param.many else 1])
+            if values:
+                cleaned.append((param.name, values))
+        return CleanQuery(params=tuple(cleaned))
+
+    @staticmethod
+    def _values(param: Param, raw_values: list[str]) -> tuple[str, ...]:
+        values: list[str] = []
+        for raw in raw_values:
+            try:
+                if len(raw) > param.max_length:
+                    raise ValueError(f"is longer than {param.max_length} characters")
+                value = param.parse(raw)
+            except ValueError as error:
+                if param.strict:
+                    raise InvalidParameter(
+                        param.name, str(error), status=param.invalid_status
+                    ) from None
+                continue
+            if value != "":
+                values.append(value)
+        unique = tuple(dict.fromkeys(values))
+        return unique if param.ordered else tuple(sorted(unique))
+
+
+RAW_QUERY_STRING = "peakstore.raw_query_string"
+
+
+def query_apply(request: Any, clean: CleanQuery) -> None:
+    """Make the request show only its clean query: `GET`, `QUERY_STRING` and full paths.
+
+    The query as sent stays in `request.META[RAW_QUERY_STRING]`, for a redirect that must
+    pass a campaign's parameters on.
+    """
+    request.META.setdefault(RAW_QUERY_STRING, request.META.get("QUERY_STRING", ""))
+    request.GET = clean.querydict()
+    request.META["QUERY_STRING"] = clean.urlencode()
