@@ -3,36 +3,62 @@
 A campaign spike sends more requests than the web workers can answer. Left alone, every
 request waits in the same queue, so browse, cart and checkout all slow down together
 until clients time out. Instead each request is put in a class before anything else
-runs (no session, no query), and while the queue is longer than that class tolerates it
-is refused at once with 503 and `Retry-After`. Bots go first, then deep browse pages
-(page 4 and beyond of a listing), then, only if the queue keeps growing, ordinary browse.
-Checkout, carts and orders are never shed, and neither are probes and /metrics. A
-route's class follows its criticality in the ownership manifest (`storefront/ownership.py`):
-critical routes are never shed, core routes are browse, internal routes are exempt.
+runs (no session, no query), and while a request arriving now would wait longer than
+that class's budget it is refused at once with 503 and `Retry-After`. Bots have the
+smallest budget, then deep browse pages (page 4 and beyond of a listing), then ordinary
+browse. Checkout, carts and orders are never shed, and neither are probes and /metrics.
+A route's class follows its criticality in the ownership manifest
+(`storefront/ownership.py`): critical routes are never shed, core routes are browse,
+internal routes are exempt.
 
-Saturation is read from the kernel: the number of connections waiting in gunicorn's
-accept queue (Linux `TCP_INFO` on the listening socket: one system call), per worker.
-Gunicorn's sync workers take one request at a time, so that queue *is* the backlog.
-Elsewhere (the test client, runserver) no listener is adopted and nothing is shed.
+Overload is a long wait, not a long queue: seven cached pages of a millisecond each are
+a 7 ms wait, seven uncached searches of 300 ms two seconds. The expected wait is the
+number of connections waiting per worker times this worker's recent service time:
+- Waiting connections: gunicorn's accept queue, read from the kernel (Linux `TCP_INFO`
+  on the listening socket: one system call) and divided by the workers. Sync workers
+  take one request at a time from one FIFO queue shared by every class, so a newcomer
+  waits for whatever is ahead of it. A reading is reused for `DEPTH_REUSE_S`: a worker
+  answering cached pages asks the kernel once every few requests, and the decision
+  lags the queue by at most a tenth of the smallest default budget.
+- Recent service time: gunicorn's `pre_request` and `post_request` hooks time all a
+  worker does for each request (the WSGI call and writing the response; accepting and
+  parsing it, tens of microseconds, fall outside), whichever middleware answered it,
+  shed requests included: the queue drains at the pace of what is in it. The mean is
+  weighted by recency in work done: a request's weight falls by e with every
+  `SERVICE_WINDOW_S` of work after it. A cached page is then one of hundreds in the
+  window, so a rare slow request (a cache refill, a /metrics scrape) barely moves the
+  mean; when slow pages take over, the window holds a few of them and the mean follows
+  within a second or two of work; an idle worker forgets nothing.
+Not used: the age of the oldest waiting request. The kernel does not timestamp
+connections in the accept queue and gunicorn records no accept time; a front proxy's
+`X-Request-Start` header would carry it, but `make run` has no proxy in front and a
+client could forge the header. Elsewhere (the test client, runserver) no listener is
+adopted, the queue reads empty and nothing is shed.
 
 Shed responses are counted in `peakstore_requests_shed_total{route_class}` and carry
 `X-Peakstore-Shed: <class>`, so load tests count them apart from errors. This middleware
 sits before the request metrics, so a shed request is never a 5xx in the route metrics.
+The latest estimate is `peakstore_admission_expected_wait_seconds` and the budgets are
+`peakstore_admission_budget_seconds{route_class}`; `/ops/` draws one against the other.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import socket
 import struct
 import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
+from time import perf_counter
+from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from toolkit.manifest import Criticality, ownership_manifest
 from toolkit.routes import STATIC_ROUTE, route_name
@@ -43,6 +69,11 @@ _BOT_AGENT = re.compile(r"bot|crawl|spider|slurp|scrap", re.IGNORECASE)
 # the accept-queue length in tcpi_unacked, the 5th u32.
 _TCPI_UNACKED_OFFSET = 8 + 4 * 4
 _TCP_INFO_SIZE = 104
+# Half a second of work: longer than the slow requests a healthy store answers now and
+# then, short enough that a store turned slow is seen as slow within a second or two.
+SERVICE_WINDOW_S = 0.5
+# A tenth of the bots' default budget (50 ms).
+DEPTH_REUSE_S = 0.005
 
 
 class RouteClass(StrEnum):
@@ -57,6 +88,20 @@ requests_shed = Counter(
     "peakstore_requests_shed",
     "Requests refused by admission control (503 + Retry-After) before any work, by class.",
     ["route_class"],
+)
+# Every worker estimates the wait in the same shared queue, so the freshest estimate of
+# any live worker is the best one; `live`: a dead worker's last estimate is dropped.
+expected_wait_seconds = Gauge(
+    "peakstore_admission_expected_wait_seconds",
+    "Wait a request arriving now would face: waiting connections per worker times "
+    "recent service time (the latest estimate of any worker).",
+    multiprocess_mode="livemostrecent",
+)
+budget_seconds = Gauge(
+    "peakstore_admission_budget_seconds",
+    "Expected wait past which admission control sheds a route class.",
+    ["route_class"],
+    multiprocess_mode="livemostrecent",
 )
 
 _CLASS_BY_CRITICALITY = {
@@ -124,6 +169,79 @@ class ListenQueue:
 LISTEN_QUEUE = ListenQueue()
 
 
+class QueueDepth(Protocol):
+    def depth_per_worker(self) -> float: ...
+
+
+class ExpectedWait:
+    """Estimate how long a request arriving now would wait for a worker.
+
+    One per worker process: gunicorn's request hooks feed it the service times
+    (`request_started`, `request_finished`), the middleware asks it (`seconds`). Assumes
+    sync workers, one request at a time. Costs a clock read per call, and a system call
+    (the queue depth) at most once per `reuse_s`.
+    """
+
+    __slots__ = (
+        "_busy",
+        "_depth",
+        "_published",
+        "_queue",
+        "_read_at",
+        "_reuse_s",
+        "_served",
+        "_started",
+        "service_s",
+    )
+
+    def __init__(self, queue: QueueDepth, *, reuse_s: float = DEPTH_REUSE_S) -> None:
+        self._queue = queue
+        self._reuse_s = reuse_s
+        self._started = 0.0
+        # Seconds of work and requests served, each weighted by recency in work done.
+        self._busy = 0.0
+        self._served = 0.0
+        self.service_s = 0.0  # their ratio: the recent mean service time
+        self._depth = 0.0
+        self._read_at = -math.inf
+        self._published = math.nan  # unequal to any estimate: the first one is exported
+
+    def request_started(self) -> None:
+        """Start timing a request (gunicorn's `pre_request` hook)."""
+        self._started = perf_counter()
+
+    def request_finished(self) -> None:
+        """Count the request just answered (gunicorn's `post_request` hook)."""
+        self.observe(perf_counter() - self._started)
+
+    def observe(self, seconds: float) -> None:
+        """Count one request's service time into the recent mean."""
+        # A request longer than the window counts as one window of work: a worker that
+        # was stuck once does not forget every request it answered before.
+        seconds = min(seconds, SERVICE_WINDOW_S)
+        keep = math.exp(-seconds / SERVICE_WINDOW_S)
+        self._busy = self._busy * keep + seconds
+        self._served = self._served * keep + 1.0
+        self.service_s = self._busy / self._served
+
+    def seconds(self) -> float:
+        """The expected wait: waiting connections per worker x recent service time."""
+        now = perf_counter()
+        if now - self._read_at < self._reuse_s:
+            return self._depth * self.service_s
+        self._read_at = now
+        self._depth = self._queue.depth_per_worker()
+        wait = self._depth * self.service_s
+        # Written only when it changes: an idle store's estimate of 0 costs nothing.
+        if wait != self._published:
+            self._published = wait
+            expected_wait_seconds.set(wait)
+        return wait
+
+
+EXPECTED_WAIT = ExpectedWait(LISTEN_QUEUE)
+
+
 def gunicorn_worker_adopt(worker: object) -> None:
     """Gunicorn's `post_worker_init` hook: let admission control see the accept queue."""
     listeners = [listener.sock for listener in worker.sockets]  # type: ignore[attr-defined]
@@ -148,29 +266,38 @@ def _shed_response(request: HttpRequest, route: RouteClass, retry_after: int) ->
     return response
 
 
-class AdmissionMiddleware:
-    """Shed non-critical requests while the accept queue is past their class's limit.
+def _budgets(configured: dict[str, float]) -> dict[RouteClass, float]:
+    budgets = {RouteClass(name): float(seconds) for name, seconds in configured.items()}
+    if never_shed := {RouteClass.CRITICAL, RouteClass.EXEMPT} & budgets.keys():
+        names = ", ".join(sorted(never_shed))
+        raise ImproperlyConfigured(f"STOREFRONT_ADMISSION_BUDGETS: {names} are never shed")
+    return budgets
 
-    Settings (`STOREFRONT_ADMISSION_*`): the queue length per worker at which each class
-    is shed, the deep-page threshold and the Retry-After seconds. Costs a cached route lookup
-    and one system call per request; a shed request runs no query and opens no session.
+
+class AdmissionMiddleware:
+    """Shed non-critical requests while the expected wait is past their class's budget.
+
+    Settings (`STOREFRONT_ADMISSION_*`): each class's budget in seconds of expected wait,
+    the deep-page threshold and the Retry-After seconds. Costs a cached route lookup and,
+    for a class that can be shed, a clock read and at most one system call per
+    `DEPTH_REUSE_S`; a shed request runs no query and opens no session.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.enabled = settings.STOREFRONT_ADMISSION_ENABLED
-        self.limits: dict[RouteClass, float] = {
-            RouteClass(name): float(limit)
-            for name, limit in settings.STOREFRONT_ADMISSION_QUEUE_LIMITS.items()
-        }
+        self.budgets = _budgets(settings.STOREFRONT_ADMISSION_BUDGETS)
         self.deep_page = settings.STOREFRONT_ADMISSION_DEEP_PAGE
         self.retry_after = settings.STOREFRONT_ADMISSION_RETRY_AFTER
+        if self.enabled:
+            for route, budget in self.budgets.items():
+                budget_seconds.labels(route_class=route.value).set(budget)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self.enabled:
             route = route_class(request, deep_page=self.deep_page)
-            limit = self.limits.get(route)
-            if limit is not None and LISTEN_QUEUE.depth_per_worker() >= limit:
+            budget = self.budgets.get(route)
+            if budget is not None and EXPECTED_WAIT.seconds() > budget:
                 requests_shed.labels(route_class=route.value).inc()
                 return _shed_response(request, route, self.retry_after)
         return self.get_response(request)

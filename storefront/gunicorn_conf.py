@@ -3,12 +3,19 @@
 Hooks only. When a worker exits, its live gauges (requests in flight) must stop counting,
 or a restarted worker's last value would stay in the sum forever; counters and
 histograms of a dead worker are kept: what it counted did happen. When a worker starts,
-admission control adopts its listening sockets to read the accept queue.
+admission control adopts its listening sockets to read the accept queue, and from then
+on the request hooks time every request the worker serves, for admission control's
+recent service time (`storefront.admission.ExpectedWait`).
 """
 
 from typing import Any
 
 from prometheus_client import multiprocess
+
+# Admission control's estimator, bound by each worker once it has loaded the app: the
+# master never imports it, and a lookup inside the per-request hooks would cost more
+# than the hooks' own work.
+_expected_wait: Any = None
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -16,7 +23,18 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
+    global _expected_wait
     # Imported here: by now the worker has loaded the app (and Django), the master has not.
-    from storefront.admission import gunicorn_worker_adopt
+    from storefront.admission import EXPECTED_WAIT, gunicorn_worker_adopt
 
     gunicorn_worker_adopt(worker)
+    _expected_wait = EXPECTED_WAIT
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    _expected_wait.request_started()
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    # Called after the response is written, whatever happened while answering it.
+    _expected_wait.request_finished()

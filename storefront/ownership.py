@@ -113,6 +113,8 @@ SIGNALS = (
     Signal("peakstore_release_request_timeouts", "toolkit", "timeouts by flag and cohort"),
     Signal("peakstore_release_checkouts", "toolkit", "checkout steps by flag and cohort"),
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
+    Signal("peakstore_admission_expected_wait_seconds", "storefront", "queue wait estimate"),
+    Signal("peakstore_admission_budget_seconds", "storefront", "wait budget by route class"),
 )
 
 # Release flags and kill switches (declared in storefront/releases.py): who owns each and

@@ -1,30 +1,47 @@
-"""Admission control: past saturation, bots and deep pages go first, checkout never."""
+"""Admission control: shed by expected wait; bots and deep pages first, checkout never."""
 
 import socket
 import sys
+from types import SimpleNamespace
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
-from storefront import admission
+from storefront import admission, gunicorn_conf
 
 BOT = {"HTTP_USER_AGENT": "HoardBot/1.0 (+https://example.com/bot)"}
 
 
+class FakeQueue:
+    """An accept queue of a fixed depth per worker that counts how often it is read."""
+
+    def __init__(self, depth: float) -> None:
+        self.depth = depth
+        self.reads = 0
+
+    def depth_per_worker(self) -> float:
+        self.reads += 1
+        return self.depth
+
+
 @pytest.fixture(autouse=True)
-def _limits(settings):
-    """Fixed limits, so the tests read against them rather than the tuned defaults."""
-    settings.STOREFRONT_ADMISSION_QUEUE_LIMITS = {"bot": 1.0, "deep_browse": 2.0, "browse": 4.0}
+def _budgets(settings):
+    """Fixed budgets, so the tests read against them rather than the tuned defaults."""
+    settings.STOREFRONT_ADMISSION_BUDGETS = {"bot": 0.05, "deep_browse": 0.1, "browse": 0.2}
 
 
 @pytest.fixture
-def queue_depth(monkeypatch):
-    """Set the accept-queue length per worker that admission control sees."""
+def queue(monkeypatch):
+    """Set what admission control sees: connections waiting per worker, service time."""
 
-    def set_depth(depth: float) -> None:
-        monkeypatch.setattr(admission.LISTEN_QUEUE, "depth_per_worker", lambda: depth)
+    def set_queue(*, depth: float, service_s: float) -> None:
+        estimate = admission.ExpectedWait(FakeQueue(depth), reuse_s=0.0)
+        estimate.observe(service_s)
+        monkeypatch.setattr(admission, "EXPECTED_WAIT", estimate)
 
-    return set_depth
+    return set_queue
 
 
 def _shed_count(route_class: str) -> float:
@@ -32,16 +49,42 @@ def _shed_count(route_class: str) -> float:
     return value or 0.0
 
 
-def test_nothing_is_shed_below_saturation(client, product, queue_depth):
-    queue_depth(0.0)
+def test_nothing_is_shed_when_no_connection_waits(client, product, queue):
+    queue(depth=0.0, service_s=5.0)
 
     assert client.get("/", **BOT).status_code == 200
     assert client.get("/c/outdoor/?page=9").status_code != 503
 
 
-def test_bots_are_shed_first(client, product, queue_depth):
-    # given a queue past the bots' limit but within everyone else's
-    queue_depth(1.0)
+def test_a_deep_queue_of_cheap_requests_is_not_shed(client, product, queue):
+    # given 64 connections on 2 workers answered from the page cache: 31 waiting per
+    # worker, a millisecond each, so a newcomer waits about 31 ms
+    queue(depth=31.0, service_s=0.001)
+
+    # when a shopper, a reader of page 9 and a bot ask
+    shopper = client.get("/c/outdoor/")
+    deep = client.get("/c/outdoor/?page=9")
+    bot = client.get("/p/trail-runner/", **BOT)
+
+    # then every one is served: the wait is within even the bots' 50 ms
+    assert shopper.status_code == 200
+    assert deep.status_code != 503
+    assert bot.status_code == 200
+
+
+def test_the_same_queue_of_slow_requests_is_shed(client, product, queue):
+    # given only 7 waiting per worker, but each takes 100 ms: a 700 ms wait
+    queue(depth=7.0, service_s=0.1)
+
+    response = client.get("/c/outdoor/")
+
+    assert response.status_code == 503
+    assert response[admission.SHED_HEADER] == "browse"
+
+
+def test_bots_are_shed_first(client, product, queue):
+    # given a 60 ms wait: past the bots' budget, within everyone else's
+    queue(depth=3.0, service_s=0.02)
     before = _shed_count("bot")
 
     # when a bot and a shopper ask for the same page
@@ -56,8 +99,8 @@ def test_bots_are_shed_first(client, product, queue_depth):
     assert shopper.status_code == 200
 
 
-def test_deep_browse_is_shed_before_ordinary_browse(client, product, queue_depth):
-    queue_depth(2.0)
+def test_deep_browse_is_shed_before_ordinary_browse(client, product, queue):
+    queue(depth=3.0, service_s=0.05)  # 150 ms
 
     deep = client.get("/c/outdoor/?page=5")
     first_page = client.get("/c/outdoor/")
@@ -67,9 +110,9 @@ def test_deep_browse_is_shed_before_ordinary_browse(client, product, queue_depth
     assert first_page.status_code == 200
 
 
-def test_checkout_keeps_its_capacity_when_browse_is_shed(client, sku, queue_depth):
-    # given a queue so long that even ordinary browsing is shed
-    queue_depth(50.0)
+def test_checkout_keeps_its_capacity_when_browse_is_shed(client, sku, queue):
+    # given a wait so long that even ordinary browsing is shed
+    queue(depth=10.0, service_s=0.1)
     assert client.get("/")[admission.SHED_HEADER] == "browse"
 
     # when a buyer creates a cart, adds a line and orders through the API
@@ -89,8 +132,15 @@ def test_checkout_keeps_its_capacity_when_browse_is_shed(client, sku, queue_dept
     assert client.get("/healthz").status_code == 200
 
 
-def test_a_shed_request_runs_no_query(client, product, queue_depth, django_assert_num_queries):
-    queue_depth(50.0)
+def test_a_budget_cannot_make_critical_routes_sheddable(client, db, settings):
+    settings.STOREFRONT_ADMISSION_BUDGETS = {"browse": 0.2, "critical": 1.0}
+
+    with pytest.raises(ImproperlyConfigured, match="critical"):
+        client.get("/healthz")
+
+
+def test_a_shed_request_runs_no_query(client, product, queue, django_assert_num_queries):
+    queue(depth=10.0, service_s=0.1)
 
     with django_assert_num_queries(0):
         response = client.get("/c/outdoor/?page=2")
@@ -99,8 +149,8 @@ def test_a_shed_request_runs_no_query(client, product, queue_depth, django_asser
     assert "sessionid" not in response.cookies
 
 
-def test_api_requests_are_shed_with_the_error_shape(client, product, queue_depth):
-    queue_depth(50.0)
+def test_api_requests_are_shed_with_the_error_shape(client, product, queue):
+    queue(depth=10.0, service_s=0.1)
 
     response = client.get("/api/v1/products/")
 
@@ -108,11 +158,96 @@ def test_api_requests_are_shed_with_the_error_shape(client, product, queue_depth
     assert response.json()["error"]["code"] == "overloaded"
 
 
-def test_admission_control_can_be_switched_off(client, product, queue_depth, settings):
+def test_admission_control_can_be_switched_off(client, product, queue, settings):
     settings.STOREFRONT_ADMISSION_ENABLED = False
-    queue_depth(50.0)
+    queue(depth=10.0, service_s=0.1)
 
     assert client.get("/", **BOT).status_code == 200
+
+
+def test_the_expected_wait_and_the_budgets_are_exported(client, db, queue):
+    # given 30 waiting per worker at 2 ms each
+    queue(depth=30.0, service_s=0.002)
+
+    # when a page is asked for and /metrics scraped
+    client.get("/")
+    body = client.get("/metrics").content.decode()
+
+    # then the estimate and each class's budget are in the exposition
+    samples = {
+        (sample.name, sample.labels.get("route_class")): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    assert samples[("peakstore_admission_expected_wait_seconds", None)] == pytest.approx(0.06)
+    assert samples[("peakstore_admission_budget_seconds", "bot")] == 0.05
+    assert samples[("peakstore_admission_budget_seconds", "deep_browse")] == 0.1
+    assert samples[("peakstore_admission_budget_seconds", "browse")] == 0.2
+
+
+def test_the_expected_wait_is_depth_per_worker_times_recent_service_time():
+    estimate = admission.ExpectedWait(FakeQueue(10.0), reuse_s=0.0)
+    for _ in range(50):
+        estimate.observe(0.004)
+
+    assert estimate.service_s == pytest.approx(0.004)
+    assert estimate.seconds() == pytest.approx(0.04)
+
+
+def test_a_rare_slow_request_barely_moves_the_service_time():
+    # given a worker that has answered 500 cached pages of a millisecond
+    estimate = admission.ExpectedWait(FakeQueue(31.0), reuse_s=0.0)
+    for _ in range(500):
+        estimate.observe(0.001)
+
+    # when one request takes 300 ms (a cache refill)
+    estimate.observe(0.3)
+
+    # then the queue of cheap pages still reads as a wait within the browse budget
+    assert estimate.service_s < 0.003
+    assert estimate.seconds() < 0.1
+
+
+def test_the_service_time_follows_a_store_turned_slow():
+    # given the same worker, then 20 requests of 100 ms in a row
+    estimate = admission.ExpectedWait(FakeQueue(7.0), reuse_s=0.0)
+    for _ in range(500):
+        estimate.observe(0.001)
+    for _ in range(20):
+        estimate.observe(0.1)
+
+    # then 7 waiting per worker reads as past the browse budget (200 ms)
+    assert estimate.seconds() > 0.2
+
+
+def test_a_reading_of_the_queue_is_reused_within_the_reuse_window():
+    fresh, reused = FakeQueue(2.0), FakeQueue(2.0)
+    always = admission.ExpectedWait(fresh, reuse_s=0.0)
+    seldom = admission.ExpectedWait(reused, reuse_s=3600.0)
+
+    for _ in range(5):
+        always.seconds()
+        seldom.seconds()
+
+    assert fresh.reads == 5
+    assert reused.reads == 1
+
+
+def test_gunicorn_hooks_time_each_request_for_the_estimate(monkeypatch):
+    # given a worker whose hooks have bound a fresh estimator
+    estimate = admission.ExpectedWait(FakeQueue(0.0))
+    monkeypatch.setattr(admission, "EXPECTED_WAIT", estimate)
+    monkeypatch.setattr(admission, "LISTEN_QUEUE", admission.ListenQueue())
+    monkeypatch.setattr(gunicorn_conf, "_expected_wait", None)
+    worker = SimpleNamespace(sockets=[], cfg=SimpleNamespace(workers=2))
+    gunicorn_conf.post_worker_init(worker)
+
+    # when the worker serves a request
+    gunicorn_conf.pre_request(worker, object())
+    gunicorn_conf.post_request(worker, object(), {}, None)
+
+    # then its service time is counted
+    assert estimate.service_s > 0
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the accept queue is read with TCP_INFO")
