@@ -72,9 +72,17 @@ class PageCachePolicy:
             raise BadRequest(f"{error.name}: {error.message}") from None
 
     def key(self, request: HttpRequest, *, variant: str) -> str:
-        """The entry's key, for a request whose query `clean_request` already cleaned."""
-        url = request.build_absolute_uri()
-        return hashlib.blake2b(f"{url} {variant}".encode(), digest_size=16).hexdigest()
+        """The entry's key, for a request whose query `clean_request` already cleaned.
+
+        The Host header is taken as sent, unvalidated: only the view (which validates
+        it) ever stores an entry, so a forged host finds nothing and gets its 400 there.
+        """
+        meta = request.META
+        url = (
+            f"{request.scheme}://{meta.get('HTTP_HOST') or meta.get('SERVER_NAME', '')}"
+            f"{request.path}?{meta.get('QUERY_STRING', '')} {variant}"
+        )
+        return hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
 
     def peek(self, request: HttpRequest, *, variant: str) -> HttpResponseBase | None:
         """The cached answer for a cleaned request, or None where the view must run."""

@@ -83,15 +83,36 @@ def _subject(request: HttpRequest) -> tuple[str, str | None]:
     return f"visitor:{visitor}", visitor
 
 
+# While no rollout is partly exposed, a route's decision depends on the snapshot alone:
+# each process makes it once per published snapshot (the page cache's fast path asks on
+# every hit). Holds the snapshot itself, compared by identity.
+_uniform: tuple[Snapshot | None, dict[str, RequestReleases]] = (None, {})
+
+
 def releases_for(request: HttpRequest, route: str) -> RequestReleases:
     """Decide every flag for this request. No query; one cache read."""
+    global _uniform
     snapshot = snapshot_get()
-    scoped_specs = _specs_by_route().get(route, ())
+    seen, decided = _uniform
+    if seen is snapshot and route in decided:
+        return decided[route]
     partial = {
         spec.name: (spec, bp)
         for spec in FLAGS.values()
         if (bp := _partly_exposed(spec, snapshot)) is not None
     }
+    releases = _decide(request, route, snapshot, partial)
+    if not partial:
+        if seen is not snapshot:
+            _uniform = (snapshot, decided := {})
+        decided[route] = releases
+    return releases
+
+
+def _decide(
+    request: HttpRequest, route: str, snapshot: Snapshot, partial: dict[str, tuple[FlagSpec, int]]
+) -> RequestReleases:
+    scoped_specs = _specs_by_route().get(route, ())
     subject = new_subject = None
     if partial:
         subject, new_subject = _subject(request)

@@ -41,6 +41,8 @@ class FlagState:
 Snapshot = MappingProxyType  # flag name -> FlagState
 
 _memo: dict[int, Snapshot] = {}
+# Flags at their declared defaults; one object, so callers may memoise by identity.
+EMPTY_SNAPSHOT: Snapshot = MappingProxyType({})
 
 
 def flag_state(spec: FlagSpec, snapshot: Snapshot) -> FlagState:
@@ -54,12 +56,12 @@ def snapshot_get() -> Snapshot:
     """Return the published flag states. One cache read; no query."""
     generation = cache.get(GENERATION_KEY)
     if generation is None:
-        return MappingProxyType({})
+        return EMPTY_SNAPSHOT
     if (snapshot := _memo.get(generation)) is not None:
         return snapshot
     states = cache.get(STATE_KEY.format(generation))
     if states is None:
-        return MappingProxyType({})
+        return EMPTY_SNAPSHOT
     snapshot = MappingProxyType({state.name: state for state in states})
     _memo.clear()  # one generation per process is enough
     _memo[generation] = snapshot
