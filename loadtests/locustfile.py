@@ -29,7 +29,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests.recorder import RESULTS_ENV, recorder_install
-from loadtests.shapes import LoadPlan, Phase, plan_for
+from loadtests.shapes import SHAPE_ENV, LoadPlan, Phase, plan_for
 from loadtests.users import (
     BACKOFFICE_TOKEN_ENV,
     BackOfficeUser,
@@ -54,11 +54,7 @@ __all__ = [
 ]
 
 MAX_REQUESTS_ENV = "PEAKSTORE_LOAD_MAX_REQUESTS"
-SHAPE_ENV, USERS_ENV, DURATION_ENV = (
-    "PEAKSTORE_LOAD_SHAPE",
-    "PEAKSTORE_LOAD_USERS",
-    "PEAKSTORE_LOAD_DURATION",
-)
+USERS_ENV, DURATION_ENV = "PEAKSTORE_LOAD_USERS", "PEAKSTORE_LOAD_DURATION"
 UPSTREAM_ENV = "PEAKSTORE_UPSTREAM_URL"
 PHASES_FILE = "phases.json"
 USER_CLASSES = {cls.__name__: cls for cls in (

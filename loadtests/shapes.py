@@ -16,6 +16,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# The shape a run follows, by name (read by the locustfile and, for campaign URLs, users).
+SHAPE_ENV = "PEAKSTORE_LOAD_SHAPE"
 # The everyday mix; the flash-sale crowd joins it only while a sale is live.
 DEFAULT_MIX = (
     "BrowseUser",

@@ -15,6 +15,10 @@ shed under load is its own outcome; a 5xx, an unexpected status or a timeout is 
 | FlashSaleUser | flash | the flash-sale crowd: one hot SKU, bought through the API |
 | BackOfficeUser | backoffice | price and stock writes during the run (back-office API) |
 | CartHoarderBot | bot | many carts holding hot SKUs, never checked out |
+
+In the campaign shapes, visitors arrive from a campaign: the first home, category or
+product page of each visit carries `utm_*` and a click id of its own (`campaign.py`),
+while the request keeps its page's stats name.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from decimal import Decimal
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from loadtests.campaign import CampaignTraffic, campaign_for_shape
 from loadtests.catalog import CatalogSnapshot, snapshot_load
 from loadtests.outcomes import expect, expect_or_refusal
+from loadtests.shapes import SHAPE_ENV
 
 BACKOFFICE_TOKEN_ENV = "PEAKSTORE_BACKOFFICE_TOKEN"
 # The product page is cached for everyone, so its form has no CSRF token; the store
@@ -61,10 +67,21 @@ class StoreUser(FastHttpUser):
     def on_start(self) -> None:
         self.rng = random.Random()
         self.catalog = catalog()
+        campaign = campaign_for_shape(os.environ.get(SHAPE_ENV, ""))
+        self.campaign = CampaignTraffic(campaign, self.rng) if campaign else None
 
-    def get_page(self, path: str, *, name: str) -> str:
-        """GET a page that must answer 200; return its body ("" on failure)."""
-        with self.client.get(path, name=name, catch_response=True) as response:
+    def page_url(self, path: str, *, landing: bool = False) -> str:
+        """`path`, or its campaign URL when it opens a campaign visit (`campaign.py`)."""
+        return self.campaign.url(path, landing=landing) if self.campaign else path
+
+    def get_page(self, path: str, *, name: str, landing: bool = False) -> str:
+        """GET a page that must answer 200; return its body ("" on failure).
+
+        `landing`: a page a campaign visit may open on. `name` is the stats name whatever
+        the URL, so campaign parameters and click ids never split the stats.
+        """
+        url = self.page_url(path, landing=landing)
+        with self.client.get(url, name=name, catch_response=True) as response:
             ok = expect(response, 200)
         return (response.text or "") if ok else ""
 
@@ -76,12 +93,12 @@ class BrowseUser(StoreUser):
 
     @task(1)
     def home(self) -> None:
-        self.get_page("/", name="[browse] /")
+        self.get_page("/", name="[browse] /", landing=True)
 
     @task(3)
     def category(self) -> None:
         slug = self.catalog.categories.pick(self.rng).slug
-        self.get_page(f"/c/{slug}/", name="[browse] /c/[slug]/")
+        self.get_page(f"/c/{slug}/", name="[browse] /c/[slug]/", landing=True)
 
     @task(1)
     def category_filtered(self) -> None:
@@ -97,7 +114,7 @@ class BrowseUser(StoreUser):
     @task(5)
     def product(self) -> None:
         slug = self.catalog.products.pick(self.rng).slug
-        self.get_page(f"/p/{slug}/", name="[browse] /p/[slug]/")
+        self.get_page(f"/p/{slug}/", name="[browse] /p/[slug]/", landing=True)
 
     @task(1)
     def category_deep(self) -> None:
@@ -140,9 +157,8 @@ class CartUser(StoreUser):
             self.client.cookiejar.clear()
             self.items_in_cart = 0
         product = self.catalog.buyable.pick(self.rng)
-        with self.client.get(
-            f"/p/{product.slug}/", name="[cart] /p/[slug]/", catch_response=True
-        ) as response:
+        url = self.page_url(f"/p/{product.slug}/", landing=True)
+        with self.client.get(url, name="[cart] /p/[slug]/", catch_response=True) as response:
             if response.status_code == 200 and not _ADD_TO_CART_FORM.search(response.text or ""):
                 response.failure("the product page has no add-to-cart form")
                 return
@@ -244,7 +260,7 @@ class FlashSaleUser(ApiBuyer):
     @task
     def buy_the_hot_sku(self) -> None:
         hot = self.catalog.hot_product
-        self.get_page(f"/p/{hot.slug}/", name="[flash] /p/[hot]/")
+        self.get_page(f"/p/{hot.slug}/", name="[flash] /p/[hot]/", landing=True)
         token = self.cart_create()
         if token is not None and self.cart_add(token, hot.skus[0]):
             self.order_place(token)
