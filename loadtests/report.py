@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from loadtests.gates import GateResult, verdict
@@ -41,9 +41,11 @@ def svg_chart(
     unit: str = "",
     y_max: float | None = None,
     markers: Sequence[tuple[float, str]] = (),
+    dashed: Collection[str] = (),
 ) -> str:
     """A line chart of each series over the run, with the phases as shaded bands and
-    `markers` (seconds into the run, label) as dashed vertical lines."""
+    `markers` (seconds into the run, label) as dashed vertical lines. Series named in
+    `dashed` are drawn dashed: limits and budgets, as against measured values."""
     e = html.escape
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     points = [v for values in series.values() for _, v in values]
@@ -90,10 +92,11 @@ def svg_chart(
         )
     for index, (label, values) in enumerate(sorted(series.items())):
         color = PALETTE[index % len(PALETTE)]
+        dash = ' stroke-dasharray="6 4"' if label in dashed else ""
         if values:
             path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in values)
             parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>'
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"{dash}/>'
             )
         ly = PAD_TOP + 12 + 15 * index
         parts.append(
@@ -133,6 +136,19 @@ def _release_rows(results: RunResults) -> list[list[object]]:
     ]
 
 
+def admission_series(results: RunResults) -> tuple[dict[str, list], set[str]]:
+    """Admission control's expected wait and each class's budget, in ms; the budgets' names.
+
+    Both come from the store's /metrics; a store without them gives empty series.
+    """
+    series = {"expected wait": [(t, s * 1000) for t, s in results.admission_wait()]}
+    budgets = {
+        f"budget {route_class}": [(t, s * 1000) for t, s in values]
+        for route_class, values in results.admission_budgets().items()
+    }
+    return {**series, **budgets}, set(budgets)
+
+
 def charts(results: RunResults) -> list[str]:
     """Every chart of the report, in order."""
     common = {
@@ -170,6 +186,7 @@ def charts(results: RunResults) -> list[str]:
             )
         )
     size = results.bucket_s()
+    admission, budgets = admission_series(results)
     out += [
         svg_chart(
             "Errors and shed requests per second",
@@ -177,6 +194,13 @@ def charts(results: RunResults) -> list[str]:
                 "errors": [(t, f.errors / size) for t, f in total],
                 "shed": [(t, f.shed / size) for t, f in total],
             },
+            **common,
+        ),
+        svg_chart(
+            "Admission control: expected queueing wait against each class's budget",
+            admission,
+            unit=" ms",
+            dashed=budgets,
             **common,
         ),
         svg_chart(
@@ -219,6 +243,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], classes=None
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _in_slo(results: RunResults, journey: str | None) -> str:
+    measured = results.slo_attainment(journey) if journey else None
+    return f"{measured.ratio:.1%}" if measured else "-"
+
+
 def _journey_rows(results: RunResults) -> list[list[object]]:
     rows = []
     for journey in [*results.journeys(), None]:
@@ -235,9 +264,43 @@ def _journey_rows(results: RunResults) -> list[list[object]]:
                 f"{f.p95_ms:.0f}",
                 f"{f.p99_ms:.0f}",
                 f"{f.rps:.1f}",
+                _in_slo(results, journey),
             ]
         )
     return rows
+
+
+def _budgets_at_end(results: RunResults) -> dict[str, float]:
+    """Each route class's admission budget in seconds, as the last scrape saw it."""
+    return {c: values[-1][1] for c, values in results.admission_budgets().items() if values}
+
+
+def _admission_rows(results: RunResults) -> list[list[object]]:
+    """Per route class: its wait budget (at the end of the run), requests shed, their share
+    of every request offered in the run."""
+    offered = results.overall().requests
+    budgets = _budgets_at_end(results)
+    shed = results.shed_by_class()
+    return [
+        [
+            route_class,
+            f"{budgets[route_class] * 1000:.0f} ms" if route_class in budgets else "-",
+            f"{shed.get(route_class, 0):,}",
+            f"{shed.get(route_class, 0) / offered:.2%}" if offered else "-",
+        ]
+        for route_class in sorted(set(budgets) | set(shed))
+    ]
+
+
+def _shed_by_class_line(results: RunResults) -> str:
+    offered = results.overall().requests
+    shed = results.shed_by_class()
+    if not results.metrics or not offered:
+        return "Shed by class: no /metrics scrapes in this run."
+    if not shed:
+        return "Shed by class (store's counter): none."
+    shares = ", ".join(f"{c} {n / offered:.2%}" for c, n in shed.items())
+    return f"Shed by class (store's counter, share of {offered:,} offered requests): {shares}."
 
 
 def _phase_rows(results: RunResults) -> list[list[object]]:
@@ -282,6 +345,16 @@ def report_json(
         },
         "checkout": results.checkout().as_dict(),
         "funnel": results.funnel(),
+        "slo_attainment": {
+            j: measured.as_dict()
+            for j in results.journeys()
+            if (measured := results.slo_attainment(j)) is not None
+        },
+        "admission": {
+            "shed_by_class": results.shed_by_class(),
+            "budget_s": _budgets_at_end(results),
+            "expected_wait_s_max": max((s for _, s in results.admission_wait()), default=None),
+        },
         "queries_per_request": results.queries_per_request(),
         "gates": [row.as_dict() for row in rows],
         "baseline": baseline,
@@ -299,13 +372,13 @@ def report_markdown(results: RunResults, rows: list[GateResult], *, meta: Mappin
         f"{total.error_rate:.2%} errors, {total.shed_ratio:.1%} shed, "
         f"checkout completion {checkout.completion:.2%} ({checkout.placed} orders).",
         "",
-        "| journey | requests | errors | shed | p50 ms | p95 ms | p99 ms | req/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| journey | requests | errors | shed | p50 ms | p95 ms | p99 ms | req/s | in SLO |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in _journey_rows(results):
-        cells = (row[0], row[1], row[2], row[4], row[6], row[7], row[8], row[9])
+        cells = (row[0], row[1], row[2], row[4], row[6], row[7], row[8], row[9], row[10])
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    lines.append("")
+    lines += ["", _shed_by_class_line(results), ""]
     if failed:
         lines.append("Failed gates:")
         lines += [f"- {row.gate}: {row.value} (limit {row.limit}) {row.detail}" for row in failed]
@@ -347,6 +420,7 @@ def report_html(
         if r.gate.startswith("baseline")
     ]
     meta_line = " · ".join(f"{k}: {v}" for k, v in meta.items())
+    admission_rows = _admission_rows(results)
     return "\n".join(
         [
             "<!doctype html><html lang=en><meta charset=utf-8>",
@@ -374,9 +448,14 @@ def report_html(
                     "p95",
                     "p99",
                     "req/s",
+                    "in SLO",
                 ],
                 _journey_rows(results),
             ),
+            "<h2>Admission control</h2>",
+            _table(["route class", "budget", "shed", "share of offered"], admission_rows)
+            if admission_rows
+            else "<p>Nothing was shed, and the store reported no admission budgets.</p>",
             "<h2>By phase</h2>",
             _table(
                 ["phase", "journey", "requests", "p95 ms", "error %", "shed", "req/s"],

@@ -2,9 +2,11 @@
 
 The folder holds what the run left (see `loadtests/recorder.py` and the runner):
 `events.csv` (one row per request), `users.csv` (one row per second), `phases.json`
-(the shape's timeline) and, when the store exposes /metrics, `metrics.jsonl` (one
-scrape every few seconds). Nothing here needs Locust or Django, so the same code reads
-a local run, a distributed run's master folder, or a fixture in a test.
+(the shape's timeline), `slos.json` (each request name's route and its p95 SLO, written
+by the runner from the store's ownership manifest) and, when the store exposes /metrics,
+`metrics.jsonl` (one scrape every few seconds). Nothing here needs Locust or Django,
+so the same code reads a local run, a distributed run's master folder, or a fixture in
+a test.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +24,10 @@ from pathlib import Path
 from loadtests.outcomes import ERROR, OK, REFUSED, SHED
 
 ORDER_REQUEST = re.compile(r"/api/v1/orders/$")
+# Admission control's signals in /metrics (a store without them leaves these series empty).
+ADMISSION_WAIT = "peakstore_admission_expected_wait_seconds"
+ADMISSION_BUDGET = "peakstore_admission_budget_seconds"
+REQUESTS_SHED = "peakstore_requests_shed_total"
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -68,6 +74,49 @@ class Figures:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "error_rate": self.error_rate, "shed_ratio": self.shed_ratio}
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """How many offered requests (admitted + shed) were answered within their route's SLO.
+
+    A request meets its SLO when it succeeded (`ok`, or an expected refusal: the store
+    answered as designed) no slower than its route's p95 SLO. Shed requests and errors
+    are misses: turning a visitor away is not a fast answer.
+    """
+
+    offered: int
+    within: int
+    slow: int  # answered successfully, but slower than the SLO
+    shed: int
+    errors: int
+    slo_ms: tuple[float, ...]  # the distinct SLOs of the routes involved
+
+    @property
+    def ratio(self) -> float:
+        return self.within / self.offered if self.offered else 1.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def attainment(events: Sequence[Event], slos: Mapping[str, float]) -> Attainment:
+    """Attainment of `events`, each judged against the SLO of its request name in `slos`."""
+    within = slow = 0
+    for event in events:
+        if event.outcome in (OK, REFUSED):
+            if event.ms <= slos[event.name]:
+                within += 1
+            else:
+                slow += 1
+    return Attainment(
+        offered=len(events),
+        within=within,
+        slow=slow,
+        shed=sum(e.outcome == SHED for e in events),
+        errors=sum(e.outcome == ERROR for e in events),
+        slo_ms=tuple(sorted({slos[e.name] for e in events})),
+    )
 
 
 def figures(events: Sequence[Event], seconds: float) -> Figures:
@@ -127,6 +176,8 @@ class RunResults:
     # Release decisions taken during the run (releases.json): seconds into the run, and
     # the decision as `rollout decisions` prints it.
     releases: list[tuple[float, dict]] = field(default_factory=list)
+    # Each request name's route p95 SLO in ms (slos.json); empty when the runner left none.
+    slos: dict[str, float] = field(default_factory=dict)
 
     # --- aggregates -------------------------------------------------------------------
     def journeys(self) -> list[str]:
@@ -147,6 +198,13 @@ class RunResults:
             and (journey is None or e.journey == journey)
         ]
         return figures(chosen, span.end_s - span.start_s)
+
+    def slo_attainment(self, journey: str) -> Attainment | None:
+        """The journey's SLO attainment over offered requests; None when an SLO is unknown."""
+        chosen = [e for e in self.events if e.journey == journey]
+        if not chosen or any(e.name not in self.slos for e in chosen):
+            return None
+        return attainment(chosen, self.slos)
 
     def checkout(self) -> Checkout:
         orders = [e for e in self.events if ORDER_REQUEST.search(e.name)]
@@ -225,6 +283,45 @@ class RunResults:
                 ratio.append((t, hit_series.get(t, 0.0) / total))
         return ratio
 
+    def gauge_max(self, name: str, *, group_by: str | None = None) -> dict[str, list]:
+        """A gauge over time, by one label's value (or under its name), the largest value
+        across the others: multiprocess gauges carry one sample per process (`pid`)."""
+        series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for t, sample in self.metrics:
+            largest: dict[str, float] = {}
+            for key, value in sample.items():
+                if _name(key) != name or not math.isfinite(value):
+                    continue
+                label = _labels(key).get(group_by, "") if group_by else name
+                largest[label] = max(value, largest.get(label, value))
+            for label, value in largest.items():
+                series[label].append((t - self.started_at, value))
+        return dict(series)
+
+    def counter_growth(self, name: str, *, group_by: str) -> dict[str, float]:
+        """How much a counter grew from the first scrape to the last, by one label's value."""
+        if not self.metrics:
+            return {}
+        first, last = self.metrics[0][1], self.metrics[-1][1]
+        growth: dict[str, float] = defaultdict(float)
+        for key, value in last.items():
+            if _name(key) == name:
+                growth[_labels(key).get(group_by, "")] += value - first.get(key, 0.0)
+        return dict(growth)
+
+    def admission_wait(self) -> list[tuple[float, float]]:
+        """Admission control's expected queueing wait over the run, seconds (may be empty)."""
+        return self.gauge_max(ADMISSION_WAIT).get(ADMISSION_WAIT, [])
+
+    def admission_budgets(self) -> dict[str, list]:
+        """Each route class's wait budget over the run, seconds (classes never shed have none)."""
+        return self.gauge_max(ADMISSION_BUDGET, group_by="route_class")
+
+    def shed_by_class(self) -> dict[str, int]:
+        """Requests the store shed during the run, by route class (its own counter)."""
+        growth = self.counter_growth(REQUESTS_SHED, group_by="route_class")
+        return {label: round(count) for label, count in sorted(growth.items()) if count > 0}
+
     def queries_per_request(self) -> dict[str, float]:
         """Mean SQL statements per request by route over the run (from /metrics)."""
         if len(self.metrics) < 2:
@@ -299,6 +396,11 @@ def results_read(results_dir: Path, *, scenario: str) -> RunResults:
             if line.strip():
                 scrape = json.loads(line)
                 metrics.append((scrape["t"], scrape["samples"]))
+    slos: dict[str, float] = {}
+    slos_path = results_dir / "slos.json"
+    if slos_path.exists():
+        requests = json.loads(slos_path.read_text())["requests"]
+        slos = {name: float(entry["slo_ms"]) for name, entry in requests.items()}
     releases: list[tuple[float, dict]] = []
     releases_path = results_dir / "releases.json"
     if releases_path.exists():
@@ -306,7 +408,7 @@ def results_read(results_dir: Path, *, scenario: str) -> RunResults:
             at = datetime.fromisoformat(decision["at"]).timestamp()
             releases.append((at - started_at, decision))
     return RunResults(
-        scenario, started_at, max(duration_s, 1e-3), events, phases, users, metrics, releases
+        scenario, started_at, max(duration_s, 1e-3), events, phases, users, metrics, releases, slos
     )
 
 

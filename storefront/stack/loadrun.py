@@ -4,9 +4,11 @@ Locust runs as a subprocess (its gevent monkey-patching must stay out of this pr
 and writes its HTML report, CSV and JSON stats, and Peakstore's event log
 (`loadtests/recorder.py`), into the report folder. While it runs, this process scrapes
 the store's /metrics every few seconds into `metrics.jsonl` for the report's series.
-Afterwards the runner reads Locust's JSON stats for the summary table (p50/p95/p99,
-requests per second and error rate per journey, the bracketed prefix of each request
-name) and leaves gates and the report to `loadtests/gates.py` and `loadtests/report.py`.
+Afterwards the runner writes `slos.json` (each request name's route and that route's
+p95 SLO from the ownership manifest, for the SLO attainment gates), reads Locust's JSON
+stats for the summary table (p50/p95/p99, requests per second and error rate per
+journey, the bracketed prefix of each request name) and leaves gates and the report to
+`loadtests/gates.py` and `loadtests/report.py`.
 """
 
 from __future__ import annotations
@@ -24,20 +26,26 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from django.urls import Resolver404, resolve
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests.outcomes import SHED_REQUEST_TYPE
-from loadtests.results import keep_sample, sample_key
+from loadtests.results import events_read, keep_sample, sample_key
 from storefront.settings.environment import BASE_DIR
 from storefront.stack.processes import ProcessSpec, Stack, StackConfig, StackError
 from storefront.stack.scenarios import Scenario
 from storefront.stack.snapshot import catalog_snapshot_write
+from toolkit.manifest import ownership_manifest
+from toolkit.routes import UNMATCHED_ROUTE
 
 LOCUSTFILE = BASE_DIR / "loadtests" / "locustfile.py"
 PROGRESS_EVERY_S = 10.0
 METRICS_EVERY_S = 5.0
 _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _JOURNEY = re.compile(r"^\[([\w-]+)\]")
+# A placeholder segment of a request name (`[slug]`, `[token]`, `[sku]`).
+_PLACEHOLDER = re.compile(r"\[[^\]/]*\]")
+SLOS_FILE = "slos.json"
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,36 @@ def _progress_line(history_csv: Path, scenario: Scenario) -> str | None:
     )
 
 
+def request_route(name: str) -> str:
+    """The route a request name stands for: `[browse] /c/[slug]/?filter` -> `pages:category`.
+
+    A name is a path template: the query is dropped, and a placeholder becomes `1`, which
+    every converter on a page or API path accepts (slug, str, int, row id).
+    """
+    path = _JOURNEY.sub("", name).strip().split("?", 1)[0]
+    try:
+        return resolve(_PLACEHOLDER.sub("1", path)).view_name
+    except Resolver404:
+        return UNMATCHED_ROUTE
+
+
+def route_slos_write(*, results_dir: Path) -> dict[str, dict]:
+    """Write `slos.json`: every request name of the run, its route and the route's p95 SLO.
+
+    The SLO attainment gates judge each request against its route's SLO as the ownership
+    manifest declares it, and `loadtests` reads this file instead of importing the store.
+    Returns the table written.
+    """
+    manifest = ownership_manifest()
+    table = {}
+    for name in sorted({event.name for event in events_read(results_dir / "events.csv")}):
+        route = request_route(name)
+        if (entry := manifest.route(route)) is not None:
+            table[name] = {"route": route, "slo_ms": entry.slo_p95_ms}
+    (results_dir / SLOS_FILE).write_text(json.dumps({"requests": table}, indent=1) + "\n")
+    return table
+
+
 class MetricsSampler(threading.Thread):
     """Scrape the store's /metrics every few seconds into `metrics.jsonl` while Locust runs.
 
@@ -287,7 +325,7 @@ def scenario_run(
     user count, and the request budget (Locust stops itself once it is spent).
     """
     report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.csv", "users.csv", "phases.json", "metrics.jsonl"):
+    for stale in ("events.csv", "users.csv", "phases.json", "metrics.jsonl", SLOS_FILE):
         (report_dir / stale).unlink(missing_ok=True)
     snapshot_path = report_dir / "catalog-snapshot.json"
     counts = catalog_snapshot_write(path=snapshot_path)
@@ -329,6 +367,8 @@ def scenario_run(
     if code != 0:
         raise StackError(f"Locust exited with code {code}; see {report_dir / 'locust.log'}")
     write(f"/metrics scraped {sampler.scrapes} times")
+    slos = route_slos_write(results_dir=report_dir)
+    write(f"Route SLOs for {len(slos)} request names (from the ownership manifest)")
     summary = summarize(
         scenario.name,
         json.loads((report_dir / "locust.json").read_text()),

@@ -6,7 +6,7 @@ import re
 from loadtests.gates import AuditResult, gates_evaluate
 from loadtests.report import report_markdown, report_write, svg_chart
 from loadtests.results import PhaseSpan
-from tests.loadtests.test_gates import CLEAN, GATES, _run
+from tests.loadtests.test_gates import CLEAN, GATES, T0, _run
 
 
 def test_the_report_is_self_contained_with_charts_phases_gates_and_baseline(tmp_path):
@@ -119,3 +119,78 @@ def test_release_decisions_are_read_with_their_offset_into_the_run(tmp_path):
     results = results_read(tmp_path, scenario="spike")
 
     assert [(round(t, 1), d["action"]) for t, d in results.releases] == [(258.2, "stop")]
+
+
+ADMISSION_CHART = "Admission control: expected queueing wait against each class&#x27;s budget"
+
+
+def _chart(page: str, title: str) -> str:
+    start = page.index(f'aria-label="{title}"')
+    return page[start : page.index("</svg>", start)]
+
+
+def test_the_report_draws_expected_wait_against_each_budget_from_the_scrapes(tmp_path):
+    # given three scrapes of a store with admission control: two workers report their
+    # expected wait, budgets per class (critical has none: never shed), bots were shed
+    run = _run(shed=3)
+    budgets = {
+        'peakstore_admission_budget_seconds{pid="11",route_class="bot"}': 0.1,
+        'peakstore_admission_budget_seconds{pid="11",route_class="browse"}': 0.5,
+        'peakstore_admission_budget_seconds{pid="11",route_class="critical"}': float("inf"),
+    }
+    run.metrics = [
+        (T0 + t, {**budgets, **waits, 'peakstore_requests_shed_total{route_class="bot"}': shed})
+        for t, waits, shed in (
+            (1, {}, 0.0),
+            (50, {'peakstore_admission_expected_wait_seconds{pid="11"}': 0.05}, 0.0),
+            (
+                90,
+                {
+                    'peakstore_admission_expected_wait_seconds{pid="11"}': 0.04,
+                    'peakstore_admission_expected_wait_seconds{pid="12"}': 0.12,
+                },
+                3.0,
+            ),
+        )
+    ]
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=None)
+
+    # when the report is written
+    paths = report_write(run, rows, report_dir=tmp_path, baseline=None, meta={})
+    page = paths["html"].read_text()
+
+    # then one chart shows the expected wait (the largest worker's, in ms) over time
+    # against a dashed line per finite budget
+    chart = _chart(page, ADMISSION_CHART)
+    assert "no data in this run" not in chart
+    assert ">expected wait</text>" in chart
+    assert ">budget bot</text>" in chart
+    assert ">budget browse</text>" in chart
+    assert "budget critical" not in chart
+    assert chart.count('stroke-dasharray="6 4"') == 2
+    assert chart.count("<polyline") == 3
+    assert ">500 ms</text>" in chart  # the axis reaches the browse budget
+    # and the summary says which class was shed, as a share of what was offered
+    offered = run.overall().requests
+    summary = paths["markdown"].read_text()
+    assert f"share of {offered:,} offered requests): bot {3 / offered:.2%}." in summary
+    assert "<h2>Admission control</h2>" in page
+    document = json.loads(paths["json"].read_text())
+    assert document["admission"] == {
+        "shed_by_class": {"bot": 3},
+        "budget_s": {"bot": 0.1, "browse": 0.5},
+        "expected_wait_s_max": 0.12,
+    }
+
+
+def test_a_store_without_admission_metrics_still_gets_a_report(tmp_path):
+    # given a run whose store exported none of admission control's gauges (an older stack)
+    run = _run()
+    run.metrics = [(T0 + 1, {"peakstore_http_requests_in_flight": 1.0})]
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=None)
+
+    paths = report_write(run, rows, report_dir=tmp_path, baseline=None, meta={})
+
+    # then the chart says it has no data, and the summary that nothing was shed
+    assert "no data in this run" in _chart(paths["html"].read_text(), ADMISSION_CHART)
+    assert "Shed by class (store's counter): none." in paths["markdown"].read_text()
