@@ -183,6 +183,7 @@ def dashboard_data(ring: list[Reading], now: Reading, manifest: OwnershipManifes
         "dependencies": _dependencies(now, before, manifest),
         "celery": _celery(ring, now, before),
         "funnel": _funnel(ring, now, before),
+        "admission": _admission(ring, now, before),
         "duplicate_queries": [
             {"route": route, "fingerprint": fingerprint, "repeats": int(value)}
             for (route, fingerprint), value in sorted(
@@ -258,6 +259,39 @@ def _celery(ring: list[Reading], now: Reading, before: Reading | None) -> dict[s
         "queue_depth": now.queue_depth,
         "tasks": states,
         "depth_series": _series(ring, now, _queue_depth),
+    }
+
+
+def _expected_wait(_: Reading, newer: Reading) -> float | None:
+    return _ms(newer.admission_wait)
+
+
+def _admission(ring: list[Reading], now: Reading, before: Reading | None) -> dict[str, Any]:
+    """Compare the expected wait with each class's budget; count what the window shed.
+
+    No budgets: admission control is off, or no worker has started it yet. The wait is
+    the latest estimate of any worker, so "over budget" is what a request arriving then
+    would have met; the shed counts are what the workers did.
+    """
+    wait = now.admission_wait
+    classes = []
+    # Smallest budget first: the order in which classes are shed as the wait grows.
+    for name, budget in sorted(now.admission_budgets.items(), key=lambda item: item[1]):
+        previous = before.shed.get(name) if before else None
+        classes.append(
+            {
+                "route_class": name,
+                "budget_ms": _ms(budget),
+                "wait_to_budget": _ratio(wait, budget) if wait is not None else None,
+                "over_budget": wait is not None and wait > budget,
+                "shed": int(counter_delta(now.shed.get(name, 0.0), previous)),
+            }
+        )
+    return {
+        "expected_wait_ms": _ms(wait),
+        "wait_series": _series(ring, now, _expected_wait),
+        "first_budget_ms": classes[0]["budget_ms"] if classes else None,
+        "classes": classes,
     }
 
 

@@ -10,7 +10,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from django.conf import settings
 from django.core.cache import cache
@@ -53,6 +53,12 @@ class Reading:
     tasks: dict[tuple[str, str], float] = field(default_factory=dict)
     funnel: dict[str, float] = field(default_factory=dict)
     duplicate_queries: dict[tuple[str, str], float] = field(default_factory=dict)
+    admission_wait: float | None = None  # None: no worker has estimated it yet
+    admission_budgets: dict[str, float] = field(default_factory=dict)  # by route class
+    shed: dict[str, float] = field(default_factory=dict)  # by route class
+
+
+_READING_FIELDS = frozenset(field.name for field in fields(Reading))
 
 
 def _samples(families: Iterable[Metric]) -> Iterable[tuple[str, Mapping[str, str], float]]:
@@ -104,6 +110,12 @@ def reading_from(families: Iterable[Metric], *, at: float) -> Reading:
                 reading.tasks[(labels["task"], labels["state"])] = value
             case "peakstore_checkout_funnel_total":
                 reading.funnel[labels["step"]] = value
+            case "peakstore_admission_expected_wait_seconds":
+                reading.admission_wait = value
+            case "peakstore_admission_budget_seconds":
+                reading.admission_budgets[labels["route_class"]] = value
+            case "peakstore_requests_shed_total":
+                reading.shed[labels["route_class"]] = value
     # Buckets of one route arrive per method: merge them by boundary.
     for route in routes.values():
         route.buckets = _merge_buckets(route.buckets)
@@ -136,6 +148,8 @@ def ring_update(reading: Reading) -> list[Reading]:
         ring: list[Reading] = cache.get(RING_KEY) or []
     except (AttributeError, TypeError, ValueError):
         ring = []  # written by an older release with another Reading shape
+    if ring and vars(ring[0]).keys() != _READING_FIELDS:
+        ring = []  # the same, unpickled without complaint but missing fields
     due = not ring or reading.at - ring[-1].at >= RING_INTERVAL_S
     if due and cache.add(RING_LOCK_KEY, 1, timeout=RING_INTERVAL_S):
         ring = [*ring, reading][-RING_SIZE:]

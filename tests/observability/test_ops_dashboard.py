@@ -1,10 +1,17 @@
 """/metrics for the scraper, /ops/ and its data for staff only."""
 
 import pytest
+from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from storefront.ops.dashboard import dashboard_data
-from storefront.ops.readings import Reading, RouteReading, histogram_quantile
+from storefront.ops.readings import (
+    RING_KEY,
+    Reading,
+    RouteReading,
+    histogram_quantile,
+    ring_update,
+)
 from storefront.ownership import MANIFEST
 
 
@@ -44,6 +51,7 @@ def test_ops_dashboard_renders_every_panel_with_a_fallback_refresh(staff_client,
         "Dependencies",
         "Celery",
         "Release exposures",
+        "Admission control",
     ):
         assert title in page
     assert 'http-equiv="refresh"' in page
@@ -69,6 +77,37 @@ def test_ops_data_is_json_with_the_panels(staff_client, product):
     assert product_row["slo_ms"] == 200
     assert product_row["owner"] == "catalog"
     assert {row["dependency"] for row in data["dependencies"]} >= {"payment", "erp"}
+    classes = [row["route_class"] for row in data["admission"]["classes"]]
+    assert classes == ["bot", "deep_browse", "browse"]
+
+
+def test_admission_panel_shows_the_expected_wait_against_each_budget():
+    # given a wait of 80 ms: past the bots' budget, within deep browse's and browse's,
+    # and 15 bot requests shed in the window
+    budgets = {"browse": 0.2, "deep_browse": 0.1, "bot": 0.05}
+    before = Reading(at=0.0, admission_wait=0.0, admission_budgets=budgets, shed={"bot": 10})
+    now = Reading(at=60.0, admission_wait=0.08, admission_budgets=budgets, shed={"bot": 25})
+
+    admission = dashboard_data([before], now, MANIFEST)["admission"]
+
+    # then the classes come in the order they are shed, only the bots over budget
+    assert admission["expected_wait_ms"] == 80.0
+    assert admission["wait_series"] == [80.0]
+    bot, deep_browse, browse = admission["classes"]
+    assert (bot["route_class"], bot["over_budget"], bot["shed"]) == ("bot", True, 15)
+    assert (deep_browse["over_budget"], deep_browse["wait_to_budget"]) == (False, 0.8)
+    assert (browse["route_class"], browse["over_budget"], browse["shed"]) == ("browse", False, 0)
+
+
+def test_a_ring_written_with_an_older_reading_shape_is_dropped(db):
+    # given a ring whose reading predates the admission fields
+    old = Reading(at=1.0)
+    del old.__dict__["shed"]
+    cache.set(RING_KEY, [old])
+
+    ring = ring_update(Reading(at=100.0))
+
+    assert [reading.at for reading in ring if reading.at == 1.0] == []
 
 
 def test_percentiles_over_a_window_come_from_the_bucket_differences():
