@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
+from django.contrib.sitemaps import views as sitemap_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -19,7 +20,9 @@ from catalog.interface import (
     product_sitemap_entries,
 )
 from storefront.offers import VariantOffer
+from storefront.page_cache import cached_page
 from storefront.pages.shell import json_ld
+from toolkit.query import Param, QuerySpec, whole_number
 
 # Personal or machine pages: nothing there a search engine should index.
 ROBOTS_DISALLOW = ("/cart/", "/checkout/", "/orders/", "/api/", "/admin/")
@@ -60,6 +63,7 @@ def product_json_ld(
 
 
 @require_safe
+@cached_page(QuerySpec())
 def robots_txt(request: HttpRequest) -> HttpResponse:
     """Tell crawlers what to skip and where the sitemap is."""
     lines = [
@@ -103,3 +107,12 @@ class CategorySitemap(Sitemap):
 
 
 SITEMAPS = {"categories": CategorySitemap, "products": ProductSitemap}
+
+
+# Sitemaps list every product (a few MB at 100k): crawlers fetch them often, and a page
+# cache entry is retired with the catalog it lists. Sections page with `?p=`.
+SITEMAP_QUERY = QuerySpec(
+    Param("p", whole_number(minimum=1, maximum=1_000_000), strict=True, invalid_status=404)
+)
+sitemap_index = require_safe(cached_page(QuerySpec())(sitemap_views.index))
+sitemap_section = require_safe(cached_page(SITEMAP_QUERY)(sitemap_views.sitemap))

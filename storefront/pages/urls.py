@@ -1,6 +1,5 @@
 """The public page paths. Users' scripts depend on them (DESIGN.md, public contract)."""
 
-from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path, register_converter
 
 from storefront.pages import seo
@@ -40,13 +39,13 @@ urlpatterns = [
     path("robots.txt", seo.robots_txt, name="robots"),
     path(
         "sitemap.xml",
-        sitemap_views.index,
+        seo.sitemap_index,
         {"sitemaps": seo.SITEMAPS, "sitemap_url_name": "pages:sitemap-section"},
         name="sitemap-index",
     ),
     path(
         "sitemap-<slug:section>.xml",
-        sitemap_views.sitemap,
+        seo.sitemap_section,
         {"sitemaps": seo.SITEMAPS},
         name="sitemap-section",
     ),

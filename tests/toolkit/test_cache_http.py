@@ -138,3 +138,17 @@ def test_the_policy_is_found_through_other_decorators():
 
     assert page_cache_policy(outer).query is LISTING
     assert page_cache_policy(lambda request: None) is None
+
+
+def test_headers_the_view_set_are_kept_with_the_entry():
+    @cache_response(HOT, query=NO_QUERY)
+    def sitemap(request):
+        response = HttpResponse("<urlset/>", content_type="application/xml")
+        response["X-Robots-Tag"] = "noindex, noodp, noarchive"
+        return response
+
+    sitemap(factory.get("/sitemap.xml"))
+    cached = sitemap(factory.get("/sitemap.xml"))
+
+    assert cached["X-Robots-Tag"] == "noindex, noodp, noarchive"
+    assert cached["Content-Type"] == "application/xml"

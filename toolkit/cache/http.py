@@ -25,6 +25,7 @@ from functools import wraps
 
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from toolkit.cache.owned import DoNotCache, OwnedCache
@@ -39,11 +40,18 @@ PUBLIC_VARY = ("Accept-Encoding",)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
+# Set by `cached_response` itself, or by the middleware around the cache on every answer.
+_NOT_STORED = frozenset({"content-type", "content-length", "etag", "cache-control", "vary"})
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     content: bytes
     content_type: str
     etag: str
+    # What the view set besides (a sitemap's X-Robots-Tag and Last-Modified). A default,
+    # so an entry stored before the field existed still reads as a valid entry.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def etag_for(content: bytes) -> str:
@@ -103,6 +111,8 @@ def _storable(response: HttpResponseBase) -> bool:
 
 
 def _snapshot(response: HttpResponseBase) -> CachedResponse | DoNotCache[HttpResponseBase]:
+    if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+        response.render()  # a TemplateResponse (Django's sitemaps) has no content before
     if not _storable(response):
         return DoNotCache(response)
     assert isinstance(response, HttpResponse)
@@ -110,12 +120,17 @@ def _snapshot(response: HttpResponseBase) -> CachedResponse | DoNotCache[HttpRes
         content=response.content,
         content_type=response["Content-Type"],
         etag=etag_for(response.content),
+        headers=tuple(
+            (name, value) for name, value in response.items() if name.lower() not in _NOT_STORED
+        ),
     )
 
 
 def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpResponseBase:
     """The response for a cached page: 200 with its validators, or 304."""
     response = HttpResponse(cached.content, content_type=cached.content_type)
+    for name, value in cached.headers:
+        response[name] = value
     response["ETag"] = cached.etag
     response["Cache-Control"] = PUBLIC_CACHE_CONTROL
     response["Content-Length"] = str(len(cached.content))
