@@ -243,8 +243,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], classes=None
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _in_slo(results: RunResults, journey: str | None) -> str:
-    measured = results.slo_attainment(journey) if journey else None
+def _in_slo(results: RunResults, journey: str | None, phase: str | None = None) -> str:
+    measured = results.slo_attainment(journey, phase) if journey else None
     return f"{measured.ratio:.1%}" if measured else "-"
 
 
@@ -318,6 +318,7 @@ def _phase_rows(results: RunResults) -> list[list[object]]:
                         f"{f.error_rate:.2%}",
                         f"{f.shed_ratio:.1%}",
                         f"{f.rps:.1f}",
+                        _in_slo(results, journey, phase.name),
                     ]
                 )
     return rows
@@ -458,7 +459,7 @@ def report_html(
             else "<p>Nothing was shed, and the store reported no admission budgets.</p>",
             "<h2>By phase</h2>",
             _table(
-                ["phase", "journey", "requests", "p95 ms", "error %", "shed", "req/s"],
+                ["phase", "journey", "requests", "p95 ms", "error %", "shed", "req/s", "in SLO"],
                 _phase_rows(results),
             ),
             "<h2>Checkout</h2>",

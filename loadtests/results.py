@@ -184,27 +184,36 @@ class RunResults:
         return sorted({event.journey for event in self.events})
 
     def overall(self, journey: str | None = None) -> Figures:
-        chosen = [e for e in self.events if journey is None or e.journey == journey]
-        return figures(chosen, self.duration_s)
+        return figures(self._events(journey, None), self.duration_s)
 
     def in_phase(self, phase: str, journey: str | None = None) -> Figures | None:
-        span = next((p for p in self.phases if p.name == phase), None)
+        span = self._phase(phase)
         if span is None:
             return None
-        chosen = [
-            e
-            for e in self.events
-            if span.start_s <= e.t - self.started_at < span.end_s
-            and (journey is None or e.journey == journey)
-        ]
-        return figures(chosen, span.end_s - span.start_s)
+        return figures(self._events(journey, span), span.end_s - span.start_s)
 
-    def slo_attainment(self, journey: str) -> Attainment | None:
-        """The journey's SLO attainment over offered requests; None when an SLO is unknown."""
-        chosen = [e for e in self.events if e.journey == journey]
+    def slo_attainment(self, journey: str, phase: str | None = None) -> Attainment | None:
+        """The journey's SLO attainment over offered requests (in one phase, or the whole
+        run); None when it has no requests there or one of them has no known SLO."""
+        span = self._phase(phase) if phase else None
+        if phase and span is None:
+            return None
+        chosen = self._events(journey, span)
         if not chosen or any(e.name not in self.slos for e in chosen):
             return None
         return attainment(chosen, self.slos)
+
+    def _phase(self, name: str) -> PhaseSpan | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def _events(self, journey: str | None, span: PhaseSpan | None) -> list[Event]:
+        """The events of a journey (or all), within a phase (or the whole run)."""
+        return [
+            e
+            for e in self.events
+            if (journey is None or e.journey == journey)
+            and (span is None or span.start_s <= e.t - self.started_at < span.end_s)
+        ]
 
     def checkout(self) -> Checkout:
         orders = [e for e in self.events if ORDER_REQUEST.search(e.name)]

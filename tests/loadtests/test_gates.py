@@ -117,6 +117,9 @@ def test_shedding_a_tenth_of_browse_fails_attainment_however_fast_the_rest_is():
     detail = next(row.detail for row in rows if row.gate == "browse SLO attainment")
     assert "90 of 100 offered within SLO (200 ms)" in detail
     assert "10 shed" in detail
+    # and the misses fall where the shedding happened: at the spike
+    assert run.slo_attainment("browse", "baseline").ratio == 1.0
+    assert run.slo_attainment("browse", "spike").ratio == 0.8
 
 
 def test_slow_answers_and_errors_miss_the_slo_and_refusals_within_it_meet_it():
