@@ -1,15 +1,16 @@
 """Performance gates: turn a run's results into a verdict a pipeline can act on.
 
 Gates live in `loadtests/gates.toml`, versioned with the code they judge: `[defaults]`
-apply to every scenario, `[scenario.<name>]` overrides them key by key.
+apply to every scenario, `[scenario.<name>]` overrides them key by key. Each gate is a
+row with its measured value, its limit and pass/fail; a gate whose data is missing (no
+/metrics, no route SLOs, an audit command that does not exist) is listed as skipped,
+never as passed.
 
 Latency is judged twice. The p95 gates are over admitted requests: how fast the store is
 for the work it accepts. SLO attainment is over offered requests (admitted + shed): the
 share answered successfully within the route's SLO, a shed request counting as a miss.
 So shedding protects the p95 but cannot buy a pass: turning visitors away costs
-attainment as surely as answering them slowly. Each gate is a
-row with its measured value, its limit and pass/fail; a gate whose data is missing (no
-/metrics, an audit command that does not exist) is listed as skipped, never as passed.
+attainment as surely as answering them slowly.
 
 On top of the absolute limits, a run is compared with the scenario's stored baseline
 (`loadtests/baselines/<scenario>.json`, written by `--record-baseline`): a p95 that grew
@@ -205,7 +206,9 @@ def _attainment(results: RunResults, journey: str, minimum: float) -> GateResult
     gate = f"{journey} SLO attainment"
     measured = results.slo_attainment(journey)
     if measured is None:
-        return GateResult(gate, "no data", f">= {_percent(minimum)}", SKIP, "no route SLOs")
+        return GateResult(
+            gate, "no data", f">= {_percent(minimum)}", SKIP, "no route SLOs (slos.json)"
+        )
     slo = "/".join(f"{ms:.0f}" for ms in measured.slo_ms)
     return GateResult(
         gate,
