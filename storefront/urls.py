@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,9 +9,6 @@ urlpatterns = [
     path("", include("toolkit.releases.urls")),
     path("", include("storefront.pages.urls")),
 ]
-
-if settings.STOREFRONT_BENCH_ROUTES:
-    urlpatterns.insert(0, path("", include("storefront.bench")))
 
 handler404 = "storefront.pages.views.errors.page_not_found"
 handler500 = "storefront.pages.views.errors.server_error"

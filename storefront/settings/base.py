@@ -188,7 +188,6 @@ INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 TOOLKIT_CACHE_ALIAS = "toolkit"
 TOOLKIT_CACHE_RETRY_AFTER = 1.0  # seconds a process leaves a failed cache server alone
 TOOLKIT_CACHE_AUDIT_SAMPLE = 200  # entries per namespace the audit compares
-STOREFRONT_BENCH_ROUTES = ENV.bench_routes
 
 # Observability (docs/architecture.md, "Observability").
 PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"

@@ -48,7 +48,6 @@ class Environment:
     checkout_idempotency_ttl: int
     checkout_reconcile_after: int
     port: int
-    bench_routes: bool
     demo_serve: bool
     upstream_url: str
     integrations_payment_timeout: float
@@ -99,8 +98,6 @@ def read_environment() -> Environment:
         checkout_reconcile_after=_int("CHECKOUT_RECONCILE_AFTER", 60),
         # Read by `run_stack`, `demo` and `loadtest`, not by Django settings.
         port=_int("PORT", 8000),
-        # Routes /bench/bare/, the constant view benchmarks compare pages against.
-        bench_routes=_flag("PEAKSTORE_BENCH_ROUTES"),
         demo_serve=_flag("DEMO_SERVE", default=True),
         # The upstream simulator (or the real services' gateway) every client talks to.
         upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8101"),
