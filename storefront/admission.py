@@ -17,18 +17,21 @@ number of connections waiting per worker times this worker's recent service time
 - Waiting connections: gunicorn's accept queue, read from the kernel (Linux `TCP_INFO`
   on the listening socket: one system call) and divided by the workers. Sync workers
   take one request at a time from one FIFO queue shared by every class, so a newcomer
-  waits for whatever is ahead of it. A reading is reused for `DEPTH_REUSE_S`: a worker
-  answering cached pages asks the kernel once every few requests, and the decision
-  lags the queue by at most a tenth of the smallest default budget.
+  waits for whatever is ahead of it. A reading is reused for `DEPTH_REUSE_S` (a busy
+  worker on cached pages asks the kernel once every few requests), and a worker that
+  had to wait for its connection knows the queue was empty without asking.
 - Recent service time: gunicorn's `pre_request` and `post_request` hooks time all a
   worker does for each request (the WSGI call and writing the response; accepting and
   parsing it, tens of microseconds, fall outside), whichever middleware answered it,
   shed requests included: the queue drains at the pace of what is in it. The mean is
   weighted by recency in work done: a request's weight falls by e with every
-  `SERVICE_WINDOW_S` of work after it. A cached page is then one of hundreds in the
-  window, so a rare slow request (a cache refill, a /metrics scrape) barely moves the
-  mean; when slow pages take over, the window holds a few of them and the mean follows
-  within a second or two of work; an idle worker forgets nothing.
+  `SERVICE_WINDOW_S` of work after it. A cached page is one of hundreds in that window,
+  so a rare slow request (a cache refill, a /metrics scrape) moves the mean little;
+  when slow pages take over, the window holds a few of them and the mean follows.
+A class is shed while the lowest estimate of the last `STANDING_INTERVAL_S` or so is
+past its budget, as CoDel drops packets on a standing queue, never on a burst: a fresh
+worker whose first request was a cold page, then meets a burst of cached ones, would
+otherwise shed them while it learns what they cost.
 Not used: the age of the oldest waiting request. The kernel does not timestamp
 connections in the accept queue and gunicorn records no accept time; a front proxy's
 `X-Request-Start` header would carry it, but `make run` has no proxy in front and a
@@ -69,11 +72,18 @@ _BOT_AGENT = re.compile(r"bot|crawl|spider|slurp|scrap", re.IGNORECASE)
 # the accept-queue length in tcpi_unacked, the 5th u32.
 _TCPI_UNACKED_OFFSET = 8 + 4 * 4
 _TCP_INFO_SIZE = 104
-# Half a second of work: longer than the slow requests a healthy store answers now and
-# then, short enough that a store turned slow is seen as slow within a second or two.
-SERVICE_WINDOW_S = 0.5
+# A quarter second of work: hundreds of cached pages, so a rare slow request barely
+# moves their mean, or a few slow pages, so a store turned slow is seen within a second.
+SERVICE_WINDOW_S = 0.25
 # A tenth of the bots' default budget (50 ms).
 DEPTH_REUSE_S = 0.005
+# How long a wait must stand before it sheds (after CoDel's interval, RFC 8289): a burst
+# that drains within it, or a worker still learning what a burst costs, sheds nothing.
+STANDING_INTERVAL_S = 0.2
+# A hundred times what gunicorn itself spends between two requests of a busy worker,
+# and longer than a scheduler slice: a gap this long is the worker waiting for a
+# connection, not the worker preempted on a crowded machine.
+IDLE_GAP_S = 0.01
 
 
 class RouteClass(StrEnum):
@@ -176,46 +186,77 @@ class QueueDepth(Protocol):
 class ExpectedWait:
     """Estimate how long a request arriving now would wait for a worker.
 
-    One per worker process: gunicorn's request hooks feed it the service times
-    (`request_started`, `request_finished`), the middleware asks it (`seconds`). Assumes
-    sync workers, one request at a time. Costs a clock read per call, and a system call
-    (the queue depth) at most once per `reuse_s`.
+    One per worker process: gunicorn's request hooks time the requests
+    (`request_started`, `request_finished`), the middleware asks for the wait that has
+    stood (`standing`). Assumes sync workers, one request at a time. Costs a clock read
+    per call, and a system call (the queue depth) at most once per `reuse_s`.
     """
 
     __slots__ = (
         "_busy",
-        "_depth",
+        "_clock",
+        "_finished",
+        "_interval_end",
+        "_interval_low",
+        "_interval_s",
+        "_previous_low",
         "_published",
         "_queue",
         "_read_at",
         "_reuse_s",
         "_served",
+        "_standing",
         "_started",
+        "_waited",
+        "_worked",
+        "_worked_at_read",
         "service_s",
     )
 
-    def __init__(self, queue: QueueDepth, *, reuse_s: float = DEPTH_REUSE_S) -> None:
+    def __init__(
+        self,
+        queue: QueueDepth,
+        *,
+        reuse_s: float = DEPTH_REUSE_S,
+        interval_s: float = STANDING_INTERVAL_S,
+        clock: Callable[[], float] = perf_counter,
+    ) -> None:
         self._queue = queue
         self._reuse_s = reuse_s
+        self._interval_s = interval_s
+        self._clock = clock
         self._started = 0.0
+        self._finished = -math.inf
+        self._waited = False  # the request being served found the worker idle
+        self._worked = 0.0  # seconds of service since the worker started
         # Seconds of work and requests served, each weighted by recency in work done.
         self._busy = 0.0
         self._served = 0.0
         self.service_s = 0.0  # their ratio: the recent mean service time
-        self._depth = 0.0
         self._read_at = -math.inf
+        self._worked_at_read = 0.0
         self._published = math.nan  # unequal to any estimate: the first one is exported
+        # The lowest estimate in this interval and in the one before; the lower of the
+        # two is the wait that has stood for at least an interval.
+        self._interval_end = -math.inf
+        self._interval_low = 0.0
+        self._previous_low = 0.0
+        self._standing = 0.0
 
     def request_started(self) -> None:
         """Start timing a request (gunicorn's `pre_request` hook)."""
-        self._started = perf_counter()
+        now = self._clock()
+        self._waited = now - self._finished > IDLE_GAP_S
+        self._started = now
 
     def request_finished(self) -> None:
         """Count the request just answered (gunicorn's `post_request` hook)."""
-        self.observe(perf_counter() - self._started)
+        self._finished = self._clock()
+        self.observe(self._finished - self._started)
 
     def observe(self, seconds: float) -> None:
         """Count one request's service time into the recent mean."""
+        self._worked += seconds
         # A request longer than the window counts as one window of work: a worker that
         # was stuck once does not forget every request it answered before.
         seconds = min(seconds, SERVICE_WINDOW_S)
@@ -224,19 +265,35 @@ class ExpectedWait:
         self._served = self._served * keep + 1.0
         self.service_s = self._busy / self._served
 
-    def seconds(self) -> float:
-        """The expected wait: waiting connections per worker x recent service time."""
-        now = perf_counter()
-        if now - self._read_at < self._reuse_s:
-            return self._depth * self.service_s
-        self._read_at = now
-        self._depth = self._queue.depth_per_worker()
-        wait = self._depth * self.service_s
-        # Written only when it changes: an idle store's estimate of 0 costs nothing.
+    def standing(self) -> float:
+        """The lowest expected wait over the last interval or two: what sheds requests."""
+        if self._waited:
+            # The worker was waiting for this connection, so nobody waits behind it:
+            # admit it without asking the kernel.
+            return 0.0
+        now = self._clock()
+        if now - self._read_at >= self._reuse_s:
+            self._read(now)
+        return self._standing
+
+    def _read(self, now: float) -> None:
+        wait = self._queue.depth_per_worker() * self.service_s
+        # Exported only when it changes: an idle store's estimate of 0 costs nothing.
         if wait != self._published:
             self._published = wait
             expected_wait_seconds.set(wait)
-        return wait
+        if self._worked - self._worked_at_read < (now - self._read_at) / 2:
+            # Mostly idle since the last reading: the queue has been empty meanwhile,
+            # so no wait has stood (a reading far back is not held over a busy gap only).
+            self._interval_low = self._previous_low = 0.0
+        if now >= self._interval_end:
+            self._previous_low, self._interval_low = self._interval_low, wait
+            self._interval_end = now + self._interval_s
+        else:
+            self._interval_low = min(self._interval_low, wait)
+        self._standing = min(self._previous_low, self._interval_low)
+        self._read_at = now
+        self._worked_at_read = self._worked
 
 
 EXPECTED_WAIT = ExpectedWait(LISTEN_QUEUE)
@@ -297,7 +354,7 @@ class AdmissionMiddleware:
         if self.enabled:
             route = route_class(request, deep_page=self.deep_page)
             budget = self.budgets.get(route)
-            if budget is not None and EXPECTED_WAIT.seconds() > budget:
+            if budget is not None and EXPECTED_WAIT.standing() > budget:
                 requests_shed.labels(route_class=route.value).inc()
                 return _shed_response(request, route, self.retry_after)
         return self.get_response(request)

@@ -26,6 +26,23 @@ class FakeQueue:
         return self.depth
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _serve(estimate: admission.ExpectedWait, clock: FakeClock, *, seconds: float) -> float:
+    """Serve one request as a gunicorn worker does; return the standing wait it met."""
+    estimate.request_started()
+    standing = estimate.standing()
+    clock.now += seconds
+    estimate.request_finished()
+    return standing
+
+
 @pytest.fixture(autouse=True)
 def _budgets(settings):
     """Fixed budgets, so the tests read against them rather than the tuned defaults."""
@@ -37,8 +54,12 @@ def queue(monkeypatch):
     """Set what admission control sees: connections waiting per worker, service time."""
 
     def set_queue(*, depth: float, service_s: float) -> None:
-        estimate = admission.ExpectedWait(FakeQueue(depth), reuse_s=0.0)
-        estimate.observe(service_s)
+        clock = FakeClock()
+        estimate = admission.ExpectedWait(FakeQueue(depth), clock=clock)
+        # The worker has served such requests for two intervals: the wait has stood.
+        until = clock.now + 2 * admission.STANDING_INTERVAL_S
+        while clock.now <= until:
+            _serve(estimate, clock, seconds=service_s)
         monkeypatch.setattr(admission, "EXPECTED_WAIT", estimate)
 
     return set_queue
@@ -186,51 +207,111 @@ def test_the_expected_wait_and_the_budgets_are_exported(client, db, queue):
 
 
 def test_the_expected_wait_is_depth_per_worker_times_recent_service_time():
-    estimate = admission.ExpectedWait(FakeQueue(10.0), reuse_s=0.0)
-    for _ in range(50):
-        estimate.observe(0.004)
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(10.0), clock=clock)
+    for _ in range(100):
+        _serve(estimate, clock, seconds=0.004)
 
     assert estimate.service_s == pytest.approx(0.004)
-    assert estimate.seconds() == pytest.approx(0.04)
+    assert estimate.standing() == pytest.approx(0.04)
 
 
-def test_a_rare_slow_request_barely_moves_the_service_time():
-    # given a worker that has answered 500 cached pages of a millisecond
-    estimate = admission.ExpectedWait(FakeQueue(31.0), reuse_s=0.0)
-    for _ in range(500):
-        estimate.observe(0.001)
+def test_a_rare_slow_request_among_cheap_ones_sheds_nothing():
+    # given a worker answering cached pages of a millisecond, 31 waiting per worker
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(31.0), clock=clock)
+    before = [_serve(estimate, clock, seconds=0.001) for _ in range(500)]
 
-    # when one request takes 300 ms (a cache refill)
-    estimate.observe(0.3)
+    # when one request takes 300 ms (a cache refill), then cached pages again
+    after = [_serve(estimate, clock, seconds=cost) for cost in [0.3] + [0.001] * 500]
 
-    # then the queue of cheap pages still reads as a wait within the browse budget
-    assert estimate.service_s < 0.003
-    assert estimate.seconds() < 0.1
+    # then no request meets a standing wait past the deep-browse budget
+    assert max(before + after) < 0.1
 
 
-def test_the_service_time_follows_a_store_turned_slow():
-    # given the same worker, then 20 requests of 100 ms in a row
-    estimate = admission.ExpectedWait(FakeQueue(7.0), reuse_s=0.0)
-    for _ in range(500):
-        estimate.observe(0.001)
+def test_a_burst_of_cheap_requests_after_a_slow_one_is_not_shed():
+    # given a fresh worker whose first request rendered a cold page in half a second
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(31.0), clock=clock)
+    _serve(estimate, clock, seconds=0.49)
+
+    # when 64 connections then ask for cached pages of a millisecond, back to back
+    met = [_serve(estimate, clock, seconds=0.001) for _ in range(1000)]
+
+    # then no request meets a standing wait past the browse budget
+    assert max(met) < 0.2
+
+
+def test_an_overload_that_stands_an_interval_is_shed():
+    # given requests of 100 ms each, 7 waiting per worker (a 700 ms wait)
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(7.0), clock=clock)
+
+    met = [_serve(estimate, clock, seconds=0.1) for _ in range(20)]
+
+    # then the first request, still a burst, met no standing wait; the last ones did
+    assert met[0] == 0.0
+    assert met[-1] == pytest.approx(0.7)
+
+
+def test_a_worker_that_waited_for_its_connection_reads_no_queue():
+    # given a worker past an overload, then idle for a second
+    clock = FakeClock()
+    queue = FakeQueue(7.0)
+    estimate = admission.ExpectedWait(queue, clock=clock)
     for _ in range(20):
-        estimate.observe(0.1)
+        _serve(estimate, clock, seconds=0.1)
+    reads = queue.reads
+    clock.now += 1.0
 
-    # then 7 waiting per worker reads as past the browse budget (200 ms)
-    assert estimate.seconds() > 0.2
+    # when the next connection arrives
+    met = _serve(estimate, clock, seconds=0.001)
+
+    # then the queue was empty a moment ago: no system call, and no standing wait
+    assert queue.reads == reads
+    assert met == 0.0
+
+
+def test_after_an_idle_spell_a_burst_must_stand_an_interval_again():
+    # given a worker that was overloaded, then idle for a second
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(7.0), clock=clock)
+    for _ in range(20):
+        _serve(estimate, clock, seconds=0.1)
+    clock.now += 1.0
+
+    # when the same overload comes back
+    met = [_serve(estimate, clock, seconds=0.1) for _ in range(10)]
+
+    # then the first requests meet no standing wait: the queue was empty in between
+    assert met[:3] == [0.0, 0.0, 0.0]
+    assert met[-1] == pytest.approx(0.7)
+
+
+def test_a_worker_preempted_between_requests_still_sheds():
+    # given an overload on a crowded machine, where 5 ms pass between two requests
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(7.0), clock=clock)
+    met = []
+    for _ in range(20):
+        met.append(_serve(estimate, clock, seconds=0.1))
+        clock.now += 0.005
+
+    # then the gaps are not mistaken for an empty queue
+    assert met[-1] == pytest.approx(0.7)
 
 
 def test_a_reading_of_the_queue_is_reused_within_the_reuse_window():
-    fresh, reused = FakeQueue(2.0), FakeQueue(2.0)
-    always = admission.ExpectedWait(fresh, reuse_s=0.0)
-    seldom = admission.ExpectedWait(reused, reuse_s=3600.0)
+    clock = FakeClock()
+    queue = FakeQueue(2.0)
+    estimate = admission.ExpectedWait(queue, clock=clock)
 
     for _ in range(5):
-        always.seconds()
-        seldom.seconds()
+        estimate.standing()
+    clock.now += 2 * admission.DEPTH_REUSE_S
+    estimate.standing()
 
-    assert fresh.reads == 5
-    assert reused.reads == 1
+    assert queue.reads == 2
 
 
 def test_gunicorn_hooks_time_each_request_for_the_estimate(monkeypatch):
