@@ -75,7 +75,8 @@ _TCP_INFO_SIZE = 104
 # A quarter second of work: hundreds of cached pages, so a rare slow request barely
 # moves their mean, or a few slow pages, so a store turned slow is seen within a second.
 SERVICE_WINDOW_S = 0.25
-# A tenth of the bots' default budget (50 ms).
+# A queue reading is reused this long: decisions lag the queue by at most a tenth of the
+# bots' default budget (50 ms), and a busy worker asks the kernel every few requests.
 DEPTH_REUSE_S = 0.005
 # How long a wait must stand before it sheds (after CoDel's interval, RFC 8289): a burst
 # that drains within it, or a worker still learning what a burst costs, sheds nothing.
@@ -268,8 +269,8 @@ class ExpectedWait:
     def standing(self) -> float:
         """The lowest expected wait over the last interval or two: what sheds requests."""
         if self._waited:
-            # The worker was waiting for this connection, so nobody waits behind it:
-            # admit it without asking the kernel.
+            # The worker was waiting for this connection: the queue was empty a moment
+            # ago, so admit it without asking the kernel.
             return 0.0
         now = self._clock()
         if now - self._read_at >= self._reuse_s:
@@ -283,8 +284,8 @@ class ExpectedWait:
             self._published = wait
             expected_wait_seconds.set(wait)
         if self._worked - self._worked_at_read < (now - self._read_at) / 2:
-            # Mostly idle since the last reading: the queue has been empty meanwhile,
-            # so no wait has stood (a reading far back is not held over a busy gap only).
+            # Mostly idle since the last reading: the queue emptied meanwhile, so no
+            # wait has stood. Over a busy gap (between two slow requests) it holds.
             self._interval_low = self._previous_low = 0.0
         if now >= self._interval_end:
             self._previous_low, self._interval_low = self._interval_low, wait
@@ -332,7 +333,7 @@ def _budgets(configured: dict[str, float]) -> dict[RouteClass, float]:
 
 
 class AdmissionMiddleware:
-    """Shed non-critical requests while the expected wait is past their class's budget.
+    """Shed non-critical requests while the expected wait stands past their class's budget.
 
     Settings (`STOREFRONT_ADMISSION_*`): each class's budget in seconds of expected wait,
     the deep-page threshold and the Retry-After seconds. Costs a cached route lookup and,
