@@ -91,9 +91,9 @@ def test_under_target_shed_and_costly_click_ids_are_each_reported():
     missed = targets_missed(rows)
 
     # Then every missed target is named with its cell.
-    assert "category (plain) at 4 connections: store/bare 0.30, target >= 0.6" in missed
+    assert "category (plain) at 4 connections: store/bare 0.300, target >= 0.6" in missed
     assert "category (plain) at 4 connections: 25.0% shed, target 0%" in missed
-    assert "category (click) at 4 connections: click id/plain 0.67, target >= 0.9" in missed
+    assert "category (click) at 4 connections: click id/plain 0.667, target >= 0.9" in missed
 
 
 def test_everything_shed_is_a_miss_even_without_a_click_ratio():
@@ -109,7 +109,7 @@ def test_robots_has_its_own_target():
     rows = rows_summarize(_cell(0, bare=1000, plain=650, click=650, page="robots"))
 
     assert targets_missed(rows) == [
-        "robots (plain) at 4 connections: store/bare 0.65, target >= 0.7"
+        "robots (plain) at 4 connections: store/bare 0.650, target >= 0.7"
     ]
 
 
