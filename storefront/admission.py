@@ -64,9 +64,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import Counter, Gauge
 
 from toolkit.manifest import Criticality, ownership_manifest
+from toolkit.query import whole_number
 from toolkit.routes import STATIC_ROUTE, route_name
 
 SHED_HEADER = "X-Peakstore-Shed"
+# ASCII digits only: "²".isdigit() is true, and int("²") raised before any error handling.
+_PAGE_NUMBER = whole_number(minimum=1, maximum=10**6)
 _BOT_AGENT = re.compile(r"bot|crawl|spider|slurp|scrap", re.IGNORECASE)
 # struct tcp_info: 8 one-byte fields, then u32s; for a listening socket the kernel puts
 # the accept-queue length in tcpi_unacked, the 5th u32.
@@ -137,7 +140,8 @@ def route_class(request: HttpRequest, *, deep_page: int) -> RouteClass:
     view_class = _view_class(view_name)
     if view_class is RouteClass.EXEMPT:
         return view_class
-    if _BOT_AGENT.search(request.headers.get("User-Agent", "")):
+    # META, not request.headers: that would parse every header of every request.
+    if _BOT_AGENT.search(request.META.get("HTTP_USER_AGENT", "")):
         return RouteClass.BOT
     if view_class is RouteClass.BROWSE and _page_number(request) >= deep_page:
         return RouteClass.DEEP_BROWSE
@@ -145,8 +149,13 @@ def route_class(request: HttpRequest, *, deep_page: int) -> RouteClass:
 
 
 def _page_number(request: HttpRequest) -> int:
-    page = request.GET.get("page", "")
-    return int(page) if page.isdigit() and len(page) < 7 else 1
+    """The listing page asked for; 1 when none or not a number (the view answers that)."""
+    if "page=" not in request.META.get("QUERY_STRING", ""):
+        return 1  # most requests: no query string to parse
+    try:
+        return int(_PAGE_NUMBER(request.GET.get("page", "")))
+    except ValueError:
+        return 1
 
 
 def accept_queue_length(listener: socket.socket) -> int:

@@ -349,3 +349,15 @@ def test_listen_queue_counts_connections_waiting_for_a_worker():
 
 def test_without_a_listener_the_queue_is_empty():
     assert admission.ListenQueue().depth_per_worker() == 0.0
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "1e3", "99999999", "\x00"])
+def test_a_page_number_python_calls_a_digit_is_classed_not_raised(client, product, queue, page):
+    # given a queue past every budget, so admission control must classify the request
+    queue(depth=40.0, service_s=0.05)
+
+    # when a listing is asked for with a page number int() refuses
+    response = client.get("/c/outdoor/", {"page": page})
+
+    # then admission classes it as an ordinary page (shed or 404, never a 500)
+    assert response.status_code in (404, 503)
