@@ -228,6 +228,9 @@ def query_apply(request: Any, clean: CleanQuery) -> None:
     The query as sent stays in `request.META[RAW_QUERY_STRING]`, for a redirect that must
     pass a campaign's parameters on.
     """
-    request.META.setdefault(RAW_QUERY_STRING, request.META.get("QUERY_STRING", ""))
+    raw = request.META.get("QUERY_STRING", "")
+    request.META.setdefault(RAW_QUERY_STRING, raw)
+    if not raw and not clean.params:
+        return  # nothing was sent, nothing to remove (most page views)
     request.GET = clean.querydict()
     request.META["QUERY_STRING"] = clean.urlencode()

@@ -38,6 +38,9 @@ PUBLIC_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 # Nothing but the URL selects the representation; proxies that compress vary on this.
 PUBLIC_VARY = ("Accept-Encoding",)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+_CONDITIONAL_HEADERS = frozenset(
+    {"HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE"}
+)
 
 
 # Set by `cached_response` itself, or by the middleware around the cache on every answer.
@@ -135,6 +138,8 @@ def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpRespons
     response["Cache-Control"] = PUBLIC_CACHE_CONTROL
     response["Content-Length"] = str(len(cached.content))
     patch_vary_headers(response, PUBLIC_VARY)
+    if not _CONDITIONAL_HEADERS.intersection(request.META):
+        return response  # nothing to compare: most requests
     return get_conditional_response(request, etag=cached.etag, response=response)
 
 

@@ -46,8 +46,9 @@ EPOCH_KEY = "toolkit:cache-epoch"
 WAIT_POLL_SECONDS = 0.02
 # Marks a key cached as "no value" inside get_many_or_compute; never stored.
 _ABSENT = object()
-# namespace -> (the epoch when read, its generations); per process, threads share it.
-_generations_seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+# namespace -> (the epoch when read, its generations, their version); per process,
+# threads share it.
+_generations_seen: dict[str, tuple[int, tuple[int, ...], str]] = {}
 
 
 def _now() -> float:
@@ -56,6 +57,11 @@ def _now() -> float:
 
 def _new_generation() -> int:
     return time.time_ns() // 1000
+
+
+def _version_of(generations: tuple[int, ...]) -> str:
+    text = ".".join(str(generation) for generation in generations)
+    return "v" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 class CacheOwnershipError(PermissionError):
@@ -103,13 +109,19 @@ class CacheReader:
         epoch), one more when one was. Bumps move the epoch after the counter, so a reader
         that sees the new epoch also sees the new counter.
         """
-        epoch = self._counters((EPOCH_KEY,))[0]
+        return self._generations_and_version()[0]
+
+    def _generations_and_version(self) -> tuple[tuple[int, ...], str]:
+        epoch = store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY))
+        if epoch is None:
+            epoch = self._counters((EPOCH_KEY,))[0]
         remembered = _generations_seen.get(self.namespace)
         if remembered is not None and remembered[0] == epoch:
-            return remembered[1]
+            return remembered[1], remembered[2]
         generations = self._counters(self.generation_keys())
-        _generations_seen[self.namespace] = (epoch, generations)
-        return generations
+        version = _version_of(generations)
+        _generations_seen[self.namespace] = (epoch, generations, version)
+        return generations, version
 
     def _counters(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         found = store.call(self.namespace, lambda cache: cache.get_many(keys))
@@ -124,9 +136,9 @@ class CacheReader:
         return tuple(int(found[key]) for key in keys)
 
     def version(self, generations: tuple[int, ...] | None = None) -> str:
-        generations = generations if generations is not None else self.generations()
-        text = ".".join(str(generation) for generation in generations)
-        return "v" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+        if generations is None:
+            return self._generations_and_version()[1]
+        return _version_of(generations)
 
     def full_key(self, key: object, version: str) -> str:
         return f"{self.namespace}:{version}:{key}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -118,7 +118,8 @@ class RequestMetricsMiddleware:
         tally = QueryTally()
         # What connection.execute_wrapper(tally) does, without a generator-based context
         # manager's cost on every request (bench_metrics_overhead counts microseconds).
-        wrappers = connection.execute_wrappers
+        # One lookup of the thread's connection: each use of the proxy looks it up again.
+        wrappers = connections[DEFAULT_DB_ALIAS].execute_wrappers
         wrappers.append(tally)
         in_flight = self.metrics.in_flight
         in_flight.inc()
