@@ -58,7 +58,7 @@ class PageCacheMiddleware:
         if releases.new_subject:
             return None
         try:
-            query_apply(request, policy.query.clean(request.GET))
+            query_apply(request, policy.query.clean_request(request))
         except InvalidParameter:
             return None
         response = policy.peek(request, variant=releases.variant)

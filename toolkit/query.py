@@ -179,18 +179,35 @@ class CleanQuery:
         return urlencode([(name, value) for name, values in self.params for value in values])
 
 
+_NOTHING = CleanQuery(params=())
+
+
 class QuerySpec:
     """The query parameters one view reads."""
 
     def __init__(self, *params: Param) -> None:
         self.params = tuple(sorted(params, key=lambda param: param.name))
+        self._markers = tuple(f"{param.name}=" for param in self.params)
 
     @property
     def names(self) -> frozenset[str]:
         return frozenset(param.name for param in self.params)
 
+    def clean_request(self, request: Any) -> CleanQuery:
+        """`clean` the request's query, parsing it only if it may name a declared parameter.
+
+        Campaign landings carry several tracking parameters and nothing the page reads:
+        a substring test spares them the parse (an escaped name falls back to parsing).
+        """
+        raw = request.META.get("QUERY_STRING", "")
+        if not raw or ("%" not in raw and not any(name in raw for name in self._markers)):
+            return _NOTHING
+        return self.clean(request.GET)
+
     def clean(self, query: QueryDict) -> CleanQuery:
         """Keep the declared parameters, parsed; raise InvalidParameter for a strict one."""
+        if not self.params:
+            return _NOTHING  # a view that reads none: its parameters need no parsing
         cleaned = []
         for param in self.params:
             raw_values = query.getlist(param.name) if param.name in query else []
@@ -230,7 +247,10 @@ def query_apply(request: Any, clean: CleanQuery) -> None:
     """
     raw = request.META.get("QUERY_STRING", "")
     request.META.setdefault(RAW_QUERY_STRING, raw)
-    if not raw and not clean.params:
-        return  # nothing was sent, nothing to remove (most page views)
+    if not clean.params:
+        if raw:  # only tracking or undeclared parameters were sent: drop them all
+            request.GET = QueryDict()
+            request.META["QUERY_STRING"] = ""
+        return
     request.GET = clean.querydict()
     request.META["QUERY_STRING"] = clean.urlencode()

@@ -152,3 +152,12 @@ def test_headers_the_view_set_are_kept_with_the_entry():
 
     assert cached["X-Robots-Tag"] == "noindex, noodp, noarchive"
     assert cached["Content-Type"] == "application/xml"
+
+
+def test_an_escaped_parameter_name_is_still_read():
+    calls = []
+    listing = counting_view(calls)
+
+    listing(factory.get("/list/?p%61ge=2&gclid=abc"))
+
+    assert calls == ["page=2"]

@@ -76,7 +76,7 @@ class PageCachePolicy:
     def clean_request(self, request: HttpRequest) -> None:
         """Leave only the declared parameters on the request; raise the view's 4xx."""
         try:
-            query_apply(request, self.query.clean(request.GET))
+            query_apply(request, self.query.clean_request(request))
         except InvalidParameter as error:
             if error.status == 404:
                 raise Http404(error.message) from None
