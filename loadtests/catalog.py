@@ -1,7 +1,7 @@
 """The catalog snapshot a run picks from, with Zipf-skewed picks.
 
 The runner writes the snapshot from the database before Locust starts (see
-`storefront/stack/snapshot.py`) and passes its path in PEAKSTORE_CATALOG_SNAPSHOT, so
+`devstack/snapshot.py`) and passes its path in PEAKSTORE_CATALOG_SNAPSHOT, so
 users never guess slugs and Locust needs no database access. Products carry their
 seeded popularity, which follows a Zipf law: weighted picks make a few products hot,
 as in a real campaign.

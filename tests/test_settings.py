@@ -49,3 +49,19 @@ def test_production_settings_refuse_to_start_without_secrets(tmp_path):
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
     assert "DJANGO_ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_settings_leave_the_development_tooling_out(tmp_path):
+    result = manage(
+        "help",
+        "--commands",
+        DJANGO_SETTINGS_MODULE="storefront.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="shop.example",
+        PEAKSTORE_VAR_DIR=str(tmp_path),
+    )
+
+    commands = result.stdout.split()
+    assert result.returncode == 0, result.stderr
+    assert "migrate" in commands
+    assert not {"run_stack", "demo", "loadtest", "seed_store"} & set(commands)

@@ -1,7 +1,7 @@
 """Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]
 [--catalog PATH]`.
 
-`--catalog` reads a catalog snapshot (JSON from `storefront.stack.snapshot`), so stock,
+`--catalog` reads a catalog snapshot (JSON from `devstack.snapshot`), so stock,
 prices, recommendations and reviews speak of the seeded store's products; without it
 they are generated from each slug or SKU and the seed.
 

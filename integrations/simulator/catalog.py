@@ -1,6 +1,6 @@
 """What the simulated upstreams know of the store's catalog, without importing Django.
 
-Given a catalog snapshot (`--catalog PATH`, the JSON `storefront.stack.snapshot` writes),
+Given a catalog snapshot (`--catalog PATH`, the JSON `devstack.snapshot` writes),
 recommendations point at real products of the same category and stock and prices cover
 real SKUs. Without one, everything is generated from the slug or SKU and the seed, so
 any product gets plausible, stable answers. Either way an answer depends only on the

@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "search",
     "checkout",
     "storefront",
+    # Development tooling (run_stack, demo, loadtest, seed_store, benchmarks): not in
+    # production, which starts gunicorn and Celery itself.
+    "devstack",
 ]
 
 MIDDLEWARE = [

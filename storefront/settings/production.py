@@ -17,6 +17,9 @@ if _missing:
     raise ImproperlyConfigured(f"production settings need {', '.join(_missing)}")
 
 DEBUG = False
+# A production server runs gunicorn and Celery itself: no stack runner, seeding or load
+# generator in its command list.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "devstack"]  # noqa: F405
 SECRET_KEY = ENV.secret_key
 ALLOWED_HOSTS = list(ENV.allowed_hosts)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

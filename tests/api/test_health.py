@@ -1,9 +1,9 @@
 import pytest
 from django.test import override_settings
 
+from devstack.processes import free_port
 from storefront import health
 from storefront.celery import app as celery_app
-from storefront.stack import free_port
 
 
 def test_healthz_answers_without_touching_the_database(client):

@@ -2,8 +2,8 @@
 
 import json
 
+from devstack.loadrun import request_route, route_slos_write
 from loadtests.results import Event, events_write, results_read
-from storefront.stack.loadrun import request_route, route_slos_write
 from toolkit.manifest import ownership_manifest
 
 

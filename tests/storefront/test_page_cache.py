@@ -236,7 +236,7 @@ def cache_server_down(request, settings):
     if request.param == "failing-backend":
         backend = {"BACKEND": "tests.toolkit.failing_cache.FailingCache"}
     else:
-        from storefront.stack import free_port
+        from devstack.processes import free_port
 
         backend = {
             "BACKEND": "django_redis.cache.RedisCache",

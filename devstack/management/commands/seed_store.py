@@ -17,6 +17,7 @@ from catalog.interface import (
     product_cards_popular,
     products_import,
 )
+from devstack import seeding
 from inventory.interface import StockReceipt, stock_receive
 from pricing.interface import (
     CouponInput,
@@ -28,7 +29,6 @@ from pricing.interface import (
     promotions_create,
 )
 from search.interface import search_reindex
-from storefront import seeding
 from toolkit import changes
 
 BATCH = 1000

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from devstack.prepare import store_prepare
+from devstack.processes import Stack, StackConfig, StackError, free_port, web_process
 from storefront.settings.environment import BASE_DIR, ENV
-from storefront.stack import Stack, StackConfig, StackError, free_port, store_prepare
-from storefront.stack.processes import web_process
 
 TARGET_OVERHEAD = 0.05
 

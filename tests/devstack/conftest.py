@@ -22,8 +22,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from devstack.processes import Stack, StackConfig, free_port
 from storefront.settings.environment import BASE_DIR
-from storefront.stack import Stack, StackConfig, free_port
 from tests.conftest import IN_CI
 
 SEED_PRODUCTS = 50
@@ -142,7 +142,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 def store_catalog(stack_env: dict[str, str]) -> dict:
     """The stack's catalog snapshot, as the load-test runner writes it."""
     code = (
-        "import json; from storefront.stack.snapshot import catalog_snapshot; "
+        "import json; from devstack.snapshot import catalog_snapshot; "
         "print(json.dumps(catalog_snapshot()))"
     )
     return json.loads(manage(stack_env, "shell", "--no-imports", "-c", code))

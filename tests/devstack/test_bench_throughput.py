@@ -2,14 +2,13 @@
 
 import pytest
 
-from storefront.management.commands.bench_throughput import (
+from devstack.management.commands.bench_throughput import (
     CAMPAIGN_QUERY,
     Command,
     bare_process,
     page_url,
 )
-from storefront.stack import StackConfig
-from storefront.stack.processes import web_process
+from devstack.processes import StackConfig, web_process
 
 
 def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]):

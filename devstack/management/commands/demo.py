@@ -10,12 +10,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from storefront.management.commands.run_stack import stack_banner
+from devstack.audit import audits_clean, audits_run
+from devstack.loadrun import scenario_run, summary_table
+from devstack.management.commands.run_stack import stack_banner
+from devstack.prepare import store_prepare
+from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
+from loadtests.scenarios import scenario_get
 from storefront.settings.environment import BASE_DIR, ENV
-from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
-from storefront.stack.audit import audits_clean, audits_run
-from storefront.stack.loadrun import scenario_run, summary_table
-from storefront.stack.scenarios import scenario_get
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from io import StringIO
 from django.core.management import CommandError, call_command, get_commands
 from django.test.utils import override_settings
 
+from devstack.processes import StackConfig
 from loadtests.gates import AuditResult
-from storefront.stack.processes import StackConfig
 
 # Each audit exits non-zero (CommandError) on a violation. One that does not exist in this
 # checkout is reported as skipped, never as clean.

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from devstack.prepare import store_prepare
+from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
 from storefront.settings.environment import ENV
-from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.stack.conftest import http
+from tests.devstack.conftest import http
 
 pytestmark = pytest.mark.stack
 ADDRESS = {

@@ -21,12 +21,14 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from storefront.settings.environment import BASE_DIR
+# The project root, where manage.py is: the seeding and the workers run as its commands.
+BASE_DIR = Path(__file__).resolve().parents[3]
 
 ADJECTIVES = ("alpine", "summit", "trail", "urban", "nordic", "storm", "glacier", "swift")
 NOUNS = ("tent", "jacket", "headlamp", "backpack", "running", "stove", "helmet", "yoga")

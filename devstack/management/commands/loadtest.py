@@ -17,6 +17,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from devstack.audit import audits_run
+from devstack.loadrun import scenario_run, summary_table
+from devstack.prepare import store_prepare
+from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
 from loadtests.gates import (
     AuditResult,
     baseline_load,
@@ -27,11 +31,8 @@ from loadtests.gates import (
 )
 from loadtests.report import report_write
 from loadtests.results import results_read
+from loadtests.scenarios import SCENARIOS, Scenario, scenario_get
 from storefront.settings.environment import BASE_DIR, ENV
-from storefront.stack import Stack, StackConfig, StackError, sigterm_as_interrupt, store_prepare
-from storefront.stack.audit import audits_run
-from storefront.stack.loadrun import scenario_run, summary_table
-from storefront.stack.scenarios import SCENARIOS, Scenario, scenario_get
 from toolkit.releases.selectors import release_decisions
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.processes import Stack, StackConfig, free_port, http_ready
 from storefront.settings.environment import BASE_DIR
-from storefront.stack import Stack, StackConfig, free_port, http_ready
-from tests.stack.conftest import http
+from tests.devstack.conftest import http
 
 pytestmark = pytest.mark.stack
 # What `run_stack` starts by default: the simulator, gunicorn with 2 workers, a Celery

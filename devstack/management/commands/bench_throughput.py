@@ -45,6 +45,17 @@ from kombu import Connection
 from psycopg import sql
 
 from catalog.interface import category_tree, product_cards_for_category, product_cards_popular
+from devstack.prepare import store_prepare
+from devstack.processes import (
+    ProcessSpec,
+    Stack,
+    StackConfig,
+    StackError,
+    free_port,
+    http_status,
+    sigterm_as_interrupt,
+    web_process,
+)
 from devstack.throughput import (
     BARE_RATIO_TARGETS,
     CLICK_RATIO_TARGET,
@@ -57,16 +68,6 @@ from devstack.throughput import (
 )
 from devstack.wrk import WrkError, wrk_require, wrk_run
 from storefront.settings.environment import BASE_DIR, ENV
-from storefront.stack import (
-    Stack,
-    StackConfig,
-    StackError,
-    free_port,
-    http_status,
-    sigterm_as_interrupt,
-    store_prepare,
-)
-from storefront.stack.processes import ProcessSpec, web_process
 
 CAMPAIGN_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale"
 # The shipped configuration, whatever switches this shell happens to export.

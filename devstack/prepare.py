@@ -6,8 +6,8 @@ from typing import TextIO
 from django.conf import settings
 from django.core.management import call_command
 
-from storefront.stack.processes import SIMULATOR_CATALOG
-from storefront.stack.snapshot import catalog_snapshot_write
+from devstack.processes import SIMULATOR_CATALOG
+from devstack.snapshot import catalog_snapshot_write
 
 
 def store_prepare(*, products: int, stdout: TextIO, collect_static: bool = True) -> None:

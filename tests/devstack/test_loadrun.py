@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
+from devstack.loadrun import percentile, summarize, summary_table
+from loadtests.scenarios import SCENARIOS, scenario_get
 from loadtests.shapes import plan_for
-from storefront.stack.loadrun import percentile, summarize, summary_table
-from storefront.stack.scenarios import SCENARIOS, scenario_get
 
 
 def _entry(name: str, times_ms: dict[int, int], failures: int = 0, span=(100.0, 110.0)) -> dict:

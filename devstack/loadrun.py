@@ -29,12 +29,12 @@ from pathlib import Path
 from django.urls import Resolver404, resolve
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.processes import ProcessSpec, Stack, StackConfig, StackError
+from devstack.snapshot import catalog_snapshot_write
 from loadtests.outcomes import SHED_REQUEST_TYPE
 from loadtests.results import events_read, keep_sample, sample_key
+from loadtests.scenarios import Scenario
 from storefront.settings.environment import BASE_DIR
-from storefront.stack.processes import ProcessSpec, Stack, StackConfig, StackError
-from storefront.stack.scenarios import Scenario
-from storefront.stack.snapshot import catalog_snapshot_write
 from toolkit.manifest import ownership_manifest
 from toolkit.routes import UNMATCHED_ROUTE
 

@@ -26,10 +26,17 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.interface import product_cards_popular
+from devstack.prepare import store_prepare
+from devstack.processes import (
+    Stack,
+    StackConfig,
+    StackError,
+    free_port,
+    simulator_process,
+    web_process,
+)
 from integrations.interface import breakers_close, faults_preset_apply
 from storefront.settings.environment import BASE_DIR
-from storefront.stack import Stack, StackConfig, StackError, free_port, store_prepare
-from storefront.stack.processes import simulator_process, web_process
 
 TARGET_RATIO = 1.2
 
