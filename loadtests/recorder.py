@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadtests.names import journey_of
 from loadtests.outcomes import outcome_of
 
 RESULTS_ENV = "PEAKSTORE_LOAD_RESULTS_DIR"
@@ -32,12 +32,6 @@ USERS_FILE = "users.csv"
 EVENT_COLUMNS = ("t", "journey", "name", "ms", "outcome")
 USER_COLUMNS = ("t", "users", "phase")
 _MESSAGE = "peakstore_events"
-_JOURNEY = re.compile(r"^\[([\w-]+)\]")
-
-
-def journey_of(name: str) -> str:
-    match = _JOURNEY.match(name)
-    return match.group(1) if match else "other"
 
 
 class _CsvLog:

@@ -1,7 +1,7 @@
 """The run report: one self-contained HTML file, plus JSON and a Markdown summary.
 
-The HTML has no script and loads nothing: charts are inline SVG drawn here, with the
-shape's phases as shaded bands, so the file can be attached to a CI run, mailed, or
+The HTML has no script and loads nothing: charts are inline SVG (`perfstats.charts`),
+with the shape's phases as shaded bands, so the file can be attached to a CI run, mailed, or
 opened years later. The JSON holds every figure (for tools); the Markdown summary is
 short enough for a CI log.
 """
@@ -10,107 +10,12 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from loadtests.gates import GateResult, verdict
 from loadtests.results import RunResults
-
-Series = Mapping[str, Sequence[tuple[float, float]]]
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
-PHASE_FILLS = ("#f1f5f9", "#e0f2fe")
-WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 880, 220, 56, 150, 22, 28
-
-
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** len(str(int(value))) / 10
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return value
-
-
-def svg_chart(
-    title: str,
-    series: Series,
-    *,
-    duration_s: float,
-    phases: Sequence = (),
-    unit: str = "",
-    y_max: float | None = None,
-    markers: Sequence[tuple[float, str]] = (),
-    dashed: Collection[str] = (),
-) -> str:
-    """A line chart of each series over the run, with the phases as shaded bands and
-    `markers` (seconds into the run, label) as dashed vertical lines. Series named in
-    `dashed` are drawn dashed: limits and budgets, as against measured values."""
-    e = html.escape
-    plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
-    points = [v for values in series.values() for _, v in values]
-    top = y_max if y_max is not None else _nice_max(max(points, default=0.0))
-    span = max(duration_s, 1e-3)
-
-    def x(t: float) -> float:
-        return PAD_LEFT + plot_w * min(max(t, 0.0), span) / span
-
-    def y(v: float) -> float:
-        return PAD_TOP + plot_h * (1 - min(v, top) / top)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-label="{e(title)}">',
-        f'<text x="{PAD_LEFT}" y="14" class="title">{e(title)}</text>',
-    ]
-    for index, phase in enumerate(phases):
-        x0, x1 = x(phase.start_s), x(phase.end_s)
-        parts.append(
-            f'<rect x="{x0:.1f}" y="{PAD_TOP}" width="{max(x1 - x0, 0):.1f}" height="{plot_h}" '
-            f'fill="{PHASE_FILLS[index % 2]}"><title>{e(phase.name)}</title></rect>'
-            f'<text x="{x0 + 3:.1f}" y="{PAD_TOP + 11}" class="phase">{e(phase.name)}</text>'
-        )
-    for t, label in markers:
-        parts.append(
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{PAD_TOP}" y2="{PAD_TOP + plot_h}" '
-            f'class="marker"><title>{e(label)}</title></line>'
-            f'<text x="{x(t) + 3:.1f}" y="{PAD_TOP + plot_h - 4}" class="marker">{e(label)}</text>'
-        )
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        gy = PAD_TOP + plot_h * (1 - fraction)
-        value = top * fraction
-        label = f"{value:,.0f}{unit}" if top >= 10 else f"{value:.2g}{unit}"
-        parts.append(
-            f'<line x1="{PAD_LEFT}" x2="{PAD_LEFT + plot_w}" y1="{gy:.1f}" y2="{gy:.1f}" '
-            f'class="grid"/><text x="{PAD_LEFT - 4}" y="{gy + 4:.1f}" class="axis" '
-            f'text-anchor="end">{e(label)}</text>'
-        )
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        parts.append(
-            f'<text x="{x(span * fraction):.1f}" y="{HEIGHT - 8}" class="axis" '
-            f'text-anchor="middle">{span * fraction:.0f}s</text>'
-        )
-    for index, (label, values) in enumerate(sorted(series.items())):
-        color = PALETTE[index % len(PALETTE)]
-        dash = ' stroke-dasharray="6 4"' if label in dashed else ""
-        if values:
-            path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in values)
-            parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"{dash}/>'
-            )
-        ly = PAD_TOP + 12 + 15 * index
-        parts.append(
-            f'<rect x="{WIDTH - PAD_RIGHT + 10}" y="{ly - 8}" width="10" height="3" '
-            f'fill="{color}"/>'
-            f'<text x="{WIDTH - PAD_RIGHT + 25}" y="{ly - 3}" class="legend">{e(label)}</text>'
-        )
-    if not points:
-        parts.append(
-            f'<text x="{PAD_LEFT + plot_w / 2}" y="{PAD_TOP + plot_h / 2}" class="axis" '
-            f'text-anchor="middle">no data in this run</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+from perfstats.charts import line_chart
 
 
 def release_markers(results: RunResults) -> list[tuple[float, str]]:
@@ -160,13 +65,13 @@ def charts(results: RunResults) -> list[str]:
     timelines = {journey: results.timeline(journey) for journey in journeys}
     total = results.timeline()
     out = [
-        svg_chart("Users", {"users": [(t, float(u)) for t, u in results.users]}, **common),
-        svg_chart(
+        line_chart("Users", {"users": [(t, float(u)) for t, u in results.users]}, **common),
+        line_chart(
             "Requests per second, by journey",
             {j: [(t, f.rps) for t, f in timelines[j]] for j in journeys},
             **common,
         ),
-        svg_chart(
+        line_chart(
             "p95 latency by journey (admitted requests)",
             {j: [(t, f.p95_ms) for t, f in timelines[j] if f.served] for j in journeys},
             unit=" ms",
@@ -175,7 +80,7 @@ def charts(results: RunResults) -> list[str]:
     ]
     for journey in journeys:
         out.append(
-            svg_chart(
+            line_chart(
                 f"{journey}: p50 / p95 / p99",
                 {
                     name: [(t, getattr(f, f"{name}_ms")) for t, f in timelines[journey] if f.served]
@@ -188,7 +93,7 @@ def charts(results: RunResults) -> list[str]:
     size = results.bucket_s()
     admission, budgets = admission_series(results)
     out += [
-        svg_chart(
+        line_chart(
             "Errors and shed requests per second",
             {
                 "errors": [(t, f.errors / size) for t, f in total],
@@ -196,25 +101,25 @@ def charts(results: RunResults) -> list[str]:
             },
             **common,
         ),
-        svg_chart(
+        line_chart(
             "Admission control: expected queueing wait against each class's budget",
             admission,
             unit=" ms",
             dashed=budgets,
             **common,
         ),
-        svg_chart(
+        line_chart(
             "Cache hit ratio",
             {"hit ratio": results.cache_hit_ratio()},
             y_max=1.0,
             **common,
         ),
-        svg_chart(
+        line_chart(
             "Dependency calls per second, by outcome",
             results.metric_rates(r"^peakstore_dependency_calls_total\{", group_by="outcome"),
             **common,
         ),
-        svg_chart(
+        line_chart(
             "Celery queue depth and task retries per second",
             {
                 **results.metric_gauge(r"^peakstore_celery_queue_depth\{"),
@@ -224,7 +129,7 @@ def charts(results: RunResults) -> list[str]:
             },
             **common,
         ),
-        svg_chart(
+        line_chart(
             "Checkout funnel per second (store's counters)",
             results.metric_rates(r"^peakstore_checkout_funnel_total\{", group_by="step"),
             **common,

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loadtests.outcomes import ERROR, OK, REFUSED, SHED
+from perfstats.quantiles import percentiles
 
 ORDER_REQUEST = re.compile(r"/api/v1/orders/$")
 # Admission control's signals in /metrics (a store without them leaves these series empty).
@@ -39,14 +40,6 @@ class Event:
     name: str
     ms: float
     outcome: str
-
-
-def percentile(values: Sequence[float], percent: float) -> float:
-    """Nearest-rank percentile of sorted `values` (0 when empty)."""
-    if not values:
-        return 0.0
-    rank = max(1, math.ceil(percent * len(values)))
-    return float(values[min(rank, len(values)) - 1])
 
 
 @dataclass(frozen=True)
@@ -120,17 +113,19 @@ def attainment(events: Sequence[Event], slos: Mapping[str, float]) -> Attainment
 
 
 def figures(events: Sequence[Event], seconds: float) -> Figures:
-    """Figures of these events; latency percentiles over admitted requests only."""
-    admitted = sorted(e.ms for e in events if e.outcome != SHED)
+    """Figures of these events; latency percentiles (nearest rank, `perfstats`) over
+    admitted requests only."""
+    admitted = [e.ms for e in events if e.outcome != SHED]
+    p50, p95, p99 = percentiles(admitted, 0.50, 0.95, 0.99)
     return Figures(
         requests=len(events),
         served=len(admitted),
         errors=sum(e.outcome == ERROR for e in events),
         shed=sum(e.outcome == SHED for e in events),
         refused=sum(e.outcome == REFUSED for e in events),
-        p50_ms=percentile(admitted, 0.50),
-        p95_ms=percentile(admitted, 0.95),
-        p99_ms=percentile(admitted, 0.99),
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
         rps=round(len(events) / seconds, 2) if seconds > 0 else 0.0,
     )
 

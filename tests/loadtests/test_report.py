@@ -4,8 +4,7 @@ import json
 import re
 
 from loadtests.gates import AuditResult, gates_evaluate
-from loadtests.report import report_markdown, report_write, svg_chart
-from loadtests.results import PhaseSpan
+from loadtests.report import report_markdown, report_write
 from tests.loadtests.test_gates import CLEAN, GATES, T0, _run
 
 
@@ -62,16 +61,6 @@ def test_a_passing_run_says_so_briefly():
     assert summary.startswith("## Load test `spike`: PASSED")
     assert "gates passed" in summary
     assert len(summary.splitlines()) < 20
-
-
-def test_a_chart_without_data_says_so_instead_of_drawing_nothing():
-    svg = svg_chart(
-        "Cache hit ratio", {"hit ratio": []}, duration_s=60, phases=[PhaseSpan("a", 0, 60)]
-    )
-
-    assert "no data in this run" in svg
-    assert svg.startswith("<svg")
-    assert svg.endswith("</svg>")
 
 
 def test_release_decisions_are_marked_on_the_timeline_and_listed(tmp_path):
