@@ -199,9 +199,11 @@ def product_detail_by_slug(*, slug: str) -> ProductDetail | None:
     Cached; five queries on a miss. An unknown slug is not cached (it is a 404, and the
     slug may be created any time).
     """
-    return PRODUCTS.get_or_compute(
-        slug, lambda: product_detail_query(slug=slug) or DoNotCache(None)
-    )
+
+    def detail_unless_missing() -> ProductDetail | DoNotCache[ProductDetail | None] | None:
+        return product_detail_query(slug=slug) or DoNotCache(None)
+
+    return PRODUCTS.get_or_compute(slug, detail_unless_missing)
 
 
 def product_detail_query(*, slug: str) -> ProductDetail | None:

@@ -73,8 +73,8 @@ def products_import(*, products: Sequence[ProductInput]) -> dict[str, int]:
     product_ids = dict(
         Product.objects.filter(slug__in=[item.slug for item in products]).values_list("slug", "id")
     )
-    variants = []
-    images = []
+    variants: list[Variant] = []
+    images: list[ProductImage] = []
     for item in products:
         product_id = product_ids[item.slug]
         variants.extend(
