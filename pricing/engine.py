@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cached_property
+from typing import TypeVar
 
 from pricing.dto import (
     CartPricing,
@@ -42,6 +43,8 @@ from pricing.dto import (
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
+
+V = TypeVar("V")
 
 LINE_MECHANICS = frozenset({"discount", "buy_x_get_y"})
 CART_MECHANICS = frozenset({"bundle", "tiered_spend"})
@@ -275,21 +278,21 @@ class _Explanation:
             self.skipped.setdefault(id(rule), reason)
 
     def outcomes(self) -> tuple[PromotionOutcome, ...]:
-        def in_rule_order(entries: dict[int, object]) -> list[tuple[PromotionRule, object]]:
-            return sorted(
-                ((self.rules[key], value) for key, value in entries.items()),
-                key=lambda item: item[0].order_key,
-            )
-
         applied = [
             PromotionOutcome(name=rule.name, applied=True, amount=money(amount), reason="applied")
-            for rule, amount in in_rule_order(self.applied)
+            for rule, amount in self._in_rule_order(self.applied)
         ]
         skipped = [
             PromotionOutcome(name=rule.name, applied=False, amount=ZERO, reason=reason)
-            for rule, reason in in_rule_order(self.skipped)
+            for rule, reason in self._in_rule_order(self.skipped)
         ]
         return (*applied, *skipped)
+
+    def _in_rule_order(self, entries: Mapping[int, V]) -> list[tuple[PromotionRule, V]]:
+        return sorted(
+            ((self.rules[key], value) for key, value in entries.items()),
+            key=lambda item: item[0].order_key,
+        )
 
 
 @dataclass

@@ -13,6 +13,7 @@ import random
 import statistics
 import time
 from decimal import Decimal
+from typing import TypedDict
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -40,64 +41,54 @@ def _category_path(rng: random.Random) -> str:
 
 def promotions(count: int, rng: random.Random) -> list[PromotionRule]:
     """`count` promotions in one fixed mix (see MIX): mostly SKU markdowns."""
-    rules = []
-    for index in range(count):
-        draw = rng.random()
-        common = {"name": f"promo-{index}", "id": index, "priority": rng.randrange(4)}
-        value = Decimal(rng.choice(("5", "10", "15", "20")))
-        if draw < MIX["sku"]:
-            sku = f"SKU-{rng.randrange(SKUS)}"
-            rules.append(
-                PromotionRule(kind="percent", value=value, target="sku", target_ref=sku, **common)
-            )
-        elif draw < MIX["category"]:
-            path = _category_path(rng)
-            rules.append(
-                PromotionRule(
-                    kind="percent", value=value, target="category", target_ref=path, **common
-                )
-            )
-        elif draw < MIX["brand"]:
-            brand = str(rng.randrange(1, BRANDS + 1))
-            rules.append(
-                PromotionRule(
-                    kind="fixed",
-                    value=value,
-                    target="brand",
-                    target_ref=brand,
-                    stackable=True,
-                    **common,
-                )
-            )
-        elif draw < MIX["buy_x_get_y"]:
-            sku = f"SKU-{rng.randrange(SKUS)}"
-            rules.append(
-                PromotionRule(
-                    kind="percent",
-                    value=Decimal(100),
-                    mechanic="buy_x_get_y",
-                    target="sku",
-                    target_ref=sku,
-                    buy_quantity=2,
-                    get_quantity=1,
-                    **common,
-                )
-            )
-        elif draw < MIX["bundle"]:
-            skus = tuple(f"SKU-{rng.randrange(SKUS)}" for _ in range(2))
-            rules.append(
-                PromotionRule(
-                    kind="fixed", value=value, mechanic="bundle", bundle_skus=skus, **common
-                )
-            )
-        else:
-            tiers = ((Decimal(100 * (index % 5 + 1)), value),)
-            rules.append(
-                PromotionRule(
-                    kind="percent", value=value, mechanic="tiered_spend", tiers=tiers, **common
-                )
-            )
-    return rules
+    return [_promotion(index, rng) for index in range(count)]
+
+
+class _Common(TypedDict):
+    name: str
+    id: int
+    priority: int
+
+
+def _promotion(index: int, rng: random.Random) -> PromotionRule:
+    """Draw the kind of promotion `index` is, then its target and value."""
+    draw = rng.random()
+    common = _Common(name=f"promo-{index}", id=index, priority=rng.randrange(4))
+    value = Decimal(rng.choice(("5", "10", "15", "20")))
+    if draw < MIX["sku"]:
+        sku = f"SKU-{rng.randrange(SKUS)}"
+        return PromotionRule(kind="percent", value=value, target="sku", target_ref=sku, **common)
+    if draw < MIX["category"]:
+        path = _category_path(rng)
+        return PromotionRule(
+            kind="percent", value=value, target="category", target_ref=path, **common
+        )
+    if draw < MIX["brand"]:
+        brand = str(rng.randrange(1, BRANDS + 1))
+        return PromotionRule(
+            kind="fixed", value=value, target="brand", target_ref=brand, stackable=True, **common
+        )
+    if draw < MIX["buy_x_get_y"]:
+        sku = f"SKU-{rng.randrange(SKUS)}"
+        return PromotionRule(
+            kind="percent",
+            value=Decimal(100),
+            mechanic="buy_x_get_y",
+            target="sku",
+            target_ref=sku,
+            buy_quantity=2,
+            get_quantity=1,
+            **common,
+        )
+    if draw < MIX["bundle"]:
+        skus = tuple(f"SKU-{rng.randrange(SKUS)}" for _ in range(2))
+        return PromotionRule(
+            kind="fixed", value=value, mechanic="bundle", bundle_skus=skus, **common
+        )
+    tiers = ((Decimal(100 * (index % 5 + 1)), value),)
+    return PromotionRule(
+        kind="percent", value=value, mechanic="tiered_spend", tiers=tiers, **common
+    )
 
 
 def cart(lines: int, rng: random.Random) -> tuple[list[PricingLine], dict[int, Decimal]]:
@@ -115,7 +106,9 @@ def cart(lines: int, rng: random.Random) -> tuple[list[PricingLine], dict[int, D
     return items, prices
 
 
-def _price(index: PromotionIndex, lines, prices) -> tuple[float, int]:
+def _price(
+    index: PromotionIndex, lines: list[PricingLine], prices: dict[int, Decimal]
+) -> tuple[float, int]:
     started = time.perf_counter()
     result = price_cart(
         lines=lines, unit_prices=prices, index=index, coupon=None, coupon_code=None, currency="EUR"
