@@ -9,13 +9,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from storefront.ops.readings import (
-    RING_INTERVAL_S,
-    Reading,
-    bucket_delta,
-    counter_delta,
-    histogram_quantile,
-)
+from perfstats.quantiles import bucket_delta, histogram_quantile
+from storefront.ops.readings import RING_INTERVAL_S, Reading, counter_delta
 from toolkit.manifest import OwnershipManifest
 
 WINDOW_S = 60.0

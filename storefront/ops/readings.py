@@ -4,9 +4,9 @@ A reading holds cumulative counts (as Prometheus does); anything over time is th
 difference of two readings, so the dashboard needs no process of its own: each time
 it is asked for data it takes a reading, and at most every `RING_INTERVAL_S` it pushes
 one onto a ring of `RING_SIZE` in the cache (namespace `ops`), shared by every worker.
+The dashboard takes quantiles and differences of the buckets with `perfstats.quantiles`.
 """
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -155,41 +155,6 @@ def ring_update(reading: Reading) -> list[Reading]:
         ring = [*ring, reading][-RING_SIZE:]
         cache.set(RING_KEY, ring, timeout=RING_TTL_S)
     return ring
-
-
-def histogram_quantile(quantile: float, buckets: list[tuple[float, float]]) -> float | None:
-    """Estimate a quantile from cumulative buckets, as PromQL's histogram_quantile does.
-
-    Linear within the bucket it falls in; None without observations. A quantile in the
-    +Inf bucket answers the highest finite boundary (the true value is only known to
-    be above it).
-    """
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = quantile * buckets[-1][1]
-    lower_bound, lower_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= rank:
-            if math.isinf(bound):
-                return lower_bound
-            if count == lower_count:
-                return bound
-            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (
-                count - lower_count
-            )
-        lower_bound, lower_count = bound, count
-    return lower_bound
-
-
-def bucket_delta(
-    now: list[tuple[float, float]], before: list[tuple[float, float]] | None
-) -> list[tuple[float, float]]:
-    """Cumulative buckets observed between two readings (a restart counts from zero)."""
-    earlier = dict(before or [])
-    delta = [(bound, count - earlier.get(bound, 0.0)) for bound, count in now]
-    if any(count < 0 for _, count in delta):
-        return now
-    return delta
 
 
 def counter_delta(now: float, before: float | None) -> float:

@@ -9,7 +9,6 @@ from storefront.ops.readings import (
     RING_KEY,
     Reading,
     RouteReading,
-    histogram_quantile,
     ring_update,
 )
 from storefront.ownership import MANIFEST
@@ -123,14 +122,6 @@ def test_percentiles_over_a_window_come_from_the_bucket_differences():
     assert row["requests"] == 10
     assert 250 < row["p95_ms"] <= 500
     assert row["over_slo"] is True
-
-
-def test_histogram_quantile_interpolates_like_promql():
-    buckets = [(0.1, 50.0), (0.2, 100.0), (float("inf"), 100.0)]
-
-    assert histogram_quantile(0.5, buckets) == pytest.approx(0.1)
-    assert histogram_quantile(0.75, buckets) == pytest.approx(0.15)
-    assert histogram_quantile(0.5, [(0.1, 0.0), (float("inf"), 0.0)]) is None
 
 
 def test_ops_shows_every_release_flag_and_the_last_decisions(staff_client, django_user_model):
