@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -11,7 +11,7 @@ from inventory.dto import StockDiscrepancy, StockLevel
 from inventory.models import Reservation, Stock, StockMovement
 
 
-def active_reservations(*, exclude_holder: str | None = None):
+def active_reservations(*, exclude_holder: str | None = None) -> QuerySet[Reservation]:
     """Reservations that still hold units, optionally without one holder's own."""
     reservations = Reservation.objects.filter(expires_at__gt=timezone.now())
     if exclude_holder:

@@ -17,8 +17,21 @@ from toolkit.errors import DomainError
 
 
 class InsufficientStock(DomainError):
+    """Fewer units are free than asked for; `available` has what is left per variant id.
+
+    A caller that speaks to a buyer raises it again with `skus`, so the error's details
+    name the items by SKU, the buyer's terms.
+    """
+
     code = "insufficient_stock"
     status = 409
+
+    def __init__(
+        self, message: str, *, available: Mapping[int, int], skus: Mapping[int, str] | None = None
+    ) -> None:
+        self.available = dict(available)
+        by_sku = None if skus is None else {skus[v]: units for v, units in available.items()}
+        super().__init__(message, available=self.available if by_sku is None else by_sku)
 
 
 class InvalidStockChange(DomainError):
@@ -166,7 +179,11 @@ def stock_sell(*, quantities: Mapping[int, int], reference: str) -> None:
 
 
 def _save(
-    rows: Mapping[int, Stock], quantities: Mapping[int, int], *, kind: str, reference: str
+    rows: Mapping[int, Stock],
+    quantities: Mapping[int, int],
+    *,
+    kind: StockMovement.Kind,
+    reference: str,
 ) -> None:
     on_hand_sign, allocated_sign = {
         StockMovement.Kind.ALLOCATION: (0, 1),
