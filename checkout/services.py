@@ -31,7 +31,7 @@ from inventory.interface import (
     stock_reserve,
     stock_sell,
 )
-from pricing.interface import CouponUnavailable, coupon_redeem, coupon_release
+from pricing.interface import CouponResult, CouponUnavailable, coupon_redeem, coupon_release
 from toolkit.errors import DomainError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -252,19 +252,16 @@ def _order_create(
     address: ShippingAddress,
     method_code: str,
 ) -> Order:
+    """Write the cart's order as the buyer was shown it, allocate its stock, redeem its
+    coupon and close the cart, all or nothing.
+
+    The cart row stays locked until the transaction ends, so two requests for one cart
+    run one after the other.
+    """
     cart = _open_cart(cart_token, lock=True)
     view = cart_view_for(cart=cart)
-    if not view.lines:
-        raise CartEmpty("The cart is empty.")
-    if any(line.unit_price is None for line in view.lines):
-        raise CartNotPurchasable("Some items in the cart are no longer for sale.")
-    coupon_code = view.coupon.code if view.coupon and view.coupon.applied else ""
-    if view.coupon and view.coupon.reason in {"no uses left", "unknown code"}:
-        # Never charge more than the buyer was shown: let them drop the coupon first.
-        raise CouponUnavailable(
-            f"The coupon {view.coupon.code} can no longer be used; remove it to continue.",
-            code=view.coupon.code,
-        )
+    lines = _order_lines(view)
+    coupon_code = _coupon_to_redeem(view.coupon)
     shipping_total = SHIPPING_METHODS[method_code].price_for(view.total)
     order = Order.objects.create(
         cart_token=cart_token,
@@ -284,41 +281,79 @@ def _order_create(
         total=view.total + shipping_total,
         coupon_code=coupon_code,
     )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            variant_id=line.variant_id,
-            sku=line.sku,
-            product_name=line.product_name,
-            variant_name=line.variant_name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            total=line.total,
-        )
-        for line in view.lines
-    )
-    try:
-        stock_allocate(
-            quantities={line.variant_id: line.quantity for line in view.lines},
-            reference=order.number,
-            holder=cart_token,
-        )
-    except InsufficientStock as short:
-        skus = {line.variant_id: line.sku for line in view.lines}
-        available = {
-            skus[variant_id]: units for variant_id, units in short.details["available"].items()
-        }
-        raise InsufficientStock(
-            "Some items sold out while you were checking out: " + ", ".join(available),
-            available=available,
-        ) from None
+    for line in lines:
+        line.order = order
+    OrderLine.objects.bulk_create(lines)
+    _order_allocate(order, view, holder=cart_token)
     if coupon_code:
         coupon_redeem(code=coupon_code)
     cart.status = Cart.Status.CHECKED_OUT
     cart.save(update_fields=["status", "updated_at"])
     funnel_step(FunnelStep.ORDER_PLACED)
     return order
+
+
+def _order_lines(view: CartView) -> list[OrderLine]:
+    """Build the order's lines from the cart's, priced as shown; not saved, no order yet.
+
+    Raises CartEmpty, or CartNotPurchasable when an item is no longer for sale.
+    """
+    if not view.lines:
+        raise CartEmpty("The cart is empty.")
+    lines = []
+    for line in view.lines:
+        if line.unit_price is None:
+            raise CartNotPurchasable("Some items in the cart are no longer for sale.")
+        lines.append(
+            OrderLine(
+                variant_id=line.variant_id,
+                sku=line.sku,
+                product_name=line.product_name,
+                variant_name=line.variant_name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                total=line.total,
+            )
+        )
+    return lines
+
+
+def _coupon_to_redeem(coupon: CouponResult | None) -> str:
+    """Return the code the order redeems, "" for none.
+
+    Raises CouponUnavailable for a coupon the buyer was shown that can no longer be used:
+    never charge more than the buyer was shown; they drop the coupon first.
+    """
+    if coupon is None:
+        return ""
+    if coupon.reason in {"no uses left", "unknown code"}:
+        raise CouponUnavailable(
+            f"The coupon {coupon.code} can no longer be used; remove it to continue.",
+            code=coupon.code,
+        )
+    return coupon.code if coupon.applied else ""
+
+
+def _order_allocate(order: Order, view: CartView, *, holder: str) -> None:
+    """Allocate the order's units, the cart's reservations counting as its own.
+
+    Raises InsufficientStock naming by SKU what sold out while the buyer checked out.
+    """
+    try:
+        stock_allocate(
+            quantities={line.variant_id: line.quantity for line in view.lines},
+            reference=order.number,
+            holder=holder,
+        )
+    except InsufficientStock as short:
+        skus = {line.variant_id: line.sku for line in view.lines}
+        raise InsufficientStock(
+            "Some items sold out while you were checking out: "
+            + ", ".join(skus[variant_id] for variant_id in short.available),
+            available=short.available,
+            skus=skus,
+        ) from None
 
 
 @transaction.atomic
