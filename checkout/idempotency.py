@@ -112,6 +112,7 @@ def idempotent_response(
                 "This Idempotency-Key was already used for a different request."
             )
         if existing.state == IdempotencyRecord.State.COMPLETED:
+            assert existing.response_status is not None  # written with the COMPLETED state
             return IdempotentResponse(existing.response_status, existing.response_body, True)
         if not _take_over_abandoned(existing):
             raise IdempotencyRequestInFlight(

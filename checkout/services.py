@@ -96,9 +96,11 @@ def _reserve(*, cart: Cart, variant_id: int, sku: str, quantity: int) -> None:
     try:
         stock_reserve(holder=cart.token, variant_id=variant_id, quantity=quantity)
     except InsufficientStock as short:
-        available = short.details["available"][variant_id]
+        available = short.available[variant_id]
         raise InsufficientStock(
-            f"Only {available} left of {sku}.", available={sku: available}
+            f"Only {available} left of {sku}.",
+            available={variant_id: available},
+            skus={variant_id: sku},
         ) from None
 
 
@@ -417,6 +419,7 @@ def orders_reconcile(*, older_than: timedelta | None = None, limit: int = 200) -
         try:
             state = payment_lookup(reference=order.number)
             if state.status == "authorized":
+                assert state.authorization_id is not None  # an authorization has an id
                 payment_capture(
                     authorization_id=state.authorization_id,
                     amount=order.total,
@@ -428,6 +431,7 @@ def orders_reconcile(*, older_than: timedelta | None = None, limit: int = 200) -
             still_pending += 1
             continue
         if state.status == "captured":
+            assert state.authorization_id is not None  # a capture has an authorization id
             paid += _order_complete(order_id=order.pk, payment_reference=state.authorization_id)
         elif state.status in {"none", "voided"}:
             released += _order_fail(order_id=order.pk, declined=False)
