@@ -29,10 +29,9 @@ from typing import Any, TypeVar
 
 import httpx
 from django.conf import settings
-from django.core.cache import cache
 
 from integrations import metrics
-from integrations.caches import BREAKER_PREFIX
+from integrations.caches import BREAKERS
 from integrations.upstream import UpstreamTimeout, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
@@ -114,14 +113,14 @@ class Breaker:
         self.spec = spec
         # Wall clock, not monotonic: the timestamps are compared across processes.
         self.clock = clock or (lambda: wall_clock())
-        prefix = f"{BREAKER_PREFIX}{spec.name}"
-        self._opened_key = f"{prefix}:opened_at"
-        self._failures_key = f"{prefix}:failures"
-        self._probes_prefix = f"{prefix}:probes"
+        # Suffixes of the shared state's keys (`integrations:breaker:<name>:...`).
+        self._opened_key = f"{spec.name}:opened_at"
+        self._failures_key = f"{spec.name}:failures"
+        self._probes_prefix = f"{spec.name}:probes"
 
     def state(self) -> str:
         """Return closed, half_open or open, as every process sees it now."""
-        opened_at = cache.get(self._opened_key)
+        opened_at = BREAKERS.get(self._opened_key)
         return self._state(opened_at)
 
     def _state(self, opened_at: float | None) -> str:
@@ -133,7 +132,7 @@ class Breaker:
 
     def before_call(self) -> Permit:
         """Return a permit for one call, or raise CircuitOpen. One cache read when closed."""
-        found = cache.get_many([self._opened_key, self._failures_key])
+        found = BREAKERS.get_many([self._opened_key, self._failures_key])
         opened_at = found.get(self._opened_key)
         state = self._state(opened_at)
         metrics.breaker_state_set(dependency=self.spec.name, state=state)
@@ -143,7 +142,7 @@ class Breaker:
             raise CircuitOpen(self.spec.name)
         window = int((self.clock() - opened_at) // self.spec.reset_timeout_s)
         probes_key = f"{self._probes_prefix}:{opened_at}:{window}"
-        cache.add(probes_key, 0, timeout=self.spec.reset_timeout_s * 2)
+        BREAKERS.add(probes_key, 0, timeout=self.spec.reset_timeout_s * 2)
         taken = _incr(probes_key)
         # No count (the cache is busy or lost the key) is no probe: staying open is safe.
         if taken is None or taken > self.spec.half_open_probes:
@@ -152,23 +151,23 @@ class Breaker:
 
     def record_success(self, permit: Permit) -> None:
         if permit.probe:
-            if cache.get(self._opened_key) == permit.opened_at:
-                cache.delete_many([self._opened_key, self._failures_key])
+            if BREAKERS.get(self._opened_key) == permit.opened_at:
+                BREAKERS.delete(self._opened_key, self._failures_key)
                 logger.info("%s recovered: circuit closed", self.spec.name)
             metrics.breaker_state_set(dependency=self.spec.name, state="closed")
         elif permit.failures:
-            cache.set(self._failures_key, 0, timeout=STATE_TTL_S)
+            BREAKERS.set(self._failures_key, 0, timeout=STATE_TTL_S)
 
     def record_failure(self, permit: Permit) -> None:
         if permit.probe:
-            cache.set(self._opened_key, self.clock(), timeout=STATE_TTL_S)
+            BREAKERS.set(self._opened_key, self.clock(), timeout=STATE_TTL_S)
             metrics.breaker_state_set(dependency=self.spec.name, state="open")
             logger.warning("%s still failing: circuit open again", self.spec.name)
             return
-        cache.add(self._failures_key, 0, timeout=STATE_TTL_S)
+        BREAKERS.add(self._failures_key, 0, timeout=STATE_TTL_S)
         failures = _incr(self._failures_key) or 1
         # add, not set: of many workers failing at once, the first opener's time counts.
-        if failures >= self.spec.failure_threshold and cache.add(
+        if failures >= self.spec.failure_threshold and BREAKERS.add(
             self._opened_key, self.clock(), timeout=STATE_TTL_S
         ):
             metrics.breaker_state_set(dependency=self.spec.name, state="open")
@@ -176,13 +175,13 @@ class Breaker:
 
     def reset(self) -> None:
         """Close the breaker and forget its failures (ops and tests)."""
-        cache.delete_many([self._opened_key, self._failures_key])
+        BREAKERS.delete(self._opened_key, self._failures_key)
 
 
-def _incr(key: str) -> int | None:
+def _incr(suffix: str) -> int | None:
     """Increment a shared counter atomically; None if the cache could not say."""
     try:
-        value = cache.incr(key)
+        value = BREAKERS.incr(suffix)
     except ValueError:  # expired between add and incr
         return None
     # diskcache answers None when its lock times out; django-redis with

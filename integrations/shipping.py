@@ -1,16 +1,16 @@
 """Shipping rates client: the carrier's live rates. Degradable: the last known table serves.
 
-Each country's last answer is remembered in the shared cache; without one, the built-in
-table (the home market's published rates) serves for the home country. Checkout quotes
-from whatever this returns, so a carrier outage never blocks an order to a known place.
+Each country's last answer is remembered (shared state, `integrations.caches`); without
+one, the built-in table (the home market's published rates) serves for the home country.
+Checkout quotes from whatever this returns, so a carrier outage never blocks an order to
+a known place.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.core.cache import cache
-
+from integrations.caches import LAST_KNOWN_TTL_S, SHIPPING_LAST_KNOWN
 from integrations.resilience import (
     Criticality,
     DependencySpec,
@@ -27,7 +27,6 @@ SPEC = DependencySpec(
 )
 POLICY = CallPolicy(dependency="shipping", read_timeout=0.5, budget=0.8, backoff=0.05)
 HOME_COUNTRY = "DE"
-_LAST_KNOWN_TTL = 30 * 24 * 3600
 
 
 class ShippingUnavailable(Exception):
@@ -58,7 +57,6 @@ BUILT_IN_TABLE = (
 def shipping_rates(*, country: str = HOME_COUNTRY) -> ShippingQuote:
     """Return the shipping services and prices to `country`, live if the carrier answers."""
     country = country.upper()
-    key = f"integrations:shipping:last:{country}"
     try:
         reply = dependency_call(
             SPEC,
@@ -67,14 +65,14 @@ def shipping_rates(*, country: str = HOME_COUNTRY) -> ShippingQuote:
         if not reply.is_error:
             rows = reply.body["rates"]
             rates = tuple(_rate(row) for row in rows)
-            cache.set(key, rows, timeout=_LAST_KNOWN_TTL)
+            SHIPPING_LAST_KNOWN.set(country, rows, timeout=LAST_KNOWN_TTL_S)
             return ShippingQuote(country, rates, "live")
         failure: object = f"answered {reply.status}"
     except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as unavailable:
         failure = unavailable
     except (KeyError, TypeError, ArithmeticError) as unusable:
         failure = unusable
-    if (remembered := cache.get(key)) is not None:
+    if (remembered := SHIPPING_LAST_KNOWN.get(country)) is not None:
         fallback_served(SPEC, failure)
         return ShippingQuote(country, tuple(_rate(row) for row in remembered), "last_known")
     if country == HOME_COUNTRY:

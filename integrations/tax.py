@@ -1,16 +1,16 @@
 """Tax client: the VAT rate for a destination. Degradable: the last known rate serves.
 
-Every answer is remembered in the shared cache per destination; when the service fails
-(or its breaker is open) the last known rate for that destination serves, then the
-built-in table of standard rates. Only a country the store has never heard of fails.
+Every answer is remembered per destination (shared state, `integrations.caches`); when
+the service fails (or its breaker is open) the last known rate for that destination
+serves, then the built-in table of standard rates. Only a country the store has never
+heard of fails.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from django.core.cache import cache
-
+from integrations.caches import LAST_KNOWN_TTL_S, TAX_LAST_KNOWN
 from integrations.resilience import (
     Criticality,
     DependencySpec,
@@ -42,7 +42,6 @@ BUILT_IN_RATES = {
     "PT": "0.23",
     "SE": "0.25",
 }
-_LAST_KNOWN_TTL = 30 * 24 * 3600
 
 
 class TaxUnavailable(Exception):
@@ -60,7 +59,7 @@ class TaxRate:
 def tax_rate(*, country: str, postal_code: str = "") -> TaxRate:
     """Return the VAT rate for a destination, live if the tax service answers."""
     country = country.upper()
-    key = f"integrations:tax:last:{country}:{postal_code}"
+    destination = f"{country}:{postal_code}"
     try:
         reply = dependency_call(
             SPEC,
@@ -70,14 +69,14 @@ def tax_rate(*, country: str, postal_code: str = "") -> TaxRate:
         )
         if not reply.is_error:
             rate = Decimal(str(reply.body["rate"]))
-            cache.set(key, str(rate), timeout=_LAST_KNOWN_TTL)
+            TAX_LAST_KNOWN.set(destination, str(rate), timeout=LAST_KNOWN_TTL_S)
             return TaxRate(country, postal_code, rate, "live")
         failure: object = f"answered {reply.status}"
     except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as unavailable:
         failure = unavailable
     except (KeyError, TypeError, ArithmeticError) as unusable:
         failure = unusable
-    if (remembered := cache.get(key)) is not None:
+    if (remembered := TAX_LAST_KNOWN.get(destination)) is not None:
         fallback_served(SPEC, failure)
         return TaxRate(country, postal_code, Decimal(remembered), "last_known")
     if country in BUILT_IN_RATES:

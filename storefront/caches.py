@@ -4,9 +4,12 @@ Public pages read no visitor state, so a whole response can be shared by every v
 Their entries depend on the generations of everything they show, so an owner's bump
 (a price import, a restock) retires them on the next request; their short TTL bounds
 what no write invalidates (availability).
+
+Two pieces of shared state are not caches of anything: the ops dashboard's ring of
+metric readings, and the throwaway key each readiness probe writes and reads back.
 """
 
-from toolkit.cache import CacheSpec, Stampede, declare
+from toolkit.cache import CacheSpec, Stampede, StateSpec, declare, declare_state
 
 # Everything a catalog page shows: a bump in any of them retires the page.
 PAGE_SOURCES = (
@@ -52,5 +55,26 @@ FRAGMENTS = declare(
         depends_on=("catalog.listing", "pricing.price", "inventory.availability"),
         notes="Shared by every URL showing the same cards (filters in another order, "
         "tracking parameters), which the page cache keys apart.",
+    )
+)
+
+OPS = declare_state(
+    StateSpec(
+        prefix="ops:",
+        owner="storefront",
+        entity="the ops dashboard's ring of metric readings (`readings`), shared by every "
+        "worker, and the lock that lets one worker at a time push onto it "
+        "(`readings-lock`; storefront.ops.readings)",
+        expiry="the ring an hour after the last push; the lock with the push interval",
+    )
+)
+
+READINESS_PROBES = declare_state(
+    StateSpec(
+        prefix="readyz:",
+        owner="storefront",
+        entity="one throwaway key per /readyz probe, written and read back to prove the "
+        "cache works (storefront.health)",
+        expiry="deleted by the probe; ten seconds at most if the probe dies first",
     )
 )

@@ -21,12 +21,12 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from storefront.caches import READINESS_PROBES
 from storefront.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,14 @@ def database_check() -> None:
 
 def cache_check() -> None:
     # A fresh key per probe: concurrent probes from several workers never see each other.
-    key = f"readyz:{secrets.token_hex(8)}"
+    probe = secrets.token_hex(8)
     value = secrets.token_hex(8)
-    cache.set(key, value, timeout=10)
+    READINESS_PROBES.set(probe, value, timeout=10)
     try:
-        if cache.get(key) != value:
+        if READINESS_PROBES.get(probe) != value:
             raise RuntimeError("the cache did not return what was written")
     finally:
-        cache.delete(key)
+        READINESS_PROBES.delete(probe)
 
 
 def broker_check() -> None:

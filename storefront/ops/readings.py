@@ -3,8 +3,9 @@
 A reading holds cumulative counts (as Prometheus does); anything over time is the
 difference of two readings, so the dashboard needs no process of its own: each time
 it is asked for data it takes a reading, and at most every `RING_INTERVAL_S` it pushes
-one onto a ring of `RING_SIZE` in the cache (namespace `ops`), shared by every worker.
-The dashboard takes quantiles and differences of the buckets with `perfstats.quantiles`.
+one onto a ring of `RING_SIZE` kept in the cache server as shared state (`OPS`, declared
+in `storefront/caches.py`), shared by every worker. The dashboard takes quantiles and
+differences of the buckets with `perfstats.quantiles`.
 """
 
 import time
@@ -13,15 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
 from django.conf import settings
-from django.core.cache import cache
 from prometheus_client.metrics_core import Metric
 
+from storefront.caches import OPS
 from storefront.celery import app as celery_app
 from toolkit.metrics import metrics_collect
 from toolkit.metrics.celery import CeleryQueueCollector
 
-RING_KEY = "ops:readings"
-RING_LOCK_KEY = "ops:readings-lock"
+RING = "readings"  # keys of the shared state OPS
+RING_LOCK = "readings-lock"
 RING_INTERVAL_S = 5.0
 RING_SIZE = 72  # six minutes at one reading every five seconds
 RING_TTL_S = 3600
@@ -145,15 +146,15 @@ def ring_update(reading: Reading) -> list[Reading]:
     never lose each other's reading; a worker that does not get the lock just reads.
     """
     try:
-        ring: list[Reading] = cache.get(RING_KEY) or []
+        ring: list[Reading] = OPS.get(RING) or []
     except (AttributeError, TypeError, ValueError):
         ring = []  # written by an older release with another Reading shape
     if ring and vars(ring[0]).keys() != _READING_FIELDS:
         ring = []  # the same, unpickled without complaint but missing fields
     due = not ring or reading.at - ring[-1].at >= RING_INTERVAL_S
-    if due and cache.add(RING_LOCK_KEY, 1, timeout=RING_INTERVAL_S):
+    if due and OPS.add(RING_LOCK, 1, timeout=RING_INTERVAL_S):
         ring = [*ring, reading][-RING_SIZE:]
-        cache.set(RING_KEY, ring, timeout=RING_TTL_S)
+        OPS.set(RING, ring, timeout=RING_TTL_S)
     return ring
 
 

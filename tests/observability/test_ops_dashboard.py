@@ -1,16 +1,11 @@
 """/metrics for the scraper, /ops/ and its data for staff only."""
 
 import pytest
-from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
+from storefront.caches import OPS
 from storefront.ops.dashboard import dashboard_data
-from storefront.ops.readings import (
-    RING_KEY,
-    Reading,
-    RouteReading,
-    ring_update,
-)
+from storefront.ops.readings import RING, Reading, RouteReading, ring_update
 from storefront.ownership import MANIFEST
 
 
@@ -102,7 +97,7 @@ def test_a_ring_written_with_an_older_reading_shape_is_dropped(db):
     # given a ring whose reading predates the admission fields
     old = Reading(at=1.0)
     del old.__dict__["shed"]
-    cache.set(RING_KEY, [old])
+    OPS.set(RING, [old], timeout=60)
 
     ring = ring_update(Reading(at=100.0))
 

@@ -5,6 +5,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from tests.toolkit.caches import DEPENDENT, HOT
@@ -137,3 +138,43 @@ def test_a_bump_retires_the_namespace_and_its_dependents(db, django_capture_on_c
 
     assert HOT.get_or_compute("a", lambda: "hot v2") == "hot v2"
     assert DEPENDENT.get_or_compute("a", lambda: "dependent v2") == "dependent v2"
+
+
+STATE_DECLARATIONS = """
+from toolkit.cache import CacheRegistry, StateSpec
+
+registry = CacheRegistry()
+BREAKERS = registry.declare_state(
+    StateSpec(prefix="tests:breaker:", owner="tests", entity="-", expiry="a minute")
+)
+"""
+
+
+def test_declaring_state_hands_its_owner_a_handle_that_writes_under_the_prefix():
+    declared = as_module("tests.caches", STATE_DECLARATIONS)
+    breakers = declared["BREAKERS"]
+
+    breakers.set("reviews:failures", 3, timeout=60)
+    breakers.add("reviews:opened_at", 1.5, timeout=60)
+
+    assert cache.get("tests:breaker:reviews:failures") == 3
+    assert breakers.get_many(["reviews:failures", "reviews:opened_at", "gone"]) == {
+        "reviews:failures": 3,
+        "reviews:opened_at": 1.5,
+    }
+    assert declared["registry"].state_of(breakers.key("reviews:failures")) is breakers.spec
+    breakers.delete("reviews:failures", "reviews:opened_at")
+    assert breakers.get("reviews:failures") is None
+
+
+@pytest.mark.parametrize("prefix", ["tests:breaker:", "tests:", "tests:breaker:reviews:"])
+def test_a_state_prefix_that_overlaps_another_is_refused(prefix):
+    # given one state declared, when another claims keys it holds (or the other way round)
+    source = STATE_DECLARATIONS + (
+        f"registry.declare_state(StateSpec(prefix={prefix!r}, owner='tests', entity='-', "
+        "expiry='-'))"
+    )
+
+    # then two owners would share keys: refused
+    with pytest.raises(ValueError, match="overlaps tests:breaker:"):
+        as_module("tests.caches", source)

@@ -1,13 +1,15 @@
 """Cache ownership: declared namespaces, generational invalidation, stampede control.
 
 Public API: `declare` and `declare_state` (in `<app>/caches.py` only), `reader`,
-`registry`, `CacheSpec`, `StateSpec`, `Stampede`, `DoNotCache`, `CacheOwnershipError`;
+`registry`, `CacheSpec`, `StateSpec`, `SharedState`, `Stampede`, `DoNotCache`,
+`CacheOwnershipError`;
 `toolkit.cache.http.cache_response` for full responses. See toolkit/README.md.
 """
 
 from toolkit.cache.owned import CacheOwnershipError, CacheReader, DoNotCache, OwnedCache
 from toolkit.cache.registry import CacheRegistry, declare, declare_state, reader, registry
 from toolkit.cache.spec import CacheSpec, Stampede, StateSpec
+from toolkit.cache.state import SharedState
 
 __all__ = [
     "CacheOwnershipError",
@@ -16,6 +18,7 @@ __all__ = [
     "CacheSpec",
     "DoNotCache",
     "OwnedCache",
+    "SharedState",
     "Stampede",
     "StateSpec",
     "declare",

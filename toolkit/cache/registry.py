@@ -2,7 +2,8 @@
 
 Each domain app declares its caches in `<app>/caches.py` and only there; the toolkit
 imports those modules at start-up (`ToolkitConfig.ready`). Declaring returns the
-owner's handle (`OwnedCache`); any other app gets a read-only `CacheReader`.
+owner's handle (`OwnedCache`, or `SharedState` for state); any other app gets a
+read-only `CacheReader`.
 """
 
 from django.utils.module_loading import autodiscover_modules
@@ -16,6 +17,7 @@ from toolkit.cache.owned import (
     calling_module,
 )
 from toolkit.cache.spec import CacheSpec, StateSpec
+from toolkit.cache.state import SharedState
 
 DECLARING_MODULE = "caches"
 
@@ -41,12 +43,20 @@ class CacheRegistry:
         self._handles[spec.namespace] = handle
         return handle
 
-    def declare_state(self, spec: StateSpec) -> None:
-        """Register shared state kept in the cache server; same rule: `<owner>.caches`."""
+    def declare_state(self, spec: StateSpec) -> SharedState:
+        """Register shared state kept in the cache server and return its owner's handle.
+
+        Same rule as `declare`: only `<owner>.caches` may declare. No prefix may contain
+        another, so every key has exactly one owner.
+        """
         _check_declaring_module(calling_module(), spec.owner, spec.prefix)
-        if spec.prefix in self._states:
-            raise ValueError(f"shared state {spec.prefix} is declared twice")
+        # The same prefix, or one inside the other: two owners would share keys.
+        if overlap := [
+            p for p in self._states if p.startswith(spec.prefix) or spec.prefix.startswith(p)
+        ]:
+            raise ValueError(f"shared state {spec.prefix} overlaps {', '.join(overlap)}")
         self._states[spec.prefix] = spec
+        return SharedState(spec)
 
     def states(self) -> tuple[StateSpec, ...]:
         return tuple(sorted(self._states.values(), key=lambda spec: spec.prefix))
