@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections import Counter
 from decimal import Decimal
 from operator import itemgetter
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -78,16 +79,22 @@ CARD_FIELDS = (
     "created_at",
 )
 
-# Keyset orders: (field, descending) pairs ending in the primary key, so every row has
+# A keyset order: (field, descending) pairs ending in the primary key, so every row has
 # one place in the order and a cursor names it exactly.
-SORT_KEYS: dict[str, tuple[tuple[str, bool], ...]] = {
+SortKeys = tuple[tuple[str, bool], ...]
+# One row's values for a keyset order's fields, in its order.
+KeyValues = tuple[Any, ...]
+# A pool row: the columns `_pool` was asked for.
+PoolRow = dict[str, Any]
+
+SORT_KEYS: dict[str, SortKeys] = {
     "popular": (("popularity", True), ("product_id", False)),
     "price_asc": (("min_price", False), ("product_id", False)),
     "price_desc": (("min_price", True), ("product_id", False)),
     "newest": (("created_at", True), ("product_id", True)),
 }
 # PostgreSQL's ts_rank grows with relevance; FTS5's bm25 rank shrinks with it.
-RELEVANCE_KEYS = {
+RELEVANCE_KEYS: dict[str, SortKeys] = {
     "postgresql": (("rank", True), ("popularity", True), ("product_id", False)),
     "sqlite": (("rank", False), ("popularity", True), ("product_id", False)),
 }
@@ -122,7 +129,7 @@ def _tsquery(terms: tuple[str, ...]) -> SearchQuery:
     return SearchQuery(postgres_tsquery(terms), search_type="raw", config="simple")
 
 
-def _order(keys: tuple[tuple[str, bool], ...]) -> list[str]:
+def _order(keys: SortKeys) -> list[str]:
     return [f"-{name}" if descending else name for name, descending in keys]
 
 
@@ -134,7 +141,7 @@ def _rank(terms: tuple[str, ...]) -> Cast | F:
 
 def _pool(
     matching: QuerySet[SearchDocument], terms: tuple[str, ...], size: int, fields: tuple[str, ...]
-) -> list[dict]:
+) -> list[PoolRow]:
     """The `size` most popular matches, most popular first, as dicts of `fields`
     (`rank` among them: their relevance). One query."""
     rows = matching.order_by(*_order(SORT_KEYS["popular"]))
@@ -143,12 +150,10 @@ def _pool(
     return list(rows.values(*fields)[:size])
 
 
-def _in_keyset_order(
-    rows: list[dict], keys: tuple[tuple[str, bool], ...], after: tuple | None
-) -> list[dict]:
+def _in_keyset_order(rows: list[PoolRow], keys: SortKeys, after: KeyValues | None) -> list[PoolRow]:
     """Pool rows in the keyset order `keys`, from just after the key `after` on."""
 
-    def position(values: tuple) -> tuple:
+    def position(values: KeyValues) -> KeyValues:
         return tuple(
             -v if descending else v for v, (_, descending) in zip(values, keys, strict=True)
         )
@@ -161,7 +166,7 @@ def _in_keyset_order(
     return [row for _, row in ordered[start:]]
 
 
-def _after(keys: tuple[tuple[str, bool], ...], values: tuple) -> Q:
+def _after(keys: SortKeys, values: KeyValues) -> Q:
     """Rows strictly after `values` in the keyset order `keys` (a row-value comparison)."""
     condition = Q()
     for position, (name, descending) in enumerate(keys):
@@ -214,30 +219,21 @@ def search_documents(
     )
     cached_facets = FACETS.get(search_id)
     limit = settings.SEARCH_POOL_SIZE
-    fields = ("product_id", "popularity")
+    fields: tuple[str, ...] = ("product_id", "popularity")
     fields += ("rank",) if sort == "relevance" else ()
     fields += FACET_FIELDS if cached_facets is None else ()
     pool = _pool(matching, terms, limit + 1, fields)
     count_capped = len(pool) > limit
     pool = pool[:limit]
-
-    if sort == "relevance":
-        # The page comes from the pool, ordered here; then its cards by id.
-        ranked = _in_keyset_order(pool, keys, after)[: per_page + 1]
-        page_keys = [tuple(row[name] for name, _ in keys) for row in ranked]
-        by_id = SearchDocument.objects.only(*CARD_FIELDS).in_bulk(
-            [row["product_id"] for row in ranked]
-        )
-        rows = [by_id[row["product_id"]] for row in ranked if row["product_id"] in by_id]
-    else:
-        page_rows = matching.filter(_after(keys, after)) if after else matching
-        rows = list(page_rows.only(*CARD_FIELDS).order_by(*_order(keys))[: per_page + 1])
-        page_keys = [tuple(getattr(row, name) for name, _ in keys) for row in rows]
-    next_cursor = None
-    if len(rows) > per_page:
-        rows = rows[:per_page]
-        next_cursor = cursor_encode(Cursor(search_id, page_keys[per_page - 1]))
-
+    rows, next_cursor = _page(
+        pool,
+        matching,
+        keys=keys,
+        after=after,
+        by_relevance=sort == "relevance",
+        per_page=per_page,
+        search_id=search_id,
+    )
     facets, degraded = _facets_within_budget(pool, cached_facets, search_id, started=started)
     return SearchResults(
         query=query,
@@ -252,12 +248,44 @@ def search_documents(
     )
 
 
+def _page(
+    pool: list[PoolRow],
+    matching: QuerySet[SearchDocument],
+    *,
+    keys: SortKeys,
+    after: KeyValues | None,
+    by_relevance: bool,
+    per_page: int,
+    search_id: str,
+) -> tuple[list[SearchDocument], str | None]:
+    """Return the page just after the key `after`, and the cursor to the next one (None
+    on the last page). One query.
+
+    By relevance the page comes from the pool, ordered here, and only its cards are read;
+    the other sorts read the page from the matches in keyset order.
+    """
+    if by_relevance:
+        ranked = _in_keyset_order(pool, keys, after)[: per_page + 1]
+        page_keys = [tuple(row[name] for name, _ in keys) for row in ranked]
+        by_id = SearchDocument.objects.only(*CARD_FIELDS).in_bulk(
+            [row["product_id"] for row in ranked]
+        )
+        rows = [by_id[row["product_id"]] for row in ranked if row["product_id"] in by_id]
+    else:
+        page_rows = matching.filter(_after(keys, after)) if after else matching
+        rows = list(page_rows.only(*CARD_FIELDS).order_by(*_order(keys))[: per_page + 1])
+        page_keys = [tuple(getattr(row, name) for name, _ in keys) for row in rows]
+    if len(rows) <= per_page:
+        return rows, None
+    return rows[:per_page], cursor_encode(Cursor(search_id, page_keys[per_page - 1]))
+
+
 def _vendor() -> str:
     return "postgresql" if connection.vendor == "postgresql" else "sqlite"
 
 
 def _facets_within_budget(
-    pool: list[dict], cached: SearchFacets | None, search_id: str, *, started: float
+    pool: list[PoolRow], cached: SearchFacets | None, search_id: str, *, started: float
 ) -> tuple[SearchFacets | None, bool]:
     """Cached facets, or fresh ones if the budget allows; (None, True) past the budget."""
     if cached is not None:
@@ -275,7 +303,7 @@ def _facets_within_budget(
     return facets, False
 
 
-def _facets(pool: list[dict]) -> SearchFacets:
+def _facets(pool: list[PoolRow]) -> SearchFacets:
     """Counts by brand, leaf category, price range, stock and attribute value over the
     pool: its rows carry the facet columns (counted here, at most SEARCH_POOL_SIZE of
     them); attribute values take one query."""
@@ -293,10 +321,10 @@ def _facets(pool: list[dict]) -> SearchFacets:
         .order_by("name", "-n", "value")
     )
     by_name: dict[str, list[FacetValue]] = {}
-    for row in attributes:
-        values = by_name.setdefault(row["name"], [])
+    for attribute in attributes:
+        values = by_name.setdefault(attribute["name"], [])
         if len(values) < FACET_LIMIT:
-            values.append(FacetValue(row["value"], row["value"], row["n"]))
+            values.append(FacetValue(attribute["value"], attribute["value"], attribute["n"]))
     top_brands = sorted(brands.items(), key=lambda item: (-item[1], item[0][1]))[:FACET_LIMIT]
     return SearchFacets(
         categories=tuple(

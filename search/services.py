@@ -8,6 +8,7 @@ A product is searchable when it is published and at least one variant has a pric
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection, transaction
 
@@ -19,7 +20,7 @@ from catalog.interface import (
     product_ids_for_variants,
     product_search_sources,
 )
-from inventory.interface import stock_levels
+from inventory.interface import StockLevel, stock_levels
 from pricing.interface import prices_for_variants
 from search.caches import DOCUMENTS
 from search.dto import CATEGORY_SEPARATOR
@@ -151,8 +152,8 @@ def _refresh_planner_statistics() -> None:
 
 def _document(
     source: ProductSearchSource,
-    prices: Mapping[int, object],
-    levels: Mapping[int, object],
+    prices: Mapping[int, Decimal],
+    levels: Mapping[int, StockLevel],
     categories: Mapping[str, CategoryRef],
 ) -> SearchDocument | None:
     priced = [variant.id for variant in source.variants if variant.id in prices]
