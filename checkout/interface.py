@@ -17,6 +17,7 @@ from checkout.idempotency import (
     idempotent_response,
     request_fingerprint,
 )
+from checkout.metrics import FunnelStep, funnel_step_listen
 from checkout.selectors import CartNotFound, OrderNotFound, cart_view, order_view
 from checkout.services import (
     CartEmpty,
@@ -44,6 +45,7 @@ __all__ = [
     "CartNotFound",
     "CartNotOpen",
     "CartView",
+    "FunnelStep",
     "IdempotencyKeyInvalid",
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
@@ -64,6 +66,7 @@ __all__ = [
     "cart_set_coupon",
     "cart_update_line",
     "cart_view",
+    "funnel_step_listen",
     "idempotent_response",
     "order_place",
     "order_view",

@@ -6,12 +6,11 @@ ratio is `order_completed / checkout_started` over a window: the ops dashboard c
 it, and `docs/ops/prometheus-rules.yml` records it for Prometheus.
 """
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from django.db import transaction
 from prometheus_client import Counter
-
-from toolkit.releases.cohorts import release_funnel_step
 
 
 class FunnelStep(StrEnum):
@@ -34,8 +33,22 @@ for _step in FunnelStep:
     CHECKOUT_FUNNEL.labels(_step.value)
 
 
+FunnelListener = Callable[[str], None]
+_listeners: list[FunnelListener] = []
+
+
+def funnel_step_listen(listener: FunnelListener) -> None:
+    """Also call `listener(step)` on each funnel step, in the request that reached it.
+
+    For higher layers that count the funnel their own way (releases counts it per
+    release cohort); checkout knows nothing about them. Call from `AppConfig.ready()`.
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 def funnel_step(step: FunnelStep) -> None:
     """Count `step` once the current transaction commits (at once outside one)."""
     transaction.on_commit(CHECKOUT_FUNNEL.labels(step.value).inc)
-    # The same step under the buyer's release cohorts, to compare completion by cohort.
-    release_funnel_step(step.value)
+    for listener in _listeners:
+        listener(step.value)

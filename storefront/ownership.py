@@ -67,8 +67,8 @@ ROUTES = (
     Route("ops:metrics", "storefront", 250, INTERNAL, "Prometheus exposition"),
     Route("ops:dashboard", "storefront", 500, INTERNAL, "staff dashboard"),
     Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
-    Route("releases:data", "toolkit", 500, INTERNAL, "release flags, steps, decisions (JSON)"),
-    Route("releases:decide", "toolkit", 500, INTERNAL, "a person's release decision (POST)"),
+    Route("releases:data", "releases", 500, INTERNAL, "release flags, steps, decisions (JSON)"),
+    Route("releases:decide", "releases", 500, INTERNAL, "a person's release decision (POST)"),
     Route("admin:*", "storefront", 1000, INTERNAL, "Django admin"),
     Route("backoffice:price-set", "pricing", 500, INTERNAL, "back-office price write"),
     Route("backoffice:stock-set", "inventory", 500, INTERNAL, "back-office stock write"),
@@ -81,7 +81,7 @@ CACHE_NAMESPACES = (
     Cache("sessions", "storefront", "cached_db sessions (staff, checkout messages)"),
     Cache("readyz", "storefront", "readiness probe round trips, deleted at once"),
     Cache("ops", "storefront", "the ops dashboard's ring of metric snapshots"),
-    Cache("releases", "toolkit", "release flag snapshot, versioned by generation"),
+    Cache("releases", "releases", "release flag snapshot, versioned by generation"),
 )
 
 DEPENDENCIES = (
@@ -108,10 +108,10 @@ SIGNALS = (
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
     Signal("peakstore_pricing_evaluation_bound_hit", "pricing", "carts past the rule bound"),
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
-    Signal("peakstore_release_request_duration_seconds", "toolkit", "latency by flag, cohort"),
-    Signal("peakstore_release_request_errors", "toolkit", "5xx by flag and cohort"),
-    Signal("peakstore_release_request_timeouts", "toolkit", "timeouts by flag and cohort"),
-    Signal("peakstore_release_checkouts", "toolkit", "checkout steps by flag and cohort"),
+    Signal("peakstore_release_request_duration_seconds", "releases", "latency by flag, cohort"),
+    Signal("peakstore_release_request_errors", "releases", "5xx by flag and cohort"),
+    Signal("peakstore_release_request_timeouts", "releases", "timeouts by flag and cohort"),
+    Signal("peakstore_release_checkouts", "releases", "checkout steps by flag and cohort"),
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
     Signal("peakstore_admission_expected_wait_seconds", "storefront", "queue wait estimate"),
     Signal("peakstore_admission_budget_seconds", "storefront", "wait budget by route class"),
@@ -119,7 +119,7 @@ SIGNALS = (
 
 # Release flags and kill switches (declared in storefront/releases.py): who owns each and
 # who may stop it. Stopping a kill switch degrades its feature at once; the gate stops
-# rollouts on its own. Anyone stopping needs the permission toolkit.stop_releaseflag.
+# rollouts on its own. Anyone stopping needs the permission releases.stop_releaseflag.
 RELEASES = (
     ReleaseAuthority(
         "recommendations-v2",

@@ -21,10 +21,10 @@ from time import perf_counter
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from releases.interface import release_variant, releases_for, releases_observe
 from storefront.caches import PAGES
 from toolkit.cache.http import SAFE_METHODS, View, cache_response, page_cache_policy
 from toolkit.query import InvalidParameter, QuerySpec, query_apply
-from toolkit.releases.cohorts import release_variant, releases_for, releases_observe
 from toolkit.routes import route_match
 
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from toolkit.releases.spec import Criteria, FlagKind, FlagSpec, Step, flag_declare
+from releases.interface import Criteria, FlagKind, FlagSpec, Step, flag_declare
 
 T = TypeVar("T")
 

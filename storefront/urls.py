@@ -6,7 +6,7 @@ urlpatterns = [
     path("backoffice/v1/", include("storefront.backoffice_urls")),
     path("", include("storefront.api.urls")),
     path("", include("storefront.ops.urls")),
-    path("", include("toolkit.releases.urls")),
+    path("", include("releases.urls")),
     path("", include("storefront.pages.urls")),
 ]
 

@@ -11,8 +11,3 @@ class ToolkitConfig(AppConfig):
         # Each app's caches.py declares its namespaces, so the registry is complete
         # before the first request, the audit or `cache_registry` reads it.
         autodiscover()
-
-        from toolkit.releases import spec, tasks  # noqa: F401  (tasks: the gate's beat task)
-
-        # Each app's releases.py declares its flags (routes, steps, criteria).
-        spec.autodiscover()

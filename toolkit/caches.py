@@ -2,18 +2,6 @@
 
 from toolkit.cache import StateSpec, declare_state
 
-RELEASES_PREFIX = "releases:"
-
-declare_state(
-    StateSpec(
-        prefix=RELEASES_PREFIX,
-        owner="toolkit",
-        entity="release flags: a snapshot of every flag's state under its generation, "
-        "read on each request (toolkit.releases.state)",
-        expiry="a week after the last flag write; the database is the system of record",
-    )
-)
-
 declare_state(
     StateSpec(
         prefix="toolkit:cache-epoch",

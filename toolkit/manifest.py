@@ -64,7 +64,7 @@ class ReleaseAuthority:
 
     flag: str
     owner: str
-    stop_authority: str  # the role that may stop it; it needs `toolkit.stop_releaseflag`
+    stop_authority: str  # the role that may stop it; it needs `releases.stop_releaseflag`
     description: str = ""
 
 

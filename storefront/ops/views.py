@@ -12,13 +12,13 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from releases.interface import releases_overview
 from storefront.celery import app as celery_app
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
 from storefront.ops.readings import reading_take, ring_update
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
-from toolkit.releases.selectors import releases_overview
 
 
 @require_safe

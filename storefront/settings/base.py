@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "inventory",
     "search",
     "checkout",
+    "releases",
     "storefront",
     # Development tooling (run_stack, demo, loadtest, seed_store, benchmarks): not in
     # production, which starts gunicorn and Celery itself.
@@ -51,7 +52,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Release flags and cohorts per request (needs the user and the resolved route).
-    "toolkit.releases.cohorts.ReleaseMiddleware",
+    "releases.cohorts.ReleaseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
@@ -136,9 +137,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.tasks.idempotency_records_purge_task",
         "schedule": 3600.0,
     },
-    # The release gate: judge running rollouts on their cohort metrics (toolkit.releases).
+    # The release gate: judge running rollouts on their cohort metrics (releases.tasks).
     "releases-evaluate": {
-        "task": "toolkit.releases.tasks.releases_evaluate_task",
+        "task": "releases.tasks.releases_evaluate_task",
         "schedule": ENV.releases_evaluate_every,
     },
     "stock-reservations-purge": {

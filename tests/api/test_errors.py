@@ -13,7 +13,16 @@ from toolkit.errors import DomainError
 
 # Domain errors only management commands and imports can raise.
 NOT_REACHABLE_FROM_THE_API = {"slug_taken", "invalid_stock_change"}
-APPS = ["toolkit", "integrations", "catalog", "pricing", "inventory", "search", "checkout"]
+APPS = [
+    "toolkit",
+    "integrations",
+    "catalog",
+    "pricing",
+    "inventory",
+    "search",
+    "checkout",
+    "releases",
+]
 
 
 def test_malformed_json(api, cart_token):

@@ -122,7 +122,7 @@ def test_percentiles_over_a_window_come_from_the_bucket_differences():
 def test_ops_shows_every_release_flag_and_the_last_decisions(staff_client, django_user_model):
     from django.core.management import call_command
 
-    from toolkit.releases.spec import FLAGS
+    from releases.spec import FLAGS
 
     django_user_model.objects.create_superuser("release-lead", "lead@example.com", "pw")
     call_command("rollout", "stop", "reviews", "--actor", "release-lead", "--reason", "drill")
@@ -139,7 +139,7 @@ def test_ops_shows_every_release_flag_and_the_last_decisions(staff_client, djang
 def test_ops_drives_a_release_with_the_buttons_its_state_allows(
     staff_client, client, django_user_model
 ):
-    from toolkit.releases.models import ReleaseFlag
+    from releases.models import ReleaseFlag
 
     # given a rollout never started: the only button is "start"
     page = staff_client.get("/ops/").content.decode()

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from toolkit.releases.gates import CohortTotals
-from toolkit.releases.metrics import LATENCY_BUCKETS
+from releases.gates import CohortTotals
+from releases.metrics import LATENCY_BUCKETS
 
 BOUNDS = (*LATENCY_BUCKETS, float("inf"))
 

@@ -4,8 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.releases.conftest import CohortStream
-from toolkit.releases.gates import (
+from releases.gates import (
     Action,
     CohortSample,
     IntervalSample,
@@ -15,7 +14,8 @@ from toolkit.releases.gates import (
     interval_judge,
     step_decide,
 )
-from toolkit.releases.spec import Criteria, Step
+from releases.spec import Criteria, Step
+from tests.releases.conftest import CohortStream
 
 STEPS = (Step(100, min_dwell_s=60, min_samples=90), Step(500, min_dwell_s=60, min_samples=90))
 CRITERIA = Criteria(min_interval_samples=30, passes_to_exit=3, max_failures=2, max_inconclusive=2)

@@ -4,10 +4,10 @@ import itertools
 import json
 from pathlib import Path
 
-import toolkit.releases
-from toolkit.releases.hashing import subject_bucket, subject_exposed
+import releases
+from releases.hashing import subject_bucket, subject_exposed
 
-VECTORS = Path(toolkit.releases.__file__).parent / "test_vectors.json"
+VECTORS = Path(releases.__file__).parent / "test_vectors.json"
 
 
 def test_the_published_vectors_hold():

@@ -5,11 +5,11 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from releases import metrics
+from releases.cohorts import SUBJECT_COOKIE
+from releases.hashing import subject_bucket
+from releases.services import release_decide
 from toolkit.cache import registry
-from toolkit.releases import metrics
-from toolkit.releases.cohorts import SUBJECT_COOKIE
-from toolkit.releases.hashing import subject_bucket
-from toolkit.releases.services import release_decide
 
 
 @pytest.fixture

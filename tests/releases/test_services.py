@@ -4,18 +4,19 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from tests.releases.conftest import CohortStream
-from toolkit.releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
-from toolkit.releases.services import (
+from releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
+from releases.services import (
     ReleasePermissionDenied,
     release_decide,
     releases_evaluate,
 )
-from toolkit.releases.spec import flag_spec
-from toolkit.releases.state import snapshot_get
+from releases.spec import flag_spec
+from releases.state import GENERATION_KEY, STATE_KEY, snapshot_ensure, snapshot_get
+from tests.releases.conftest import CohortStream
 
 FLAG = "recommendations-v2"  # 20 samples close an interval; 3 failures stop
 FIRST_STEP, SECOND_STEP = (step.basis_points for step in flag_spec(FLAG).steps[:2])
@@ -135,6 +136,23 @@ def test_the_request_path_reads_the_published_snapshot_without_a_query(
     assert snapshot[FLAG].exposure_bp == FIRST_STEP
 
 
+def test_the_gate_republishes_a_snapshot_whose_states_the_cache_lost(
+    releaser, django_capture_on_commit_callbacks
+):
+    # given a published snapshot whose states are gone (evicted, or written under the
+    # key of before the move to the releases app) while its generation is still there
+    with django_capture_on_commit_callbacks(execute=True):
+        release_decide(name=FLAG, action="start", actor=releaser)
+    cache.delete(STATE_KEY.format(cache.get(GENERATION_KEY)))
+    assert FLAG not in snapshot_get()
+
+    # when the evaluator ticks
+    snapshot_ensure()
+
+    # then the request path reads the flag's state again
+    assert snapshot_get()[FLAG].exposure_bp == FIRST_STEP
+
+
 def test_the_cli_refuses_an_actor_without_the_permission_and_records_one_with_it(releaser):
     person("viewer")
 
@@ -156,7 +174,7 @@ def test_the_admin_action_checks_the_same_permission(client, db):
     client.force_login(viewer)
 
     client.post(
-        "/admin/toolkit/releaseflag/",
+        "/admin/releases/releaseflag/",
         {"action": "release_stop", "_selected_action": [ReleaseFlag.objects.get(name=FLAG).pk]},
     )
 
@@ -165,7 +183,7 @@ def test_the_admin_action_checks_the_same_permission(client, db):
     stopper.user_permissions.add(Permission.objects.get(codename="view_releaseflag"))
     client.force_login(stopper)
     client.post(
-        "/admin/toolkit/releaseflag/",
+        "/admin/releases/releaseflag/",
         {"action": "release_stop", "_selected_action": [ReleaseFlag.objects.get(name=FLAG).pk]},
     )
     assert ReleaseFlag.objects.get(name=FLAG).status == "stopped"
@@ -179,3 +197,24 @@ def test_ops_decisions_need_the_permission_too(client, db):
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "release_permission_denied"
+
+
+def test_an_ops_decision_goes_back_to_the_page_the_form_names(client, releaser):
+    client.force_login(releaser)
+
+    response = client.post(f"/ops/releases/{FLAG}/start/", {"reason": "go", "next": "/ops/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/ops/"
+    assert ReleaseFlag.objects.get(name=FLAG).status == "running"
+
+
+def test_an_ops_decision_never_redirects_off_the_site(client, releaser):
+    client.force_login(releaser)
+
+    response = client.post(
+        f"/ops/releases/{FLAG}/start/", {"reason": "go", "next": "https://elsewhere.example/"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/ops/releases.json"

@@ -11,11 +11,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from catalog.models import SlugHistory
+from releases.cohorts import SUBJECT_COOKIE
 from tests.factories import stocked_product
 from tests.releases.test_request_path import count, decide, visitor_in  # noqa: F401
 from tests.storefront.conftest import add_to_cart
 from toolkit.cache.metrics import CacheEvent, cache_event_count
-from toolkit.releases.cohorts import SUBJECT_COOKIE
 
 PUBLIC_PAGES = ["/", "/c/outdoor/", "/p/trail-runner/", "/search/?q=trail"]
 # Headers that differ between any two responses, whatever path answered them.

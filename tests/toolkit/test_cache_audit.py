@@ -95,7 +95,7 @@ def test_declared_shared_state_is_owned_and_still_checked_for_a_ttl(warm, capsys
     assert states["releases:"].without_ttl == ["releases:generation"]
     with pytest.raises(CommandError, match="unowned keys or keys without a TTL"):
         call_command("cache_audit", strict=True)
-    assert "shared state releases: (toolkit)" in capsys.readouterr().out
+    assert "shared state releases: (releases)" in capsys.readouterr().out
 
 
 def test_the_periodic_task_runs_the_same_audit(warm):

@@ -32,8 +32,8 @@ from loadtests.gates import (
 from loadtests.report import report_write
 from loadtests.results import results_read
 from loadtests.scenarios import SCENARIOS, Scenario, scenario_get
+from releases.interface import release_decisions
 from storefront.settings.environment import BASE_DIR, ENV
-from toolkit.releases.selectors import release_decisions
 
 
 class Command(BaseCommand):

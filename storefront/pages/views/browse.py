@@ -27,6 +27,7 @@ from integrations.interface import (
     recommendations_for_product,
     reviews_for_product,
 )
+from releases.interface import flag_enabled
 from search.interface import InvalidCursor, search_products
 from storefront.offers import card_offers, variant_offers
 from storefront.page_cache import cached_page
@@ -47,7 +48,6 @@ from storefront.pages.shell import page_meta, render_page, top_level_categories
 from storefront.releases import RECOMMENDATIONS_V2, SEARCH_FACETS, recommendations_rank_v2
 from toolkit.pagination import InvalidPage
 from toolkit.query import RAW_QUERY_STRING, QuerySpec
-from toolkit.releases.cohorts import flag_enabled
 
 # The product page may wait this long for its optional widgets, in parallel with its own
 # queries; a widget not back by then is left out. The clients' own timeouts are shorter.

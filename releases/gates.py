@@ -22,7 +22,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
-from toolkit.releases.spec import Criteria, Step
+from releases.spec import Criteria, Step
 
 
 class Verdict(StrEnum):

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from toolkit.releases.services import releases_evaluate
+from releases.services import releases_evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -23,3 +23,13 @@ def releases_evaluate_task() -> int:
             decision.reason,
         )
     return len(decisions)
+
+
+@shared_task(name="toolkit.releases.tasks.releases_evaluate_task")
+def releases_evaluate_task_before_the_move() -> int:
+    """Run messages sent under the task's name from before the releases app existed.
+
+    A broker may still hold them during an upgrade (a beat that has not restarted yet);
+    without this name the worker would reject them as unregistered.
+    """
+    return releases_evaluate_task()

@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
+from releases.services import HUMAN_ACTIONS, release_decide, release_permission
 from toolkit.errors import DomainError
-from toolkit.releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
-from toolkit.releases.services import HUMAN_ACTIONS, release_decide, release_permission
 
 
 def _decision_action(action: str):

@@ -1,7 +1,10 @@
 """Release state and its audit trail. Definitions live in code (`spec.py`); this is data.
 
-Writes go through `toolkit.releases.services` only: each one records a decision and,
-on commit, republishes the flag snapshot the request path reads from the cache.
+Writes go through `releases.services` only: each one records a decision and, on commit,
+republishes the flag snapshot the request path reads from the cache.
+
+The tables keep the names they were created with when these models belonged to the
+toolkit app (`toolkit_release*`): moving the models moved no data (migration 0001).
 """
 
 from django.db import models
@@ -38,6 +41,7 @@ class ReleaseFlag(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "toolkit_releaseflag"
         ordering = ["name"]
         permissions = [
             ("start_releaseflag", "Can start a release exposure"),
@@ -69,6 +73,7 @@ class ReleaseDecision(models.Model):
     metrics = models.JSONField(default=dict)  # recent intervals, exit criteria status
 
     class Meta:
+        db_table = "toolkit_releasedecision"
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
@@ -89,6 +94,7 @@ class ReleaseWindow(models.Model):
     ends_at = models.DateTimeField()
 
     class Meta:
+        db_table = "toolkit_releasewindow"
         ordering = ["starts_at"]
         constraints = [
             models.CheckConstraint(

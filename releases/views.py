@@ -1,6 +1,7 @@
 """Release state as JSON, and decisions by POST, for staff on `/ops/`.
 
-Staff see; only holders of each action's permission decide (the service checks).
+Staff see; only holders of each action's permission decide (the service checks). A form
+says where to go back to in its `next` field: this app knows no page of the store.
 """
 
 from django.contrib import messages
@@ -8,13 +9,14 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from releases.selectors import release_decisions, releases_overview
+from releases.services import release_decide
+from releases.spec import FLAGS
 from toolkit.errors import DomainError
-from toolkit.releases.selectors import release_decisions, releases_overview
-from toolkit.releases.services import release_decide
-from toolkit.releases.spec import FLAGS
 
 
 @require_safe
@@ -31,7 +33,7 @@ def releases_data(request: HttpRequest) -> JsonResponse:
 @require_POST
 @staff_member_required
 def release_decision(request: HttpRequest, name: str, action: str) -> HttpResponse:
-    """Record a person's decision about flag `name`, then go back to the dashboard."""
+    """Record a person's decision about flag `name`, then go back to the form's page."""
     if name not in FLAGS:
         return JsonResponse({"error": {"code": "not_found", "message": name}}, status=404)
     try:
@@ -41,11 +43,21 @@ def release_decision(request: HttpRequest, name: str, action: str) -> HttpRespon
     except DomainError as error:
         if request.accepts("text/html"):
             messages.error(request, error.message)
-            return redirect("ops:dashboard")
+            return _back(request)
         return JsonResponse(
             {"error": {"code": error.code, "message": error.message}}, status=error.status
         )
     if request.accepts("text/html"):
         messages.success(request, f"{name}: {action} recorded")
-        return redirect("ops:dashboard")
+        return _back(request)
     return JsonResponse({"ok": True})
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Redirect to the form's `next` page if it is on this site, else to the state."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("releases:data")

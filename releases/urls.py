@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from toolkit.releases import views
+from releases import views
 
 app_name = "releases"
 

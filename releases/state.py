@@ -21,11 +21,14 @@ from types import MappingProxyType
 from django.core.cache import cache
 from django.db import transaction
 
-from toolkit.caches import RELEASES_PREFIX
-from toolkit.releases.spec import FLAGS, FlagSpec
+from releases.caches import RELEASES_PREFIX
+from releases.spec import FLAGS, FlagSpec
 
 GENERATION_KEY = f"{RELEASES_PREFIX}generation"
-STATE_KEY = f"{RELEASES_PREFIX}state:v{{}}"
+# Plain (name, status, exposure) tuples, which decode whatever module this code lives
+# in. Snapshots written before the move to the releases app pickled toolkit classes
+# under `releases:state:v<generation>`; this key never reads them, and they expire.
+STATE_KEY = f"{RELEASES_PREFIX}flags:v{{}}"
 STATE_TTL = 7 * 24 * 3600
 
 
@@ -59,10 +62,12 @@ def snapshot_get() -> Snapshot:
         return EMPTY_SNAPSHOT
     if (snapshot := _memo.get(generation)) is not None:
         return snapshot
-    states = cache.get(STATE_KEY.format(generation))
-    if states is None:
+    rows = cache.get(STATE_KEY.format(generation))
+    if rows is None:
         return EMPTY_SNAPSHOT
-    snapshot = MappingProxyType({state.name: state for state in states})
+    snapshot = MappingProxyType(
+        {name: FlagState(name=name, status=status, exposure_bp=bp) for name, status, bp in rows}
+    )
     _memo.clear()  # one generation per process is enough
     _memo[generation] = snapshot
     return snapshot
@@ -70,16 +75,13 @@ def snapshot_get() -> Snapshot:
 
 def snapshot_publish() -> None:
     """Write every flag's state to the cache under a new generation. One query."""
-    from toolkit.releases.models import ReleaseFlag
+    from releases.models import ReleaseFlag
 
-    states = [
-        FlagState(name=name, status=status, exposure_bp=exposure_bp)
-        for name, status, exposure_bp in ReleaseFlag.objects.filter(name__in=FLAGS).values_list(
-            "name", "status", "exposure_bp"
-        )
-    ]
+    rows = list(
+        ReleaseFlag.objects.filter(name__in=FLAGS).values_list("name", "status", "exposure_bp")
+    )
     generation = time.time_ns()
-    cache.set(STATE_KEY.format(generation), states, STATE_TTL)
+    cache.set(STATE_KEY.format(generation), rows, STATE_TTL)
     cache.set(GENERATION_KEY, generation, STATE_TTL)
 
 
@@ -89,6 +91,11 @@ def snapshot_publish_on_commit() -> None:
 
 
 def snapshot_ensure() -> None:
-    """Republish if the cache lost the snapshot (the evaluator calls it every tick)."""
-    if cache.get(GENERATION_KEY) is None:
+    """Republish if the cache lost the snapshot (the evaluator calls it every tick).
+
+    Either key may go: the generation, or only the states it points to (evicted, or
+    written under an older key format).
+    """
+    generation = cache.get(GENERATION_KEY)
+    if generation is None or cache.get(STATE_KEY.format(generation)) is None:
         snapshot_publish()

@@ -6,7 +6,7 @@ A subject is in the exposure iff `bucket < exposure_bp` (0..10000 basis points).
 bucket never depends on the exposure, so raising it keeps everyone already in and only
 adds subjects; lowering it (a stop) takes the newest out first. The salt is per flag, so
 one visitor's buckets for two flags are independent (the same 1% do not get every
-experiment). Any language can reproduce it; `toolkit/releases/test_vectors.json` holds
+experiment). Any language can reproduce it; `releases/test_vectors.json` holds
 worked examples and a test keeps them true.
 """
 

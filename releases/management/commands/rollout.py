@@ -11,10 +11,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from releases.selectors import release_decisions, releases_overview
+from releases.services import HUMAN_ACTIONS, release_decide
+from releases.spec import FLAGS
 from toolkit.errors import DomainError
-from toolkit.releases.selectors import release_decisions, releases_overview
-from toolkit.releases.services import HUMAN_ACTIONS, release_decide
-from toolkit.releases.spec import FLAGS
 
 
 class Command(BaseCommand):

@@ -24,12 +24,12 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from releases import metrics
+from releases.hashing import BASIS_POINTS, subject_bucket
+from releases.spec import FLAGS, FlagKind, FlagSpec
+from releases.state import Snapshot, flag_state, snapshot_get
 from toolkit.manifest import ownership_manifest
 from toolkit.once import created_once
-from toolkit.releases import metrics
-from toolkit.releases.hashing import BASIS_POINTS, subject_bucket
-from toolkit.releases.spec import FLAGS, FlagKind, FlagSpec
-from toolkit.releases.state import Snapshot, flag_state, snapshot_get
 
 SUBJECT_COOKIE = "peakstore_subject"
 SUBJECT_COOKIE_AGE = 365 * 24 * 3600

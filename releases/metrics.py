@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from checkout.interface import FunnelStep
+from releases.gates import CohortTotals
 from toolkit.metrics import metrics_collect
 from toolkit.once import created_once
-from toolkit.releases.gates import CohortTotals
 
 CANARY, CONTROL = "canary", "control"
 # Fine around typical page SLOs: a p95 ratio is only as good as the buckets under it.
@@ -26,7 +27,7 @@ ERRORS = "peakstore_release_request_errors"
 TIMEOUTS = "peakstore_release_request_timeouts"
 CHECKOUTS = "peakstore_release_checkouts"
 # The checkout funnel steps the completion ratio is made of.
-CHECKOUT_STARTED, CHECKOUT_COMPLETED = "checkout_started", "order_completed"
+CHECKOUT_STARTED, CHECKOUT_COMPLETED = FunnelStep.CHECKOUT_STARTED, FunnelStep.ORDER_COMPLETED
 
 
 @created_once

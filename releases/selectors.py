@@ -6,9 +6,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from toolkit.releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
-from toolkit.releases.services import release_actions_available
-from toolkit.releases.spec import FLAGS, FlagKind, flag_spec
+from releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
+from releases.services import release_actions_available
+from releases.spec import FLAGS, FlagKind, flag_spec
 
 
 def _decision_row(decision: ReleaseDecision) -> dict:

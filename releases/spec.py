@@ -2,7 +2,7 @@
 
 A flag's *definition* (kind, routes, steps, criteria, salt) is declared in code by the
 app that owns the change, in `<app>/releases.py`, so it is reviewed with the change. Its
-*state* (status, current step, exposure) is data in `toolkit.ReleaseFlag`, driven by
+*state* (status, current step, exposure) is data in `releases.ReleaseFlag`, driven by
 people and by the gate. A flag may only change behaviour on the routes it declares;
 everywhere else it is off.
 """
@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from django.apps import apps
 
-from toolkit.releases.hashing import BASIS_POINTS
+from releases.hashing import BASIS_POINTS
 
 
 class FlagKind(StrEnum):

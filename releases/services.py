@@ -1,7 +1,7 @@
 """Every change to a release, by a person or by the gate, and its audit record.
 
 People act through `release_decide` (the `rollout` command, the admin and `/ops/` all
-call it); it checks the actor's permission (`toolkit.<action>_releaseflag`). The gate
+call it); it checks the actor's permission (`releases.<action>_releaseflag`). The gate
 acts through `releases_evaluate` (a Celery beat task every few seconds). Either way the
 flag row is locked, the decision is recorded with actor, step, criteria and a metrics
 snapshot, and the snapshot the request path reads is republished after commit.
@@ -16,9 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from toolkit.errors import DomainError
-from toolkit.releases import metrics
-from toolkit.releases.gates import (
+from releases import metrics
+from releases.gates import (
     Action,
     CohortTotals,
     IntervalSample,
@@ -28,16 +27,17 @@ from toolkit.releases.gates import (
     step_decide,
     step_exit_status,
 )
-from toolkit.releases.hashing import BASIS_POINTS
-from toolkit.releases.models import (
+from releases.hashing import BASIS_POINTS
+from releases.models import (
     ReleaseDecision,
     ReleaseFlag,
     ReleaseStatus,
     ReleaseWindow,
     ReleaseWindowKind,
 )
-from toolkit.releases.spec import FLAGS, Criteria, FlagKind, FlagSpec, flag_spec
-from toolkit.releases.state import snapshot_ensure, snapshot_publish_on_commit
+from releases.spec import FLAGS, Criteria, FlagKind, FlagSpec, flag_spec
+from releases.state import snapshot_ensure, snapshot_publish_on_commit
+from toolkit.errors import DomainError
 
 HUMAN_ACTIONS = ("start", "advance", "hold", "stop", "resume")
 GATE_ACTOR = "gate"
@@ -55,8 +55,8 @@ class ReleaseActionInvalid(DomainError):
 
 
 def release_permission(action: str) -> str:
-    """The Django permission that grants `action` (e.g. `toolkit.stop_releaseflag`)."""
-    return f"toolkit.{action}_releaseflag"
+    """The Django permission that grants `action` (e.g. `releases.stop_releaseflag`)."""
+    return f"releases.{action}_releaseflag"
 
 
 def release_windows_active(*, now: datetime) -> tuple[bool, bool]:

@@ -1,0 +1,32 @@
+"""Releases' public interface: the only module other apps may import.
+
+Declaring flags (in `<app>/releases.py`): `flag_declare(FlagSpec(...))` with `Step`,
+`Criteria` and `FlagKind`. The request path: `flag_enabled`, `release_variant`, and for
+the page cache, which answers before the middleware's `process_view`, `releases_for` and
+`releases_observe`. Reading state for people: `releases_overview`, `release_decisions`.
+"""
+
+from releases.cohorts import (
+    RequestReleases,
+    flag_enabled,
+    release_variant,
+    releases_for,
+    releases_observe,
+)
+from releases.selectors import release_decisions, releases_overview
+from releases.spec import Criteria, FlagKind, FlagSpec, Step, flag_declare
+
+__all__ = [
+    "Criteria",
+    "FlagKind",
+    "FlagSpec",
+    "RequestReleases",
+    "Step",
+    "flag_declare",
+    "flag_enabled",
+    "release_decisions",
+    "release_variant",
+    "releases_for",
+    "releases_observe",
+    "releases_overview",
+]
