@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -69,6 +70,13 @@ def _manage(args: list[str], database_url: str, **options) -> subprocess.Complet
         text=True,
         **options,
     )
+
+
+def _pipes(worker: subprocess.Popen[str]) -> tuple[IO[str], IO[str]]:
+    """Return a worker's stdin and stdout; `_compare` starts every worker with both piped."""
+    assert worker.stdin is not None
+    assert worker.stdout is not None
+    return worker.stdin, worker.stdout
 
 
 class Command(BaseCommand):
@@ -149,7 +157,7 @@ class Command(BaseCommand):
                     degraded[size] += answer["degraded"]
         finally:
             for worker in workers.values():
-                worker.stdin.close()
+                _pipes(worker)[0].close()
                 worker.wait(timeout=30)
         self.stdout.write(f"{len(samples[small])} requests per size, interleaved:")
         for size in (small, large):
@@ -168,10 +176,11 @@ class Command(BaseCommand):
         if ratio > 2:
             raise CommandError("search p95 target missed")
 
-    def _ask(self, worker: subprocess.Popen, request: dict) -> dict:
-        worker.stdin.write(json.dumps(request) + "\n")
-        worker.stdin.flush()
-        line = worker.stdout.readline()
+    def _ask(self, worker: subprocess.Popen[str], request: dict[str, Any]) -> dict[str, Any]:
+        stdin, stdout = _pipes(worker)
+        stdin.write(json.dumps(request) + "\n")
+        stdin.flush()
+        line = stdout.readline()
         if not line:
             raise CommandError("a benchmark worker died")
         return json.loads(line)
