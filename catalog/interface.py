@@ -39,6 +39,7 @@ from catalog.selectors import (
     variants_by_skus,
 )
 from catalog.services import (
+    PRODUCTS_CHANGED,
     SlugTaken,
     brands_import,
     category_create,
@@ -47,6 +48,7 @@ from catalog.services import (
 )
 
 __all__ = [
+    "PRODUCTS_CHANGED",
     "PRODUCT_SORTS",
     "BrandFacet",
     "BrandInput",

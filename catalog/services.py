@@ -10,6 +10,11 @@ from catalog.models import Brand, Category, Product, ProductImage, SlugHistory, 
 from toolkit import changes
 from toolkit.errors import DomainError, NotFound
 
+# What this app publishes after commit (toolkit.changes); search subscribes to it.
+PRODUCTS_CHANGED = changes.topic_declare(
+    "catalog.products", ids="product ids whose content, slug, category or brand changed"
+)
+
 
 class SlugTaken(DomainError):
     code = "slug_taken"
@@ -96,7 +101,7 @@ def products_import(*, products: Sequence[ProductInput]) -> dict[str, int]:
     # One bump per namespace for the whole import, however many products it holds.
     LISTINGS.invalidate_on_commit()
     PRODUCTS.invalidate_on_commit()
-    changes.publish("catalog.products", product_ids.values())
+    changes.publish(PRODUCTS_CHANGED, product_ids.values())
     skus = [variant.sku for item in products for variant in item.variants]
     return dict(Variant.objects.filter(sku__in=skus).values_list("sku", "id"))
 
@@ -121,4 +126,4 @@ def product_change_slug(*, product_id: int, new_slug: str) -> None:
     product.save(update_fields=["slug", "updated_at"])
     LISTINGS.invalidate_on_commit()
     PRODUCTS.invalidate_on_commit()
-    changes.publish("catalog.products", [product.pk])
+    changes.publish(PRODUCTS_CHANGED, [product.pk])

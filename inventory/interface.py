@@ -8,6 +8,7 @@ from inventory.selectors import (
     stock_levels,
 )
 from inventory.services import (
+    STOCK_CHANGED,
     InsufficientStock,
     InvalidStockChange,
     stock_adjust,
@@ -21,6 +22,7 @@ from inventory.services import (
 )
 
 __all__ = [
+    "STOCK_CHANGED",
     "InsufficientStock",
     "InvalidStockChange",
     "StockDiscrepancy",

@@ -15,6 +15,11 @@ from inventory.selectors import active_reservations
 from toolkit import changes
 from toolkit.errors import DomainError
 
+# What this app publishes after commit (toolkit.changes); search subscribes to it.
+STOCK_CHANGED = changes.topic_declare(
+    "inventory.stock", ids="variant ids whose on-hand or allocated units changed"
+)
+
 
 class InsufficientStock(DomainError):
     """Fewer units are free than asked for; `available` has what is left per variant id.
@@ -76,7 +81,7 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
         batch_size=1000,
     )
     AVAILABILITY.invalidate_on_commit()
-    changes.publish("inventory.stock", [r.variant_id for r in receipts])
+    changes.publish(STOCK_CHANGED, [r.variant_id for r in receipts])
 
 
 def _reserved_by_others(variant_ids: Iterable[int], holder: str | None) -> dict[int, int]:
@@ -202,7 +207,7 @@ def _save(
         )
         for variant_id, quantity in quantities.items()
     )
-    changes.publish("inventory.stock", quantities)
+    changes.publish(STOCK_CHANGED, quantities)
 
 
 @transaction.atomic
@@ -234,5 +239,5 @@ def stock_adjust(
         reason=reason.strip()[:200],
     )
     AVAILABILITY.invalidate_on_commit()
-    changes.publish("inventory.stock", [variant_id])
+    changes.publish(STOCK_CHANGED, [variant_id])
     return new_on_hand

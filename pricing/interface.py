@@ -12,6 +12,7 @@ from pricing.dto import (
 )
 from pricing.selectors import prices_for_listing, prices_for_variants
 from pricing.services import (
+    PRICES_CHANGED,
     CouponUnavailable,
     cart_price,
     coupon_redeem,
@@ -24,6 +25,7 @@ from pricing.services import (
 )
 
 __all__ = [
+    "PRICES_CHANGED",
     "CartPricing",
     "CouponInput",
     "CouponResult",

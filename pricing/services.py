@@ -22,6 +22,8 @@ from toolkit.errors import DomainError
 
 logger = logging.getLogger(__name__)
 EMPTY_INDEX = PromotionIndex()
+# What this app publishes after commit (toolkit.changes); search subscribes to it.
+PRICES_CHANGED = changes.topic_declare("pricing.prices", ids="variant ids whose prices changed")
 
 
 class CouponUnavailable(DomainError):
@@ -114,7 +116,7 @@ def price_windows_publish(*, since: datetime, until: datetime) -> int:
             "variant_id", flat=True
         )
     )
-    changes.publish("pricing.prices", variant_ids)
+    changes.publish(PRICES_CHANGED, variant_ids)
     return len(variant_ids)
 
 
@@ -135,7 +137,7 @@ def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
     )
     variant_ids = [p.variant_id for p in prices]
     prices_invalidate(variant_ids)
-    changes.publish("pricing.prices", variant_ids)
+    changes.publish(PRICES_CHANGED, variant_ids)
     return len(prices)
 
 

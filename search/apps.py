@@ -8,9 +8,12 @@ class SearchConfig(AppConfig):
     def ready(self) -> None:
         # The read model follows its sources: the owners publish what they changed after
         # commit (toolkit.changes), and search refreshes the affected documents in a task.
+        from catalog.interface import PRODUCTS_CHANGED
+        from inventory.interface import STOCK_CHANGED
+        from pricing.interface import PRICES_CHANGED
         from search import tasks
         from toolkit import changes
 
-        changes.subscribe("catalog.products", tasks.products_changed)
-        changes.subscribe("pricing.prices", tasks.variants_changed)
-        changes.subscribe("inventory.stock", tasks.variants_changed)
+        changes.subscribe(PRODUCTS_CHANGED, tasks.products_changed)
+        changes.subscribe(PRICES_CHANGED, tasks.variants_changed)
+        changes.subscribe(STOCK_CHANGED, tasks.variants_changed)
