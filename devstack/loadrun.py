@@ -303,7 +303,7 @@ def locust_env(
         "PEAKSTORE_LOAD_USERS": str(scenario.users),
         "PEAKSTORE_LOAD_DURATION": str(scenario.run_time_s),
         "PEAKSTORE_LOAD_RESULTS_DIR": str(report_dir),
-        "PEAKSTORE_UPSTREAM_URL": stack.upstream_url,
+        "INTEGRATIONS_UPSTREAM_URL": stack.upstream_url,
         "PEAKSTORE_BACKOFFICE_TOKEN": token,
         # A folder of Locust's own: starting a stack empties its metrics folder, and the
         # store's workers are still writing to theirs.

@@ -7,11 +7,15 @@ from the kernel if the supervisor dies, so even `kill -9` of it leaves no orphan
 
 Several stacks may run at once (tests beside a demo), so nothing here uses a fixed path or
 port: ports come from the configuration, and gunicorn runs without its control socket.
+While a stack with a simulator runs, it describes itself in `stack.json` under its own
+PEAKSTORE_VAR_DIR, so commands run beside it find its simulator
+(`storefront.settings.environment.running_stack`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -25,16 +29,27 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from http.client import HTTPResponse
 from pathlib import Path
 from typing import IO
 
-from storefront.settings.environment import BASE_DIR, ENV
+from storefront.settings.environment import BASE_DIR, ENV, STACK_FILE, running_stack
 
 _PR_SET_PDEATHSIG = 1
 # The catalog snapshot the upstream simulator answers from, under PEAKSTORE_VAR_DIR.
 SIMULATOR_CATALOG = "simulator-catalog.json"
 # Loopback only: an HTTP proxy from the environment must never see these requests.
 _LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def loopback_open(url: str, *, timeout: float) -> HTTPResponse:
+    """GET a URL on loopback, ignoring any HTTP proxy the environment names.
+
+    The one opener for the stack's own servers (readiness, /metrics scrapes): a proxy
+    would answer for them, or refuse to. Raises as `urllib.request.urlopen` does.
+    """
+    response: HTTPResponse = _LOOPBACK_OPENER.open(url, timeout=timeout)
+    return response
 
 
 class StackError(RuntimeError):
@@ -59,7 +74,7 @@ class StackConfig:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # None: port + 101, so 8000 gets 8101, the default UPSTREAM_URL of a store run alone.
+    # None: port + 101, so 8000 gets 8101, the default INTEGRATIONS_UPSTREAM_URL.
     simulator_port: int | None = None
     web_workers: int = 2
     worker_concurrency: int = 2
@@ -90,7 +105,7 @@ class StackConfig:
 
     @property
     def upstream_url(self) -> str:
-        """Where web and worker find the upstream simulator (their UPSTREAM_URL)."""
+        """Where web and worker find the upstream simulator (INTEGRATIONS_UPSTREAM_URL)."""
         return f"http://{self.host}:{self.upstream_port}"
 
 
@@ -212,7 +227,7 @@ def _die_with_parent() -> None:
 def http_status(url: str, *, timeout: float = 2.0) -> int | None:
     """Return the HTTP status of a GET on loopback, or None if nothing answers."""
     try:
-        with _LOOPBACK_OPENER.open(url, timeout=timeout) as response:
+        with loopback_open(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
@@ -312,11 +327,13 @@ class Stack:
         self.processes = tuple(processes if processes is not None else stack_processes(config))
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
+        self._described: Path | None = None
 
     def __enter__(self) -> Stack:
         try:
             self.start()
             self.wait_ready()
+            self._describe()
         except BaseException:
             self.stop()
             raise
@@ -344,7 +361,7 @@ class Stack:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": self.config.settings_module,
             "PYTHONUNBUFFERED": "1",
-            "UPSTREAM_URL": self.config.upstream_url,
+            "INTEGRATIONS_UPSTREAM_URL": self.config.upstream_url,
             "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir),
             **self.config.env,
         }
@@ -385,6 +402,30 @@ class Stack:
                     )
                 time.sleep(0.2)
 
+    def _describe(self) -> None:
+        """Write `stack.json` into the var dir, if this stack runs a simulator and no other
+        live stack on the var dir described itself first (that one keeps its file)."""
+        if "simulator" not in self._running or running_stack(self.config.var_dir):
+            return
+        description = {
+            "pid": os.getpid(),
+            "base_url": self.config.base_url,
+            "upstream_url": self.config.upstream_url,
+        }
+        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        path = self.config.var_dir / STACK_FILE
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(description, indent=1) + "\n")
+        partial.replace(path)  # atomic: a reader sees the old file or the whole new one
+        self._described = path
+
+    def _undescribe(self) -> None:
+        if self._described is not None:
+            # Still ours: a file of a stack that started after this one died is left.
+            if (running_stack(self.config.var_dir) or {}).get("pid") == os.getpid():
+                self._described.unlink(missing_ok=True)
+            self._described = None
+
     def check_alive(self) -> None:
         """Raise StackError if a started process has exited."""
         for name, process in self._running.items():
@@ -412,6 +453,7 @@ class Stack:
         grace period its whole group gets SIGKILL, which also sweeps up anything it left.
         """
         with _signals_deferred():
+            self._undescribe()
             started = list(reversed(self._running.values()))
             for process in started:
                 if process.poll() is None:

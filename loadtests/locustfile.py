@@ -12,7 +12,7 @@ PEAKSTORE_CATALOG_SNAPSHOT; the shape then defaults to `steady` with Locust's ow
 | PEAKSTORE_LOAD_SHAPE, _USERS, _DURATION | the shape (`shapes.py`), its peak, its length |
 | PEAKSTORE_LOAD_MAX_REQUESTS | stop the whole run after this many requests |
 | PEAKSTORE_LOAD_RESULTS_DIR | where the event log and phases go (`loadtests/recorder.py`) |
-| PEAKSTORE_UPSTREAM_URL | the simulator whose fault presets the shape switches |
+| INTEGRATIONS_UPSTREAM_URL | the simulator whose fault presets the shape switches |
 | PEAKSTORE_BACKOFFICE_TOKEN | the back-office writers' token (and the flash sale's restock) |
 """
 
@@ -55,7 +55,7 @@ __all__ = [
 
 MAX_REQUESTS_ENV = "PEAKSTORE_LOAD_MAX_REQUESTS"
 USERS_ENV, DURATION_ENV = "PEAKSTORE_LOAD_USERS", "PEAKSTORE_LOAD_DURATION"
-UPSTREAM_ENV = "PEAKSTORE_UPSTREAM_URL"
+UPSTREAM_ENV = "INTEGRATIONS_UPSTREAM_URL"  # the store's name for it too
 PHASES_FILE = "phases.json"
 USER_CLASSES = {cls.__name__: cls for cls in (
     BackOfficeUser, BrowseUser, BuyerUser, CartHoarderBot, CartUser, FlashSaleUser, SearchUser

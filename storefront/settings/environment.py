@@ -4,11 +4,18 @@ The profile follows from what is set: no `DATABASE_URL` means the embedded profi
 (SQLite, disk cache, filesystem broker); `DATABASE_URL` means the services profile.
 """
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Where a store run alone finds the upstream simulator (`make run` at PORT 8000 starts it
+# at 8101).
+DEFAULT_UPSTREAM_URL = "http://127.0.0.1:8101"
+# Written into PEAKSTORE_VAR_DIR by the stack runner while its stack runs (devstack).
+STACK_FILE = "stack.json"
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -26,6 +33,39 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     return float(value) if value else default
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # someone else's process, but alive
+    except OSError:
+        return False
+    return True
+
+
+def running_stack(var_dir: Path) -> dict[str, Any] | None:
+    """Describe the stack running on this var dir (`base_url`, `upstream_url`, `pid`).
+
+    None when no stack runs there, or when the one that wrote the file died without
+    removing it. Several stacks may run at once, each on its own var dir, so a command
+    run with a stack's PEAKSTORE_VAR_DIR finds that stack.
+    """
+    try:
+        described = json.loads((var_dir / STACK_FILE).read_text())
+        pid = int(described["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return described if isinstance(described, dict) and _alive(pid) else None
+
+
+def _upstream_url(var_dir: Path) -> str:
+    """The variable if set, else the simulator of the stack running on this var dir."""
+    if url := os.environ.get("INTEGRATIONS_UPSTREAM_URL", "").strip():
+        return url
+    stack = running_stack(var_dir) or {}
+    return str(stack.get("upstream_url") or DEFAULT_UPSTREAM_URL)
 
 
 @dataclass(frozen=True)
@@ -100,7 +140,9 @@ def read_environment() -> Environment:
         port=_int("PORT", 8000),
         demo_serve=_flag("DEMO_SERVE", default=True),
         # The upstream simulator (or the real services' gateway) every client talks to.
-        upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8101"),
+        # Unset: the simulator of the stack running on this var dir, so `faults` and
+        # `audit_orders` beside `make run PORT=9000` talk to its simulator at 9101.
+        upstream_url=_upstream_url(var_dir),
         # Seconds a payment call waits for an answer before its outcome counts as unknown.
         integrations_payment_timeout=_float("INTEGRATIONS_PAYMENT_TIMEOUT", 2.0),
         # Off only to measure what the request metrics cost (the overhead benchmark).

@@ -1,6 +1,7 @@
 """Inspect and inject upstream faults: `python manage.py faults status|set|preset`.
 
-Talks to the simulator's control API at UPSTREAM_URL (or --url), e.g.
+Talks to the simulator's control API at INTEGRATIONS_UPSTREAM_URL (or --url; without
+either, the simulator of the stack running on this PEAKSTORE_VAR_DIR), e.g.
     python manage.py faults set reviews --latency-ms 50,400 --error-rate 0.1
     python manage.py faults preset optional-down
 """
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     help = "Show or change the upstream simulator's fault profiles."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", help="simulator URL (default: UPSTREAM_URL)")
+        parser.add_argument("--url", help="simulator URL (default: INTEGRATIONS_UPSTREAM_URL)")
         actions = parser.add_subparsers(dest="action", required=True)
         actions.add_parser("status", help="every dependency's profile")
         fault = actions.add_parser("set", help="replace one dependency's profile")
