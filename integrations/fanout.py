@@ -117,11 +117,13 @@ class PendingFanOut:
         """Return each call's result, or its fallback if it failed or missed the deadline."""
         waiting_from = time.monotonic()
         if not settings.INTEGRATIONS_RESILIENCE:
-            results = {name: self._inline(name, call) for name, call in self.calls.items()}
+            results: dict[str, Any] = {
+                name: self._inline(name, call) for name, call in self.calls.items()
+            }
             self._overrun(waiting_from)
             return results
         wait(self.futures.values(), timeout=max(self.deadline - waiting_from, 0))
-        results: dict[str, Any] = {}
+        results = {}
         for name, future in self.futures.items():
             if not future.done():
                 future.cancel()  # still queued: it will not run; running: it ends alone

@@ -51,8 +51,11 @@ def recommendations_for_product(*, slug: str, limit: int = 4) -> tuple[Recommend
     except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as failure:
         fallback_served(SPEC, failure)
         return None
+    if reply.is_error:
+        fallback_served(SPEC, f"unusable answer {reply.status}")
+        return None
     try:
-        items = reply.body["items"] if not reply.is_error else None
+        items = reply.body["items"]
         return tuple(
             Recommendation(slug=str(item["slug"]), name=str(item["name"]))
             for item in items[:limit]

@@ -140,6 +140,7 @@ class Breaker:
             return Permit(probe=False, opened_at=None, failures=found.get(self._failures_key, 0))
         if state == "open":
             raise CircuitOpen(self.spec.name)
+        assert opened_at is not None  # half open: it was opened
         window = int((self.clock() - opened_at) // self.spec.reset_timeout_s)
         probes_key = f"{self._probes_prefix}:{opened_at}:{window}"
         BREAKERS.add(probes_key, 0, timeout=self.spec.reset_timeout_s * 2)

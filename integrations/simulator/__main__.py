@@ -11,7 +11,6 @@ Prints one line, `simulator listening on http://HOST:PORT`, once it accepts conn
 
 import argparse
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
@@ -45,4 +44,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

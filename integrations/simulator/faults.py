@@ -10,7 +10,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Any
 
@@ -56,22 +56,22 @@ class FaultProfile:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise InvalidProfile(f"unknown fields: {', '.join(sorted(unknown))}")
-        profile = cls()
+        fields: dict[str, Any] = {}
         if (latency := data.get("latency_ms")) is not None:
-            profile = replace(profile, latency_ms=_latency(latency))
+            fields["latency_ms"] = _latency(latency)
         for name in ("error_rate", "reset_rate"):
             if name in data:
-                profile = replace(profile, **{name: _rate(name, data[name])})
+                fields[name] = _rate(name, data[name])
         for name in ("hang", "down"):
             if name in data:
                 if not isinstance(data[name], bool):
                     raise InvalidProfile(f"{name} must be true or false")
-                profile = replace(profile, **{name: data[name]})
+                fields[name] = data[name]
         if "drip_ms" in data:
-            profile = replace(profile, drip_ms=_count("drip_ms", data["drip_ms"], MAX_DRIP_MS))
+            fields["drip_ms"] = _count("drip_ms", data["drip_ms"], MAX_DRIP_MS)
         if "fail_next" in data:
-            profile = replace(profile, fail_next=_count("fail_next", data["fail_next"], 10**6))
-        return profile
+            fields["fail_next"] = _count("fail_next", data["fail_next"], 10**6)
+        return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -240,6 +240,7 @@ def _amount(body: dict[str, Any]) -> Decimal:
         amount = Decimal(value)
     except InvalidOperation:
         raise _Invalid("amount must be a decimal string") from None
-    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
+    exponent = amount.as_tuple().exponent  # a letter for NaN and infinity, else an int
+    if not amount.is_finite() or amount <= 0 or not isinstance(exponent, int) or exponent < -2:
         raise _Invalid("amount must be positive with at most two decimals")
     return amount
