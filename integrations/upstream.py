@@ -126,22 +126,12 @@ def upstream_call(
     UpstreamUnavailable once the attempts or the budget run out.
     """
     url = settings.INTEGRATIONS_UPSTREAM_URL.rstrip("/") + path
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    if request_id := request_id_get():
-        # The upstream's logs can then be joined with ours on the request's id.
-        headers[REQUEST_ID_HEADER] = request_id
+    headers = _headers(idempotency_key)
     is_write = method != "GET"
     # A write without a key could act twice if retried; it gets exactly one attempt.
     attempts = policy.attempts if not is_write or idempotency_key else 1
     started = time.monotonic()
     unanswered_write = False
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts) | stop_before_delay(policy.budget - MIN_ATTEMPT_S),
-        wait=wait_random_exponential(multiplier=policy.backoff, max=policy.backoff_max),
-        retry=retry_if_exception_type(_RETRYABLE),
-        before_sleep=lambda state: _log_retry(policy, method, path, state),
-        reraise=True,
-    )
 
     def attempt() -> UpstreamReply:
         nonlocal unanswered_write
@@ -166,12 +156,33 @@ def upstream_call(
             raise
 
     try:
-        return retrying(attempt)
+        return _retrying(policy, attempts=attempts, method=method, path=path)(attempt)
     except (httpx.TransportError, _ServerError) as failure:
         elapsed = time.monotonic() - started
         if unanswered_write:
             raise UpstreamTimeout(f"{policy.dependency}: no answer in {elapsed:.2f}s") from failure
         raise UpstreamUnavailable(f"{policy.dependency}: {failure!r}") from failure
+
+
+def _headers(idempotency_key: str) -> dict[str, str]:
+    """Return the request's headers: its idempotency key, if any, and the request id."""
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    if request_id := request_id_get():
+        # The upstream's logs can then be joined with ours on the request's id.
+        headers[REQUEST_ID_HEADER] = request_id
+    return headers
+
+
+def _retrying(policy: CallPolicy, *, attempts: int, method: str, path: str) -> Retrying:
+    """Retry retryable failures after a jittered, exponential wait, up to `attempts`, and
+    never start an attempt once less than MIN_ATTEMPT_S of the budget would be left."""
+    return Retrying(
+        stop=stop_after_attempt(attempts) | stop_before_delay(policy.budget - MIN_ATTEMPT_S),
+        wait=wait_random_exponential(multiplier=policy.backoff, max=policy.backoff_max),
+        retry=retry_if_exception_type(_RETRYABLE),
+        before_sleep=lambda state: _log_retry(policy, method, path, state),
+        reraise=True,
+    )
 
 
 def _read_json(response: httpx.Response, deadline: float) -> Any:
