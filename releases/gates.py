@@ -22,6 +22,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
+from perfstats.quantiles import bucket_delta, histogram_quantile
 from releases.spec import Criteria, Step
 
 
@@ -62,11 +63,9 @@ class CohortTotals:
         """
         if earlier is None or self.requests < earlier.requests:
             earlier = CohortTotals()
-        before = dict(earlier.buckets)
-        buckets = tuple((le, max(count - before.get(le, 0.0), 0.0)) for le, count in self.buckets)
         return CohortSample(
             requests=int(self.requests - earlier.requests),
-            p95_s=histogram_quantile(0.95, buckets),
+            p95_s=histogram_quantile(0.95, bucket_delta(self.buckets, earlier.buckets)),
             errors=int(max(self.errors - earlier.errors, 0)),
             timeouts=int(max(self.timeouts - earlier.timeouts, 0)),
             checkouts_started=int(max(self.checkouts_started - earlier.checkouts_started, 0)),
@@ -84,28 +83,6 @@ class CohortTotals:
             return None
         buckets = tuple((float(le), count) for le, count in data["buckets"])
         return cls(**{**data, "buckets": buckets})
-
-
-def histogram_quantile(q: float, buckets: tuple[tuple[float, float], ...]) -> float | None:
-    """Estimate the q-quantile from cumulative buckets, as PromQL's histogram_quantile.
-
-    Linear within the bucket the rank falls in; the +Inf bucket answers its lower bound.
-    """
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower_bound, lower_count = 0.0, 0.0
-    for upper_bound, count in buckets:
-        if count >= rank:
-            if math.isinf(upper_bound):
-                return lower_bound
-            if count == lower_count:
-                return upper_bound
-            return lower_bound + (upper_bound - lower_bound) * (rank - lower_count) / (
-                count - lower_count
-            )
-        lower_bound, lower_count = upper_bound, count
-    return lower_bound
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,12 @@
 
 from dataclasses import replace
 
-import pytest
-
 from releases.gates import (
     Action,
     CohortSample,
     IntervalSample,
     StepProgress,
     Verdict,
-    histogram_quantile,
     interval_judge,
     step_decide,
 )
@@ -28,14 +25,6 @@ def interval(*, canary_s=0.1, control_s=0.1, canary_requests=40, control_request
     return IntervalSample(
         canary=canary.totals().minus(None), control=control.totals().minus(None), seconds=10
     )
-
-
-def test_histogram_quantile_interpolates_within_the_bucket():
-    buckets = ((0.1, 50.0), (0.2, 100.0), (float("inf"), 100.0))
-
-    assert histogram_quantile(0.5, buckets) == pytest.approx(0.1)
-    assert histogram_quantile(0.95, buckets) == pytest.approx(0.19)
-    assert histogram_quantile(0.95, ((0.1, 0.0), (float("inf"), 0.0))) is None
 
 
 def test_cumulative_totals_become_an_interval_sample():
