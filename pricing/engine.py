@@ -25,7 +25,7 @@ can only be a smaller discount), and the result says so with `bound_hit`.
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -301,6 +301,45 @@ class _Applicable:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class _Evaluation:
+    """What every rule check for one cart shares: the moment and the customer's segments
+    rules are checked against, the bound on checks, and the explanation being written."""
+
+    at: datetime | None
+    segments: frozenset[str]
+    budget: _Budget
+    explanation: _Explanation
+
+    def applicable(
+        self,
+        candidates: Iterable[PromotionRule],
+        *,
+        mechanics: frozenset[str],
+        discount: Callable[[PromotionRule], tuple[Decimal, str | None]],
+    ) -> list[_Applicable]:
+        """Check candidates in order while the budget lasts; return those with a discount.
+
+        Every candidate taken counts against the budget, one of another mechanic too. A
+        rule that does not apply is explained, unless it is outside its window.
+        """
+        applicable = []
+        for rule in candidates:
+            if not self.budget.take():
+                break
+            if rule.mechanic not in mechanics:
+                continue
+            refusal = rule.refusal(at=self.at, segments=self.segments)
+            if refusal is None:
+                amount, refusal = discount(rule)
+            if refusal is not None:
+                if refusal:
+                    self.explanation.skip(rule, refusal)
+            elif amount > 0:
+                applicable.append(_Applicable(rule, amount))
+        return applicable
+
+
 def _ranked(applicable: list[_Applicable]) -> list[_Applicable]:
     return sorted(applicable, key=lambda a: (-a.rule.priority, -a.amount, a.rule.order_key))
 
@@ -310,11 +349,15 @@ def _stack(
     *,
     base: Decimal,
     cap: Decimal,
-    recompute,
+    recompute: Callable[[PromotionRule, Decimal], Decimal],
     explanation: _Explanation,
     blocked_by_exclusive: str | None = None,
 ) -> tuple[Decimal, list[PromotionRule]]:
-    """Apply ranked rules under the stacking rules; return the discount and the rules used."""
+    """Apply ranked rules under the stacking rules; return the discount and the rules used.
+
+    `recompute(rule, remaining)` is what a stacked rule takes off what is left of `base`
+    after the rules before it.
+    """
     total = ZERO
     used: list[PromotionRule] = []
     for candidate in ranked:
@@ -339,21 +382,6 @@ def _stack(
     return total, used
 
 
-def _apply_coupon(coupon: CouponRule, amount: Decimal, room: Decimal) -> CouponResult:
-    if not coupon.has_uses_left:
-        return CouponResult(coupon.code, ZERO, applied=False, reason="no uses left")
-    if amount < coupon.min_spend:
-        return CouponResult(
-            coupon.code, ZERO, applied=False, reason=f"needs a spend of {coupon.min_spend}"
-        )
-    off = min(_off(coupon.kind, coupon.value, amount), max(room, ZERO))
-    if off <= 0:
-        return CouponResult(
-            coupon.code, ZERO, applied=False, reason="the maximum combined discount is reached"
-        )
-    return CouponResult(coupon.code, off, applied=True, reason="applied")
-
-
 def price_cart(
     *,
     lines: Sequence[PricingLine],
@@ -373,86 +401,35 @@ def price_cart(
     proportional to the lines and the rules that target them, at most `max_evaluations`
     rule checks.
     """
-    segment_set = frozenset(segments)
-    budget = _Budget(max_evaluations)
-    explanation = _Explanation()
+    evaluation = _Evaluation(
+        at=at,
+        segments=frozenset(segments),
+        budget=_Budget(max_evaluations),
+        explanation=_Explanation(),
+    )
     cap_share = min(max(max_discount_percent, ZERO), HUNDRED) / HUNDRED
     ordered = sorted(
         (line for line in lines if line.variant_id in unit_prices),
         key=lambda line: (line.variant_id, line.sku, line.quantity),
     )
-
-    priced: list[PricedLine] = []
-    exclusive_lines: set[int] = set()
-    for line in ordered:
-        unit_price = money(unit_prices[line.variant_id])
-        gross = money(unit_price * line.quantity)
-        applicable = []
-        for rule in index.line_candidates(line):
-            if not budget.take():
-                break
-            if rule.mechanic not in LINE_MECHANICS:
-                continue
-            refusal = rule.refusal(at=at, segments=segment_set)
-            if refusal is None:
-                amount, refusal = rule.line_discount(unit_price, line.quantity)
-            if refusal is not None:
-                if refusal:
-                    explanation.skip(rule, refusal)
-            elif amount > 0:
-                applicable.append(_Applicable(rule, amount))
-
-        def recompute(rule: PromotionRule, remaining: Decimal, quantity: int = line.quantity):
-            amount, _ = rule.line_discount(remaining / quantity, quantity)
-            return amount
-
-        discount, used = _stack(
-            _ranked(applicable),
-            base=gross,
-            cap=_share(gross, cap_share),
-            recompute=recompute,
-            explanation=explanation,
-        )
-        if used and used[0].exclusive:
-            exclusive_lines.add(line.variant_id)
-        priced.append(
-            PricedLine(
-                variant_id=line.variant_id,
-                quantity=line.quantity,
-                unit_price=unit_price,
-                discount=discount,
-                total=gross - discount,
-                promotion=", ".join(rule.name for rule in used) or None,
-            )
-        )
-
+    priced, exclusive_lines = _price_lines(
+        ordered, unit_prices, index=index, cap_share=cap_share, evaluation=evaluation
+    )
     subtotal = sum((line.unit_price * line.quantity for line in priced), ZERO)
     line_discounts = sum((line.discount for line in priced), ZERO)
     cap = _share(subtotal, cap_share)
-    eligible = [line for line in priced if line.variant_id not in exclusive_lines]
-    skus = {line.sku: line for line in ordered if line.variant_id not in exclusive_lines}
-    eligible_amount = sum((line.total for line in eligible), ZERO)
     cart_discount = _cart_rules(
-        index.cart_candidates(skus),
-        skus=skus,
-        totals={line.variant_id: line for line in eligible},
-        eligible_amount=eligible_amount,
+        index,
+        lines=[line for line in ordered if line.variant_id not in exclusive_lines],
+        priced=[line for line in priced if line.variant_id not in exclusive_lines],
         room=cap - line_discounts,
         line_promotions=line_discounts > 0,
-        at=at,
-        segments=segment_set,
-        budget=budget,
-        explanation=explanation,
+        evaluation=evaluation,
     )
-
-    coupon_result: CouponResult | None = None
     after_promotions = subtotal - line_discounts - cart_discount
-    if coupon is not None:
-        coupon_result = _apply_coupon(
-            coupon, after_promotions, room=cap - line_discounts - cart_discount
-        )
-    elif coupon_code:
-        coupon_result = CouponResult(coupon_code, ZERO, applied=False, reason="unknown code")
+    coupon_result = _apply_coupon(
+        coupon, coupon_code, after_promotions, room=cap - line_discounts - cart_discount
+    )
     discount = line_discounts + cart_discount + (coupon_result.discount if coupon_result else ZERO)
     return CartPricing(
         lines=tuple(priced),
@@ -465,25 +442,89 @@ def price_cart(
             line.variant_id for line in lines if line.variant_id not in unit_prices
         ),
         cart_discount=money(cart_discount),
-        explanation=explanation.outcomes(),
-        bound_hit=budget.hit,
+        explanation=evaluation.explanation.outcomes(),
+        bound_hit=evaluation.budget.hit,
     )
 
 
-def _cart_rules(
-    candidates: Iterable[PromotionRule],
+def _price_lines(
+    ordered: Sequence[PricingLine],
+    unit_prices: Mapping[int, Decimal],
     *,
-    skus: Mapping[str, PricingLine],
-    totals: Mapping[int, PricedLine],
-    eligible_amount: Decimal,
+    index: PromotionIndex,
+    cap_share: Decimal,
+    evaluation: _Evaluation,
+) -> tuple[list[PricedLine], set[int]]:
+    """Price each line under its line rules, in order; return the priced lines and the
+    variant ids whose line an exclusive promotion won."""
+    priced: list[PricedLine] = []
+    exclusive_lines: set[int] = set()
+    for line in ordered:
+        priced_line, exclusive = _price_line(
+            line,
+            money(unit_prices[line.variant_id]),
+            index=index,
+            cap_share=cap_share,
+            evaluation=evaluation,
+        )
+        priced.append(priced_line)
+        if exclusive:
+            exclusive_lines.add(line.variant_id)
+    return priced, exclusive_lines
+
+
+def _price_line(
+    line: PricingLine,
+    unit_price: Decimal,
+    *,
+    index: PromotionIndex,
+    cap_share: Decimal,
+    evaluation: _Evaluation,
+) -> tuple[PricedLine, bool]:
+    """Price one line under the line rules that target it; say if an exclusive one won."""
+    gross = money(unit_price * line.quantity)
+    applicable = evaluation.applicable(
+        index.line_candidates(line),
+        mechanics=LINE_MECHANICS,
+        discount=lambda rule: rule.line_discount(unit_price, line.quantity),
+    )
+
+    def recompute(rule: PromotionRule, remaining: Decimal) -> Decimal:
+        amount, _ = rule.line_discount(remaining / line.quantity, line.quantity)
+        return amount
+
+    discount, used = _stack(
+        _ranked(applicable),
+        base=gross,
+        cap=_share(gross, cap_share),
+        recompute=recompute,
+        explanation=evaluation.explanation,
+    )
+    priced = PricedLine(
+        variant_id=line.variant_id,
+        quantity=line.quantity,
+        unit_price=unit_price,
+        discount=discount,
+        total=gross - discount,
+        promotion=", ".join(rule.name for rule in used) or None,
+    )
+    return priced, bool(used) and used[0].exclusive
+
+
+def _cart_rules(
+    index: PromotionIndex,
+    *,
+    lines: Sequence[PricingLine],
+    priced: Sequence[PricedLine],
     room: Decimal,
     line_promotions: bool,
-    at: datetime | None,
-    segments: frozenset[str],
-    budget: _Budget,
-    explanation: _Explanation,
+    evaluation: _Evaluation,
 ) -> Decimal:
-    """Apply bundles and tiered-spend rules to the lines' discounted totals."""
+    """Apply bundles and tiered-spend rules to the discounted totals of the lines that
+    take part (`lines` as given, `priced` as line rules left them)."""
+    skus = {line.sku: line for line in lines}
+    totals = {line.variant_id: line for line in priced}
+    eligible_amount = sum((line.total for line in priced), ZERO)
 
     def discount(rule: PromotionRule, amount: Decimal) -> tuple[Decimal, str | None]:
         if rule.mechanic == "tiered_spend":
@@ -499,26 +540,42 @@ def _cart_rules(
         set_price = sum((totals[m.variant_id].total / m.quantity for m in members if m), ZERO)
         return money(_off(rule.kind, rule.value, money(set_price)) * sets), None
 
-    applicable = []
-    for rule in candidates:
-        if not budget.take():
-            break
-        refusal = rule.refusal(at=at, segments=segments)
-        if refusal is None:
-            amount, refusal = discount(rule, eligible_amount)
-        if refusal is not None:
-            if refusal:
-                explanation.skip(rule, refusal)
-        elif amount > 0:
-            applicable.append(_Applicable(rule, min(amount, eligible_amount)))
+    applicable = evaluation.applicable(
+        index.cart_candidates(skus),
+        mechanics=CART_MECHANICS,
+        discount=lambda rule: discount(rule, eligible_amount),
+    )
     total, _ = _stack(
-        _ranked(applicable),
+        _ranked([_Applicable(a.rule, min(a.amount, eligible_amount)) for a in applicable]),
         base=eligible_amount,
         cap=max(min(room, eligible_amount), ZERO),
         recompute=lambda rule, remaining: discount(rule, remaining)[0],
-        explanation=explanation,
+        explanation=evaluation.explanation,
         blocked_by_exclusive="exclusive, and line promotions already apply"
         if line_promotions
         else None,
     )
     return total
+
+
+def _apply_coupon(
+    coupon: CouponRule | None, code: str | None, amount: Decimal, *, room: Decimal
+) -> CouponResult | None:
+    """Return the coupon's result on `amount` (what promotions left), None without a code.
+
+    `room` is what is left of the cap on the combined discount.
+    """
+    if coupon is None:
+        return CouponResult(code, ZERO, applied=False, reason="unknown code") if code else None
+    if not coupon.has_uses_left:
+        return CouponResult(coupon.code, ZERO, applied=False, reason="no uses left")
+    if amount < coupon.min_spend:
+        return CouponResult(
+            coupon.code, ZERO, applied=False, reason=f"needs a spend of {coupon.min_spend}"
+        )
+    off = min(_off(coupon.kind, coupon.value, amount), max(room, ZERO))
+    if off <= 0:
+        return CouponResult(
+            coupon.code, ZERO, applied=False, reason="the maximum combined discount is reached"
+        )
+    return CouponResult(coupon.code, off, applied=True, reason="applied")
