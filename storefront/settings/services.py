@@ -17,6 +17,8 @@ if ENV.redis_url:
             "TIMEOUT": 300,
             "KEY_PREFIX": ENV.cache_key_prefix,
             "OPTIONS": {
+                # An entry that no longer decodes (a class moved) is a miss, not an error.
+                "CLIENT_CLASS": "toolkit.cache.backends.UndecodableAsMissRedisClient",
                 "SOCKET_CONNECT_TIMEOUT": 0.25,
                 "SOCKET_TIMEOUT": 0.25,
                 # A cache outage must not become a store outage: reads miss, writes

@@ -1,6 +1,39 @@
-"""Cache backends the profiles configure."""
+"""Cache backends the profiles configure.
+
+Both read an entry that no longer decodes as a miss for that key. Entries are pickled,
+so one written before a class moved or was renamed (a module move in a release) raises
+ModuleNotFoundError or AttributeError when read back, in diskcache and django-redis
+alike. Raised, that error would look like a cache outage to the owned caches (and trip
+their process-wide skip), or break a raw `cache.get`. As a miss, the caller recomputes
+and overwrites the entry with one the new code can read.
+"""
+
+import logging
+from typing import Any
 
 from diskcache import DjangoCache
+from diskcache.core import Disk
+from django_redis.client import DefaultClient
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+class UndecodableEntry(Exception):
+    """A stored value that the running code cannot turn back into an object."""
+
+
+class _UndecodableAsErrorDisk(Disk):
+    """diskcache's serializer, raising UndecodableEntry when a value no longer decodes."""
+
+    def fetch(self, mode: int, filename: str, value: Any, read: bool) -> Any:
+        try:
+            return super().fetch(mode, filename, value, read)
+        except OSError:
+            raise  # the entry's file went away meanwhile: diskcache reads that as a miss
+        except Exception as error:
+            raise UndecodableEntry(repr(error)) from error
 
 
 class PersistentDiskCache(DjangoCache):
@@ -10,7 +43,46 @@ class PersistentDiskCache(DjangoCache):
     connection per shard, and the next request reopens them (a handful of PRAGMAs each):
     on a warm cached page that reconnecting costs more than the page. The connections
     are per thread and safe to keep, as the database's are with CONN_MAX_AGE.
+
+    An entry that no longer decodes is a miss (see the module docstring); `get_many`
+    is Django's loop over `get`, so it leaves out just that key.
     """
+
+    def __init__(self, directory: str, params: dict[str, Any]) -> None:
+        options = {"disk": _UndecodableAsErrorDisk, **params.get("OPTIONS", {})}
+        super().__init__(directory, {**params, "OPTIONS": options})
+
+    def get(self, key: Any, default: Any = None, version: Any = None, **kwargs: Any) -> Any:
+        try:
+            return super().get(key, default, version, **kwargs)
+        except UndecodableEntry as error:
+            logger.info("cache entry %r no longer decodes (%s): read as a miss", key, error)
+            return default
 
     def close(self, **kwargs: object) -> None:
         """Keep the connections: see the class docstring."""
+
+
+class UndecodableAsMissRedisClient(DefaultClient):
+    """django-redis's client, reading an entry that no longer decodes as a miss."""
+
+    def decode(self, value: Any) -> Any:
+        try:
+            return super().decode(value)
+        except Exception as error:
+            raise UndecodableEntry(repr(error)) from error
+
+    def get(self, key: Any, default: Any = None, version: Any = None, client: Any = None) -> Any:
+        try:
+            return super().get(key, default, version, client)
+        except UndecodableEntry as error:
+            logger.info("cache entry %r no longer decodes (%s): read as a miss", key, error)
+            return default
+
+    def get_many(self, keys: Any, version: Any = None, client: Any = None) -> dict:
+        try:
+            return super().get_many(keys, version, client)
+        except UndecodableEntry:
+            # One value of the batch failed; read them one by one to keep the others.
+            found = {key: self.get(key, _MISSING, version, client) for key in keys}
+            return {key: value for key, value in found.items() if value is not _MISSING}

@@ -20,6 +20,7 @@ from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 
+from toolkit.cache.backends import UndecodableEntry
 from toolkit.cache.metrics import CacheEvent, cache_event
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,10 @@ def expires_in(key: str) -> float | None:
         ttl = cache.ttl(key)
         return None if ttl is None else float(ttl)
     if isinstance(cache, DjangoCache):
-        value, expire_time = cache._cache.get(cache.make_key(key), _GONE, expire_time=True)
+        try:
+            value, expire_time = cache._cache.get(cache.make_key(key), _GONE, expire_time=True)
+        except UndecodableEntry:  # every reader misses it (toolkit.cache.backends)
+            return 0.0
         if value is _GONE:  # expired, listed until diskcache culls it
             return 0.0
     elif isinstance(cache, LocMemCache):
