@@ -105,6 +105,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     # DRF's handler sets the headers that belong to the error (Allow, Retry-After, ...).
     response = drf_exception_handler(exc, context)
+    assert response is not None  # DRF's handler answers every APIException
     response.data = _describe(exc)
     return response
 
@@ -117,8 +118,10 @@ def _describe(exc: exceptions.APIException) -> dict:
         )
     code = _DRF_CODES.get(exc.default_code, exc.default_code)
     details: dict[str, Any] = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details["retry_after"] = int(exc.wait)
+    if isinstance(exc, exceptions.Throttled):
+        wait: float | None = exc.wait  # type: ignore[attr-defined]  # set by DRF, not in its stubs
+        if wait is not None:
+            details["retry_after"] = int(wait)
     return error_body(code, str(exc.detail), details)
 
 

@@ -7,6 +7,7 @@ the frozen dataclasses the selectors return; they never touch the ORM.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
@@ -38,7 +39,7 @@ class QuantityField(StrictIntegerField):
     their arguments each time), not once at import, so it always matches the setting.
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", settings.CHECKOUT_MAX_LINE_QUANTITY)
         super().__init__(**kwargs)
@@ -151,7 +152,8 @@ class ProductPageSerializer(serializers.Serializer):
 
 class FacetValueSerializer(serializers.Serializer):
     value = serializers.CharField()
-    label = serializers.CharField()
+    # DRF's metaclass takes declared fields off the class; the stubs see Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
     count = serializers.IntegerField()
 
 
@@ -231,7 +233,8 @@ class CategorySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     slug = serializers.CharField()
     name = serializers.CharField()
-    parent = serializers.CharField(allow_null=True, help_text="The parent's slug.")
+    # DRF's metaclass takes declared fields off the class; the stubs see Field.parent.
+    parent = serializers.CharField(allow_null=True, help_text="The parent's slug.")  # type: ignore[assignment]
     depth = serializers.IntegerField(help_text="0 for a root category.")
     url = serializers.CharField(help_text="The category's storefront page.")
     products_url = serializers.CharField(help_text="Its products in the API.")

@@ -420,7 +420,7 @@ class OrderCollectionView(APIView):
         tags=["orders"],
     )
     def post(self, request: Request) -> Response:
-        key = request.headers.get("Idempotency-Key")
+        key = request.headers.get("Idempotency-Key", "")  # blank is refused like missing
         order = _validated(s.OrderCreateSerializer, request.data)
         answer = idempotent_response(
             scope=f"cart:{order['cart']}",
