@@ -5,10 +5,14 @@ and writes its HTML report, CSV and JSON stats, and Peakstore's event log
 (`loadtests/recorder.py`), into the report folder. While it runs, this process scrapes
 the store's /metrics every few seconds into `metrics.jsonl` for the report's series.
 Afterwards the runner writes `slos.json` (each request name's route and that route's
-p95 SLO from the ownership manifest, for the SLO attainment gates), reads Locust's JSON
-stats for the summary table (p50/p95/p99, requests per second and error rate per
-journey, the bracketed prefix of each request name) and leaves gates and the report to
-`loadtests/gates.py` and `loadtests/report.py`.
+p95 SLO from the ownership manifest, for the SLO attainment gates), summarizes the event
+log (p50/p95/p99, requests per second and error rate per journey, the bracketed prefix
+of each request name) into `summary.json` and leaves gates and the report to
+`loadtests/gates.py` and `loadtests/report.py`. The summary's figures are the report's
+(`loadtests.results.figures`, percentiles from `perfstats`) over the same event log, so
+one run's p95 is the same number in `summary.json`, `report.json` and the gates; Locust's
+own stats (`locust.json`, `locust.html`) round response times into buckets and are left
+beside them as Locust wrote them.
 """
 
 from __future__ import annotations
@@ -20,19 +24,24 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.request
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.urls import Resolver404, resolve
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.processes import ProcessSpec, Stack, StackConfig, StackError
+from devstack.processes import ProcessSpec, Stack, StackConfig, StackError, loopback_open
 from devstack.snapshot import catalog_snapshot_write
-from loadtests.outcomes import SHED_REQUEST_TYPE
-from loadtests.results import events_read, keep_sample, sample_key
+from loadtests.names import path_of
+from loadtests.results import (
+    Figures,
+    RunResults,
+    events_read,
+    keep_sample,
+    results_read,
+    sample_key,
+)
 from loadtests.scenarios import Scenario
 from storefront.settings.environment import BASE_DIR
 from toolkit.manifest import ownership_manifest
@@ -41,8 +50,6 @@ from toolkit.routes import UNMATCHED_ROUTE
 LOCUSTFILE = BASE_DIR / "loadtests" / "locustfile.py"
 PROGRESS_EVERY_S = 10.0
 METRICS_EVERY_S = 5.0
-_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_JOURNEY = re.compile(r"^\[([\w-]+)\]")
 # A placeholder segment of a request name (`[slug]`, `[token]`, `[sku]`).
 _PLACEHOLDER = re.compile(r"\[[^\]/]*\]")
 SLOS_FILE = "slos.json"
@@ -50,12 +57,14 @@ SLOS_FILE = "slos.json"
 
 @dataclass(frozen=True)
 class JourneyStats:
+    """Admitted requests of one journey (or all): shed requests are counted apart."""
+
     name: str
     requests: int
     failures: int
-    p50_ms: int
-    p95_ms: int
-    p99_ms: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
     rps: float
 
     @property
@@ -84,57 +93,30 @@ class LoadSummary:
         return {**asdict(self), "error_rate": self.error_rate}
 
 
-def percentile(histogram: Counter[int], percent: float) -> int:
-    """Return the response time that `percent` of requests finished within (Locust's rule)."""
-    count = sum(histogram.values())
-    allowed_above = count - int(count * percent)
-    seen = 0
-    for response_time in sorted(histogram, reverse=True):
-        seen += histogram[response_time]
-        if seen >= allowed_above:
-            return response_time
-    return 0
-
-
-def _journey_stats(name: str, entries: list[dict], duration_s: float) -> JourneyStats:
-    histogram: Counter[int] = Counter()
-    for entry in entries:
-        histogram.update({int(ms): n for ms, n in entry["response_times"].items()})
-    requests = sum(entry["num_requests"] for entry in entries)
+def _journey_stats(name: str, figures: Figures, duration_s: float) -> JourneyStats:
     return JourneyStats(
         name=name,
-        requests=requests,
-        failures=sum(entry["num_failures"] for entry in entries),
-        p50_ms=percentile(histogram, 0.50),
-        p95_ms=percentile(histogram, 0.95),
-        p99_ms=percentile(histogram, 0.99),
-        rps=requests / duration_s if duration_s else 0.0,
+        requests=figures.served,
+        failures=figures.errors,
+        p50_ms=figures.p50_ms,
+        p95_ms=figures.p95_ms,
+        p99_ms=figures.p99_ms,
+        rps=figures.served / duration_s if duration_s else 0.0,
     )
 
 
-def summarize(scenario: str, entries: Iterable[dict], *, exceptions: int = 0) -> LoadSummary:
-    """Summarize Locust's `--json-file` entries per journey and in total.
-
-    Shed requests (request type SHED) are left out: they are counted apart, in the report.
-    """
-    entries = [entry for entry in entries if entry.get("method") != SHED_REQUEST_TYPE]
-    if entries:
-        started = min(entry["start_time"] for entry in entries)
-        ended = max(entry["last_request_timestamp"] or started for entry in entries)
-        duration_s = max(ended - started, 1e-3)
-    else:
-        duration_s = 0.0
-    by_journey: dict[str, list[dict]] = {}
-    for entry in entries:
-        match = _JOURNEY.match(entry["name"])
-        by_journey.setdefault(match.group(1) if match else "other", []).append(entry)
+def summarize(results: RunResults, *, exceptions: int = 0) -> LoadSummary:
+    """Summarize a run's event log per journey and in total; shed requests are left out
+    (the report counts them apart). The figures are the report's, from the same events."""
+    duration_s = results.duration_s if results.events else 0.0
     return LoadSummary(
-        scenario=scenario,
+        scenario=results.scenario,
         duration_s=round(duration_s, 1),
         journeys=tuple(
-            _journey_stats(name, rows, duration_s) for name, rows in sorted(by_journey.items())
+            _journey_stats(journey, results.overall(journey), duration_s)
+            for journey in results.journeys()
         ),
-        total=_journey_stats("total", entries, duration_s),
+        total=_journey_stats("total", results.overall(), duration_s),
         exceptions=exceptions,
     )
 
@@ -148,7 +130,7 @@ def summary_table(summary: LoadSummary) -> str:
     for row in (*summary.journeys, summary.total):
         lines.append(
             f"{row.name:<10} {row.requests:>9,} {row.failures:>7,} {row.error_rate:>8.2%} "
-            f"{row.p50_ms:>7} {row.p95_ms:>7} {row.p99_ms:>7} {row.rps:>8.1f}"
+            f"{row.p50_ms:>7.0f} {row.p95_ms:>7.0f} {row.p99_ms:>7.0f} {row.rps:>8.1f}"
         )
     lines.append(
         f"{summary.duration_s:.0f}s; error rate {summary.error_rate:.2%} "
@@ -188,9 +170,8 @@ def request_route(name: str) -> str:
     A name is a path template: the query is dropped, and a placeholder becomes `1`, which
     every converter on a page or API path accepts (slug, str, int, row id).
     """
-    path = _JOURNEY.sub("", name).strip().split("?", 1)[0]
     try:
-        return resolve(_PLACEHOLDER.sub("1", path)).view_name
+        return resolve(_PLACEHOLDER.sub("1", path_of(name))).view_name
     except Resolver404:
         return UNMATCHED_ROUTE
 
@@ -239,7 +220,7 @@ class MetricsSampler(threading.Thread):
 
     def scrape(self) -> dict[str, float]:
         try:
-            with _LOOPBACK.open(self.url, timeout=5) as response:
+            with loopback_open(self.url, timeout=5) as response:
                 text = response.read().decode()
         except (OSError, urllib.error.URLError):
             return {}
@@ -370,8 +351,7 @@ def scenario_run(
     slos = route_slos_write(results_dir=report_dir)
     write(f"Route SLOs for {len(slos)} request names (from the ownership manifest)")
     summary = summarize(
-        scenario.name,
-        json.loads((report_dir / "locust.json").read_text()),
+        results_read(report_dir, scenario=scenario.name),
         exceptions=_exception_count(report_dir / "locust_exceptions.csv"),
     )
     (report_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2))

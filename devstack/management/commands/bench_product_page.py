@@ -17,7 +17,6 @@ non-zero if the target is missed.
 """
 
 import json
-import statistics
 import threading
 import time
 from pathlib import Path
@@ -36,14 +35,10 @@ from devstack.processes import (
     web_process,
 )
 from integrations.interface import breakers_close, faults_preset_apply
+from perfstats.quantiles import percentiles
 from storefront.settings.environment import BASE_DIR
 
 TARGET_RATIO = 1.2
-
-
-def _percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _pooled(rounds: list[dict]) -> dict:
@@ -52,11 +47,12 @@ def _pooled(rounds: list[dict]) -> dict:
 
 
 def _summary(latencies: list[float], *, errors: int) -> dict:
+    p50, p95 = percentiles(latencies, 0.50, 0.95)
     return {
         "requests": len(latencies),
         "errors": errors,
-        "p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
+        "p50_ms": round(p50 * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
     }
 

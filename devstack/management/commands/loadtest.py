@@ -118,7 +118,7 @@ class Command(BaseCommand):
             raise CommandError("interrupted; stopped every process") from None
         except StackError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"Locust's own view (shed requests left out):\n{summary_table(summary)}")
+        self.stdout.write(f"Per journey (shed requests left out):\n{summary_table(summary)}")
         return audits
 
     def _judge(
