@@ -42,13 +42,14 @@ SIMULATOR_CATALOG = "simulator-catalog.json"
 _LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def loopback_open(url: str, *, timeout: float) -> HTTPResponse:
-    """GET a URL on loopback, ignoring any HTTP proxy the environment names.
+def loopback_open(request: str | urllib.request.Request, *, timeout: float) -> HTTPResponse:
+    """Open a URL (GET) or a request on loopback, ignoring any HTTP proxy the environment
+    names.
 
-    The one opener for the stack's own servers (readiness, /metrics scrapes): a proxy
-    would answer for them, or refuse to. Raises as `urllib.request.urlopen` does.
+    The one opener for the stack's own servers (readiness, /metrics scrapes, tests): a
+    proxy would answer for them, or refuse to. Raises as `urllib.request.urlopen` does.
     """
-    response: HTTPResponse = _LOOPBACK_OPENER.open(url, timeout=timeout)
+    response: HTTPResponse = _LOOPBACK_OPENER.open(request, timeout=timeout)
     return response
 
 

@@ -5,7 +5,6 @@ the page refreshes itself from /ops/data.json.
 """
 
 import threading
-import urllib.request
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from devstack.processes import loopback_open
 from storefront.settings.environment import BASE_DIR
 from tests.conftest import IN_CI
 from tests.factories import CategoryFactory, stocked_product
@@ -30,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOT = BASE_DIR / "reports" / "browser" / "ops-dashboard.png"
-_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +51,7 @@ def traffic(live_server) -> Iterator[None]:
         while not stop.is_set():
             # The 404 raises; it is traffic all the same.
             with suppress(OSError):
-                _LOOPBACK.open(live_server.url + paths[index % len(paths)], timeout=5).read()
+                loopback_open(live_server.url + paths[index % len(paths)], timeout=5).read()
             index += 1
 
     thread = threading.Thread(target=browse, daemon=True)

@@ -22,13 +22,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from devstack.processes import Stack, StackConfig, free_port
+from devstack.processes import Stack, StackConfig, free_port, loopback_open
 from storefront.settings.environment import BASE_DIR
 from tests.conftest import IN_CI
 
 SEED_PRODUCTS = 50
 SERVICE_PORTS = {"DATABASE_URL": 5432, "REDIS_URL": 6379, "CELERY_BROKER_URL": 5672}
-_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -109,7 +108,7 @@ def http(
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with _LOOPBACK.open(request, timeout=30) as response:
+        with loopback_open(request, timeout=30) as response:
             return Answer(response.status, response.read().decode())
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.read().decode(errors="replace"))
