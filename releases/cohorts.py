@@ -91,8 +91,12 @@ _uniform: tuple[Snapshot | None, dict[str, RequestReleases]] = (None, {})
 
 def releases_for(request: HttpRequest, route: str) -> RequestReleases:
     """Decide every flag for this request. No query; one cache read."""
+    return releases_decide(request, route, snapshot_get())
+
+
+def releases_decide(request: HttpRequest, route: str, snapshot: Snapshot) -> RequestReleases:
+    """Decide every flag for this request from a snapshot the caller read. No I/O."""
     global _uniform
-    snapshot = snapshot_get()
     seen, decided = _uniform
     if seen is snapshot and route in decided:
         return decided[route]

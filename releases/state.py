@@ -23,6 +23,7 @@ from django.db import transaction
 
 from releases.caches import RELEASES_PREFIX
 from releases.spec import FLAGS, FlagSpec
+from toolkit.cache import epoch_bump, epoch_read
 
 GENERATION_KEY = f"{RELEASES_PREFIX}generation"
 # Plain (name, status, exposure) tuples, which decode whatever module this code lives
@@ -73,6 +74,25 @@ def snapshot_get() -> Snapshot:
     return snapshot
 
 
+# The snapshot this process read last, with the cache epoch read just before it. Every
+# publish moves the epoch, so while the epoch has not moved the snapshot is current: the
+# page cache's fast path checks that in the same read as its entry (snapshot_as_of).
+_as_of: tuple[int | None, Snapshot] | None = None
+
+
+def snapshot_as_of() -> tuple[int | None, Snapshot]:
+    """The snapshot this process last read and the epoch it holds for (read if none)."""
+    return _as_of if _as_of is not None else snapshot_refresh()
+
+
+def snapshot_refresh() -> tuple[int | None, Snapshot]:
+    """Read the epoch, then the snapshot, and remember both. Two cache reads at most."""
+    global _as_of
+    epoch = epoch_read()  # first: a publish after it moves the epoch past this value
+    _as_of = (epoch, snapshot_get())
+    return _as_of
+
+
 def snapshot_publish() -> None:
     """Write every flag's state to the cache under a new generation. One query."""
     from releases.models import ReleaseFlag
@@ -83,6 +103,7 @@ def snapshot_publish() -> None:
     generation = time.time_ns()
     cache.set(STATE_KEY.format(generation), rows, STATE_TTL)
     cache.set(GENERATION_KEY, generation, STATE_TTL)
+    epoch_bump()  # after the generation: see snapshot_as_of
 
 
 def snapshot_publish_on_commit() -> None:

@@ -19,11 +19,23 @@ from collections.abc import Callable
 from time import perf_counter
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 
-from releases.interface import release_variant, releases_for, releases_observe
+from releases.interface import (
+    release_variant,
+    releases_decide,
+    releases_observe,
+    snapshot_as_of,
+    snapshot_refresh,
+)
 from storefront.caches import PAGES
-from toolkit.cache.http import SAFE_METHODS, View, cache_response, page_cache_policy
+from toolkit.cache.http import (
+    SAFE_METHODS,
+    View,
+    cache_response,
+    cached_response,
+    page_cache_policy,
+)
 from toolkit.query import InvalidParameter, QuerySpec, query_apply
 from toolkit.routes import route_match
 
@@ -47,21 +59,33 @@ class PageCacheMiddleware:
                 return response
         return self.get_response(request)
 
-    def _hit(self, request: HttpRequest) -> HttpResponse | None:
+    def _hit(self, request: HttpRequest) -> HttpResponseBase | None:
         """The cached answer, or None. Cleans the request's query either way."""
         match = route_match(request)
         policy = page_cache_policy(match.func) if match is not None else None
         if policy is None:
             return None
         started = perf_counter()
-        releases = releases_for(request, match.view_name)
-        if releases.new_subject:
-            return None
         try:
             query_apply(request, policy.query.clean_request(request))
         except InvalidParameter:
             return None
-        response = policy.peek(request, variant=releases.variant)
-        if response is not None and releases.scoped:
+        # The flags as this process last read them, valid while the cache epoch has not
+        # moved (a publish moves it): the entry's read says whether it has.
+        epoch, snapshot = snapshot_as_of()
+        for attempt in range(2):
+            releases = releases_decide(request, match.view_name, snapshot)
+            if not releases.new_subject:
+                peeked = policy.peek(request, variant=releases.variant)
+                if peeked.epoch == epoch:
+                    break
+            elif attempt:
+                return None  # current flags give this visitor a cohort: the full path does
+            epoch, snapshot = snapshot_refresh()
+        else:
+            return None  # still moving: let the full path read everything afresh
+        if peeked.value is None:
+            return None
+        if releases.scoped:
             releases_observe(releases, seconds=perf_counter() - started, status=200)
-        return response
+        return cached_response(request, peeked.value)

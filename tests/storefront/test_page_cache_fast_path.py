@@ -11,7 +11,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from catalog.models import SlugHistory
+from releases import state as release_state
 from releases.cohorts import SUBJECT_COOKIE
+from releases.interface import snapshot_as_of, snapshot_refresh
 from tests.factories import stocked_product
 from tests.releases.test_request_path import count, decide, visitor_in  # noqa: F401
 from tests.storefront.conftest import add_to_cart
@@ -199,3 +201,47 @@ def test_cohorts_get_their_own_page_on_the_fast_path_and_are_still_timed(
     assert count("recommendations-v2", "canary") + count("recommendations-v2", "control") == (
         timed + 2
     )
+
+
+def test_a_flag_published_since_this_process_read_the_flags_is_seen_on_the_next_hit(
+    client,
+    product,
+    decide,  # noqa: F811
+):
+    # given the product page cached and the flags as this process last read them
+    url = f"/p/{product.slug}/"
+    client.get(url)
+    assert took_fast_path(client.get(url))
+    remembered = snapshot_as_of()
+
+    # when a kill switch is stopped (published elsewhere: this process's flags are stale)
+    decide("recommendations", "stop")
+    release_state._as_of = remembered
+
+    # then the next request reads the flags again and shows the page without the widget
+    html = client.get(url).content.decode()
+    assert '<section id="recommendations"' not in html
+    assert snapshot_as_of() != remembered
+
+
+def test_flags_remembered_from_a_finished_rollout_do_not_keep_visitors_off_the_fast_path(
+    client,
+    product,
+    decide,  # noqa: F811
+    settings,
+):
+    # given flags remembered while a rollout was partly exposed, then the rollout stopped
+    settings.STOREFRONT_RECOMMENDATIONS_V2_DELAY = 0
+    decide("recommendations-v2", "start")
+    during_rollout = snapshot_refresh()
+    decide("recommendations-v2", "stop")
+    release_state._as_of = during_rollout
+    url = f"/p/{product.slug}/"
+    client.get(url)
+
+    # when a visitor without a cohort cookie comes back
+    response = client.get(url)
+
+    # then the fast path answers: it checked the flags before sending them to the full path
+    assert took_fast_path(response)
+    assert SUBJECT_COOKIE not in response.cookies

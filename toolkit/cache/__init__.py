@@ -2,11 +2,19 @@
 
 Public API: `declare` and `declare_state` (in `<app>/caches.py` only), `reader`,
 `registry`, `CacheSpec`, `StateSpec`, `SharedState`, `Stampede`, `DoNotCache`,
-`CacheOwnershipError`;
+`CacheOwnershipError`, `epoch_read` / `epoch_bump` (for state remembered between bumps);
 `toolkit.cache.http.cache_response` for full responses. See toolkit/README.md.
 """
 
-from toolkit.cache.owned import CacheOwnershipError, CacheReader, DoNotCache, OwnedCache
+from toolkit.cache.owned import (
+    CacheOwnershipError,
+    CacheReader,
+    DoNotCache,
+    OwnedCache,
+    Peeked,
+    epoch_bump,
+    epoch_read,
+)
 from toolkit.cache.registry import CacheRegistry, declare, declare_state, reader, registry
 from toolkit.cache.spec import CacheSpec, Stampede, StateSpec
 from toolkit.cache.state import SharedState
@@ -18,11 +26,14 @@ __all__ = [
     "CacheSpec",
     "DoNotCache",
     "OwnedCache",
+    "Peeked",
     "SharedState",
     "Stampede",
     "StateSpec",
     "declare",
     "declare_state",
+    "epoch_bump",
+    "epoch_read",
     "reader",
     "registry",
 ]

@@ -28,7 +28,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
-from toolkit.cache.owned import DoNotCache, OwnedCache
+from toolkit.cache.owned import DoNotCache, OwnedCache, Peeked
 from toolkit.query import InvalidParameter, QuerySpec, query_apply
 
 View = Callable[..., HttpResponseBase]
@@ -95,10 +95,10 @@ class PageCachePolicy:
         )
         return hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
 
-    def peek(self, request: HttpRequest, *, variant: str) -> HttpResponseBase | None:
-        """The cached answer for a cleaned request, or None where the view must run."""
-        cached = self.pages.peek(self.key(request, variant=variant))
-        return cached_response(request, cached) if cached is not None else None
+    def peek(self, request: HttpRequest, *, variant: str) -> Peeked:
+        """The cached page for a cleaned request (None where the view must run), and the
+        cache epoch it holds for."""
+        return self.pages.peek(self.key(request, variant=variant))
 
 
 def _storable(response: HttpResponseBase) -> bool:

@@ -86,6 +86,39 @@ def _app_of(module: str) -> str:
 
 
 @dataclass(frozen=True)
+class Peeked:
+    """What `OwnedCache.peek` found: a fresh value or None, and the epoch it holds for."""
+
+    value: Any | None
+    epoch: int | None
+
+
+def epoch_read() -> int | None:
+    """The cache-wide epoch now (one read); None while the cache cannot say."""
+    try:
+        return store.call("(epoch)", lambda cache: cache.get(EPOCH_KEY))
+    except store.CacheUnavailable:
+        return None
+
+
+def epoch_bump() -> None:
+    """Move the epoch: readers that remembered state at the old one read it again.
+
+    For shared state kept beside the caches (the release flags' snapshot): its owner
+    bumps after publishing, and the page cache's fast path checks it for free.
+    """
+
+    def bump(cache: Any) -> None:
+        try:
+            cache.incr(EPOCH_KEY)
+        except ValueError:  # evicted: restart from the clock, past any old value
+            cache.set(EPOCH_KEY, _new_generation(), GENERATION_TTL)
+
+    with suppress(store.CacheUnavailable):
+        store.call("(epoch)", bump)
+
+
+@dataclass(frozen=True)
 class DoNotCache(Generic[T]):
     """What a compute function returns for a result that must not be stored (a 404)."""
 
@@ -237,17 +270,33 @@ class OwnedCache(CacheReader):
             return self._recompute_and_store(full_key, compute)
         return self._wait_for(full_key, compute)
 
-    def peek(self, key: object) -> Any | None:
+    def peek(self, key: object) -> Peeked:
         """Return the value if its entry is fresh and not due for an early refresh.
 
-        For a fast path that answers hits only: None sends the request on to `fetch`,
-        which recomputes under single flight (and counts the miss). Never writes.
+        For a fast path that answers hits only: a None value sends the request on to
+        `fetch`, which recomputes under single flight (and counts the miss). Never
+        writes. While the epoch has not moved, the epoch and the entry are read together
+        (one round trip on Redis). The epoch is returned with the value: a caller that
+        remembered other state at an epoch (the release flags) knows it is still current.
         """
         try:
-            full_key = self.full_key(key, self.version())
+            remembered = _generations_seen.get(self.namespace)
+            if remembered is not None:
+                full_key = self.full_key(key, remembered[2])
+                found = store.call(
+                    self.namespace, lambda cache: cache.get_many([EPOCH_KEY, full_key])
+                )
+                if found.get(EPOCH_KEY) == remembered[0]:
+                    return Peeked(self._fresh(found.get(full_key)), remembered[0])
+            _, version = self._generations_and_version()
+            epoch = _generations_seen[self.namespace][0]
+            full_key = self.full_key(key, version)
             entry = store.call(self.namespace, lambda cache: cache.get(full_key))
         except store.CacheUnavailable:
-            return None
+            return Peeked(None, None)
+        return Peeked(self._fresh(entry), epoch)
+
+    def _fresh(self, entry: tuple | None) -> Any | None:
         if entry is None:
             return None
         value, _, fresh_until, cost = entry
