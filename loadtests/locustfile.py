@@ -156,15 +156,20 @@ class ScenarioShape(LoadTestShape):
 
 
 def _faults_switch(preset: str) -> None:
-    """Switch the simulator to a fault preset (integrations' presets, its control API)."""
-    from integrations.fault_presets import faults_preset_apply
+    """Switch the simulator to a fault preset by name, through its control API.
 
+    The presets are the simulator's own: this package drives it over HTTP, as it drives
+    the store, and imports neither.
+    """
     upstream = os.environ.get(UPSTREAM_ENV)
     if not upstream:
         logger.warning("no %s: fault preset %s not applied", UPSTREAM_ENV, preset)
         return
     try:
-        faults_preset_apply(preset, url=upstream)
+        response = httpx.post(
+            f"{upstream.rstrip('/')}/_faults/preset/{preset}", timeout=5, trust_env=False
+        )
+        response.raise_for_status()
         logger.info("simulator fault preset: %s", preset)
     except httpx.HTTPError:
         logger.exception("could not switch the simulator to %s", preset)

@@ -199,6 +199,12 @@ class FaultBook:
         for box in self.boxes.values():
             box.reset()
 
+    def preset_apply(self, profiles: Mapping[str, Mapping[str, Any]]) -> None:
+        """Make every dependency healthy, then give the named ones these profiles."""
+        self.reset()
+        for name, profile in profiles.items():
+            self.boxes[name].set(FaultProfile.from_json(profile))
+
     def status(self) -> dict[str, Any]:
         return {
             "seed": self.seed,

@@ -9,6 +9,8 @@ Control API (never subject to faults):
     GET  /_faults                -> 200 {"seed", "profiles": {dependency: profile}}
     PUT  /_faults/<dependency>   -> 200 profile  (the body replaces the whole profile)
     POST /_faults/reset          -> 200 as GET /_faults, every profile healthy again
+    POST /_faults/preset/<name>  -> 200 as GET /_faults, every profile healthy, then the
+                                    named preset's (presets.py); 404 for an unknown name
     GET  /_stats                 -> 200 {dependency: {"requests", <outcome>: count}}
     POST /_state/reset           -> 200, every dependency forgets what it recorded (tests)
 """
@@ -27,6 +29,7 @@ from integrations.simulator.erp import Erp
 from integrations.simulator.faults import HANG_BOUND_S, FaultBook, FaultProfile, InvalidProfile
 from integrations.simulator.payment import PaymentGateway
 from integrations.simulator.pim import Pim
+from integrations.simulator.presets import PRESETS
 from integrations.simulator.recommendations import Recommendations
 from integrations.simulator.reviews import Reviews
 from integrations.simulator.routes import Dependency, Reply, Request, Route, error
@@ -165,6 +168,12 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return Reply(200, faults.status())
         if (self.command, path) == ("POST", "/_faults/reset"):
             faults.reset()
+            return Reply(200, faults.status())
+        if self.command == "POST" and path.startswith("/_faults/preset/"):
+            profiles = PRESETS.get(path.removeprefix("/_faults/preset/"))
+            if profiles is None:
+                return error(404, "unknown_preset")
+            faults.preset_apply(profiles)
             return Reply(200, faults.status())
         if (self.command, path) == ("POST", "/_state/reset"):
             for dependency in self.server.dependencies.values():

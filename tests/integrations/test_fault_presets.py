@@ -33,6 +33,17 @@ def test_a_preset_sets_what_it_names_and_makes_the_rest_healthy(upstream_simulat
         assert profile == expected, dependency
 
 
+def test_the_simulator_applies_a_preset_by_name_and_refuses_one_it_does_not_know(
+    upstream_simulator,
+):
+    applied = httpx.post(f"{upstream_simulator.url}/_faults/preset/payment-down")
+    unknown = httpx.post(f"{upstream_simulator.url}/_faults/preset/no-such-preset")
+
+    assert applied.status_code == 200
+    assert applied.json()["profiles"]["payment"]["down"] is True
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_preset")
+
+
 def test_healthy_answers_everything(upstream_simulator):
     faults_preset_apply("partial-outage")
     faults_preset_apply("healthy")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from integrations.simulator.presets import PRESETS
 from loadtests.shapes import FLASH_MIX, SHAPES, LoadPlan, Phase, plan_for
 
 
@@ -73,6 +74,15 @@ def test_partial_outage_switches_fault_presets_during_the_spike():
     ]
     outage = next(w for w in plan.windows() if w.name == "outage")
     assert outage.users == plan.peak_users
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_fault_preset_a_shape_switches_to_is_one_the_simulator_knows(shape):
+    plan = plan_for(shape, users=60, duration_s=300)
+
+    named = {window.faults for window in plan.windows() if window.faults is not None}
+
+    assert named <= set(PRESETS)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
