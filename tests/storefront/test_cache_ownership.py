@@ -7,12 +7,12 @@ which lists the key space with `toolkit.cache.store.iter_keys`) must find no key
 no namespace or shared state declares: a key written around the registry fails here.
 """
 
-import uuid
-
 from django.conf import settings
+from rest_framework.test import APIClient
 
 from integrations.interface import reviews_for_product, shipping_rates, tax_rate
 from storefront.celery import app as celery_app
+from tests.api.test_orders import order_body, place
 from toolkit.cache.audit import cache_audit
 
 PAGES = (
@@ -31,28 +31,16 @@ PAGES = (
     "/api/v1/categories/",
     "/api/v1/search/?q=trail",
 )
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "1 Analytical Way",
-    "city": "London",
-    "postal_code": "N1 7AA",
-    "country": "gb",
-}
 
 
 def _visit_and_buy(client, sku):
     for url in PAGES:
         assert client.get(url).status_code == 200, url
-    token = client.post("/api/v1/carts/").json()["token"]
+    api = APIClient()
+    token = api.post("/api/v1/carts/").json()["token"]
     line = {"sku": sku, "quantity": 1}
-    assert client.post(f"/api/v1/carts/{token}/lines/", line, "application/json").status_code == 201
-    order = {"cart": token, "email": "a@example.com", "shipping_address": ADDRESS}
-    placed = client.post(
-        "/api/v1/orders/",
-        {**order, "payment_token": "tok_ok"},
-        "application/json",
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
+    assert api.post(f"/api/v1/carts/{token}/lines/", line, format="json").status_code == 201
+    placed = place(api, order_body(token))
     assert placed.status_code == 201, placed.content
 
 
