@@ -93,7 +93,8 @@ def price_set(request: HttpRequest, sku: str) -> JsonResponse:
             amount = Decimal(str(body.get("amount")))
         except InvalidOperation:
             raise BadRequest("amount must be a decimal number.", field="amount") from None
-        if not (Decimal(0) < amount < MAX_AMOUNT) or amount.as_tuple().exponent < -2:
+        exponent = amount.as_tuple().exponent  # a letter for NaN and infinity, else an int
+        if not (Decimal(0) < amount < MAX_AMOUNT) or not isinstance(exponent, int) or exponent < -2:
             raise BadRequest("amount must be positive with at most 2 decimals.", field="amount")
         variant_id = _variant_id(sku)
         prices_import(

@@ -31,7 +31,7 @@ from storefront.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
-BROKER_TIMEOUT_SECONDS = 1.0
+BROKER_TIMEOUT_SECONDS = 1  # kombu takes whole seconds
 
 
 def database_check() -> None:

@@ -1,16 +1,21 @@
 """Services profile: PostgreSQL, Redis (django-redis) and a real Celery broker."""
 
+from typing import Any
+
 import dj_database_url
 
 from storefront.settings.base import *  # noqa: F403
 from storefront.settings.environment import ENV
 
 DATABASES = {
-    "default": dj_database_url.parse(ENV.database_url, conn_max_age=60, conn_health_checks=True)
+    # A plain dict, the type the embedded profile's DATABASES has.
+    "default": dict(
+        dj_database_url.parse(ENV.database_url, conn_max_age=60, conn_health_checks=True)
+    )
 }
 
 if ENV.redis_url:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": ENV.redis_url,

@@ -1,6 +1,7 @@
 """Test settings: the selected profile, plus nplusone raising on any lazy load."""
 
 from storefront.settings import *  # noqa: F403
+from storefront.settings import CACHES as _profile_caches
 from storefront.settings.environment import ENV
 
 DEBUG = False
@@ -23,13 +24,12 @@ if ENV.profile == "embedded":
 
     _cache_dir = tempfile.mkdtemp(prefix="peakstore-test-cache-")
     CACHES = {
-        alias: {**config, "LOCATION": _cache_dir}
-        for alias, config in CACHES.items()  # noqa: F405
+        alias: {**config, "LOCATION": _cache_dir} for alias, config in _profile_caches.items()
     }
 else:
     import os
 
-    for _config in CACHES.values():
+    for _config in _profile_caches.values():
         _config["KEY_PREFIX"] = f"peakstore-test-{os.getpid()}"
     # Its own test database per run, so two suites (or a suite beside a demo) on one
     # PostgreSQL server never drop each other's database.
