@@ -99,24 +99,28 @@ def celery_observability_install() -> None:
     task_postrun.connect(_on_postrun, weak=False)
 
 
-def celery_queue_depth(app: Celery, queue: str, *, timeout: float = 1.0) -> int:
+def celery_queue_depth(app: Celery, queue: str, *, timeout: int = 1) -> int:
     """Return how many messages wait in `queue` on the app's broker.
 
-    Raise OSError (or the transport's error) when the broker cannot be asked in time.
+    Raise OSError (or the transport's error) when the broker cannot be asked in time
+    (`timeout`: whole seconds, as kombu takes them).
     """
     with app.connection_for_read(connect_timeout=timeout) as connection:
         connection.ensure_connection(max_retries=0, timeout=timeout)
         driver = connection.transport.driver_type
         if driver == "filesystem":
-            folder = connection.transport_options["data_folder_in"]
+            folder = (connection.transport_options or {})["data_folder_in"]
             suffix = f".{queue}.msg"
             return sum(1 for entry in os.scandir(folder) if entry.name.endswith(suffix))
         channel = connection.default_channel
+        # The stubs type the channel as the transports' common base; each driver's own
+        # channel has the call.
         if driver == "redis":
-            return int(channel.client.llen(queue))
+            return int(channel.client.llen(queue))  # type: ignore[attr-defined]
         if driver == "amqp":
             try:
-                return int(channel.queue_declare(queue=queue, passive=True).message_count)
+                declared = channel.queue_declare(queue=queue, passive=True)  # type: ignore[attr-defined]
+                return int(declared.message_count)
             except connection.channel_errors:
                 return 0  # no such queue yet: nothing waits in it
         raise NotImplementedError(f"queue depth is not implemented for {driver}")
@@ -125,7 +129,7 @@ def celery_queue_depth(app: Celery, queue: str, *, timeout: float = 1.0) -> int:
 class CeleryQueueCollector(Collector):
     """Sample the depth of the given queues at scrape time (and whether the broker answers)."""
 
-    def __init__(self, app: Celery, queues: tuple[str, ...], *, timeout: float = 1.0) -> None:
+    def __init__(self, app: Celery, queues: tuple[str, ...], *, timeout: int = 1) -> None:
         self.app = app
         self.queues = queues
         self.timeout = timeout
