@@ -99,14 +99,14 @@ def celery_observability_install() -> None:
     task_postrun.connect(_on_postrun, weak=False)
 
 
-def celery_queue_depth(app: Celery, queue: str, *, timeout: int = 1) -> int:
+def celery_queue_depth(app: Celery, queue: str, *, timeout: float = 1.0) -> int:
     """Return how many messages wait in `queue` on the app's broker.
 
-    Raise OSError (or the transport's error) when the broker cannot be asked in time
-    (`timeout`: whole seconds, as kombu takes them).
+    Raise OSError (or the transport's error) when the broker cannot be asked in time.
     """
     with app.connection_for_read(connect_timeout=timeout) as connection:
-        connection.ensure_connection(max_retries=0, timeout=timeout)
+        # kombu adds the timeout to time(): seconds as a float work; its stubs say int.
+        connection.ensure_connection(max_retries=0, timeout=timeout)  # type: ignore[arg-type]
         driver = connection.transport.driver_type
         if driver == "filesystem":
             folder = (connection.transport_options or {})["data_folder_in"]
@@ -129,7 +129,7 @@ def celery_queue_depth(app: Celery, queue: str, *, timeout: int = 1) -> int:
 class CeleryQueueCollector(Collector):
     """Sample the depth of the given queues at scrape time (and whether the broker answers)."""
 
-    def __init__(self, app: Celery, queues: tuple[str, ...], *, timeout: int = 1) -> None:
+    def __init__(self, app: Celery, queues: tuple[str, ...], *, timeout: float = 1.0) -> None:
         self.app = app
         self.queues = queues
         self.timeout = timeout
