@@ -21,8 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from toolkit.cache import CacheSpec, Stampede, declare
-from toolkit.cache.store import CacheUnavailable
+from toolkit.cache import CacheSpec, CacheUnavailable, Stampede, declare
 
 
 @dataclass(frozen=True)
