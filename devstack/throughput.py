@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from devstack.wrk import WrkResult
 
 PAGES = ("category", "product", "robots")
-# Good (2xx) requests/s of the store ÷ bare Django's, per page (issue #13, DESIGN.md).
+# Good (2xx) requests/s of the store ÷ bare Django's, per page (docs/benchmarks.md).
 BARE_RATIO_TARGETS = {"category": 0.6, "product": 0.6, "robots": 0.7}
 # Good requests/s with campaign parameters and a unique click id ÷ without.
 CLICK_RATIO_TARGET = 0.9

@@ -24,7 +24,7 @@ from storefront.offers import card_offers, variant_offers
 
 
 def product_page_path(slug: str) -> str:
-    # The storefront pages are public contract (DESIGN.md), so their paths are stable.
+    # The storefront pages are public contract (users' scripts use them): stable paths.
     return f"/p/{slug}/"
 
 

@@ -1,4 +1,4 @@
-"""Operations paths: public contract (DESIGN.md), like /healthz and /readyz."""
+"""Operations paths: public contract, like /healthz and /readyz: users' scripts use them."""
 
 from django.urls import path
 
