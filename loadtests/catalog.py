@@ -15,12 +15,17 @@ import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import cached_property
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SNAPSHOT_ENV = "PEAKSTORE_CATALOG_SNAPSHOT"
 T = TypeVar("T")
+Record = TypeVar("Record", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,8 @@ class CatalogSnapshot:
         return max(zip(self.buyable.weights, self.buyable.items, strict=True))[1]
 
 
-def _weighted(rows: Sequence[dict], make: type) -> Weighted:
-    fields = make.__dataclass_fields__
+def _weighted(rows: Sequence[dict], make: type[Record]) -> Weighted[Record]:
+    fields = {field.name for field in dataclass_fields(make)}
     items = tuple(make(**{k: v for k, v in row.items() if k in fields}) for row in rows)
     # Every entry keeps a chance: a weight of 0 would make it unreachable.
     return Weighted(items, tuple(max(float(row["weight"]), 1.0) for row in rows))

@@ -111,9 +111,9 @@ class ScenarioShape(LoadTestShape):
             options = self.runner.environment.parsed_options if self.runner else None
             self._plan = plan_for(
                 os.environ.get(SHAPE_ENV, "steady"),
-                users=int(os.environ.get(USERS_ENV) or getattr(options, "num_users", 0) or 10),
+                users=int(os.environ.get(USERS_ENV) or getattr(options, "num_users", None) or 10),
                 duration_s=int(
-                    os.environ.get(DURATION_ENV) or getattr(options, "run_time", 0) or 60
+                    os.environ.get(DURATION_ENV) or getattr(options, "run_time", None) or 60
                 ),
             )
         return self._plan
@@ -138,7 +138,10 @@ class ScenarioShape(LoadTestShape):
         if phase.faults is not None:
             gevent.spawn(_faults_switch, phase.faults)
         if phase.flash_sale_stock is not None:
-            gevent.spawn(_flash_sale_open, self.runner.environment.host, phase.flash_sale_stock)
+            assert self.runner is not None  # a shape ticks only under a runner
+            host = self.runner.environment.host
+            assert host is not None  # and the runner was given the stack's URL
+            gevent.spawn(_flash_sale_open, host, phase.flash_sale_stock)
 
     def _phases_write(self, started_at: float) -> None:
         results_dir = os.environ.get(RESULTS_ENV)

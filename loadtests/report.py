@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from loadtests.gates import GateResult, verdict
@@ -56,70 +57,65 @@ def admission_series(results: RunResults) -> tuple[dict[str, list], set[str]]:
 
 def charts(results: RunResults) -> list[str]:
     """Every chart of the report, in order."""
-    common = {
-        "duration_s": results.duration_s,
-        "phases": results.phases,
-        "markers": release_markers(results),
-    }
+    # Every chart spans the whole run, with its phases and release decisions.
+    chart = partial(
+        line_chart,
+        duration_s=results.duration_s,
+        phases=results.phases,
+        markers=release_markers(results),
+    )
     journeys = results.journeys()
     timelines = {journey: results.timeline(journey) for journey in journeys}
     total = results.timeline()
     out = [
-        line_chart("Users", {"users": [(t, float(u)) for t, u in results.users]}, **common),
-        line_chart(
+        chart("Users", {"users": [(t, float(u)) for t, u in results.users]}),
+        chart(
             "Requests per second, by journey",
             {j: [(t, f.rps) for t, f in timelines[j]] for j in journeys},
-            **common,
         ),
-        line_chart(
+        chart(
             "p95 latency by journey (admitted requests)",
             {j: [(t, f.p95_ms) for t, f in timelines[j] if f.served] for j in journeys},
             unit=" ms",
-            **common,
         ),
     ]
     for journey in journeys:
         out.append(
-            line_chart(
+            chart(
                 f"{journey}: p50 / p95 / p99",
                 {
                     name: [(t, getattr(f, f"{name}_ms")) for t, f in timelines[journey] if f.served]
                     for name in ("p50", "p95", "p99")
                 },
                 unit=" ms",
-                **common,
             )
         )
     size = results.bucket_s()
     admission, budgets = admission_series(results)
     out += [
-        line_chart(
+        chart(
             "Errors and shed requests per second",
             {
                 "errors": [(t, f.errors / size) for t, f in total],
                 "shed": [(t, f.shed / size) for t, f in total],
             },
-            **common,
         ),
-        line_chart(
+        chart(
             "Admission control: expected queueing wait against each class's budget",
             admission,
             unit=" ms",
             dashed=budgets,
-            **common,
         ),
-        line_chart(
+        chart(
             "Cache hit ratio",
             {"hit ratio": results.cache_hit_ratio()},
             y_max=1.0,
-            **common,
         ),
-        line_chart(
+        chart(
             "Dependency calls per second, by outcome",
             results.metric_rates(r"^peakstore_dependency_calls_total\{", group_by="outcome"),
-            **common,
         ),
-        line_chart(
+        chart(
             "Celery queue depth and task retries per second",
             {
                 **results.metric_gauge(r"^peakstore_celery_queue_depth\{"),
@@ -127,12 +123,10 @@ def charts(results: RunResults) -> list[str]:
                     r'^peakstore_celery_tasks_total\{.*state="retry"'
                 ).get("peakstore_celery_tasks_total", []),
             },
-            **common,
         ),
-        line_chart(
+        chart(
             "Checkout funnel per second (store's counters)",
             results.metric_rates(r"^peakstore_checkout_funnel_total\{", group_by="step"),
-            **common,
         ),
     ]
     return out
@@ -154,7 +148,7 @@ def _in_slo(results: RunResults, journey: str | None, phase: str | None = None) 
 
 
 def _journey_rows(results: RunResults) -> list[list[object]]:
-    rows = []
+    rows: list[list[object]] = []
     for journey in [*results.journeys(), None]:
         f = results.overall(journey)
         rows.append(
@@ -209,7 +203,7 @@ def _shed_by_class_line(results: RunResults) -> str:
 
 
 def _phase_rows(results: RunResults) -> list[list[object]]:
-    rows = []
+    rows: list[list[object]] = []
     for phase in results.phases:
         for journey in results.journeys():
             f = results.in_phase(phase.name, journey)

@@ -168,7 +168,7 @@ class CartUser(StoreUser):
         with self.client.post(
             "/cart/add/",
             data=form,
-            headers={"Origin": self.host.rstrip("/")},
+            headers={"Origin": (self.host or "").rstrip("/")},
             name="[cart] /cart/add/",
             allow_redirects=False,
             catch_response=True,

@@ -26,11 +26,14 @@ _e = html.escape
 
 
 class Span(Protocol):
-    """A named stretch of the run (a load-test phase)."""
+    """A named stretch of the run (a load-test phase); read only, so frozen records fit."""
 
-    name: str
-    start_s: float
-    end_s: float
+    @property
+    def name(self) -> str: ...
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def end_s(self) -> float: ...
 
 
 @dataclass(frozen=True)
