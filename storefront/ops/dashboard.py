@@ -85,7 +85,7 @@ def route_rows(ring: list[Reading], now: Reading, manifest: OwnershipManifest) -
         requests = counter_delta(current.count, previous.count if previous else None)
         if requests <= 0 and previous is not None:
             buckets, requests = current.buckets, 0.0  # idle in the window: no percentiles
-        series = []
+        series: list[float | None] = []
         for older, newer in pairs:
             if (after := newer.routes.get(name)) is None:
                 series.append(None)
