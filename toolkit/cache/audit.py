@@ -17,7 +17,7 @@ from toolkit.cache.metrics import CacheEvent, cache_event
 from toolkit.cache.owned import _now
 from toolkit.cache.registry import CacheRegistry
 from toolkit.cache.registry import registry as default_registry
-from toolkit.cache.spec import CacheSpec
+from toolkit.cache.spec import AuditHook, CacheSpec
 
 # Keys Django itself writes to the shared cache: owned by the framework, not unowned.
 FRAMEWORK_PREFIXES = ("django.contrib.sessions.",)
@@ -112,7 +112,7 @@ def cache_audit(
         if spec.audit is None:
             audit.audited = False
         elif chosen:
-            _compare(spec, audit, chosen, registry)
+            _compare(spec, spec.audit, audit, chosen, registry)
         cache_event(namespace, CacheEvent.AUDIT_ANOMALY, audit.anomalies)
 
     states = [
@@ -145,17 +145,22 @@ def _version_of(key: str) -> str:
 
 
 def _without_ttl(keys: list[str]) -> list[str]:
-    return [
-        key for key in keys if store.call(UNOWNED, lambda _, k=key: store.expires_in(k)) is None
-    ]
+    def expiry(key: str) -> float | None:
+        return store.call(UNOWNED, lambda _: store.expires_in(key))
+
+    return [key for key in keys if expiry(key) is None]
 
 
 def _compare(
-    spec: CacheSpec, audit: NamespaceAudit, keys: list[str], registry: CacheRegistry
+    spec: CacheSpec,
+    hook: AuditHook,
+    audit: NamespaceAudit,
+    keys: list[str],
+    registry: CacheRegistry,
 ) -> None:
     found = store.call(spec.namespace, lambda cache: cache.get_many(keys))
     cached = {key.split(":", 2)[2]: found[key] for key in keys if key in found}
-    truth = spec.audit({entity_key: entry[0] for entity_key, entry in cached.items()})
+    truth = hook({entity_key: entry[0] for entity_key, entry in cached.items()})
     now = _now()
     version = registry.reader(spec.namespace).version()
     for entity_key, entry in cached.items():

@@ -140,7 +140,8 @@ def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpRespons
     patch_vary_headers(response, PUBLIC_VARY)
     if not _CONDITIONAL_HEADERS.intersection(request.META):
         return response  # nothing to compare: most requests
-    return get_conditional_response(request, etag=cached.etag, response=response)
+    # None only when no response is given.
+    return get_conditional_response(request, etag=cached.etag, response=response) or response
 
 
 def cache_response(
@@ -155,9 +156,14 @@ def cache_response(
             if request.method not in SAFE_METHODS:
                 return view(request, *args, **kwargs)
             policy.clean_request(request)
+
+            # Names what fetch returns, a snapshot or the response itself: mypy does not
+            # infer that from the DoNotCache alone.
+            def snapshot() -> CachedResponse | HttpResponseBase | DoNotCache[HttpResponseBase]:
+                return _snapshot(view(request, *args, **kwargs))
+
             result = policy.pages.fetch(
-                policy.key(request, variant=policy.variant(request)),
-                lambda: _snapshot(view(request, *args, **kwargs)),
+                policy.key(request, variant=policy.variant(request)), snapshot
             )
             if isinstance(result, CachedResponse):
                 return cached_response(request, result)

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from operator import methodcaller
+from types import FrameType
 from typing import Any, Generic, TypeVar
 
 from django.db import transaction
@@ -33,6 +35,7 @@ from toolkit.cache.spec import CacheSpec
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)  # DoNotCache is read-only
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -70,7 +73,7 @@ class CacheOwnershipError(PermissionError):
 
 def calling_module() -> str:
     """Name the module that called into the toolkit's cache API."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and _is_cache_api(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
     return frame.f_globals.get("__name__", "") if frame is not None else ""
@@ -119,10 +122,10 @@ def epoch_bump() -> None:
 
 
 @dataclass(frozen=True)
-class DoNotCache(Generic[T]):
+class DoNotCache(Generic[T_co]):
     """What a compute function returns for a result that must not be stored (a 404)."""
 
-    value: T
+    value: T_co
 
 
 class CacheReader:
@@ -162,10 +165,9 @@ class CacheReader:
             if key not in found:
                 # First use (or evicted): start from the clock; `add` lets one writer win.
                 store.call(
-                    self.namespace,
-                    lambda cache, key=key: cache.add(key, _new_generation(), GENERATION_TTL),
+                    self.namespace, methodcaller("add", key, _new_generation(), GENERATION_TTL)
                 )
-                found[key] = store.call(self.namespace, lambda cache, key=key: cache.get(key))
+                found[key] = store.call(self.namespace, methodcaller("get", key))
         return tuple(int(found[key]) for key in keys)
 
     def version(self, generations: tuple[int, ...] | None = None) -> str:
@@ -472,10 +474,7 @@ class OwnedCache(CacheReader):
     def _store_many(self, entries_by_timeout: Mapping[float, Mapping[str, tuple]]) -> None:
         for timeout, entries in entries_by_timeout.items():
             try:
-                store.call(
-                    self.namespace,
-                    lambda cache, t=timeout, e=entries: cache.set_many(e, math.ceil(t)),
-                )
+                store.call(self.namespace, methodcaller("set_many", entries, math.ceil(timeout)))
             except store.CacheUnavailable:
                 return  # served from the source this time; nothing else to do
 

@@ -86,7 +86,7 @@ def iter_keys() -> Iterator[str]:
     elif isinstance(cache, DjangoCache):
         yield from _unprefixed(iter(cache._cache))
     elif isinstance(cache, LocMemCache):
-        yield from _unprefixed(list(cache._expire_info))
+        yield from _unprefixed(list(cache._expire_info))  # type: ignore[attr-defined]  # private, not in the stubs
     else:
         raise NotImplementedError(f"cannot list the keys of {type(cache).__name__}")
 
@@ -114,7 +114,7 @@ def expires_in(key: str) -> float | None:
         if value is _GONE:  # expired, listed until diskcache culls it
             return 0.0
     elif isinstance(cache, LocMemCache):
-        expire_time = cache._expire_info.get(cache.make_key(key))
+        expire_time = cache._expire_info.get(cache.make_key(key))  # type: ignore[attr-defined]  # as above
     else:
         raise NotImplementedError(f"cannot read expiry times of {type(cache).__name__}")
     return None if expire_time is None else expire_time - time.time()

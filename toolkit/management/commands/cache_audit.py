@@ -29,8 +29,10 @@ class Command(BaseCommand):
         self.stdout.write(audit_table(report))
         if not report.passed:
             raise CommandError(f"{report.stale_entries} entries are staler than tolerated")
-        untidy = len(report.unowned) + sum(
-            len(audit.without_ttl) for audit in [*report.namespaces, *report.states]
+        untidy = (
+            len(report.unowned)
+            + sum(len(audit.without_ttl) for audit in report.namespaces)
+            + sum(len(state.without_ttl) for state in report.states)
         )
         if strict and untidy:
             raise CommandError(f"{untidy} unowned keys or keys without a TTL")
