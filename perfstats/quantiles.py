@@ -7,6 +7,11 @@ default interpolates linearly between neighbours, `statistics.quantiles` exclude
 ends by default: each would give another p95 for the same run). The load tests' gates,
 baselines and reports have always used it.
 
+Not percentiles in this sense: a benchmark's median over a handful of rounds
+(`bench_throughput`, `bench_metrics_overhead`) stays `statistics.median`: a central
+value of a few rounds, where an even count should average its two middle rounds rather
+than report the lower. The p99s that wrk reports are wrk's own.
+
 `histogram_quantile` is a different question, answered the way Prometheus answers it:
 only bucket counts are known, so it interpolates linearly within the bucket the rank
 falls in (PromQL's `histogram_quantile`), which is what a dashboard beside Prometheus
