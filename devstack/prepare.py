@@ -5,12 +5,15 @@ from typing import TextIO
 
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import OutputWrapper
 
 from devstack.processes import SIMULATOR_CATALOG
 from devstack.snapshot import catalog_snapshot_write
 
 
-def store_prepare(*, products: int, stdout: TextIO, collect_static: bool = True) -> None:
+def store_prepare(
+    *, products: int, stdout: TextIO | OutputWrapper, collect_static: bool = True
+) -> None:
     """Migrate, seed only an empty store, and collect static files once.
 
     Idempotent: a second call migrates nothing, seeds nothing and collects nothing.

@@ -143,7 +143,7 @@ class Command(BaseCommand):
                     config.host, list(ports.values()), path, seconds=1.0, clients=clients
                 )
                 cpu_before = {name: _cpu_seconds(masters[name]) for name in names}
-                for _ in range(rounds):
+                for _round in range(rounds):
                     round_rates, round_answered, failed = _interleaved_rates(
                         config.host, list(ports.values()), path, seconds=seconds, clients=clients
                     )

@@ -120,7 +120,7 @@ class Command(BaseCommand):
                 healthy: list[dict] = []
                 hanging: list[dict] = []
                 # Alternate short rounds, so drift in the machine's load hits both alike.
-                for _ in range(rounds):
+                for _round in range(rounds):
                     faults_preset_apply("healthy", url=upstream)
                     # Recovered services: their breakers close, as they would on recovery.
                     breakers_close(dependencies=("recommendations", "reviews"))
