@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -173,9 +174,7 @@ def release_funnel_step(step: str) -> None:
         return
     for flag, cohort in releases.cohorts.items():
         transaction.on_commit(
-            lambda flag=flag, cohort=cohort: metrics.checkout_observe(
-                flag=flag, cohort=cohort, step=step
-            )
+            partial(metrics.checkout_observe, flag=flag, cohort=cohort, step=step)
         )
 
 

@@ -92,7 +92,7 @@ def cohort_totals_read() -> dict[tuple[str, str], CohortTotals]:
             elif sample.name == f"{TIMEOUTS}_total":
                 totals["timeouts"] = totals.get("timeouts", 0.0) + sample.value
             elif sample.name == f"{CHECKOUTS}_total":
-                key = {
+                key: dict[str, str] = {
                     CHECKOUT_STARTED: "checkouts_started",
                     CHECKOUT_COMPLETED: "checkouts_completed",
                 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -154,7 +154,7 @@ def release_decide(
     *,
     name: str,
     action: str,
-    actor: AbstractBaseUser | AnonymousUser,
+    actor: AbstractUser | AnonymousUser,
     reason: str = "",
     now: datetime | None = None,
 ) -> ReleaseDecision:
