@@ -62,7 +62,9 @@ class PageCacheMiddleware:
     def _hit(self, request: HttpRequest) -> HttpResponseBase | None:
         """The cached answer, or None. Cleans the request's query either way."""
         match = route_match(request)
-        policy = page_cache_policy(match.func) if match is not None else None
+        if match is None:
+            return None
+        policy = page_cache_policy(match.func)
         if policy is None:
             return None
         started = perf_counter()

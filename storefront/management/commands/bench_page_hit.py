@@ -124,7 +124,14 @@ class Command(BaseCommand):
     @staticmethod
     def _serve(application: WSGIHandler, path: str) -> str:
         answer: list[str] = []
-        body = application(_environ(path), lambda status, headers: answer.append(status))
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            answer.append(status)
+            return lambda data: None  # WSGI's write(): Django never calls it
+
+        body = application(_environ(path), start_response)
         b"".join(body)
         body.close()
         return answer[0]

@@ -157,5 +157,5 @@ def _refused(
 ) -> HttpResponse:
     for errors in form.errors.values():
         for error in errors:
-            messages.error(request, error)
+            messages.error(request, str(error))
     return SeeOther(reverse("pages:cart"))
