@@ -1,4 +1,4 @@
-"""The public page paths. Users' scripts depend on them (DESIGN.md, public contract)."""
+"""The public page paths: public contract, users' scripts depend on them."""
 
 from django.urls import path, register_converter
 

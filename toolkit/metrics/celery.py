@@ -2,7 +2,7 @@
 
 Celery's own signals are the right hook here. This is the observability mechanism
 watching every task the same way (the way the request middleware watches every view),
-not one app reacting to another's business event, which DESIGN.md keeps to explicit
+not one app reacting to another's business event, which the project keeps to explicit
 calls. `celery_observability_install()` connects the receivers; the Celery app calls it.
 
 Queue depth is read from the broker when it is asked for (at scrape time), so it is
