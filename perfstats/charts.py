@@ -64,7 +64,7 @@ def nice_max(value: float) -> float:
     """Round a chart's top up to 1, 2, 2.5 or 5 times a power of ten (1.0 for nothing)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** len(str(int(value))) / 10
+    magnitude: float = 10 ** len(str(int(value))) / 10
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * magnitude:
             return step * magnitude

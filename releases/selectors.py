@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -11,7 +12,7 @@ from releases.services import release_actions_available
 from releases.spec import FLAGS, FlagKind, flag_spec
 
 
-def _decision_row(decision: ReleaseDecision) -> dict:
+def _decision_row(decision: ReleaseDecision) -> dict[str, Any]:
     return {
         "flag": decision.flag.name,
         "at": decision.at.isoformat(timespec="milliseconds"),
@@ -27,7 +28,7 @@ def _decision_row(decision: ReleaseDecision) -> dict:
     }
 
 
-def releases_overview(*, decisions: int = 10, now: datetime | None = None) -> dict:
+def releases_overview(*, decisions: int = 10, now: datetime | None = None) -> dict[str, Any]:
     """Every declared flag with its state, last interval and recent decisions. 3 queries."""
     now = now or timezone.now()
     rows = {flag.name: flag for flag in ReleaseFlag.objects.filter(name__in=FLAGS)}
@@ -82,7 +83,7 @@ def releases_overview(*, decisions: int = 10, now: datetime | None = None) -> di
     }
 
 
-def release_decisions(*, since: datetime | None = None) -> list[dict]:
+def release_decisions(*, since: datetime | None = None) -> list[dict[str, Any]]:
     """Every decision (oldest first), optionally since a time: a load run's timeline."""
     query = ReleaseDecision.objects.select_related("flag").order_by("at", "id")
     if since is not None:

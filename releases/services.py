@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import transaction
@@ -104,7 +105,7 @@ def _record(
     before: tuple[str, int],
     reason: str,
     criteria: Criteria,
-    metrics_snapshot: dict,
+    metrics_snapshot: dict[str, Any],
     now: datetime,
 ) -> ReleaseDecision:
     flag.save()
@@ -137,9 +138,14 @@ def _progress(flag: ReleaseFlag) -> StepProgress:
     )
 
 
-def _evidence(flag: ReleaseFlag, spec: FlagSpec, criteria: Criteria, now: datetime) -> dict:
+def _evidence(
+    flag: ReleaseFlag, spec: FlagSpec, criteria: Criteria, now: datetime
+) -> dict[str, Any]:
     """The metrics snapshot a decision records: recent intervals and exit criteria."""
-    evidence: dict = {"recent_intervals": flag.recent_intervals[-5:], "failures": flag.failures}
+    evidence: dict[str, Any] = {
+        "recent_intervals": flag.recent_intervals[-5:],
+        "failures": flag.failures,
+    }
     if flag.step_index >= 0 and spec.kind is FlagKind.ROLLOUT:
         evidence["exit_criteria"] = step_exit_status(
             _progress(flag),
