@@ -206,6 +206,7 @@ class ExpectedWait:
         "_busy",
         "_clock",
         "_finished",
+        "_idled",
         "_interval_end",
         "_interval_low",
         "_interval_s",
@@ -218,8 +219,6 @@ class ExpectedWait:
         "_standing",
         "_started",
         "_waited",
-        "_worked",
-        "_worked_at_read",
         "service_s",
     )
 
@@ -238,13 +237,14 @@ class ExpectedWait:
         self._started = 0.0
         self._finished = -math.inf
         self._waited = False  # the request being served found the worker idle
-        self._worked = 0.0  # seconds of service since the worker started
+        # A request since the last queue reading found the worker idle: the queue was
+        # empty then, so whatever wait was read before it no longer stands.
+        self._idled = False
         # Seconds of work and requests served, each weighted by recency in work done.
         self._busy = 0.0
         self._served = 0.0
         self.service_s = 0.0  # their ratio: the recent mean service time
         self._read_at = -math.inf
-        self._worked_at_read = 0.0
         self._published = math.nan  # unequal to any estimate: the first one is exported
         # The lowest estimate in this interval and in the one before; the lower of the
         # two is the wait that has stood for at least an interval.
@@ -257,6 +257,7 @@ class ExpectedWait:
         """Start timing a request (gunicorn's `pre_request` hook)."""
         now = self._clock()
         self._waited = now - self._finished > IDLE_GAP_S
+        self._idled = self._idled or self._waited
         self._started = now
 
     def request_finished(self) -> None:
@@ -266,7 +267,6 @@ class ExpectedWait:
 
     def observe(self, seconds: float) -> None:
         """Count one request's service time into the recent mean."""
-        self._worked += seconds
         # A request longer than the window counts as one window of work: a worker that
         # was stuck once does not forget every request it answered before.
         seconds = min(seconds, SERVICE_WINDOW_S)
@@ -292,10 +292,14 @@ class ExpectedWait:
         if wait != self._published:
             self._published = wait
             expected_wait_seconds.set(wait)
-        if self._worked - self._worked_at_read < (now - self._read_at) / 2:
-            # Mostly idle since the last reading: the queue emptied meanwhile, so no
-            # wait has stood. Over a busy gap (between two slow requests) it holds.
+        if self._idled:
+            # A worker that waited for a connection since the last reading saw the queue
+            # empty: no wait has stood. Not "little work since the last reading": a
+            # worker shedding a deep queue does little timed work per request (gunicorn
+            # spends as long again accepting and parsing outside the hooks), and would
+            # stop shedding exactly while the queue is at its deepest.
             self._interval_low = self._previous_low = 0.0
+            self._idled = False
         if now >= self._interval_end:
             self._previous_low, self._interval_low = self._interval_low, wait
             self._interval_end = now + self._interval_s
@@ -303,7 +307,6 @@ class ExpectedWait:
             self._interval_low = min(self._interval_low, wait)
         self._standing = min(self._previous_low, self._interval_low)
         self._read_at = now
-        self._worked_at_read = self._worked
 
 
 EXPECTED_WAIT = ExpectedWait(LISTEN_QUEUE)
