@@ -4,7 +4,7 @@ and returns plain records, so nothing after it can trigger a lazy load."""
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from catalog.caches import CATEGORY_TREE, LISTINGS, PRODUCTS
 from catalog.dto import (
@@ -181,18 +181,6 @@ def product_cards_popular(*, limit: int) -> tuple[ProductCard, ...]:
     return tuple(_card(p) for p in _card_queryset().order_by("-popularity", "id")[:limit])
 
 
-def product_search_simple(*, query: str, page: int = 1, per_page: int = 24) -> Page[ProductCard]:
-    """Match name or brand by substring. The search app's read model replaces this."""
-    terms = query.split()[:8]
-    queryset = _card_queryset()
-    for term in terms:
-        queryset = queryset.filter(Q(name__icontains=term) | Q(brand__name__icontains=term))
-    count = queryset.count()
-    window = page_bounds(number=page, per_page=per_page, count=count)
-    products = queryset.order_by("-popularity", "id")[window]
-    return page_of([_card(p) for p in products], number=page, per_page=per_page, count=count)
-
-
 def product_detail_by_slug(*, slug: str) -> ProductDetail | None:
     """Return a product with brand, category chain, images and variants.
 
@@ -327,7 +315,3 @@ def product_sitemap_entries() -> Iterator[SitemapEntry]:
 def category_sitemap_entries() -> Iterator[SitemapEntry]:
     for slug in Category.objects.order_by("path").values_list("slug", flat=True):
         yield SitemapEntry(slug=slug, updated_at=None)
-
-
-def brand_ids_by_slug() -> dict[str, int]:
-    return dict(Brand.objects.values_list("slug", "id"))
