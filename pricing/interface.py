@@ -21,7 +21,6 @@ from pricing.services import (
     price_list_create,
     prices_import,
     promotions_create,
-    promotions_deactivate,
 )
 
 __all__ = [
@@ -44,5 +43,4 @@ __all__ = [
     "prices_for_variants",
     "prices_import",
     "promotions_create",
-    "promotions_deactivate",
 ]

@@ -171,14 +171,6 @@ def promotions_create(*, promotions: Sequence[PromotionInput]) -> None:
     promotions_version_bump()
 
 
-@transaction.atomic
-def promotions_deactivate(*, names: Sequence[str]) -> int:
-    """End promotions by name now; returns how many were active."""
-    ended = Promotion.objects.filter(name__in=list(names), is_active=True).update(is_active=False)
-    promotions_version_bump()
-    return ended
-
-
 def coupons_create(*, coupons: Sequence[CouponInput]) -> None:
     Coupon.objects.bulk_create(
         [
