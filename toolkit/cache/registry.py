@@ -82,11 +82,6 @@ class CacheRegistry:
         keys = [f"{namespace}:gen" for namespace in self._handles] + [EPOCH_KEY]
         store.call("(registry)", lambda cache: cache.delete_many(keys))
 
-    def owner_of(self, key: str) -> CacheSpec | None:
-        """Return the namespace a raw cache key belongs to, or None if nobody owns it."""
-        handle = self._handles.get(key.partition(":")[0])
-        return handle.spec if handle else None
-
 
 def _check_declaring_module(module: str, owner: str, what: str) -> None:
     package, _, name = module.rpartition(".")
