@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -427,11 +427,3 @@ def sample_key(name: str, labels: dict[str, str]) -> str:
 def keep_sample(name: str) -> bool:
     """Which exposition samples a scrape keeps (the rest is histogram buckets and noise)."""
     return name.startswith("peakstore_") and not name.endswith(("_bucket", "_created"))
-
-
-def events_write(path: Path, events: Iterable[Event]) -> None:
-    """Write an event log as the recorder does (for tests and for merging runs)."""
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(("t", "journey", "name", "ms", "outcome"))
-        writer.writerows((e.t, e.journey, e.name, e.ms, e.outcome) for e in events)
