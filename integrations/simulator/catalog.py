@@ -77,10 +77,6 @@ class SimCatalog:
         digest = hashlib.sha256(":".join((str(self.seed), *key)).encode()).digest()
         return random.Random(int.from_bytes(digest[:8], "big"))
 
-    def name_of(self, slug: str) -> str:
-        known = self.products.get(slug)
-        return known.name if known else slug.replace("-", " ").title()
-
     def related(self, slug: str, *, limit: int) -> list[dict[str, Any]]:
         """Products bought with this one: same category first, by popularity, then others."""
         rng = self.rng("related", slug)
@@ -99,9 +95,6 @@ class SimCatalog:
             {"slug": p.slug, "name": p.name, "score": round(1 - rank / (limit + 1), 3)}
             for rank, p in enumerate(chosen)
         ]
-
-    def known_skus(self) -> list[str]:
-        return [sku for product in self.products.values() for sku in product.skus]
 
 
 def _product(entry: dict[str, Any]) -> SnapshotProduct:
