@@ -26,7 +26,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from releases import metrics
-from releases.hashing import BASIS_POINTS, subject_bucket
+from releases.hashing import BASIS_POINTS, subject_exposed
 from releases.spec import FLAGS, FlagKind, FlagSpec
 from releases.state import Snapshot, flag_state, snapshot_get
 from toolkit.manifest import ownership_manifest
@@ -123,7 +123,7 @@ def _decide(
         subject, new_subject = _subject(request)
     cohorts = {
         name: metrics.CANARY
-        if subject_bucket(salt=spec.salt, flag=name, subject=subject) < bp
+        if subject_exposed(salt=spec.salt, flag=name, subject=subject, exposure_bp=bp)
         else metrics.CONTROL
         for name, (spec, bp) in partial.items()
         if subject is not None
