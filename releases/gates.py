@@ -165,7 +165,7 @@ def interval_judge(sample: IntervalSample, criteria: Criteria) -> IntervalJudgem
     COLLECTING while the interval is young and the canary has too few requests; after
     `max_interval_s` with too few, INCONCLUSIVE. A failed check beats an inconclusive one.
     """
-    canary, control = sample.canary, sample.control
+    canary = sample.canary
     if canary.requests < criteria.min_interval_samples:
         if sample.seconds < criteria.max_interval_s:
             return IntervalJudgement(Verdict.COLLECTING, (), sample)
@@ -177,14 +177,31 @@ def interval_judge(sample: IntervalSample, criteria: Criteria) -> IntervalJudgem
             ),
             sample,
         )
+    failures, doubts = _latency_findings(sample, criteria)
+    failures += _rate_failures(sample, criteria)
+    failures += _completion_failures(sample, criteria)
+    if failures:
+        return IntervalJudgement(Verdict.FAIL, tuple(failures), sample)
+    if doubts:
+        return IntervalJudgement(Verdict.INCONCLUSIVE, tuple(doubts), sample)
+    return IntervalJudgement(Verdict.PASS, (), sample)
+
+
+def _latency_findings(sample: IntervalSample, criteria: Criteria) -> tuple[list[str], list[str]]:
+    """Return the latency checks that failed and those that could not decide.
+
+    Latency is the one check that can be in doubt: a p95 ratio between `max_p95_ratio`
+    and `fail_p95_ratio` is too close to call, and a control without a p95 gives none.
+    """
     failures: list[str] = []
     doubts: list[str] = []
+    canary = sample.canary
     p95_ms = None if canary.p95_s is None else canary.p95_s * 1000
     if criteria.max_p95_ms is not None and p95_ms is not None and p95_ms > criteria.max_p95_ms:
         failures.append(f"canary p95 {p95_ms:.0f} ms > {criteria.max_p95_ms:.0f} ms")
     ratio = sample.p95_ratio
     if ratio is None:
-        doubts.append(f"control served {control.requests} requests: no p95 to compare")
+        doubts.append(f"control served {sample.control.requests} requests: no p95 to compare")
     elif ratio > criteria.fail_p95_ratio:
         failures.append(f"canary p95 {ratio:.2f}x control > {criteria.fail_p95_ratio:.2f}x")
     elif ratio > criteria.max_p95_ratio:
@@ -192,11 +209,21 @@ def interval_judge(sample: IntervalSample, criteria: Criteria) -> IntervalJudgem
             f"canary p95 {ratio:.2f}x control, between {criteria.max_p95_ratio:.2f}x "
             f"and {criteria.fail_p95_ratio:.2f}x"
         )
+    return failures, doubts
+
+
+def _rate_failures(sample: IntervalSample, criteria: Criteria) -> list[str]:
+    """Return the error and timeout rates that fail, absolutely or against control.
+
+    Call only once the canary served requests: its rates are then numbers.
+    """
+    canary, control = sample.canary, sample.control
+    failures: list[str] = []
     for name, rate, control_rate, limit in (
         ("error rate", canary.error_rate, control.error_rate, criteria.max_error_rate),
         ("timeout rate", canary.timeout_rate, control.timeout_rate, criteria.max_timeout_rate),
     ):
-        rate = rate or 0.0  # the canary served requests, so it is a number
+        rate = rate or 0.0
         if rate > limit:
             failures.append(f"canary {name} {rate:.2%} > {limit:.2%}")
         elif control_rate is not None:
@@ -206,22 +233,28 @@ def interval_judge(sample: IntervalSample, criteria: Criteria) -> IntervalJudgem
                     f"canary {name} {rate:.2%} > control {control_rate:.2%} "
                     f"x {criteria.max_rate_ratio:g} + {criteria.rate_slack:.2%}"
                 )
+    return failures
+
+
+def _completion_failures(sample: IntervalSample, criteria: Criteria) -> list[str]:
+    """Return the checkout completion failure, if both cohorts started enough checkouts.
+
+    Below `min_checkouts` in either cohort a completion ratio is too noisy to judge.
+    """
+    canary, control = sample.canary, sample.control
     if (
-        canary.checkouts_started >= criteria.min_checkouts
-        and control.checkouts_started >= criteria.min_checkouts
+        canary.checkouts_started < criteria.min_checkouts
+        or control.checkouts_started < criteria.min_checkouts
     ):
-        canary_completion = canary.checkouts_completed / canary.checkouts_started
-        control_completion = control.checkouts_completed / control.checkouts_started
-        if canary_completion < control_completion * criteria.min_completion_ratio:
-            failures.append(
-                f"canary checkout completion {canary_completion:.1%} < "
-                f"{criteria.min_completion_ratio:g} x control {control_completion:.1%}"
-            )
-    if failures:
-        return IntervalJudgement(Verdict.FAIL, tuple(failures), sample)
-    if doubts:
-        return IntervalJudgement(Verdict.INCONCLUSIVE, tuple(doubts), sample)
-    return IntervalJudgement(Verdict.PASS, (), sample)
+        return []
+    canary_completion = canary.checkouts_completed / canary.checkouts_started
+    control_completion = control.checkouts_completed / control.checkouts_started
+    if canary_completion < control_completion * criteria.min_completion_ratio:
+        return [
+            f"canary checkout completion {canary_completion:.1%} < "
+            f"{criteria.min_completion_ratio:g} x control {control_completion:.1%}"
+        ]
+    return []
 
 
 # ---- deciding the step ----------------------------------------------------------------
