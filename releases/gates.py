@@ -319,34 +319,64 @@ def step_decide(
         progress, step_samples=progress.step_samples + judgement.sample.canary.requests
     )
     if verdict is Verdict.FAIL:
-        progress = replace(
-            progress,
-            failures=progress.failures + 1,
-            consecutive_passes=0,
-            consecutive_inconclusive=0,
-        )
-        if progress.failures >= criteria.max_failures:
-            return StepDecision(
-                Action.STOP,
-                f"{progress.failures} failed intervals (limit {criteria.max_failures}); "
-                f"last: {'; '.join(judgement.reasons)}",
-                progress,
-            )
-        return StepDecision(Action.NONE, "; ".join(judgement.reasons), progress)
+        return _after_failure(progress, judgement, criteria=criteria)
     if verdict is Verdict.INCONCLUSIVE:
-        progress = replace(
+        return _after_inconclusive(progress, judgement, criteria=criteria)
+    return _after_pass(progress, steps=steps, criteria=criteria, now=now, frozen=frozen)
+
+
+def _after_failure(
+    progress: StepProgress, judgement: IntervalJudgement, *, criteria: Criteria
+) -> StepDecision:
+    """Count a failed interval; stop the exposure once failures reach the limit."""
+    progress = replace(
+        progress,
+        failures=progress.failures + 1,
+        consecutive_passes=0,
+        consecutive_inconclusive=0,
+    )
+    if progress.failures >= criteria.max_failures:
+        return StepDecision(
+            Action.STOP,
+            f"{progress.failures} failed intervals (limit {criteria.max_failures}); "
+            f"last: {'; '.join(judgement.reasons)}",
             progress,
-            consecutive_passes=0,
-            consecutive_inconclusive=progress.consecutive_inconclusive + 1,
         )
-        if progress.consecutive_inconclusive >= criteria.max_inconclusive:
-            return StepDecision(
-                Action.HOLD,
-                f"{progress.consecutive_inconclusive} inconclusive intervals in a row; "
-                f"last: {'; '.join(judgement.reasons)}",
-                progress,
-            )
-        return StepDecision(Action.NONE, "; ".join(judgement.reasons), progress)
+    return StepDecision(Action.NONE, "; ".join(judgement.reasons), progress)
+
+
+def _after_inconclusive(
+    progress: StepProgress, judgement: IntervalJudgement, *, criteria: Criteria
+) -> StepDecision:
+    """Count an inconclusive interval; hold for a person after too many in a row."""
+    progress = replace(
+        progress,
+        consecutive_passes=0,
+        consecutive_inconclusive=progress.consecutive_inconclusive + 1,
+    )
+    if progress.consecutive_inconclusive >= criteria.max_inconclusive:
+        return StepDecision(
+            Action.HOLD,
+            f"{progress.consecutive_inconclusive} inconclusive intervals in a row; "
+            f"last: {'; '.join(judgement.reasons)}",
+            progress,
+        )
+    return StepDecision(Action.NONE, "; ".join(judgement.reasons), progress)
+
+
+def _after_pass(
+    progress: StepProgress,
+    *,
+    steps: tuple[Step, ...],
+    criteria: Criteria,
+    now: float,
+    frozen: bool,
+) -> StepDecision:
+    """Count a passing interval; once the step's exit criteria hold, leave the step.
+
+    Leaving is completing after the last step, noting the freeze while one is open, and
+    otherwise advancing to the next step with fresh step progress.
+    """
     progress = replace(
         progress,
         consecutive_passes=progress.consecutive_passes + 1,
