@@ -74,8 +74,12 @@ def test_once_the_breakers_open_the_page_stops_calling_hanging_services(
     assert upstream_simulator.stats("reviews")["requests"] == reached
 
 
-def test_the_product_page_declares_only_its_optional_widgets():
-    assert PRODUCT_PAGE.dependencies == {"recommendations", "reviews"}
+def test_the_product_page_calls_only_its_optional_widgets(client, product):
+    with fanout_recorded() as records:  # fails the test on a call the page did not declare
+        client.get(URL)
+
+    (record,) = records
+    assert sorted(record.called) == ["recommendations", "reviews"]
 
 
 def test_a_call_to_an_undeclared_dependency_fails_the_recorded_page(db):
@@ -124,11 +128,16 @@ def test_without_resilience_the_page_still_degrades_but_only_after_the_timeouts(
     assert records[0].called == ["recommendations", "reviews"]  # one after the other
 
 
-def test_with_resilience_the_same_tight_budget_is_kept(client, product, naive_page, settings):
+def test_with_resilience_the_page_stops_waiting_at_the_same_tight_deadline(
+    client, product, naive_page, settings
+):
     settings.INTEGRATIONS_RESILIENCE = True
 
-    with fanout_recorded() as records:
+    # Not strict: how late a loaded machine wakes the page is not what this test is about.
+    with fanout_recorded(strict=False) as records:
         response = client.get(URL)
 
+    # "deadline": the page served the fallbacks while both calls were still hanging.
     assert response.status_code == 200
-    assert set(records[0].outcomes.values()) == {"deadline"}
+    assert "Reviews are unavailable right now." in response.content.decode()
+    assert records[0].outcomes == {"recommendations": "deadline", "reviews": "deadline"}
