@@ -9,7 +9,6 @@ These run on the profile the environment selects: diskcache files (embedded) or 
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 from django.test import Client
 
@@ -268,8 +267,3 @@ def test_with_the_cache_down_a_price_change_still_shows(
     price_change(product, "24.50", django_capture_on_commit_callbacks)
 
     assert "€24.50" in client.get("/p/trail-runner/").content.decode()
-
-
-def test_the_default_alias_keeps_swallowing_errors_for_sessions():
-    """Sessions stay on the default alias; only owned caches see (and count) failures."""
-    assert settings.TOOLKIT_CACHE_ALIAS != "default"

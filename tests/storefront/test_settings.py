@@ -1,4 +1,5 @@
-"""Production settings: hardened, and unwilling to start without their secrets."""
+"""Settings: production hardened and unwilling to start without its secrets; the services
+profile's cache aliases each failing the way their users need."""
 
 import os
 import secrets
@@ -6,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from devstack.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -65,3 +68,32 @@ def test_production_settings_leave_the_development_tooling_out(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "migrate" in commands
     assert not {"run_stack", "demo", "loadtest", "seed_store"} & set(commands)
+
+
+def test_with_redis_down_sessions_miss_quietly_while_owned_caches_raise(tmp_path):
+    # given the services profile with nothing listening where Redis should be
+    # (the database is never opened: only the caches are asked)
+    probe = (
+        "from django.conf import settings\n"
+        "from django.core.cache import caches\n"
+        "print(caches[settings.SESSION_CACHE_ALIAS].get('key', 'missed'))\n"
+        "try:\n"
+        "    caches[settings.TOOLKIT_CACHE_ALIAS].get('key')\n"
+        "except Exception:\n"
+        "    print('raised')\n"
+    )
+
+    # when the sessions' cache and the owned caches' alias are each asked for a key
+    result = manage(
+        "shell",
+        "-c",
+        probe,
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        PEAKSTORE_VAR_DIR=str(tmp_path),
+    )
+
+    # then sessions read a miss (and fall back to the database), while the owned caches
+    # raise, so the toolkit counts the failure per namespace and serves from the database
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-3:-1] == ["missed", "raised"]
