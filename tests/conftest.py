@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import CategoryFactory, stocked_product
+from tests.metrics import metric_delta  # noqa: F401
 from tests.simulator import _upstream, upstream_simulator  # noqa: F401
 from toolkit.cache import store as cache_store
 

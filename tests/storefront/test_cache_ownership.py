@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from integrations.interface import reviews_for_product, shipping_rates, tax_rate
 from storefront.celery import app as celery_app
-from tests.api.test_orders import order_body, place
+from tests.storefront.api.test_orders import order_body, place
 from toolkit.cache.audit import cache_audit
 
 PAGES = (

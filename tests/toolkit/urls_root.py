@@ -2,5 +2,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("storefront.urls")),
-    path("misbehaving/", include("tests.observability.urls")),
+    path("misbehaving/", include("tests.toolkit.urls")),
 ]

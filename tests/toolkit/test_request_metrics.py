@@ -1,6 +1,6 @@
 """Request metrics after scripted requests: counts and labels by route, SQL, errors.
 
-These run in one process (its own registry); tests/stack/test_metrics_stack.py proves
+These run in one process (its own registry); tests/devstack/test_metrics_stack.py proves
 the same across two gunicorn workers in multiprocess mode.
 """
 
@@ -79,7 +79,7 @@ def test_queries_per_request_match_what_the_page_ran(client, product, metric_del
     assert metric_delta("peakstore_http_request_queries_sum", route="pages:product") == len(queries)
 
 
-@override_settings(ROOT_URLCONF="tests.observability.urls_root")
+@override_settings(ROOT_URLCONF="tests.toolkit.urls_root")
 def test_an_n_plus_one_is_counted_with_its_fingerprint(client, db, metric_delta):
     route = "misbehaving:n-plus-one"
     metric_delta.watch("peakstore_http_duplicate_query_requests_total", route=route)
@@ -106,7 +106,7 @@ def _group_query():
     return Group.objects.filter(pk=1).values_list("name", flat=True).order_by("pk")[:1].query
 
 
-@override_settings(ROOT_URLCONF="tests.observability.urls_root")
+@override_settings(ROOT_URLCONF="tests.toolkit.urls_root")
 def test_server_errors_are_counted_as_5xx(db, metric_delta):
     route = "misbehaving:broken"
     metric_delta.watch("peakstore_http_responses_total", route=route, method="GET", status="5xx")
@@ -119,7 +119,7 @@ def test_server_errors_are_counted_as_5xx(db, metric_delta):
     )
 
 
-@override_settings(ROOT_URLCONF="tests.observability.urls_root")
+@override_settings(ROOT_URLCONF="tests.toolkit.urls_root")
 def test_in_flight_counts_the_request_being_served_and_returns_to_zero(client, db):
     before = REGISTRY.get_sample_value("peakstore_http_requests_in_flight") or 0
 

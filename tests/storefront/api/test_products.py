@@ -2,8 +2,8 @@ import pytest
 from django.test import override_settings
 
 from catalog.interface import product_change_slug
-from tests.api.conftest import assert_error
 from tests.factories import BrandFactory, CategoryFactory, ProductImageFactory, stocked_product
+from tests.storefront.api.conftest import assert_error
 
 
 def test_product_list_item_has_the_documented_shape(api, product):

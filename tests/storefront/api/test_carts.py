@@ -1,8 +1,8 @@
 import pytest
 from django.test import override_settings
 
-from tests.api.conftest import assert_error
 from tests.factories import CouponFactory, PromotionFactory, stocked_product
+from tests.storefront.api.conftest import assert_error
 
 
 def add(api, token, sku, quantity):

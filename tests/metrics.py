@@ -1,3 +1,5 @@
+"""Prometheus samples of this process, read relative to when a test started."""
+
 import pytest
 from prometheus_client import REGISTRY
 

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from tests.api.conftest import assert_error
+from tests.storefront.api.conftest import assert_error
 
 ADDRESS = {
     "name": "Ada Lovelace",

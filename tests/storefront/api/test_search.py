@@ -1,7 +1,7 @@
 import pytest
 
-from tests.api.conftest import assert_error
 from tests.factories import BrandFactory, stocked_product
+from tests.storefront.api.conftest import assert_error
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from rest_framework import exceptions
 
 from storefront.api import views
 from storefront.api.errors import ERROR_CODES, api_exception_handler
-from tests.api.conftest import assert_error
+from tests.storefront.api.conftest import assert_error
 from toolkit.errors import DomainError
 
 # Domain errors only management commands and imports can raise.

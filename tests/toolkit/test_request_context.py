@@ -16,7 +16,7 @@ from toolkit.request_context import (
     request_id_get,
 )
 
-task_logger = logging.getLogger("tests.observability.task")
+task_logger = logging.getLogger("tests.toolkit.task")
 
 
 @shared_task
@@ -57,7 +57,7 @@ def test_log_lines_are_json_with_the_request_id():
 def test_a_task_runs_under_the_request_id_it_was_published_with(caplog):
     # The worker side: the id arrives as a task header (what before_task_publish adds).
     caplog.handler.addFilter(RequestIdLogFilter())
-    with caplog.at_level(logging.INFO, logger="tests.observability.task"):
+    with caplog.at_level(logging.INFO, logger="tests.toolkit.task"):
         result = log_inside_a_task.apply(headers={TASK_HEADER: "req-from-web"})
 
     # EagerResult: the value is already there; .get() would refuse if an earlier test left

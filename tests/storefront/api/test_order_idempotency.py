@@ -7,8 +7,8 @@ from django.utils import timezone
 from checkout.idempotency import idempotency_records_purge, request_fingerprint
 from checkout.models import IdempotencyRecord, Order
 from storefront.api.serializers import OrderCreateSerializer
-from tests.api.conftest import assert_error
-from tests.api.test_orders import filled_cart, order_body, place  # noqa: F401
+from tests.storefront.api.conftest import assert_error
+from tests.storefront.api.test_orders import filled_cart, order_body, place  # noqa: F401
 
 
 def test_same_key_same_body_replays_status_and_body(api, filled_cart):  # noqa: F811
