@@ -21,7 +21,9 @@ from releases import metrics
 from releases.gates import (
     Action,
     CohortTotals,
+    IntervalJudgement,
     IntervalSample,
+    StepDecision,
     StepProgress,
     Verdict,
     interval_judge,
@@ -300,6 +302,11 @@ def _evaluate_one(
     campaign: bool,
     freeze: bool,
 ) -> ReleaseDecision | None:
+    """Judge one rollout's interval, if it closed, and act on the decision; return it.
+
+    Holds the flag's row lock throughout, so a person's action and the gate's never
+    interleave. Returns None when there is nothing to record.
+    """
     criteria = criteria_in_force(spec, campaign=campaign)
     canary = totals.get((spec.name, metrics.CANARY), CohortTotals())
     control = totals.get((spec.name, metrics.CONTROL), CohortTotals())
@@ -307,16 +314,11 @@ def _evaluate_one(
         flag = _flag_locked(spec)
         if flag.status not in (ReleaseStatus.RUNNING, ReleaseStatus.HELD):
             return None
-        baseline = flag.interval_baseline
-        if flag.interval_started_at is None or not baseline:
+        sample = _interval_sample(flag, canary, control, now=now)
+        if sample is None:
             _interval_open(flag, canary, control, now=now)
             flag.save()
             return None
-        sample = IntervalSample(
-            canary=canary.minus(CohortTotals.from_json(baseline.get(metrics.CANARY))),
-            control=control.minus(CohortTotals.from_json(baseline.get(metrics.CONTROL))),
-            seconds=(now - flag.interval_started_at).total_seconds(),
-        )
         judgement = interval_judge(sample, criteria)
         if judgement.verdict is Verdict.COLLECTING:
             return None
@@ -329,56 +331,107 @@ def _evaluate_one(
             now=now.timestamp(),
             frozen=freeze or held,  # a held step never advances on its own
         )
-        progress = decision.progress
-        flag.step_samples = progress.step_samples
-        flag.consecutive_passes = progress.consecutive_passes
-        flag.consecutive_inconclusive = progress.consecutive_inconclusive
-        flag.failures = progress.failures
-        flag.recent_intervals = [
-            *flag.recent_intervals,
-            {
-                "at": now.isoformat(timespec="seconds"),
-                "step_index": flag.step_index,
-                "exposure_bp": flag.exposure_bp,
-                "campaign": campaign,
-                **judgement.snapshot(),
-            },
-        ][-RECENT_INTERVALS:]
+        _interval_close(flag, judgement, decision.progress, campaign=campaign, now=now)
         _interval_open(flag, canary, control, now=now)
-        action = decision.action
-        if action is Action.NONE or (held and action in (Action.HOLD, Action.FROZEN)):
+        if not _gate_news(decision.action, held=held, frozen_noted=flag.frozen_noted):
             flag.save()
             return None
-        if action is Action.FROZEN and flag.frozen_noted:
-            flag.save()
-            return None
-        before = (flag.status, flag.exposure_bp)
-        evidence = {
-            **_evidence(flag, spec, criteria, now),
-            "exit_criteria": decision.entry_criteria,
-        }
-        if action is Action.STOP:
-            flag.status, flag.exposure_bp = ReleaseStatus.STOPPED, 0
-        elif action is Action.HOLD:
-            flag.status = ReleaseStatus.HELD
-        elif action is Action.ADVANCE:
-            _to_step(flag, spec, progress.step_index, now=now)
-            _interval_open(flag, canary, control, now=now)
-        elif action is Action.COMPLETE:
-            flag.status = ReleaseStatus.COMPLETE
-        elif action is Action.FROZEN:
-            flag.frozen_noted = True
-        return _record(
-            flag,
-            action=str(action),
-            actor=GATE_ACTOR,
-            automatic=True,
-            before=before,
-            reason=decision.reason,
-            criteria=criteria,
-            metrics_snapshot=evidence,
-            now=now,
-        )
+        return _gate_act(flag, spec, decision, criteria, canary, control, now=now)
+
+
+def _interval_sample(
+    flag: ReleaseFlag, canary: CohortTotals, control: CohortTotals, *, now: datetime
+) -> IntervalSample | None:
+    """Return the traffic since the flag's interval opened; None when none is open yet."""
+    started_at, baseline = flag.interval_started_at, flag.interval_baseline
+    if started_at is None or not baseline:
+        return None
+    return IntervalSample(
+        canary=canary.minus(CohortTotals.from_json(baseline.get(metrics.CANARY))),
+        control=control.minus(CohortTotals.from_json(baseline.get(metrics.CONTROL))),
+        seconds=(now - started_at).total_seconds(),
+    )
+
+
+def _interval_close(
+    flag: ReleaseFlag,
+    judgement: IntervalJudgement,
+    progress: StepProgress,
+    *,
+    campaign: bool,
+    now: datetime,
+) -> None:
+    """Keep the step's progress after a closed interval, and the interval among the recent."""
+    flag.step_samples = progress.step_samples
+    flag.consecutive_passes = progress.consecutive_passes
+    flag.consecutive_inconclusive = progress.consecutive_inconclusive
+    flag.failures = progress.failures
+    flag.recent_intervals = [
+        *flag.recent_intervals,
+        {
+            "at": now.isoformat(timespec="seconds"),
+            "step_index": flag.step_index,
+            "exposure_bp": flag.exposure_bp,
+            "campaign": campaign,
+            **judgement.snapshot(),
+        },
+    ][-RECENT_INTERVALS:]
+
+
+def _gate_news(action: Action, *, held: bool, frozen_noted: bool) -> bool:
+    """Whether the gate's action changes what a person sees, so it is worth a decision.
+
+    A held flag is already waiting for a person, so holding it again or finding it
+    frozen says nothing new; nor does a freeze already noted for this step.
+    """
+    if action is Action.NONE or (held and action in (Action.HOLD, Action.FROZEN)):
+        return False
+    return not (action is Action.FROZEN and frozen_noted)
+
+
+def _gate_act(
+    flag: ReleaseFlag,
+    spec: FlagSpec,
+    decision: StepDecision,
+    criteria: Criteria,
+    canary: CohortTotals,
+    control: CohortTotals,
+    *,
+    now: datetime,
+) -> ReleaseDecision:
+    """Move the flag as the gate decided and record the decision with its evidence.
+
+    The evidence is what the gate saw before moving; an advance also opens the next
+    step's first interval.
+    """
+    before = (flag.status, flag.exposure_bp)
+    evidence = {
+        **_evidence(flag, spec, criteria, now),
+        "exit_criteria": decision.entry_criteria,
+    }
+    action = decision.action
+    if action is Action.STOP:
+        flag.status, flag.exposure_bp = ReleaseStatus.STOPPED, 0
+    elif action is Action.HOLD:
+        flag.status = ReleaseStatus.HELD
+    elif action is Action.ADVANCE:
+        _to_step(flag, spec, decision.progress.step_index, now=now)
+        _interval_open(flag, canary, control, now=now)
+    elif action is Action.COMPLETE:
+        flag.status = ReleaseStatus.COMPLETE
+    elif action is Action.FROZEN:
+        flag.frozen_noted = True
+    return _record(
+        flag,
+        action=str(action),
+        actor=GATE_ACTOR,
+        automatic=True,
+        before=before,
+        reason=decision.reason,
+        criteria=criteria,
+        metrics_snapshot=evidence,
+        now=now,
+    )
 
 
 def _interval_open(
