@@ -78,6 +78,7 @@ def category_tree_query() -> tuple[CategoryRef, ...]:
 
 
 def category_by_slug(*, slug: str) -> CategoryRef | None:
+    """Return the category with this slug, or None. One query."""
     category = Category.objects.filter(slug=slug).first()
     return _category_ref(category) if category else None
 
@@ -224,10 +225,12 @@ def product_detail_query(*, slug: str) -> ProductDetail | None:
 
 
 def variants_by_ids(*, variant_ids: Iterable[int]) -> dict[int, VariantSummary]:
+    """Return a summary per variant id; unknown ids are absent. One query."""
     return _variant_summaries(Variant.objects.filter(pk__in=list(variant_ids)))
 
 
 def variants_by_skus(*, skus: Iterable[str]) -> dict[str, VariantSummary]:
+    """Return a summary per SKU; unknown SKUs are absent. One query."""
     summaries = _variant_summaries(Variant.objects.filter(sku__in=list(skus)))
     return {summary.sku: summary for summary in summaries.values()}
 
@@ -305,6 +308,7 @@ def product_ids_for_variants(*, variant_ids: Iterable[int]) -> dict[int, int]:
 
 
 def product_sitemap_entries() -> Iterator[SitemapEntry]:
+    """Yield every published product's slug and last change. One query, read in chunks."""
     rows = (
         Product.objects.filter(is_published=True).order_by("id").values_list("slug", "updated_at")
     )
@@ -313,5 +317,6 @@ def product_sitemap_entries() -> Iterator[SitemapEntry]:
 
 
 def category_sitemap_entries() -> Iterator[SitemapEntry]:
+    """Yield every category's slug in tree order. One query."""
     for slug in Category.objects.order_by("path").values_list("slug", flat=True):
         yield SitemapEntry(slug=slug, updated_at=None)

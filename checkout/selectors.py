@@ -27,8 +27,8 @@ class OrderNotFound(NotFound):
 def cart_view(*, token: str) -> CartView:
     """Return the cart with server-side prices and availability.
 
-    Six queries whatever the number of lines: cart, lines, variants, prices, coupon,
-    stock; one more when this process must recompile its promotion index.
+    Five queries whatever the number of lines: cart, lines, variants, prices, stock; one
+    more for a coupon, and one when this process must recompile its promotion index.
     """
     cart = Cart.objects.filter(token=token).first()
     if cart is None:

@@ -183,8 +183,10 @@ def _product_widgets(request: HttpRequest, widgets: dict) -> dict:
 def search(request: HttpRequest) -> HttpResponse:
     """Show one page of search results with facets; an empty query shows an empty state.
 
-    Nine queries cold: nav tree, the read model's page and count, four facet queries
-    (cached until the read model changes), prices, stock. A forged `cursor` is a 400.
+    Six queries cold: nav tree, the read model's pool (the count, with its facet columns)
+    and page, the attribute facets (cached until the read model changes; on PostgreSQL
+    inside a savepoint with a statement timeout, four statements more), prices, stock.
+    A forged `cursor` is a 400.
     Past the search latency budget the facets are left out and a quiet notice says so.
     """
     query = requested_query(request)
