@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def admission_series(results: RunResults) -> tuple[dict[str, list], set[str]]:
 
 
 def charts(results: RunResults) -> list[str]:
-    """Every chart of the report, in order."""
+    """Every chart of the report, in order: what the users saw, then how the store coped."""
     # Every chart spans the whole run, with its phases and release decisions.
     chart = partial(
         line_chart,
@@ -64,9 +64,13 @@ def charts(results: RunResults) -> list[str]:
         phases=results.phases,
         markers=release_markers(results),
     )
+    return [*_journey_charts(results, chart), *_store_charts(results, chart)]
+
+
+def _journey_charts(results: RunResults, chart: Callable[..., str]) -> list[str]:
+    """Users, then throughput and latency by journey, as the load generator timed them."""
     journeys = results.journeys()
     timelines = {journey: results.timeline(journey) for journey in journeys}
-    total = results.timeline()
     out = [
         chart("Users", {"users": [(t, float(u)) for t, u in results.users]}),
         chart(
@@ -90,9 +94,16 @@ def charts(results: RunResults) -> list[str]:
                 unit=" ms",
             )
         )
+    return out
+
+
+def _store_charts(results: RunResults, chart: Callable[..., str]) -> list[str]:
+    """Errors and shedding, then the store's own counters: admission, cache, dependencies,
+    queues and the checkout funnel (empty when the run scraped no /metrics)."""
     size = results.bucket_s()
+    total = results.timeline()
     admission, budgets = admission_series(results)
-    out += [
+    return [
         chart(
             "Errors and shed requests per second",
             {
@@ -129,7 +140,6 @@ def charts(results: RunResults) -> list[str]:
             results.metric_rates(r"^peakstore_checkout_funnel_total\{", group_by="step"),
         ),
     ]
-    return out
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], classes=None) -> str:
