@@ -157,6 +157,21 @@ def _in_slo(results: RunResults, journey: str | None, phase: str | None = None) 
     return f"{measured.ratio:.1%}" if measured else "-"
 
 
+_JOURNEY_HEADER = [
+    "journey",
+    "requests",
+    "errors",
+    "error %",
+    "shed",
+    "refused",
+    "p50",
+    "p95",
+    "p99",
+    "req/s",
+    "in SLO",
+]
+
+
 def _journey_rows(results: RunResults) -> list[list[object]]:
     rows: list[list[object]] = []
     for journey in [*results.journeys(), None]:
@@ -320,17 +335,11 @@ svg .grid{stroke:#e2e8f0;stroke-width:1}
 def report_html(
     results: RunResults, rows: list[GateResult], *, baseline: Mapping | None, meta: Mapping
 ) -> str:
+    """Render the whole report as one page: the verdict and its gates, the figures, the
+    decisions taken during the run, the baseline comparison, then the charts."""
     e = html.escape
     passed = verdict(rows)
-    checkout = results.checkout()
-    gate_rows = [[r.gate, r.value, r.limit, r.status, r.detail] for r in rows]
-    baseline_rows = [
-        [r.gate.removeprefix("baseline "), r.value, r.limit, r.status, r.detail]
-        for r in rows
-        if r.gate.startswith("baseline")
-    ]
     meta_line = " · ".join(f"{k}: {v}" for k, v in meta.items())
-    admission_rows = _admission_rows(results)
     return "\n".join(
         [
             "<!doctype html><html lang=en><meta charset=utf-8>",
@@ -342,63 +351,71 @@ def report_html(
             "<h2>Gates</h2>",
             _table(
                 ["gate", "value", "limit", "status", "detail"],
-                gate_rows,
+                [[r.gate, r.value, r.limit, r.status, r.detail] for r in rows],
                 ["fail" if r.failed else r.status for r in rows],
             ),
             "<h2>Journeys</h2>",
-            _table(
-                [
-                    "journey",
-                    "requests",
-                    "errors",
-                    "error %",
-                    "shed",
-                    "refused",
-                    "p50",
-                    "p95",
-                    "p99",
-                    "req/s",
-                    "in SLO",
-                ],
-                _journey_rows(results),
-            ),
+            _table(_JOURNEY_HEADER, _journey_rows(results)),
             "<h2>Admission control</h2>",
-            _table(["route class", "budget", "shed", "share of offered"], admission_rows)
-            if admission_rows
-            else "<p>Nothing was shed, and the store reported no admission budgets.</p>",
+            _admission_html(results),
             "<h2>By phase</h2>",
             _table(
                 ["phase", "journey", "requests", "p95 ms", "error %", "shed", "req/s", "in SLO"],
                 _phase_rows(results),
             ),
             "<h2>Checkout</h2>",
-            _table(
-                ["attempted", "placed", "refused", "failed", "shed", "completion"],
-                [
-                    [
-                        checkout.attempted,
-                        checkout.placed,
-                        checkout.refused,
-                        checkout.failed,
-                        checkout.shed,
-                        f"{checkout.completion:.2%}",
-                    ]
-                ],
-            ),
-            _table(["funnel step (load generator)", "count"], list(results.funnel().items())),
+            *_checkout_tables(results),
             "<h2>Release decisions</h2>",
-            _table(["at", "flag", "action", "by", "exposure", "reason"], _release_rows(results))
-            if results.releases
-            else "<p>No release decision was taken during the run.</p>",
+            _releases_html(results),
             "<h2>Baseline comparison</h2>",
-            _table(["figure", "now", "limit", "status", "detail"], baseline_rows)
-            if baseline_rows
-            else "<p>No baseline recorded for this scenario (<code>--record-baseline</code>).</p>",
+            _baseline_html(rows),
             "<h2>Over time</h2>",
             *charts(results),
             "</html>",
         ]
     )
+
+
+def _admission_html(results: RunResults) -> str:
+    admission_rows = _admission_rows(results)
+    if not admission_rows:
+        return "<p>Nothing was shed, and the store reported no admission budgets.</p>"
+    return _table(["route class", "budget", "shed", "share of offered"], admission_rows)
+
+
+def _checkout_tables(results: RunResults) -> list[str]:
+    """The orders as the load generator saw them end, then its funnel step by step."""
+    checkout = results.checkout()
+    outcomes = [
+        checkout.attempted,
+        checkout.placed,
+        checkout.refused,
+        checkout.failed,
+        checkout.shed,
+        f"{checkout.completion:.2%}",
+    ]
+    return [
+        _table(["attempted", "placed", "refused", "failed", "shed", "completion"], [outcomes]),
+        _table(["funnel step (load generator)", "count"], list(results.funnel().items())),
+    ]
+
+
+def _releases_html(results: RunResults) -> str:
+    if not results.releases:
+        return "<p>No release decision was taken during the run.</p>"
+    return _table(["at", "flag", "action", "by", "exposure", "reason"], _release_rows(results))
+
+
+def _baseline_html(rows: list[GateResult]) -> str:
+    """The baseline gates again, as a comparison: each figure now against its limit."""
+    baseline_rows = [
+        [r.gate.removeprefix("baseline "), r.value, r.limit, r.status, r.detail]
+        for r in rows
+        if r.gate.startswith("baseline")
+    ]
+    if not baseline_rows:
+        return "<p>No baseline recorded for this scenario (<code>--record-baseline</code>).</p>"
+    return _table(["figure", "now", "limit", "status", "detail"], baseline_rows)
 
 
 def report_write(
