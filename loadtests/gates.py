@@ -136,19 +136,34 @@ def gates_evaluate(
     baseline: Mapping[str, Any] | None,
 ) -> list[GateResult]:
     """Every gate of `gates` against `results`, audits and the baseline, in report order."""
-    rows: list[GateResult] = []
     total = results.overall()
-    rows.append(
+    minimum_requests = gates.get("min_requests", 1)
+    return [
         GateResult(
             "requests made",
             f"{total.requests:,}",
-            f">= {gates.get('min_requests', 1):,}",
-            PASS if total.requests >= gates.get("min_requests", 1) else FAIL,
-        )
-    )
+            f">= {minimum_requests:,}",
+            PASS if total.requests >= minimum_requests else FAIL,
+        ),
+        *_journey_gates(results, gates),
+        *(
+            _p95_ratio(results, journey, rule)
+            for journey, rule in gates.get("p95_ratio", {}).items()
+        ),
+        _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
+        *_queries(results, gates.get("queries_per_request", {})),
+        *(_audit(audit) for audit in audits),
+        *_baseline_rows(results, gates, baseline),
+    ]
+
+
+def _journey_gates(results: RunResults, gates: Mapping[str, Any]) -> list[GateResult]:
+    """Per journey: its p95 over admitted requests (when limited), its error rate, and its
+    SLO attainment over offered requests (when a minimum is set)."""
     p95_limits: Mapping[str, float] = gates.get("p95_ms", {})
     error_budget = float(gates.get("error_budget", 0.01))
     attainment_min: Mapping[str, float] = gates.get("slo_attainment_min", {})
+    rows: list[GateResult] = []
     for journey in results.journeys():
         figures = results.overall(journey)
         if journey in p95_limits:
@@ -171,35 +186,31 @@ def gates_evaluate(
         )
         if journey in attainment_min:
             rows.append(_attainment(results, journey, float(attainment_min[journey])))
-    for journey, rule in gates.get("p95_ratio", {}).items():
-        rows.append(_p95_ratio(results, journey, rule))
-    checkout = results.checkout()
-    minimum = float(gates.get("checkout_completion_min", 0.995))
-    rows.append(
-        GateResult(
-            "checkout completion",
-            _percent(checkout.completion),
-            f">= {_percent(minimum)}",
-            PASS if checkout.completion >= minimum else FAIL,
-            f"{checkout.placed} placed, {checkout.failed} failed, "
-            f"{checkout.refused} refused (sold out/declined), {checkout.shed} shed",
-        )
-    )
-    rows.extend(_queries(results, gates.get("queries_per_request", {})))
-    for audit in audits:
-        if audit.clean is None:
-            rows.append(GateResult(f"audit {audit.name}", "not run", "clean", SKIP, audit.output))
-        else:
-            rows.append(
-                GateResult(
-                    f"audit {audit.name}",
-                    "clean" if audit.clean else "violations",
-                    "clean",
-                    PASS if audit.clean else FAIL,
-                )
-            )
-    rows.extend(_baseline_rows(results, gates, baseline))
     return rows
+
+
+def _checkout_completion(results: RunResults, minimum: float) -> GateResult:
+    checkout = results.checkout()
+    return GateResult(
+        "checkout completion",
+        _percent(checkout.completion),
+        f">= {_percent(minimum)}",
+        PASS if checkout.completion >= minimum else FAIL,
+        f"{checkout.placed} placed, {checkout.failed} failed, "
+        f"{checkout.refused} refused (sold out/declined), {checkout.shed} shed",
+    )
+
+
+def _audit(audit: AuditResult) -> GateResult:
+    """An audit that does not exist here is skipped, never passed."""
+    if audit.clean is None:
+        return GateResult(f"audit {audit.name}", "not run", "clean", SKIP, audit.output)
+    return GateResult(
+        f"audit {audit.name}",
+        "clean" if audit.clean else "violations",
+        "clean",
+        PASS if audit.clean else FAIL,
+    )
 
 
 def _attainment(results: RunResults, journey: str, minimum: float) -> GateResult:
