@@ -80,60 +80,93 @@ def cache_audit(
     """
     rng = rng or random.Random()
     specs = {spec.namespace: spec for spec in registry.specs()}
-    entries_by_namespace: dict[str, list[str]] = defaultdict(list)
-    others_by_namespace: dict[str, list[str]] = defaultdict(list)
-    unowned: list[str] = []
-    state_keys: dict[str, list[str]] = {spec.prefix: [] for spec in registry.states()}
-    scanned = 0
-    for key in _scan():
-        scanned += 1
-        namespace, _, rest = key.partition(":")
-        if namespace not in specs:
-            if state := registry.state_of(key):
-                state_keys[state.prefix].append(key)
-            elif not key.startswith(FRAMEWORK_PREFIXES):
-                unowned.append(key)
-        elif rest.startswith("v"):
-            entries_by_namespace[namespace].append(key)
-        else:  # the generation counter, locks
-            others_by_namespace[namespace].append(key)
-
-    audits = []
-    for namespace, spec in specs.items():
-        audit = NamespaceAudit(namespace=namespace, tolerance=spec.staleness_tolerance)
-        audits.append(audit)
-        version = registry.reader(namespace).version()
-        current = [k for k in entries_by_namespace[namespace] if _version_of(k) == version]
-        audit.entries = len(current)
-        audit.retired = len(entries_by_namespace[namespace]) - len(current)
-        chosen = rng.sample(current, min(sample, len(current)))
-        audit.sampled = len(chosen)
-        audit.without_ttl = _without_ttl([*chosen, *others_by_namespace[namespace]])
-        if spec.audit is None:
-            audit.audited = False
-        elif chosen:
-            _compare(spec, spec.audit, audit, chosen, registry)
-        cache_event(namespace, CacheEvent.AUDIT_ANOMALY, audit.anomalies)
-
+    keys = _key_space(specs, registry)
+    audits = [
+        _namespace_audit(spec, keys, sample=sample, registry=registry, rng=rng)
+        for spec in specs.values()
+    ]
     states = [
         StateAudit(
             prefix=spec.prefix,
             owner=spec.owner,
-            keys=len(state_keys[spec.prefix]),
-            without_ttl=_without_ttl(state_keys[spec.prefix][: MAX_LISTED * 10]),
+            keys=len(keys.states[spec.prefix]),
+            without_ttl=_without_ttl(keys.states[spec.prefix][: MAX_LISTED * 10]),
         )
         for spec in registry.states()
     ]
-    listed = unowned[: MAX_LISTED * 10]
     report = AuditReport(
         namespaces=audits,
         states=states,
-        unowned=unowned,
-        unowned_without_ttl=_without_ttl(listed),
-        keys_scanned=scanned,
+        unowned=keys.unowned,
+        unowned_without_ttl=_without_ttl(keys.unowned[: MAX_LISTED * 10]),
+        keys_scanned=keys.scanned,
     )
-    cache_event(UNOWNED, CacheEvent.AUDIT_ANOMALY, len(unowned))
+    cache_event(UNOWNED, CacheEvent.AUDIT_ANOMALY, len(keys.unowned))
     return report
+
+
+@dataclass
+class _KeySpace:
+    """The scanned keys, each filed under its owner."""
+
+    scanned: int = 0
+    # Per namespace: its entries ("<namespace>:v<generation>:...") and its other keys
+    # (the generation counter, locks).
+    entries: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    others: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    states: dict[str, list[str]] = field(default_factory=dict)  # per shared state's prefix
+    unowned: list[str] = field(default_factory=list)
+
+
+def _key_space(specs: dict[str, CacheSpec], registry: CacheRegistry) -> _KeySpace:
+    """Scan the key space once, filing each key under a namespace, a shared state or none.
+
+    Keys the framework writes (`FRAMEWORK_PREFIXES`) are filed nowhere: owned, not audited.
+    """
+    keys = _KeySpace(states={spec.prefix: [] for spec in registry.states()})
+    for key in _scan():
+        keys.scanned += 1
+        namespace, _, rest = key.partition(":")
+        if namespace not in specs:
+            if state := registry.state_of(key):
+                keys.states[state.prefix].append(key)
+            elif not key.startswith(FRAMEWORK_PREFIXES):
+                keys.unowned.append(key)
+        elif rest.startswith("v"):
+            keys.entries[namespace].append(key)
+        else:
+            keys.others[namespace].append(key)
+    return keys
+
+
+def _namespace_audit(
+    spec: CacheSpec,
+    keys: _KeySpace,
+    *,
+    sample: int,
+    registry: CacheRegistry,
+    rng: random.Random,
+) -> NamespaceAudit:
+    """Count a namespace's current and retired entries, compare a sample with its owner.
+
+    Only the current generation is sampled: retired entries are unreachable, so their
+    disagreeing with the owner is no drift.
+    """
+    namespace = spec.namespace
+    audit = NamespaceAudit(namespace=namespace, tolerance=spec.staleness_tolerance)
+    version = registry.reader(namespace).version()
+    current = [k for k in keys.entries[namespace] if _version_of(k) == version]
+    audit.entries = len(current)
+    audit.retired = len(keys.entries[namespace]) - len(current)
+    chosen = rng.sample(current, min(sample, len(current)))
+    audit.sampled = len(chosen)
+    audit.without_ttl = _without_ttl([*chosen, *keys.others[namespace]])
+    if spec.audit is None:
+        audit.audited = False
+    elif chosen:
+        _compare(spec, spec.audit, audit, chosen, registry)
+    cache_event(namespace, CacheEvent.AUDIT_ANOMALY, audit.anomalies)
+    return audit
 
 
 def _scan() -> Iterable[str]:
