@@ -305,15 +305,7 @@ def scenario_run(
     Bounded three ways: the shape's duration (plus a margin, then Locust is killed), its
     user count, and the request budget (Locust stops itself once it is spent).
     """
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.csv", "users.csv", "phases.json", "metrics.jsonl", SLOS_FILE):
-        (report_dir / stale).unlink(missing_ok=True)
-    snapshot_path = report_dir / "catalog-snapshot.json"
-    counts = catalog_snapshot_write(path=snapshot_path)
-    write(
-        f"Catalog snapshot: {counts['categories']} categories, {counts['products']} products "
-        f"({counts['buyable']} buyable), {counts['search_terms']} search terms."
-    )
+    snapshot_path = _run_folder_prepare(report_dir, write=write)
     write(
         f"Locust: scenario {scenario.name!r}, shape {scenario.shape}, peak {scenario.users} "
         f"users for {scenario.run_time_s}s, {scenario.processes} process(es), at most "
@@ -332,17 +324,10 @@ def scenario_run(
     )
     locust = locust_process(scenario=scenario, host=stack.base_url, report_dir=report_dir)
     sampler = MetricsSampler(url=f"{stack.base_url}/metrics", path=report_dir / "metrics.jsonl")
-    deadline_s = scenario.run_time_s + 60
     with Stack(config, processes=[locust]) as runner:
         sampler.start()
         try:
-            waited = 0.0
-            while (code := runner.wait_exit("locust", timeout=PROGRESS_EVERY_S)) is None:
-                waited += PROGRESS_EVERY_S
-                if waited > deadline_s:
-                    raise StackError(f"Locust still running after {deadline_s}s; stopped it")
-                if line := _progress_line(report_dir / "locust_stats_history.csv", scenario):
-                    write(line)
+            code = _locust_wait(runner, scenario=scenario, report_dir=report_dir, write=write)
         finally:
             sampler.stop()
     if code != 0:
@@ -356,3 +341,40 @@ def scenario_run(
     )
     (report_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2))
     return summary
+
+
+def _run_folder_prepare(report_dir: Path, *, write: Callable[[str], None]) -> Path:
+    """Clear a previous run's results from the folder, write the catalog snapshot Locust
+    reads, and return the snapshot's path.
+
+    Removing the old results first means a run that dies early is never read with a
+    previous run's events, phases or metrics.
+    """
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("events.csv", "users.csv", "phases.json", "metrics.jsonl", SLOS_FILE):
+        (report_dir / stale).unlink(missing_ok=True)
+    snapshot_path = report_dir / "catalog-snapshot.json"
+    counts = catalog_snapshot_write(path=snapshot_path)
+    write(
+        f"Catalog snapshot: {counts['categories']} categories, {counts['products']} products "
+        f"({counts['buyable']} buyable), {counts['search_terms']} search terms."
+    )
+    return snapshot_path
+
+
+def _locust_wait(
+    runner: Stack, *, scenario: Scenario, report_dir: Path, write: Callable[[str], None]
+) -> int:
+    """Wait for Locust to exit, writing its progress as it goes; return its exit code.
+
+    Raises StackError a minute past the shape's duration (leaving the Stack stops Locust).
+    """
+    deadline_s = scenario.run_time_s + 60
+    waited = 0.0
+    while (code := runner.wait_exit("locust", timeout=PROGRESS_EVERY_S)) is None:
+        waited += PROGRESS_EVERY_S
+        if waited > deadline_s:
+            raise StackError(f"Locust still running after {deadline_s}s; stopped it")
+        if line := _progress_line(report_dir / "locust_stats_history.csv", scenario):
+            write(line)
+    return code
