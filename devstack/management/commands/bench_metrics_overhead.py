@@ -20,6 +20,7 @@ import socket
 import statistics
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -97,6 +98,132 @@ def _cpu_seconds(master_pid: int) -> tuple[float, float]:
     return user / os.sysconf("SC_CLK_TCK"), system / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """What the rounds measured on each server ("metrics_on", "metrics_off")."""
+
+    rates: dict[str, list[float]]  # answered requests/s per client connection, per round
+    answered: dict[str, int]
+    non_200: int
+    cpu_split: dict[str, list[float]]  # worker CPU (user, system) s per answered request
+
+    @property
+    def ratios(self) -> list[float]:
+        """Each round's on/off rate ratio, smallest first."""
+        pairs = zip(self.rates["metrics_on"], self.rates["metrics_off"], strict=True)
+        return sorted(on_rate / off_rate for on_rate, off_rate in pairs)
+
+    @property
+    def overhead(self) -> float:
+        return 1 - statistics.median(self.ratios)
+
+    def median_rate(self, name: str) -> float:
+        return statistics.median(self.rates[name])
+
+    def cpu_per_request(self, name: str) -> float:
+        return sum(self.cpu_split[name])
+
+
+def _servers_start(
+    stacks: ExitStack, report_dir: Path
+) -> tuple[str, dict[str, int], dict[str, int]]:
+    """Start one web server with the metrics and one without; stop them with `stacks`.
+
+    Return the host, and each server's port and gunicorn master pid by name.
+    """
+    ports, masters = {}, {}
+    for name, enabled in (("metrics_on", "1"), ("metrics_off", "0")):
+        config = StackConfig(
+            port=free_port(),
+            env={
+                "PEAKSTORE_METRICS_ENABLED": enabled,
+                "PROMETHEUS_MULTIPROC_DIR": str(ENV.var_dir / "bench" / name),
+            },
+            log_dir=report_dir / f"metrics-overhead-{name}",
+        )
+        stack = stacks.enter_context(Stack(config, processes=(web_process(config),)))
+        ports[name] = config.port
+        masters[name] = stack.pids["web"]
+    return config.host, ports, masters
+
+
+def _rounds_run(
+    host: str,
+    ports: dict[str, int],
+    masters: dict[str, int],
+    *,
+    path: str,
+    rounds: int,
+    seconds: float,
+    clients: int,
+) -> _Measured:
+    """Warm the page and every worker, then run the interleaved rounds.
+
+    Worker CPU is read around the rounds only, so warming does not count.
+    """
+    names = list(ports)
+    _interleaved_rates(host, list(ports.values()), path, seconds=1.0, clients=clients)
+    cpu_before = {name: _cpu_seconds(masters[name]) for name in names}
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    answered = dict.fromkeys(names, 0)
+    errors = 0
+    for _round in range(rounds):
+        round_rates, round_answered, failed = _interleaved_rates(
+            host, list(ports.values()), path, seconds=seconds, clients=clients
+        )
+        for name, rate, count in zip(names, round_rates, round_answered, strict=True):
+            rates[name].append(rate)
+            answered[name] += count
+        errors += failed
+    cpu_split = {
+        name: [
+            (after - before) / answered[name]
+            for after, before in zip(_cpu_seconds(masters[name]), cpu_before[name], strict=True)
+        ]
+        for name in names
+    }
+    return _Measured(rates=rates, answered=answered, non_200=errors, cpu_split=cpu_split)
+
+
+def _summary(
+    measured: _Measured, *, path: str, rounds: int, seconds: float, clients: int
+) -> dict[str, object]:
+    """The report's figures, rounded for reading."""
+    return {
+        "path": path,
+        "rounds": rounds,
+        "seconds_per_round": seconds,
+        "clients": clients,
+        "requests_per_second": {
+            name: [round(r, 1) for r in v] for name, v in measured.rates.items()
+        },
+        "median_metrics_on": round(measured.median_rate("metrics_on"), 1),
+        "median_metrics_off": round(measured.median_rate("metrics_off"), 1),
+        "overhead": round(measured.overhead, 4),
+        "overhead_by_round": [round(1 - ratio, 4) for ratio in measured.ratios],
+        "worker_cpu_ms_per_request": {
+            name: {"user": round(user * 1000, 4), "system": round(system * 1000, 4)}
+            for name, (user, system) in measured.cpu_split.items()
+        },
+        "non_200": measured.non_200,
+        "target": TARGET_OVERHEAD,
+    }
+
+
+def _summary_line(measured: _Measured, *, path: str, rounds: int, seconds: float) -> str:
+    ratios = measured.ratios
+    return (
+        f"{path}: metrics on {measured.median_rate('metrics_on'):.0f} req/s, "
+        f"off {measured.median_rate('metrics_off'):.0f} req/s per client connection "
+        f"(medians of {rounds} interleaved rounds of {seconds:.0f} s); overhead "
+        f"{measured.overhead:.1%} (median of the rounds' on/off ratios; rounds ranged "
+        f"{1 - ratios[-1]:.1%} to {1 - ratios[0]:.1%}); worker CPU per request "
+        f"{measured.cpu_per_request('metrics_on') * 1e6:.0f} us on, "
+        f"{measured.cpu_per_request('metrics_off') * 1e6:.0f} us off; "
+        f"target < {TARGET_OVERHEAD:.0%}; non-200 answers: {measured.non_200}"
+    )
+
+
 class Command(BaseCommand):
     help = "Requests/s on a warm cached page with and without the metrics middleware."
 
@@ -119,81 +246,17 @@ class Command(BaseCommand):
     ) -> None:
         store_prepare(products=products, stdout=self.stdout)
         report_dir = BASE_DIR / "reports" / "bench"
-        rates: dict[str, list[float]] = {"metrics_on": [], "metrics_off": []}
-        answered = {"metrics_on": 0, "metrics_off": 0}
-        errors = 0
         try:
             with ExitStack() as stacks:
-                ports, masters = {}, {}
-                for name, enabled in (("metrics_on", "1"), ("metrics_off", "0")):
-                    config = StackConfig(
-                        port=free_port(),
-                        env={
-                            "PEAKSTORE_METRICS_ENABLED": enabled,
-                            "PROMETHEUS_MULTIPROC_DIR": str(ENV.var_dir / "bench" / name),
-                        },
-                        log_dir=report_dir / f"metrics-overhead-{name}",
-                    )
-                    stack = stacks.enter_context(Stack(config, processes=(web_process(config),)))
-                    ports[name] = config.port
-                    masters[name] = stack.pids["web"]
-                names = list(ports)
-                # Warm the page cache and every worker.
-                _interleaved_rates(
-                    config.host, list(ports.values()), path, seconds=1.0, clients=clients
+                host, ports, masters = _servers_start(stacks, report_dir)
+                measured = _rounds_run(
+                    host, ports, masters, path=path, rounds=rounds, seconds=seconds, clients=clients
                 )
-                cpu_before = {name: _cpu_seconds(masters[name]) for name in names}
-                for _round in range(rounds):
-                    round_rates, round_answered, failed = _interleaved_rates(
-                        config.host, list(ports.values()), path, seconds=seconds, clients=clients
-                    )
-                    for name, rate, count in zip(names, round_rates, round_answered, strict=True):
-                        rates[name].append(rate)
-                        answered[name] += count
-                    errors += failed
-                cpu_split = {
-                    name: [
-                        (after - before) / answered[name]
-                        for after, before in zip(
-                            _cpu_seconds(masters[name]), cpu_before[name], strict=True
-                        )
-                    ]
-                    for name in names
-                }
-                cpu_per_request = {name: sum(split) for name, split in cpu_split.items()}
         except StackError as error:
             raise CommandError(str(error)) from None
-        on, off = (statistics.median(rates[name]) for name in ("metrics_on", "metrics_off"))
-        pairs = zip(rates["metrics_on"], rates["metrics_off"], strict=True)
-        ratios = sorted(on_rate / off_rate for on_rate, off_rate in pairs)
-        overhead = 1 - statistics.median(ratios)
-        summary = {
-            "path": path,
-            "rounds": rounds,
-            "seconds_per_round": seconds,
-            "clients": clients,
-            "requests_per_second": {name: [round(r, 1) for r in v] for name, v in rates.items()},
-            "median_metrics_on": round(on, 1),
-            "median_metrics_off": round(off, 1),
-            "overhead": round(overhead, 4),
-            "overhead_by_round": [round(1 - ratio, 4) for ratio in ratios],
-            "worker_cpu_ms_per_request": {
-                name: {"user": round(user * 1000, 4), "system": round(system * 1000, 4)}
-                for name, (user, system) in cpu_split.items()
-            },
-            "non_200": errors,
-            "target": TARGET_OVERHEAD,
-        }
+        summary = _summary(measured, path=path, rounds=rounds, seconds=seconds, clients=clients)
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "metrics-overhead.json").write_text(json.dumps(summary, indent=2))
-        self.stdout.write(
-            f"{path}: metrics on {on:.0f} req/s, off {off:.0f} req/s per client connection "
-            f"(medians of {rounds} interleaved rounds of {seconds:.0f} s); overhead "
-            f"{overhead:.1%} (median of the rounds' on/off ratios; rounds ranged "
-            f"{1 - ratios[-1]:.1%} to {1 - ratios[0]:.1%}); worker CPU per request "
-            f"{cpu_per_request['metrics_on'] * 1e6:.0f} us on, "
-            f"{cpu_per_request['metrics_off'] * 1e6:.0f} us off; "
-            f"target < {TARGET_OVERHEAD:.0%}; non-200 answers: {errors}"
-        )
-        if errors or overhead >= TARGET_OVERHEAD:
+        self.stdout.write(_summary_line(measured, path=path, rounds=rounds, seconds=seconds))
+        if measured.non_200 or measured.overhead >= TARGET_OVERHEAD:
             raise CommandError("metrics overhead over target (or errors); see the report")
