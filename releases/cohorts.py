@@ -232,6 +232,6 @@ class ReleaseMiddleware:
         if match is None:
             return None
         releases = releases_for(request, match.view_name)
-        request.releases = releases  # type: ignore[attr-defined]
+        request.releases = releases  # type: ignore[attr-defined]  # HttpRequest does not declare it
         _current.set(releases)
         return None

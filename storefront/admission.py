@@ -314,8 +314,8 @@ EXPECTED_WAIT = ExpectedWait(LISTEN_QUEUE)
 
 def gunicorn_worker_adopt(worker: object) -> None:
     """Gunicorn's `post_worker_init` hook: let admission control see the accept queue."""
-    listeners = [listener.sock for listener in worker.sockets]  # type: ignore[attr-defined]
-    LISTEN_QUEUE.adopt(listeners, workers=worker.cfg.workers)  # type: ignore[attr-defined]
+    listeners = [listener.sock for listener in worker.sockets]  # type: ignore[attr-defined]  # gunicorn is untyped
+    LISTEN_QUEUE.adopt(listeners, workers=worker.cfg.workers)  # type: ignore[attr-defined]  # gunicorn is untyped
 
 
 def _shed_response(request: HttpRequest, route: RouteClass, retry_after: int) -> HttpResponse:

@@ -127,7 +127,7 @@ def test_each_request_starts_at_its_time_without_waiting_for_earlier_answers():
     async def scenario() -> tuple[list[str], list[Outcome]]:
         target = _SilentTarget()
         schedule = [Arrival(n * 0.001, Request(f"r{n}", "browse", "GET", "/")) for n in range(5)]
-        run = asyncio.create_task(open_loop_run(target, schedule))  # type: ignore[arg-type]
+        run = asyncio.create_task(open_loop_run(target, schedule))  # type: ignore[arg-type]  # a stand-in Target
         await _until(lambda: len(target.sent) == 5)
         sent_before_any_answer = list(target.sent)
         target.answer.set()
@@ -145,7 +145,7 @@ def test_arrivals_past_the_in_flight_cap_are_counted_unsent_not_queued():
         target = _SilentTarget()
         schedule = [Arrival(0.0, Request(f"r{n}", "browse", "GET", "/")) for n in range(3)]
         run = asyncio.create_task(
-            open_loop_run(target, schedule, max_in_flight=2)  # type: ignore[arg-type]
+            open_loop_run(target, schedule, max_in_flight=2)  # type: ignore[arg-type]  # a stand-in Target
         )
         await _until(lambda: len(target.sent) == 2)
         target.answer.set()

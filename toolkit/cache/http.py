@@ -169,7 +169,7 @@ def cache_response(
                 return cached_response(request, result)
             return result
 
-        cached_view.page_cache = policy  # type: ignore[attr-defined]
+        cached_view.page_cache = policy  # type: ignore[attr-defined]  # a function attribute
         return cached_view
 
     return decorator
