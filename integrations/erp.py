@@ -1,8 +1,9 @@
-"""ERP client: paid orders are exported for fulfilment; stock levels are read for imports.
+"""ERP client: paid orders are exported for fulfilment; the ERP's stock levels can be read.
 
-Called from the checkout outbox and tasks, never from a request: a slow ERP delays
-fulfilment, not a page. Exports carry the outbox message's dedupe key as their
-Idempotency-Key, so a redelivered message is booked once.
+Exports are called from the checkout outbox, never from a request: a slow ERP delays
+fulfilment, not a page. They carry the outbox message's dedupe key as their
+Idempotency-Key, so a redelivered message is booked once. No task reads the stock
+levels today: stock enters through inventory's own services.
 """
 
 from typing import Any
@@ -60,18 +61,6 @@ def erp_order_export(
         raise ErpUnavailable(str(failure)) from failure
     if reply.is_error:
         raise ErpUnavailable(f"ERP refused the export: {reply.status} {reply.body}")
-
-
-def erp_orders(*, reference: str | None = None) -> list[dict[str, Any]]:
-    """Return the orders the ERP has booked (for audits and tests)."""
-    params = {"reference": reference} if reference else None
-    try:
-        reply = dependency_call(
-            SPEC, lambda: upstream_call(POLICY, "GET", "/erp/orders", params=params)
-        )
-    except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as failure:
-        raise ErpUnavailable(str(failure)) from failure
-    return list(reply.body["orders"])
 
 
 def erp_stock_levels(*, skus: list[str]) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """Integrations' public interface: clients for every external service."""
 
 from integrations.breakers import breakers_close
-from integrations.erp import ErpUnavailable, erp_order_export, erp_orders, erp_stock_levels
+from integrations.erp import ErpUnavailable, erp_order_export, erp_stock_levels
 from integrations.fanout import (
     FanOutBudget,
     FanOutRecord,
@@ -9,7 +9,6 @@ from integrations.fanout import (
     fan_out_start,
     fanout_recorded,
 )
-from integrations.fault_presets import PRESETS as FAULT_PRESETS
 from integrations.fault_presets import faults_preset_apply, faults_status
 from integrations.payments import (
     Authorization,
@@ -31,12 +30,9 @@ from integrations.pim import PimUnavailable, pim_prices
 from integrations.recommendations import Recommendation, recommendations_for_product
 from integrations.reviews import Review, ReviewSummary, reviews_for_product
 from integrations.shipping import ShippingQuote, ShippingRate, ShippingUnavailable, shipping_rates
-from integrations.simulator.payment import TOKENS as PAYMENT_TEST_TOKENS
 from integrations.tax import TaxRate, TaxUnavailable, tax_rate
 
 __all__ = [
-    "FAULT_PRESETS",
-    "PAYMENT_TEST_TOKENS",
     "Authorization",
     "Capture",
     "CaptureRecord",
@@ -61,7 +57,6 @@ __all__ = [
     "UndeclaredDependency",
     "breakers_close",
     "erp_order_export",
-    "erp_orders",
     "erp_stock_levels",
     "fan_out_start",
     "fanout_recorded",

@@ -49,6 +49,11 @@ class UpstreamSimulator:
         """Requests a dependency received since the last reset, by outcome."""
         return self._control("GET", "/_stats")[dependency]
 
+    def erp_orders(self, reference: str | None = None) -> list[dict[str, Any]]:
+        """The orders the ERP has booked: all of them, or one reference's."""
+        params = {"reference": reference} if reference else None
+        return self._control("GET", "/erp/orders", params=params)["orders"]
+
 
 @contextmanager
 def running_simulator(*, seed: int = 0, catalog: Path | None = None) -> Iterator[UpstreamSimulator]:

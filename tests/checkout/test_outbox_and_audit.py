@@ -9,7 +9,7 @@ from django.utils import timezone
 from checkout.interface import ShippingAddress, cart_add_line, cart_create, order_place
 from checkout.models import Order, OutboxMessage
 from checkout.outbox import outbox_deliver, outbox_undelivered_ids
-from integrations.interface import PaymentDeclined, erp_orders
+from integrations.interface import PaymentDeclined
 from inventory.models import Stock
 from tests.factories import stocked_product
 
@@ -41,7 +41,7 @@ def sku_value(db):
 
 
 def test_a_paid_order_writes_two_outbox_messages_delivered_after_commit(
-    sku_value, django_capture_on_commit_callbacks
+    sku_value, django_capture_on_commit_callbacks, upstream_simulator
 ):
     with django_capture_on_commit_callbacks(execute=True):
         order = buy(sku_value)
@@ -55,18 +55,18 @@ def test_a_paid_order_writes_two_outbox_messages_delivered_after_commit(
         .extra_headers["Message-ID"]
         .startswith(f"<order.confirmation_email:{order.number}@")
     )
-    assert [export["reference"] for export in erp_orders()] == [order.number]
+    assert [export["reference"] for export in upstream_simulator.erp_orders()] == [order.number]
 
 
-def test_a_message_is_delivered_once_however_often_it_is_handed_out(sku_value):
+def test_a_message_is_delivered_once_however_often_it_is_handed_out(sku_value, upstream_simulator):
     order = buy(sku_value)
     message = OutboxMessage.objects.get(topic="order.erp_export")
 
     delivered = [outbox_deliver(message_id=message.pk) for _ in range(3)]
 
     assert delivered == [True, False, False]
-    assert erp_orders(reference=order.number) != []
-    assert len(erp_orders()) == 1
+    assert upstream_simulator.erp_orders(reference=order.number) != []
+    assert len(upstream_simulator.erp_orders()) == 1
 
 
 def test_a_failed_delivery_is_kept_for_retry_and_recorded(sku_value, upstream_simulator):
