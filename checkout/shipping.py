@@ -1,4 +1,4 @@
-"""Shipping methods. A fixed table for now; the integrations issue adds live rates."""
+"""Shipping methods: the fixed table checkout offers and charges (no carrier is asked)."""
 
 from decimal import Decimal
 

@@ -1,7 +1,8 @@
-"""PIM client: list prices per SKU, for price imports. Background: a failure defers them.
+"""PIM client: list prices per SKU. Background: a failure defers the caller.
 
-Called from tasks, never from a request, so it may wait longer than the page clients;
-the breaker still stops an import from hammering a PIM that is down.
+Meant for tasks, never a request, so it may wait longer than the page clients; the
+breaker still stops a caller from hammering a PIM that is down. No task calls it today:
+prices enter through pricing's `prices_import` (seeding, the back office).
 """
 
 from decimal import Decimal

@@ -2,8 +2,7 @@
 
 Each country's last answer is remembered (shared state, `integrations.caches`); without
 one, the built-in table (the home market's published rates) serves for the home country.
-Checkout quotes from whatever this returns, so a carrier outage never blocks an order to
-a known place.
+No order asks it today: checkout charges its own fixed table (`checkout/shipping.py`).
 """
 
 from dataclasses import dataclass
