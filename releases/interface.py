@@ -2,7 +2,7 @@
 
 Declaring flags (in `<app>/releases.py`): `flag_declare(FlagSpec(...))` with `Step`,
 `Criteria` and `FlagKind`. The request path: `flag_enabled`, `release_variant`, and for
-the page cache, which answers before the middleware's `process_view`, `releases_for`,
+the page cache, which answers before the middleware's `process_view`,
 `releases_decide` with a snapshot from `snapshot_as_of` / `snapshot_refresh` (valid while
 the cache epoch has not moved), and `releases_observe`. Reading state for people:
 `releases_overview`, `release_decisions`.
@@ -13,7 +13,6 @@ from releases.cohorts import (
     flag_enabled,
     release_variant,
     releases_decide,
-    releases_for,
     releases_observe,
 )
 from releases.selectors import release_decisions, releases_overview
@@ -31,7 +30,6 @@ __all__ = [
     "release_decisions",
     "release_variant",
     "releases_decide",
-    "releases_for",
     "releases_observe",
     "releases_overview",
     "snapshot_as_of",

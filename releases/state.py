@@ -1,7 +1,7 @@
 """The flag snapshot the request path reads: in the cache, versioned, zero queries.
 
 Writers (the release services and the evaluator) publish after commit: the whole state
-of every flag goes under `releases:state:v<generation>` and then the generation key
+of every flag goes under `releases:flags:v<generation>` and then the generation key
 moves to it, so a reader never sees half a write. Readers fetch the generation (one
 cache round trip) and keep the decoded snapshot per generation in the process.
 
