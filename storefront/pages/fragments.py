@@ -1,9 +1,10 @@
 """Cached fragments of public pages.
 
-A page entry is keyed by its whole URL, so two URLs showing the same cards (brand
-filters in another order, tracking parameters) render twice; the grid fragment is keyed
-by the cards themselves, so they share it, and so does a page whose entry was retired
-by a bump of something it shows beside the grid (the category tree, the read model).
+A page entry is keyed by its URL's declared parameters, so two pages showing the same
+cards (`?sort=popular` and no sort, `?page=1` and none, another host name) render twice;
+the grid fragment is keyed by the cards themselves, so they share it, and so does a page
+whose entry was retired by a bump of something it shows beside the grid (the category
+tree).
 """
 
 import hashlib
