@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -352,7 +353,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--prepare", action="store_true", help="internal: seed, snapshot")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         if options["prepare"]:
             store_prepare(products=int(options["products"]), stdout=sys.stderr)
             catalog_snapshot_write(path=Path(settings.PEAKSTORE_VAR_DIR) / SNAPSHOT)
