@@ -46,10 +46,15 @@ def search_documents_refresh(
 ) -> int:
     """Rebuild the documents of these products; return how many are searchable now.
 
-    Seven queries plus the inserts, whatever the number of products: sources (2),
-    prices, stock, categories (unless given), deletes (2); on PostgreSQL one more, the
-    lock that serialises refreshes of the same products. Call after the owners'
-    writes have committed (on commit, or from a task).
+    A refresh that would write what the read model already holds writes nothing and
+    retires no page: an order that leaves a product in stock changes no document, and
+    pages that show results must not be retired by every order.
+
+    Seven queries when nothing changed, nine plus the inserts when something did,
+    whatever the number of products: sources (2), prices, stock, categories (unless
+    given), the stored documents and attributes (2), deletes (2); on PostgreSQL one
+    more, the lock that serialises refreshes of the same products. Call after the
+    owners' writes have committed (on commit, or from a task).
     """
     ids = sorted(set(product_ids))
     if not ids:
@@ -70,6 +75,8 @@ def search_documents_refresh(
         attributes.extend(_attributes(source))
     with transaction.atomic():
         _lock_products(ids)
+        if _stored_already(ids, documents, attributes):
+            return len(documents)
         SearchAttribute.objects.filter(document_id__in=ids).delete()
         SearchDocument.objects.filter(product_id__in=ids).delete()
         SearchDocument.objects.bulk_create(documents, batch_size=500)
@@ -77,6 +84,42 @@ def search_documents_refresh(
     # Pages showing results depend on this generation: they retire once the rows commit.
     DOCUMENTS.invalidate_on_commit()
     return len(documents)
+
+
+# What a document says. Not `indexed_at` (when it was written) nor `search_vector`
+# (PostgreSQL derives it from the text fields compared here).
+_DOCUMENT_FIELDS = tuple(
+    field.attname
+    for field in SearchDocument._meta.concrete_fields
+    if field.attname not in ("product_id", "indexed_at", "search_vector")
+)
+
+
+def _stored_already(
+    product_ids: list[int], documents: list[SearchDocument], attributes: list[SearchAttribute]
+) -> bool:
+    """Whether the read model holds exactly these documents and attributes. Two queries.
+
+    Call under the products' lock: a concurrent refresh cannot change them in between.
+    """
+    stored = {
+        row[0]: row[1:]
+        for row in SearchDocument.objects.filter(product_id__in=product_ids).values_list(
+            "product_id", *_DOCUMENT_FIELDS
+        )
+    }
+    fresh = {
+        document.product_id: tuple(getattr(document, name) for name in _DOCUMENT_FIELDS)
+        for document in documents
+    }
+    if stored != fresh:
+        return False
+    stored_attributes = set(
+        SearchAttribute.objects.filter(document_id__in=product_ids).values_list(
+            "document_id", "name", "value"
+        )
+    )
+    return stored_attributes == {(a.document_id, a.name, a.value) for a in attributes}
 
 
 def _lock_products(product_ids: list[int]) -> None:

@@ -11,22 +11,24 @@ metric readings, and the throwaway key each readiness probe writes and reads bac
 
 from toolkit.cache import CacheSpec, Stampede, StateSpec, declare, declare_state
 
-# Everything a catalog page shows: a bump in any of them retires the page.
+# Everything a catalog page shows: a bump in any of them retires the page. Only the
+# search page shows the search read model, so only its entries die with its bumps.
 PAGE_SOURCES = (
     "catalog.category_tree",
     "catalog.listing",
     "catalog.product",
     "pricing.price",
     "inventory.availability",
-    "search.documents",
 )
+SEARCH_PAGE_SOURCES = (*PAGE_SOURCES, "search.documents")
 
 PAGES = declare(
     CacheSpec(
         namespace="storefront.page",
         owner="storefront",
-        entity="a whole public page (home, category, product, search): body, type, ETag",
-        key_schema="<digest of the absolute URL>",
+        entity="a whole public page (home, category, product, robots.txt, sitemaps): body, "
+        "type, ETag",
+        key_schema="<digest of the URL with its declared parameters and release variant>",
         ttl=5,
         jitter=0.2,
         grace=5,
@@ -38,6 +40,25 @@ PAGES = declare(
         early_refresh_beta=1.0,
         lock_timeout=5.0,
         notes="Carts, checkout and orders are never cached: they are personal.",
+    )
+)
+
+SEARCH_PAGES = declare(
+    CacheSpec(
+        namespace="storefront.search_page",
+        owner="storefront",
+        entity="a whole search results page: body, type, ETag",
+        key_schema="<digest of the URL with its declared parameters and release variant>",
+        ttl=5,
+        jitter=0.2,
+        grace=5,
+        invalidated_by=("(any bump of the namespaces it depends on)",),
+        staleness_tolerance=15,
+        stampede=Stampede.SINGLE_FLIGHT_STALE,
+        depends_on=SEARCH_PAGE_SOURCES,
+        early_refresh_beta=1.0,
+        lock_timeout=5.0,
+        notes="Apart from the other pages so that a read-model refresh retires only these.",
     )
 )
 

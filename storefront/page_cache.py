@@ -29,6 +29,7 @@ from releases.interface import (
     snapshot_refresh,
 )
 from storefront.caches import PAGES
+from toolkit.cache import OwnedCache
 from toolkit.cache.http import (
     SAFE_METHODS,
     View,
@@ -40,9 +41,9 @@ from toolkit.query import InvalidParameter, QuerySpec, query_apply
 from toolkit.routes import route_match
 
 
-def cached_page(query: QuerySpec) -> Callable[[View], View]:
-    """Cache a public view's pages, keyed by `query` and the release variant."""
-    return cache_response(PAGES, query=query, variant=release_variant)
+def cached_page(query: QuerySpec, *, pages: OwnedCache = PAGES) -> Callable[[View], View]:
+    """Cache a public view's pages in `pages`, keyed by `query` and the release variant."""
+    return cache_response(pages, query=query, variant=release_variant)
 
 
 class PageCacheMiddleware:

@@ -19,6 +19,7 @@ from search.interface import (
 )
 from search.models import SearchAttribute, SearchDocument
 from tests.factories import BrandFactory, CategoryFactory, ProductFactory, stocked_product
+from toolkit.cache.metrics import CacheEvent, cache_event_count
 
 
 def names(results):
@@ -208,6 +209,30 @@ def test_stock_change_reaches_the_document_after_commit(shelf, django_capture_on
         stock_adjust(variant_id=variant.pk, add=3, reason="found in the back")
 
     assert SearchDocument.objects.get(product_id=shelf["jacket"].pk).in_stock
+
+
+def test_a_stock_change_that_leaves_a_product_in_stock_retires_no_results_page(
+    shelf, django_capture_on_commit_callbacks
+):
+    # given a product in stock, its document current
+    variant = shelf["lamp"].variants.get()
+    search_documents_refresh(product_ids=[shelf["lamp"].pk])
+    written_at = SearchDocument.objects.get(product_id=shelf["lamp"].pk).indexed_at
+    before = cache_event_count("search.documents", CacheEvent.INVALIDATION)
+
+    # when an order-sized change leaves it in stock, then one sells it out
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_adjust(variant_id=variant.pk, add=-1, reason="one broken in the store")
+    unchanged = cache_event_count("search.documents", CacheEvent.INVALIDATION)
+    rewritten_at = SearchDocument.objects.get(product_id=shelf["lamp"].pk).indexed_at
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_adjust(variant_id=variant.pk, set_to=0, reason="counted: none left")
+
+    # then the first rewrites nothing and retires nothing; the second does both
+    assert unchanged == before
+    assert rewritten_at == written_at
+    assert not SearchDocument.objects.get(product_id=shelf["lamp"].pk).in_stock
+    assert cache_event_count("search.documents", CacheEvent.INVALIDATION) > unchanged
 
 
 def test_catalog_change_reaches_the_document_after_commit(

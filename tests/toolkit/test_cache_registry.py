@@ -23,6 +23,7 @@ STORE_NAMESPACES = {
     "search.documents",
     "storefront.fragment",
     "storefront.page",
+    "storefront.search_page",
 }
 
 

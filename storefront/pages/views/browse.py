@@ -29,6 +29,7 @@ from integrations.interface import (
 )
 from releases.interface import flag_enabled
 from search.interface import InvalidCursor, search_products
+from storefront.caches import SEARCH_PAGES
 from storefront.offers import card_offers, variant_offers
 from storefront.page_cache import cached_page
 from storefront.pages.fragments import product_grid
@@ -179,7 +180,7 @@ def _product_widgets(request: HttpRequest, widgets: dict) -> dict:
 
 
 @require_safe
-@cached_page(SEARCH_QUERY)
+@cached_page(SEARCH_QUERY, pages=SEARCH_PAGES)
 def search(request: HttpRequest) -> HttpResponse:
     """Show one page of search results with facets; an empty query shows an empty state.
 
