@@ -204,14 +204,15 @@ PEAKSTORE_RELEASE_ACTOR = ENV.release_actor
 # Extra seconds the demonstration flag "recommendations-v2" spends re-ranking.
 STOREFRONT_RECOMMENDATIONS_V2_DELAY = ENV.recommendations_v2_delay
 # Admission control (storefront/admission.py): the expected wait in seconds past which
-# each route class is shed; critical and exempt routes are never shed. Browse: the
-# category and product pages' p95 SLO (200 ms, storefront/ownership.py), so an admitted
-# page answers within about twice its SLO, the spike target. Deep listing pages: half,
-# few read them and they are the likeliest to miss the cache. Bots: a quarter, nobody
-# waits at a screen and they follow Retry-After. Cached pages (about 1 ms) under 64
-# connections on 2 workers wait about 30 ms: within all three.
+# each route class is shed; critical and exempt routes are never shed. Browse: half the
+# category and product pages' p95 SLO (200 ms, storefront/ownership.py): a request
+# admitted after waiting its budget still has the other half to be served in, so
+# admitted pages stay within their SLO under overload (bench_overload). Deep listing
+# pages: less, few read them and they are the likeliest to miss the cache. Bots: a
+# quarter of the SLO, nobody waits at a screen and they follow Retry-After. Cached pages
+# (a fraction of a millisecond) under 64 connections on 2 workers wait about 10-30 ms.
 STOREFRONT_ADMISSION_ENABLED = ENV.admission_enabled
-STOREFRONT_ADMISSION_BUDGETS = {"bot": 0.05, "deep_browse": 0.1, "browse": 0.2}
+STOREFRONT_ADMISSION_BUDGETS = {"bot": 0.05, "deep_browse": 0.075, "browse": 0.1}
 STOREFRONT_ADMISSION_DEEP_PAGE = 4
 STOREFRONT_ADMISSION_RETRY_AFTER = 2
 STOREFRONT_BACKOFFICE_TOKEN = ENV.backoffice_token

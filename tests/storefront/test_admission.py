@@ -209,7 +209,8 @@ def test_the_expected_wait_and_the_budgets_are_exported(client, db, queue):
 def test_the_expected_wait_is_depth_per_worker_times_recent_service_time():
     clock = FakeClock()
     estimate = admission.ExpectedWait(FakeQueue(10.0), clock=clock)
-    for _ in range(100):
+    # long enough for the wait to stand: three standing intervals of 4 ms requests
+    for _ in range(round(3 * admission.STANDING_INTERVAL_S / 0.004)):
         _serve(estimate, clock, seconds=0.004)
 
     assert estimate.service_s == pytest.approx(0.004)
