@@ -83,9 +83,7 @@ SERVICE_WINDOW_S = 0.25
 DEPTH_REUSE_S = 0.005
 # How long a wait must stand before it sheds (after CoDel's interval, RFC 8289): a burst
 # that drains within it, or a worker still learning what a burst costs, sheds nothing.
-# Half a second: below capacity a mix of cheap and costly requests drains the queue
-# within it (nothing is shed at 0.8x), past capacity it never drains.
-STANDING_INTERVAL_S = 0.5
+STANDING_INTERVAL_S = 0.2
 # A hundred times what gunicorn itself spends between two requests of a busy worker,
 # and longer than a scheduler slice: a gap this long is the worker waiting for a
 # connection, not the worker preempted on a crowded machine.

@@ -7,9 +7,12 @@ one canonical query string. The page cache keys on it, and the view sees only it
 campaign's click id (`gclid`, unique per click) never creates a cache entry, and a page
 rendered for one visitor never carries their click id in its pagination or sort links.
 
-Undeclared parameters are dropped, whatever they are. `TRACKING_PARAMETERS` names the
-well-known ones so that the API, logs and load tests can recognise campaign traffic; add
-a network's parameter there (or a prefix to `TRACKING_PREFIXES`) to extend it.
+Undeclared parameters are dropped, whatever they are: an allow-list, not a list of known
+tracking parameters. Campaign tags (`utm_*`), click ids (`gclid`, `gbraid`, `wbraid`,
+`dclid`, `fbclid`, `msclkid`, `ttclid`, `twclid`, `yclid`, `li_fat_id`), mailer ids
+(`mc_cid`, `mc_eid`), analytics linkers (`_ga`, `_gl`), `ref` and whatever an ad network
+invents next are all dropped without anyone extending a list. To make a page read a
+new parameter, declare it in that page's `QuerySpec`.
 
 Parsers accept ASCII only where a number is expected (`str.isdigit` accepts "²", which
 `int` refuses), refuse NUL and control characters, and bound lengths. A parser raises
@@ -28,33 +31,9 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 
-# Click ids and campaign tags that ad networks and mailers append to landing URLs.
-TRACKING_PARAMETERS = frozenset(
-    {
-        "gclid", "gbraid", "wbraid", "dclid", "gclsrc",  # Google Ads, Display & Video
-        "fbclid",  # Meta
-        "msclkid",  # Microsoft Advertising
-        "ttclid",  # TikTok
-        "twclid",  # X
-        "li_fat_id",  # LinkedIn
-        "yclid",  # Yandex
-        "mc_cid", "mc_eid",  # Mailchimp
-        "_ga", "_gl",  # Google Analytics cross-domain linking
-        "_hsenc", "_hsmi",  # HubSpot
-        "igshid",  # Instagram shares
-        "ref", "srsltid",  # referral tags, Google Merchant listings
-    }
-)  # fmt: skip
-TRACKING_PREFIXES = ("utm_",)
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,140}")
-
-
-def is_tracking_parameter(name: str) -> bool:
-    """Whether `name` is a campaign tag or click id rather than an input of the store."""
-    return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
 
 
 class InvalidParameter(ValueError):
