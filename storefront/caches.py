@@ -9,6 +9,8 @@ Two pieces of shared state are not caches of anything: the ops dashboard's ring 
 metric readings, and the throwaway key each readiness probe writes and reads back.
 """
 
+from dataclasses import replace
+
 from toolkit.cache import CacheSpec, Stampede, StateSpec, declare, declare_state
 
 # Everything a catalog page shows: a bump in any of them retires the page. Only the
@@ -43,21 +45,14 @@ PAGES = declare(
     )
 )
 
+# The same policy as every other page; apart so that a read-model refresh retires only
+# search results.
 SEARCH_PAGES = declare(
-    CacheSpec(
+    replace(
+        PAGES.spec,
         namespace="storefront.search_page",
-        owner="storefront",
         entity="a whole search results page: body, type, ETag",
-        key_schema="<digest of the URL with its declared parameters and release variant>",
-        ttl=5,
-        jitter=0.2,
-        grace=5,
-        invalidated_by=("(any bump of the namespaces it depends on)",),
-        staleness_tolerance=15,
-        stampede=Stampede.SINGLE_FLIGHT_STALE,
         depends_on=SEARCH_PAGE_SOURCES,
-        early_refresh_beta=1.0,
-        lock_timeout=5.0,
         notes="Apart from the other pages so that a read-model refresh retires only these.",
     )
 )
