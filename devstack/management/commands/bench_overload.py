@@ -40,8 +40,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from devstack.benchenv import bench_environment, gunicorn_cpu_seconds
 from devstack.loadrun import request_route
-from devstack.management.commands.bench_throughput import bench_environment, gunicorn_cpu_seconds
 from devstack.prepare import store_prepare
 from devstack.processes import Stack, StackConfig, StackError, free_port, sigterm_as_interrupt
 from devstack.snapshot import catalog_snapshot_write

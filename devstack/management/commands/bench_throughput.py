@@ -28,23 +28,16 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
-from kombu import Connection
-from psycopg import sql
 
 from catalog.interface import category_tree, product_cards_for_category, product_cards_popular
+from devstack.benchenv import bench_environment, gunicorn_cpu_seconds
 from devstack.prepare import store_prepare
 from devstack.processes import (
     ProcessSpec,
@@ -71,12 +64,6 @@ from storefront.settings.environment import BASE_DIR, ENV
 
 CAMPAIGN_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale"
 # The shipped configuration, whatever switches this shell happens to export.
-SHIPPED_SWITCHES = {
-    "PEAKSTORE_ADMISSION": "1",
-    "PEAKSTORE_METRICS_ENABLED": "1",
-    "INTEGRATIONS_RESILIENCE": "1",
-    "DJANGO_DEBUG": "0",
-}
 WARM_SECONDS = 1
 
 
@@ -93,87 +80,6 @@ def bare_process(config: StackConfig) -> ProcessSpec:
     return ProcessSpec(
         name="bare", argv=tuple(argv), ready_url=f"{config.base_url}/", port=config.port
     )
-
-
-def gunicorn_cpu_seconds(master_pid: int) -> float:
-    """Return the user + system CPU seconds a gunicorn master and its live workers used."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    ticks = 0
-    for pid in (str(master_pid), *children):
-        with suppress(FileNotFoundError):  # a worker that exited meanwhile
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _database_url(name: str) -> str:
-    return urlunsplit(urlsplit(ENV.database_url)._replace(path=f"/{name}"))
-
-
-def _database_drop(name: str) -> None:
-    with psycopg.connect(ENV.database_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-def _shared_services_clean(tag: str) -> None:
-    """Delete this run's cache keys and Celery queue; best effort: leftovers expire or idle."""
-    with suppress(Exception):
-        client = redis.Redis.from_url(ENV.redis_url)
-        for key in client.scan_iter(match=f"{tag}:*", count=1000):
-            client.delete(key)
-    with suppress(Exception), Connection(ENV.celery_broker_url, connect_timeout=5) as broker:
-        # The AMQP transport's channel; the stubs type the transports' common base.
-        broker.default_channel.queue_delete(tag)  # type: ignore[attr-defined]
-
-
-def _services_env(cleanup: ExitStack, write: Callable[[str], object]) -> dict[str, str]:
-    """Create a throwaway database beside DATABASE_URL's; name this run's prefix and queue.
-
-    The PostgreSQL, Redis and broker servers are shared: only what this run created is
-    dropped afterwards, and nothing else on them is touched.
-    """
-    tag = f"peakstore-bench-{os.getpid()}"
-    name = tag.replace("-", "_")
-    _database_drop(name)  # a crashed run with the same pid may have left it
-    with psycopg.connect(ENV.database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    cleanup.callback(_database_drop, name)
-    if ENV.redis_url or ENV.celery_broker_url:
-        cleanup.callback(_shared_services_clean, tag)
-    write(f"services profile: throwaway database {name}, cache prefix and queue {tag}")
-    return {
-        "DATABASE_URL": _database_url(name),
-        "PEAKSTORE_CACHE_KEY_PREFIX": tag,
-        "PEAKSTORE_CELERY_QUEUE": tag,
-    }
-
-
-@contextmanager
-def bench_environment(
-    *, var_dir: Path | None, keep: bool, write: Callable[[str], object]
-) -> Iterator[dict[str, str]]:
-    """Yield the stack's environment overrides; remove what was made for this run after.
-
-    A `var_dir` given is the caller's: it is kept (seeded once, reused next time).
-    """
-    with ExitStack() as cleanup:
-        if var_dir is None:
-            var_dir = Path(tempfile.mkdtemp(prefix="peakstore-bench-"))
-            if keep:
-                write(f"var dir kept for reuse: --var-dir {var_dir}")
-            else:
-                cleanup.callback(_remove_tree, var_dir)
-        var_dir.mkdir(parents=True, exist_ok=True)
-        env = {**SHIPPED_SWITCHES, "PEAKSTORE_VAR_DIR": str(var_dir.resolve())}
-        if ENV.profile == "services":
-            env |= _services_env(cleanup, write)
-        yield env
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def store_paths_prepare(*, env: dict[str, str], products: int) -> dict[str, str]:
@@ -337,7 +243,9 @@ class Command(BaseCommand):
         """Boot the store and bare Django, warm both, and measure `rounds` rounds."""
         var_dir = Path(env["PEAKSTORE_VAR_DIR"])
         log_dir = var_dir / "log" / "bench-throughput"
-        _remove_tree(log_dir)  # the previous run's: a reused var dir would pile them up
+        shutil.rmtree(
+            log_dir, ignore_errors=True
+        )  # the previous run's: a reused var dir would pile them up
         store = StackConfig(port=free_port(), simulator_port=free_port(), env=env, log_dir=log_dir)
         # Its own: a stack clears its metrics dir as it starts.
         bare_metrics = str(var_dir / "bench-bare-metrics")
