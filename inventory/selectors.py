@@ -44,6 +44,8 @@ def availability_for_variants(
     cache, a few seconds stale at most; a cart's view is always read from the rows.
     """
     if holder is None:
+        variant_ids = list(variant_ids)
+        AVAILABILITY.reads(variant_ids)  # a page showing them is retired when they change
         return AVAILABILITY.get_many_or_compute(
             variant_ids, lambda missing: availability_query(variant_ids=missing)
         )

@@ -80,7 +80,7 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
         ],
         batch_size=1000,
     )
-    AVAILABILITY.invalidate_on_commit()
+    AVAILABILITY.invalidate_on_commit([r.variant_id for r in receipts])
     changes.publish(STOCK_CHANGED, [r.variant_id for r in receipts])
 
 
@@ -238,6 +238,6 @@ def stock_adjust(
         on_hand_delta=delta,
         reason=reason.strip()[:200],
     )
-    AVAILABILITY.invalidate_on_commit()
+    AVAILABILITY.invalidate_on_commit([variant_id])
     changes.publish(STOCK_CHANGED, [variant_id])
     return new_on_hand

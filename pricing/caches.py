@@ -95,12 +95,17 @@ def price_entries_store(entries: Mapping[int, tuple[PriceEntry, ...]]) -> None:
 
 
 def prices_invalidate(variant_ids: Iterable[int]) -> None:
-    """Retire every listing price once the transaction that changed some commits.
+    """Retire the listing prices once the transaction that changed some commits.
 
-    One generation bump, whatever the number of variants: a feed of 100,000 prices
-    costs one cache write, and every page that shows prices depends on it.
+    One generation bump for this namespace, whatever the number of variants; pages
+    that track it lose only the entries that showed one of `variant_ids`.
     """
-    PRICES.invalidate_on_commit()
+    PRICES.invalidate_on_commit(variant_ids)
+
+
+def prices_read(variant_ids: Iterable[int]) -> None:
+    """Tell a page being computed which variants' prices it shows (`CacheSpec.tracks`)."""
+    PRICES.reads(variant_ids)
 
 
 def promotions_version() -> str:

@@ -12,6 +12,7 @@ from pricing.caches import (
     effective_price,
     price_entries_cached,
     price_entries_store,
+    prices_read,
 )
 from pricing.engine import CouponRule, PromotionRule
 from pricing.models import Coupon, Price, Promotion
@@ -28,6 +29,8 @@ def prices_for_variants(
 ) -> dict[int, Decimal]:
     """Return each variant's price from its highest-priority active list. One query."""
     at = at or timezone.now()
+    variant_ids = list(variant_ids)
+    prices_read(variant_ids)
     rows = (
         Price.objects.filter(variant_id__in=list(variant_ids), price_list__is_active=True)
         .filter(_valid_at(at, "price_list__"))
@@ -49,6 +52,8 @@ def prices_for_listing(
     Checkout never uses this: a cart is priced from the database.
     """
     at = at or timezone.now()
+    variant_ids = list(variant_ids)
+    prices_read(variant_ids)
     entries, missing = price_entries_cached(variant_ids)
     if missing:
         fetched = price_entries_for_variants(variant_ids=missing)

@@ -13,16 +13,19 @@ from dataclasses import replace
 
 from toolkit.cache import CacheSpec, Stampede, StateSpec, declare, declare_state
 
-# Everything a catalog page shows: a bump in any of them retires the page. Only the
-# search page shows the search read model, so only its entries die with its bumps.
+# What a catalog page shows. Catalog content: a bump in any of it retires every page (it
+# changes rarely, and a category rename shows everywhere). Only the search page shows the
+# search read model, so only its entries die with its bumps.
 PAGE_SOURCES = (
     "catalog.category_tree",
     "catalog.listing",
     "catalog.product",
-    "pricing.price",
-    "inventory.availability",
 )
 SEARCH_PAGE_SOURCES = (*PAGE_SOURCES, "search.documents")
+# Prices and stock are tracked key by key: a page records the variants it showed, and a
+# price import or restock retires only the pages showing one of them. A connector writing
+# a price a second under campaign traffic would otherwise empty the whole page cache.
+PAGE_TRACKS = ("pricing.price", "inventory.availability")
 
 PAGES = declare(
     CacheSpec(
@@ -34,11 +37,15 @@ PAGES = declare(
         ttl=5,
         jitter=0.2,
         grace=5,
-        invalidated_by=("(any bump of the namespaces it depends on)",),
+        invalidated_by=(
+            "(any bump of the namespaces it depends on)",
+            "(an invalidation of a price or stock it shows)",
+        ),
         # Its own 10 s, plus the 5 s availability it embeds may already have been stale.
         staleness_tolerance=15,
         stampede=Stampede.SINGLE_FLIGHT_STALE,
         depends_on=PAGE_SOURCES,
+        tracks=PAGE_TRACKS,
         early_refresh_beta=1.0,
         lock_timeout=5.0,
         notes="Carts, checkout and orders are never cached: they are personal.",

@@ -12,11 +12,11 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from inventory.interface import StockReceipt, stock_receive
+from inventory.interface import StockReceipt, stock_adjust, stock_receive
 from pricing.interface import PriceInput, prices_import
-from tests.factories import stocked_product
+from tests.factories import CategoryFactory, stocked_product
 from tests.storefront.conftest import add_to_cart, checkout_post
-from toolkit.cache import reader, store
+from toolkit.cache import owned, reader, store
 from toolkit.cache.metrics import CacheEvent, cache_event_count
 
 PUBLIC_PAGES = ["/", "/c/outdoor/", "/p/trail-runner/", "/search/?q=trail"]
@@ -179,6 +179,78 @@ def test_bulk_writes_invalidate_in_one_step(db, category, django_capture_on_comm
 
     assert cache_event_count("pricing.price", CacheEvent.INVALIDATION) - prices_before == 1
     assert cache_event_count("inventory.availability", CacheEvent.INVALIDATION) - stock_before == 1
+
+
+# Key by key: a write retires the pages that show what it changed, and no others
+
+
+@pytest.fixture
+def elsewhere(db):
+    """A product in another category: no page of the trail runner's shows it."""
+    camping = CategoryFactory(name="Camping", slug="camping")
+    return stocked_product(category=camping, name="Dome Tent", slug="dome-tent", price="89.00")
+
+
+OTHER_PAGES = ["/c/camping/", "/p/dome-tent/"]
+
+
+def warm(client, urls) -> None:
+    for url in urls:
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda product: price_change_now(product, "24.50"), id="price import"),
+        pytest.param(
+            lambda product: stock_adjust(
+                variant_id=product.variants.get().pk, add=5, reason="count corrected"
+            ),
+            id="stock adjustment",
+        ),
+    ],
+)
+def test_a_write_retires_only_the_pages_that_show_what_it_changed(
+    client, product, elsewhere, write, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    # given the pages of both products cached
+    warm(client, PRICE_PAGES + OTHER_PAGES)
+
+    # when one product's price or stock changes
+    with django_capture_on_commit_callbacks(execute=True):
+        write(product)
+
+    # then the other product's pages are still served from the cache, without a query
+    for url in OTHER_PAGES:
+        with django_assert_num_queries(0):
+            assert client.get(url).status_code == 200
+    # and every page showing the changed product is recomputed
+    for url in ["/c/outdoor/", "/p/trail-runner/"]:
+        before = cache_event_count("storefront.page", CacheEvent.RECOMPUTE)
+        client.get(url)
+        assert cache_event_count("storefront.page", CacheEvent.RECOMPUTE) - before == 1, url
+
+
+def price_change_now(product, amount: str) -> None:
+    prices_import(
+        price_list_code="base",
+        prices=[PriceInput(variant_id=product.variants.get().pk, amount=Decimal(amount))],
+    )
+
+
+def test_a_bulk_import_past_the_scoped_limit_retires_every_page(
+    client, product, elsewhere, monkeypatch, django_capture_on_commit_callbacks
+):
+    warm(client, OTHER_PAGES)
+    monkeypatch.setattr(owned, "SCOPED_INVALIDATION_MAX", 0)
+
+    price_change(product, "24.50", django_capture_on_commit_callbacks)
+
+    for url in OTHER_PAGES:
+        before = cache_event_count("storefront.page", CacheEvent.RECOMPUTE)
+        client.get(url)
+        assert cache_event_count("storefront.page", CacheEvent.RECOMPUTE) - before == 1, url
 
 
 # Personal pages

@@ -52,3 +52,33 @@ BATCH = registry.declare(
         stampede=Stampede.BATCH,
     )
 )
+
+SOURCE = registry.declare(
+    CacheSpec(
+        namespace="tests.source",
+        owner="tests",
+        entity="records by id, as prices or stock are",
+        key_schema="<id>",
+        ttl=60,
+        invalidated_by=("a test",),
+        staleness_tolerance=0,
+        stampede=Stampede.BATCH,
+    )
+)
+
+TRACKING = registry.declare(
+    CacheSpec(
+        namespace="tests.tracking",
+        owner="tests",
+        entity="a value built from some records of tests.source, as a page is",
+        key_schema="<name>",
+        ttl=60,
+        grace=60,
+        invalidated_by=("a test",),
+        staleness_tolerance=0,
+        stampede=Stampede.SINGLE_FLIGHT_STALE,
+        tracks=("tests.source",),
+        early_refresh_beta=0,
+        lock_timeout=1.0,
+    )
+)

@@ -13,6 +13,7 @@ COLUMNS = (
     "staleness tolerance",
     "stampede",
     "depends on",
+    "tracks (key by key)",
 )
 
 
@@ -29,6 +30,7 @@ def _row(spec: CacheSpec) -> tuple[str, ...]:
         f"{spec.staleness_tolerance} s" if spec.staleness_tolerance else "0 (invalidated)",
         spec.stampede.value,
         ", ".join(spec.depends_on) or "-",
+        ", ".join(spec.tracks) or "-",
     )
 
 

@@ -9,6 +9,13 @@ deleted one by one: they are unreachable and expire on their own.
 An entry is stored as `(value, stored_at, fresh_until, compute_seconds)`. Past
 `fresh_until` it is stale; it lives `grace` seconds longer so that one request can
 recompute it while the others are served the stale value.
+
+A namespace that `tracks` another (a page tracks prices) appends what its compute read:
+`(epoch, ((key counter, its value when read), ...))`. An owner that names the keys it
+changed (`invalidate_on_commit(keys)`) moves only their counters, and an entry is current
+while every counter it read is unchanged: a page dies with a change to a price it shows,
+not to any price. Checking costs nothing while the epoch has not moved since the entry
+was computed (or since this process last checked it), and one read when it has.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import sys
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from operator import methodcaller
 from types import FrameType
 from typing import Any, Generic, TypeVar
@@ -52,6 +60,42 @@ _ABSENT = object()
 # namespace -> (the epoch when read, its generations, their version); per process,
 # threads share it.
 _generations_seen: dict[str, tuple[int, tuple[int, ...], str]] = {}
+# A bulk write that names more keys than this retires every entry instead: one counter
+# write, rather than thousands, and the entries that read none of them recompute once.
+SCOPED_INVALIDATION_MAX = 500
+# (full key, stored_at) -> the epoch at which this process last found the entry's reads
+# current; per process, bounded by clearing (a cleared entry costs one more read).
+_reads_checked: dict[tuple[str, float], int] = {}
+READS_CHECKED_MAX = 20_000
+
+
+@dataclass
+class _Reads:
+    """What one tracking compute has read of the namespaces it tracks."""
+
+    tracked: frozenset[str]
+    versions: dict[str, Any] = field(default_factory=dict)  # key counter -> its value
+    complete: bool = True  # False when a counter could not be read: store nothing
+
+
+_reading: ContextVar[_Reads | None] = ContextVar("toolkit_cache_reading", default=None)
+
+
+def _pass_on(versions: Iterable[tuple[str, Any]]) -> None:
+    """Hand what an entry read to the tracking compute that embeds it, if one runs."""
+    outer = _reading.get()
+    if outer is None:
+        return
+    for counter, version in versions:
+        if counter.partition(":")[0] in outer.tracked:
+            outer.versions.setdefault(counter, version)
+
+
+def _incr(cache: Any, key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # evicted: restart from the clock, past any old value
+        cache.set(key, _new_generation(), GENERATION_TTL)
 
 
 def _now() -> float:
@@ -111,14 +155,8 @@ def epoch_bump() -> None:
     bumps after publishing, and the page cache's fast path checks it for free.
     """
 
-    def bump(cache: Any) -> None:
-        try:
-            cache.incr(EPOCH_KEY)
-        except ValueError:  # evicted: restart from the clock, past any old value
-            cache.set(EPOCH_KEY, _new_generation(), GENERATION_TTL)
-
     with suppress(store.CacheUnavailable):
-        store.call("(epoch)", bump)
+        store.call("(epoch)", lambda cache: _incr(cache, EPOCH_KEY))
 
 
 @dataclass(frozen=True)
@@ -136,7 +174,60 @@ class CacheReader:
         self.namespace = spec.namespace
 
     def generation_keys(self) -> tuple[str, ...]:
-        return tuple(f"{name}:gen" for name in (self.namespace, *self.spec.depends_on))
+        """The counters in this namespace's keys: its own, its dependencies', and the
+        wide (all keys) counters of the namespaces it tracks."""
+        return (
+            *(f"{name}:gen" for name in (self.namespace, *self.spec.depends_on)),
+            *(f"{name}:gen-all" for name in self.spec.tracks),
+        )
+
+    def key_counter(self, key: object) -> str:
+        return f"{self.namespace}:gen:{key}"
+
+    def reads(self, keys: Iterable[object]) -> None:
+        """Note that the code running now reads `keys` of this namespace.
+
+        The owner's selectors call it before they read (from the cache or the database),
+        so an entry that tracks this namespace records them. Free when no such entry is
+        computing; one cache read when one is.
+        """
+        reading = _reading.get()
+        if reading is None or self.namespace not in reading.tracked:
+            return
+        counters = [c for c in map(self.key_counter, keys) if c not in reading.versions]
+        if not counters:
+            return
+        try:
+            found = store.call(self.namespace, lambda cache: cache.get_many(counters))
+        except store.CacheUnavailable:
+            reading.complete = False
+            return
+        for counter in counters:
+            reading.versions[counter] = found.get(counter)
+
+    def _reads_current(self, full_key: str, entry: tuple, epoch: int | None) -> bool:
+        """Whether no key the entry's compute read was invalidated since it read it."""
+        if len(entry) < 5:
+            return True  # a namespace that tracks nothing
+        noted_epoch, versions = entry[4]
+        if epoch is not None and epoch == noted_epoch:
+            return True  # nothing at all was invalidated since the compute began
+        checked = (full_key, entry[1])
+        if epoch is not None and _reads_checked.get(checked) == epoch:
+            return True
+        if versions:
+            counters = [counter for counter, _ in versions]
+            try:
+                found = store.call(self.namespace, lambda cache: cache.get_many(counters))
+            except store.CacheUnavailable:
+                return False
+            if any(found.get(counter) != version for counter, version in versions):
+                return False
+        if epoch is not None:
+            if len(_reads_checked) >= READS_CHECKED_MAX:
+                _reads_checked.clear()
+            _reads_checked[checked] = epoch
+        return True
 
     def generations(self) -> tuple[int, ...]:
         """Return the current counters (own first, then dependencies).
@@ -148,16 +239,21 @@ class CacheReader:
         return self._generations_and_version()[0]
 
     def _generations_and_version(self) -> tuple[tuple[int, ...], str]:
+        _, generations, version = self._current()
+        return generations, version
+
+    def _current(self) -> tuple[int, tuple[int, ...], str]:
+        """The epoch, the generations and their version, as of now."""
         epoch = store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY))
         if epoch is None:
             epoch = self._counters((EPOCH_KEY,))[0]
         remembered = _generations_seen.get(self.namespace)
         if remembered is not None and remembered[0] == epoch:
-            return remembered[1], remembered[2]
+            return remembered
         generations = self._counters(self.generation_keys())
         version = _version_of(generations)
         _generations_seen[self.namespace] = (epoch, generations, version)
-        return generations, version
+        return epoch, generations, version
 
     def _counters(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         found = store.call(self.namespace, lambda cache: cache.get_many(keys))
@@ -188,7 +284,9 @@ class CacheReader:
             entry = store.call(self.namespace, lambda cache: cache.get(full_key))
         except store.CacheUnavailable:
             return None
-        return None if entry is None else entry[0]
+        if entry is None or not self._reads_current(full_key, entry, None):
+            return None
+        return entry[0]
 
     def get_many(self, keys: Iterable[K], *, absent: Any = None) -> dict[K, Any]:
         """Return the fresh entries among `keys` (one round trip); a failure finds none.
@@ -251,26 +349,31 @@ class OwnedCache(CacheReader):
     def fetch(self, key: object, compute: Callable[[], T | DoNotCache[T]]) -> T:
         """get_or_compute without the ownership check; call it through bound_for_owner()."""
         try:
-            full_key = self.full_key(key, self.version())
+            epoch, _, version = self._current()
+            full_key = self.full_key(key, version)
             entry = store.call(self.namespace, lambda cache: cache.get(full_key))
         except store.CacheUnavailable:
-            return self._compute(compute)[0]
+            return self._compute(compute, None)[0]
         now = _now()
-        if entry is not None:
-            value, _, fresh_until, cost = entry
+        if entry is not None and self._reads_current(full_key, entry, epoch):
+            value, _, fresh_until, cost = entry[:4]
+            if len(entry) > 4:
+                _pass_on(entry[4][1])
             if now < fresh_until and not self._refresh_early(now, fresh_until, cost):
                 cache_event(self.namespace, CacheEvent.HIT)
                 return value
             if self._lock(full_key):
-                return self._recompute_and_store(full_key, compute, seen_stored_at=entry[1])
+                return self._recompute_and_store(full_key, compute, epoch, seen_stored_at=entry[1])
             # Another request is recomputing: this one keeps the value it has.
             fresh = now < fresh_until
             cache_event(self.namespace, CacheEvent.HIT if fresh else CacheEvent.STALE_SERVED)
             return value
+        # Missing, or built from a key invalidated since: never served; one recomputes.
+        retired_at = None if entry is None else entry[1]
         cache_event(self.namespace, CacheEvent.MISS)
         if self._lock(full_key):
-            return self._recompute_and_store(full_key, compute)
-        return self._wait_for(full_key, compute)
+            return self._recompute_and_store(full_key, compute, epoch, seen_stored_at=retired_at)
+        return self._wait_for(full_key, compute, epoch, retired_at=retired_at)
 
     def peek(self, key: object) -> Peeked:
         """Return the value if its entry is fresh and not due for an early refresh.
@@ -289,21 +392,24 @@ class OwnedCache(CacheReader):
                     self.namespace, lambda cache: cache.get_many([EPOCH_KEY, full_key])
                 )
                 if found.get(EPOCH_KEY) == remembered[0]:
-                    return Peeked(self._fresh(found.get(full_key)), remembered[0])
-            _, version = self._generations_and_version()
-            epoch = _generations_seen[self.namespace][0]
+                    return Peeked(
+                        self._fresh(full_key, found.get(full_key), remembered[0]), remembered[0]
+                    )
+            epoch, _, version = self._current()
             full_key = self.full_key(key, version)
             entry = store.call(self.namespace, lambda cache: cache.get(full_key))
         except store.CacheUnavailable:
             return Peeked(None, None)
-        return Peeked(self._fresh(entry), epoch)
+        return Peeked(self._fresh(full_key, entry, epoch), epoch)
 
-    def _fresh(self, entry: tuple | None) -> Any | None:
+    def _fresh(self, full_key: str, entry: tuple | None, epoch: int) -> Any | None:
         if entry is None:
             return None
-        value, _, fresh_until, cost = entry
+        value, _, fresh_until, cost = entry[:4]
         now = _now()
         if now >= fresh_until or self._refresh_early(now, fresh_until, cost):
+            return None
+        if not self._reads_current(full_key, entry, epoch):
             return None
         cache_event(self.namespace, CacheEvent.HIT)
         return value
@@ -375,23 +481,36 @@ class OwnedCache(CacheReader):
 
     # Invalidation -----------------------------------------------------------------------
 
-    def invalidate_on_commit(self) -> None:
+    def invalidate_on_commit(self, keys: Iterable[object] | None = None) -> None:
         """Bump the generation once the current transaction commits (now in autocommit).
 
         A rolled-back transaction never runs the bump. One bump retires every entry of
         the namespace and of the namespaces that depend on it: bulk writes pay once.
+        Naming the changed `keys` retires, in namespaces that track this one, only the
+        entries that read one of them (all of them past SCOPED_INVALIDATION_MAX keys);
+        naming none changed bumps nothing.
         """
         self._check_owner()
-        transaction.on_commit(self._bump)
+        scoped = None if keys is None else frozenset(keys)
+        if scoped is not None and not scoped:
+            return
+        if scoped is not None and len(scoped) > SCOPED_INVALIDATION_MAX:
+            scoped = None
+        transaction.on_commit(lambda: self._bump(scoped))
 
-    def _bump(self) -> None:
+    def _bump(self, keys: frozenset[object] | None = None) -> None:
         def bump(cache: Any) -> None:
-            # The namespace's counter first, then the epoch: see generations().
-            for key in (f"{self.namespace}:gen", EPOCH_KEY):
-                try:
-                    cache.incr(key)
-                except ValueError:  # evicted: restart from the clock, past any old value
-                    cache.set(key, _new_generation(), GENERATION_TTL)
+            # The namespace's counters first, then the epoch: see generations(). Key
+            # counters after that epoch, so a compute that reads a moved key counter
+            # also reads the new generation; and the epoch once more, so no process
+            # keeps an entry it checked between the two as current (`_reads_current`).
+            wide = (f"{self.namespace}:gen-all",) if keys is None else ()
+            for key in (f"{self.namespace}:gen", *wide, EPOCH_KEY):
+                _incr(cache, key)
+            if keys:
+                moved = _new_generation()
+                cache.set_many({self.key_counter(k): moved for k in keys}, GENERATION_TTL)
+                _incr(cache, EPOCH_KEY)
 
         try:
             store.call(self.namespace, bump)
@@ -439,19 +558,38 @@ class OwnedCache(CacheReader):
         with suppress(store.CacheUnavailable):
             store.call(self.namespace, lambda cache: cache.delete(lock_key))
 
-    def _compute(self, compute: Callable[[], T | DoNotCache[T]]) -> tuple[T, float, bool]:
+    def _compute(
+        self, compute: Callable[[], T | DoNotCache[T]], epoch: int | None
+    ) -> tuple[T, float, bool, tuple | None]:
+        """Run `compute`; return its value, cost, whether to store it, and its reads.
+
+        `epoch` is the one read before computing: an entry is current without a check
+        while the epoch has not moved since.
+        """
+        reading = _Reads(frozenset(self.spec.tracks)) if self.spec.tracks else None
+        token = _reading.set(reading) if reading is not None else None
         started = time.perf_counter()
-        result = compute()
+        try:
+            result = compute()
+        finally:
+            if token is not None:
+                _reading.reset(token)
         cost = time.perf_counter() - started
         cache_event(self.namespace, CacheEvent.RECOMPUTE)
+        reads = None
+        if reading is not None:
+            reads = (epoch, tuple(reading.versions.items()))
+            _pass_on(reads[1])
         if isinstance(result, DoNotCache):
-            return result.value, cost, False
-        return result, cost, True
+            return result.value, cost, False, reads
+        # A read it could not record: the entry could not tell when it goes stale.
+        return result, cost, reading is None or reading.complete, reads
 
     def _recompute_and_store(
         self,
         full_key: str,
         compute: Callable[[], T | DoNotCache[T]],
+        epoch: int | None,
         seen_stored_at: float | None = None,
     ) -> T:
         try:
@@ -459,13 +597,20 @@ class OwnedCache(CacheReader):
             # read and our lock (it released the lock after storing).
             with suppress(store.CacheUnavailable):
                 entry = store.call(self.namespace, lambda cache: cache.get(full_key))
-                if entry is not None and entry[1] != seen_stored_at and _now() < entry[2]:
+                if (
+                    entry is not None
+                    and entry[1] != seen_stored_at
+                    and _now() < entry[2]
+                    and self._reads_current(full_key, entry, epoch)
+                ):
                     return entry[0]
-            value, cost, storable = self._compute(compute)
+            value, cost, storable, reads = self._compute(compute, epoch)
             if storable:
                 now = _now()
                 ttl = self._ttl()
                 entry = (value, now, now + ttl, cost)
+                if reads is not None:
+                    entry = (*entry, reads)
                 self._store_many({ttl + self.spec.grace: {full_key: entry}})
             return value
         finally:
@@ -478,8 +623,17 @@ class OwnedCache(CacheReader):
             except store.CacheUnavailable:
                 return  # served from the source this time; nothing else to do
 
-    def _wait_for(self, full_key: str, compute: Callable[[], T | DoNotCache[T]]) -> T:
-        """Wait for the request holding the lock, bounded by the lock's timeout."""
+    def _wait_for(
+        self,
+        full_key: str,
+        compute: Callable[[], T | DoNotCache[T]],
+        epoch: int | None,
+        retired_at: float | None = None,
+    ) -> T:
+        """Wait for the request holding the lock, bounded by the lock's timeout.
+
+        `retired_at`: the stored_at of an entry found retired, which is not the answer.
+        """
         lock_key = self._lock_key(full_key)
         deadline = time.monotonic() + self.spec.lock_timeout
         while time.monotonic() < deadline:
@@ -490,14 +644,14 @@ class OwnedCache(CacheReader):
                 )
             except store.CacheUnavailable:
                 break
-            if full_key in found:
+            if full_key in found and found[full_key][1] != retired_at:
                 return found[full_key][0]
             if lock_key not in found:
                 # The winner stores before it unlocks, but the two keys were read one
                 # after the other: look once more before concluding it stored nothing.
                 with suppress(store.CacheUnavailable):
                     entry = store.call(self.namespace, lambda cache: cache.get(full_key))
-                    if entry is not None:
+                    if entry is not None and entry[1] != retired_at:
                         return entry[0]
                 break  # the recompute failed or was not storable: compute here
-        return self._compute(compute)[0]
+        return self._compute(compute, epoch)[0]

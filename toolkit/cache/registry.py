@@ -36,7 +36,7 @@ class CacheRegistry:
         _check_declaring_module(calling_module(), spec.owner, spec.namespace)
         if spec.namespace in self._handles:
             raise ValueError(f"cache namespace {spec.namespace} is declared twice")
-        unknown = [name for name in spec.depends_on if name not in self._handles]
+        unknown = [name for name in (*spec.depends_on, *spec.tracks) if name not in self._handles]
         if unknown:
             raise ValueError(f"{spec.namespace} depends on undeclared {', '.join(unknown)}")
         handle = OwnedCache(spec)

@@ -50,6 +50,12 @@ class CacheSpec:
     # Other namespaces whose generation is part of this namespace's keys: a bump there
     # invalidates entries here (a page embeds prices, so a price bump retires the page).
     depends_on: tuple[str, ...] = ()
+    # Namespaces whose entries this one tracks key by key: each entry records which of
+    # their keys its compute read (the owner's selectors say so with `reads`), and an
+    # invalidation that names its keys retires only the entries that read one of them.
+    # A page that shows 24 prices dies with a change to one of those 24, not to any price.
+    # An invalidation without keys still retires every entry.
+    tracks: tuple[str, ...] = ()
     # XFetch's beta: higher refreshes earlier; 0 turns early refresh off.
     early_refresh_beta: float = 1.0
     # Seconds a recompute may hold its lock before another request may try.
@@ -64,6 +70,10 @@ class CacheSpec:
             raise ValueError(f"{self.namespace}: jitter must be in [0, 1)")
         if self.staleness_tolerance == 0 and not self.invalidated_by:
             raise ValueError(f"{self.namespace}: no staleness tolerated, so name the writes")
+        if set(self.tracks) & set(self.depends_on):
+            raise ValueError(f"{self.namespace}: a namespace is tracked or depended on, not both")
+        if self.tracks and self.stampede is Stampede.BATCH:
+            raise ValueError(f"{self.namespace}: only single-flight entries track their reads")
         if self.staleness_tolerance and self.ttl + self.grace > self.staleness_tolerance:
             raise ValueError(
                 f"{self.namespace}: entries live up to {self.ttl + self.grace}s, longer than "

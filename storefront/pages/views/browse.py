@@ -248,8 +248,11 @@ def _with_cursor(request: HttpRequest, cursor: str | None) -> str | None:
 
 
 def _ancestors(category: CategoryRef, tree: tuple[CategoryRef, ...]) -> tuple[CategoryRef, ...]:
-    """Root-to-node chain, read from the tree the page already holds (no query)."""
-    return tuple(c for c in tree if category.path.startswith(c.path))
+    """Root-to-node chain, read from the tree the page already holds (no query).
+
+    A category the cached tree does not hold yet (created a moment ago) is its own root.
+    """
+    return tuple(c for c in tree if category.path.startswith(c.path)) or (category,)
 
 
 def _moved_or_404(request: HttpRequest, *, entity: str, slug: str, route: str) -> HttpResponse:
