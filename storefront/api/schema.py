@@ -1,5 +1,6 @@
 """OpenAPI metadata for API v1, built from the error-code table so docs cannot drift."""
 
+from storefront.api.contract import CONTRACT_SETTINGS
 from storefront.api.errors import ERROR_CODES
 
 API_DESCRIPTION = "\n".join(
@@ -28,4 +29,4 @@ API_DESCRIPTION = "\n".join(
 
 # Served by /api/schema/; `manage.py spectacular` takes it with
 # `--custom-settings storefront.api.schema.SCHEMA_SETTINGS`.
-SCHEMA_SETTINGS = {"DESCRIPTION": API_DESCRIPTION}
+SCHEMA_SETTINGS = {"DESCRIPTION": API_DESCRIPTION, **CONTRACT_SETTINGS}
