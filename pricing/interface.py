@@ -10,6 +10,7 @@ from pricing.dto import (
     PromotionInput,
     PromotionOutcome,
 )
+from pricing.models import coupon_code_normalise
 from pricing.selectors import prices_for_listing, prices_for_variants
 from pricing.services import (
     PRICES_CHANGED,
@@ -35,6 +36,7 @@ __all__ = [
     "PromotionInput",
     "PromotionOutcome",
     "cart_price",
+    "coupon_code_normalise",
     "coupon_redeem",
     "coupon_release",
     "coupons_create",

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -95,7 +97,15 @@ class Promotion(models.Model):
         return self.name
 
 
+def coupon_code_normalise(code: str) -> str:
+    """Coupon codes ignore case and surrounding blanks: stored and looked up like this."""
+    return code.strip().upper()
+
+
 class Coupon(models.Model):
+    """A code a buyer types. Stored normalised (`coupon_code_normalise`), so lookups are
+    exact and use the unique index, and two codes can never differ only in case."""
+
     class Kind(models.TextChoices):
         PERCENT = "percent", "percent off the order"
         FIXED = "fixed", "fixed amount off the order"
@@ -121,3 +131,11 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.code = coupon_code_normalise(self.code)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Before validate_unique, so the admin refuses "summer10" beside "SUMMER10".
+        self.code = coupon_code_normalise(self.code)

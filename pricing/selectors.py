@@ -15,7 +15,7 @@ from pricing.caches import (
     prices_read,
 )
 from pricing.engine import CouponRule, PromotionRule
-from pricing.models import Coupon, Price, Promotion
+from pricing.models import Coupon, Price, Promotion, coupon_code_normalise
 
 
 def _valid_at(at: datetime, prefix: str = "") -> Q:
@@ -123,7 +123,7 @@ def price_entries_for_variants(*, variant_ids: Iterable[int]) -> dict[int, tuple
 def coupon_rule_by_code(*, code: str, at: datetime | None = None) -> CouponRule | None:
     at = at or timezone.now()
     coupon = (
-        Coupon.objects.filter(code__iexact=code.strip(), is_active=True)
+        Coupon.objects.filter(code=coupon_code_normalise(code), is_active=True)
         .filter(_valid_at(at))
         .first()
     )

@@ -15,7 +15,7 @@ from pricing.caches import prices_invalidate, promotions_version, promotions_ver
 from pricing.dto import CartPricing, CouponInput, PriceInput, PricingLine, PromotionInput
 from pricing.engine import PromotionIndex, price_cart, promotion_index_build
 from pricing.metrics import EVALUATION_BOUND_HIT
-from pricing.models import Coupon, Price, PriceList, Promotion
+from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_normalise
 from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
 from toolkit import changes
 from toolkit.errors import DomainError
@@ -175,7 +175,7 @@ def coupons_create(*, coupons: Sequence[CouponInput]) -> None:
     Coupon.objects.bulk_create(
         [
             Coupon(
-                code=c.code,
+                code=coupon_code_normalise(c.code),
                 kind=c.kind,
                 value=c.value,
                 max_uses=c.max_uses,
@@ -193,7 +193,9 @@ def coupon_redeem(*, code: str) -> None:
     concurrent redemptions can never pass the limit (the check constraint backs it up).
     """
     redeemed = Coupon.objects.filter(
-        Q(max_uses__isnull=True) | Q(used__lt=F("max_uses")), code__iexact=code, is_active=True
+        Q(max_uses__isnull=True) | Q(used__lt=F("max_uses")),
+        code=coupon_code_normalise(code),
+        is_active=True,
     ).update(used=F("used") + 1)
     if not redeemed:
         raise CouponUnavailable("This coupon has no uses left.", code=code)
@@ -201,4 +203,4 @@ def coupon_redeem(*, code: str) -> None:
 
 def coupon_release(*, code: str) -> None:
     """Give back a use taken by an order that did not complete."""
-    Coupon.objects.filter(code__iexact=code, used__gt=0).update(used=F("used") - 1)
+    Coupon.objects.filter(code=coupon_code_normalise(code), used__gt=0).update(used=F("used") - 1)
