@@ -12,7 +12,7 @@ help:
 	@echo "make test      lint, then the whole test suite"
 	@echo "make run       web + worker on 127.0.0.1:\$${PORT:-8000} in the profile the environment selects"
 	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots"
-	@echo "make lint      ruff, import layers and private modules, migrations check, mypy"
+	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q tests/test_architecture.py
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py lint_migrations
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
