@@ -19,6 +19,8 @@ this module states the rest, in one place:
   not blank);
 - statuses answered before any view: 414 from gunicorn (a request line over 4094 bytes,
   as HTML) and 413 for a body over the size cap (in the error shape);
+- choices a domain service checks, as enums (`shipping_method`: 400
+  `unknown_shipping_method` for anything else);
 - a PATCH that needs its fields (not a partial update): `COMPONENT_SPLIT_PATCH` off.
 """
 
@@ -28,6 +30,8 @@ from typing import Any
 from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+
+from checkout.interface import SHIPPING_METHODS
 
 # checkout's rule (`checkout/idempotency.py`): stripped, not blank, printable, <= 255.
 # Header values are Latin-1 on the wire; these are its printable characters.
@@ -120,6 +124,10 @@ class BoundedDecimalFieldExtension(OpenApiSerializerFieldExtension):
         return schema
 
 
+# Request properties whose choices a service checks: (component, property) -> choices.
+REQUEST_CHOICES = {("OrderCreateRequest", "shipping_method"): sorted(SHIPPING_METHODS)}
+
+
 def contract_postprocess(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
@@ -132,6 +140,10 @@ def contract_postprocess(
             responses.setdefault("414", URI_TOO_LONG)
             if "requestBody" in operation:
                 responses.setdefault("413", PAYLOAD_TOO_LARGE)
+    components = result.get("components", {}).get("schemas", {})
+    for (component, name), choices in REQUEST_CHOICES.items():
+        if name in components.get(component, {}).get("properties", {}):
+            components[component]["properties"][name]["enum"] = choices
     return result
 
 
