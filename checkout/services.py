@@ -31,7 +31,13 @@ from inventory.interface import (
     stock_reserve,
     stock_sell,
 )
-from pricing.interface import CouponResult, CouponUnavailable, coupon_redeem, coupon_release
+from pricing.interface import (
+    CouponResult,
+    CouponUnavailable,
+    coupon_code_normalise,
+    coupon_redeem,
+    coupon_release,
+)
 from toolkit.errors import DomainError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -91,10 +97,10 @@ def _open_cart(token: str, *, lock: bool = False) -> Cart:
     return cart
 
 
-def _reserve(*, cart: Cart, variant_id: int, sku: str, quantity: int) -> None:
+def _reserve(*, cart: Cart, variant_id: int, sku: str, quantity: int, client: str) -> None:
     """Hold units for the cart, or say in the buyer's terms (the SKU) how many are left."""
     try:
-        stock_reserve(holder=cart.token, variant_id=variant_id, quantity=quantity)
+        stock_reserve(holder=cart.token, variant_id=variant_id, quantity=quantity, client=client)
     except InsufficientStock as short:
         available = short.available[variant_id]
         raise InsufficientStock(
@@ -112,8 +118,12 @@ def cart_create() -> str:
 
 
 @transaction.atomic
-def cart_add_line(*, token: str, sku: str, quantity: int) -> CartView:
-    """Add units of a SKU, merging with an existing line, and hold them for the cart."""
+def cart_add_line(*, token: str, sku: str, quantity: int, client: str = "") -> CartView:
+    """Add units of a SKU, merging with an existing line, and hold them for the cart.
+
+    `client` names who asks (an opaque key): its holds on a SKU over all its carts are
+    capped (inventory's `ReservationLimit`). Blank: the cart alone is the client.
+    """
     _check_quantity(quantity)
     cart = _open_cart(token, lock=True)
     variant = variants_by_skus(skus=[sku]).get(sku)
@@ -126,7 +136,7 @@ def cart_add_line(*, token: str, sku: str, quantity: int) -> CartView:
         raise CartTooLarge(
             f"A cart holds at most {settings.CHECKOUT_MAX_CART_LINES} different items."
         )
-    _reserve(cart=cart, variant_id=variant.id, sku=sku, quantity=new_quantity)
+    _reserve(cart=cart, variant_id=variant.id, sku=sku, quantity=new_quantity, client=client)
     if line is None:
         CartLine.objects.create(cart=cart, variant_id=variant.id, quantity=quantity)
     else:
@@ -138,14 +148,14 @@ def cart_add_line(*, token: str, sku: str, quantity: int) -> CartView:
 
 
 @transaction.atomic
-def cart_update_line(*, token: str, line_id: int, quantity: int) -> CartView:
+def cart_update_line(*, token: str, line_id: int, quantity: int, client: str = "") -> CartView:
     _check_quantity(quantity)
     cart = _open_cart(token, lock=True)
     line = cart.lines.filter(pk=line_id).first()
     if line is None:
         raise CartLineNotFound("No such line in this cart.")
     sku = variants_by_ids(variant_ids=[line.variant_id])[line.variant_id].sku
-    _reserve(cart=cart, variant_id=line.variant_id, sku=sku, quantity=quantity)
+    _reserve(cart=cart, variant_id=line.variant_id, sku=sku, quantity=quantity, client=client)
     line.quantity = quantity
     line.save(update_fields=["quantity"])
     cart.save(update_fields=["updated_at"])
@@ -168,7 +178,7 @@ def cart_remove_line(*, token: str, line_id: int) -> CartView:
 def cart_set_coupon(*, token: str, code: str) -> CartView:
     """Attach a coupon code (blank removes it). Unknown codes are refused."""
     cart = _open_cart(token, lock=True)
-    code = code.strip()[:40]
+    code = coupon_code_normalise(code)[:40]
     cart.coupon_code = code
     view = cart_view_for(cart=cart)
     if code and (view.coupon is None or view.coupon.reason == "unknown code"):
@@ -193,10 +203,17 @@ def order_place(
     carries an idempotency key derived from the order number, so a retry never charges
     twice. When the outcome is unknown (timeout) the order stays `pending_payment` with
     its stock held, and `orders_reconcile` settles it against the gateway.
+
+    Returns only an order that went through or may still go through (paid or pending).
+    A retry with the same key answers with that order, raises PaymentDeclined again for
+    a declined one, and makes a new attempt (a new order) when the last one's payment
+    failed: no money moved, its stock and coupon went back and the cart reopened.
     """
-    existing = Order.objects.filter(cart_token=cart_token, idempotency_key=idempotency_key)
+    existing = Order.objects.filter(cart_token=cart_token, idempotency_key=idempotency_key).exclude(
+        status=Order.Status.PAYMENT_FAILED
+    )
     if order := existing.prefetch_related("lines").first():
-        return order_view_for(order=order)
+        return _order_retried(order)
     method = SHIPPING_METHODS.get(shipping_method)
     if method is None:
         raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
@@ -211,7 +228,7 @@ def order_place(
         )
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its order.
-        return order_view_for(order=existing.prefetch_related("lines").get())
+        return _order_retried(existing.prefetch_related("lines").get())
     try:
         authorization = payment_authorize(
             token=payment_token,
@@ -235,6 +252,13 @@ def order_place(
         return _order_view(order.pk)
     _order_complete(order_id=order.pk, payment_reference=authorization.id)
     return _order_view(order.pk)
+
+
+def _order_retried(order: Order) -> OrderView:
+    """Answer a retry of the attempt that made `order` as the attempt was answered."""
+    if order.status == Order.Status.PAYMENT_DECLINED:
+        raise PaymentDeclined("Your card was declined. Try another payment method.")
+    return order_view_for(order=order)
 
 
 def _order_view(order_id: int) -> OrderView:

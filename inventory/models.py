@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Stock(models.Model):
@@ -63,13 +64,19 @@ class Reservation(models.Model):
     """Units a cart holds for a while, so a buyer who added them can still check out.
 
     Soft: it expires on its own, so carts that are abandoned (or held by a bot) give
-    their units back without anyone cleaning up. Expired rows are ignored by every read
-    and purged by a periodic task.
+    their units back without anyone cleaning up. Activity renews it, but never past
+    INVENTORY_RESERVATION_MAX_LIFETIME after the holder's first hold (`held_since`, the
+    same on every row of a holder). Expired rows are ignored by every read and purged
+    by a periodic task one lifetime later, so a cart cannot start its clock over at once.
     """
 
     variant = models.ForeignKey("catalog.Variant", related_name="+", on_delete=models.CASCADE)
     holder = models.CharField(max_length=64)
+    # The client who asked (toolkit.clients.client_key, opaque): its holds on a SKU,
+    # across all its carts, are capped at a share of the stock.
+    client = models.CharField(max_length=64, blank=True, default="")
     quantity = models.PositiveIntegerField()
+    held_since = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 
     class Meta:

@@ -1,11 +1,12 @@
 """Inventory writes. Every change to a stock row writes its ledger movement with it."""
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
 from inventory.caches import AVAILABILITY
@@ -37,6 +38,14 @@ class InsufficientStock(DomainError):
         self.available = dict(available)
         by_sku = None if skus is None else {skus[v]: units for v, units in available.items()}
         super().__init__(message, available=self.available if by_sku is None else by_sku)
+
+
+class ReservationLimit(DomainError):
+    """One client already holds its share of a SKU (`reservation_cap`): `maximum` is the
+    cap, `available` how many more units this cart may hold."""
+
+    code = "reservation_limit"
+    status = 409
 
 
 class InvalidStockChange(DomainError):
@@ -102,12 +111,15 @@ def _free(rows: Mapping[int, Stock], reserved: Mapping[int, int], variant_id: in
 
 
 @transaction.atomic
-def stock_reserve(*, holder: str, variant_id: int, quantity: int) -> None:
+def stock_reserve(*, holder: str, variant_id: int, quantity: int, client: str = "") -> None:
     """Hold `quantity` units of a variant for a cart (0 lets them go).
 
     Checked under the stock row lock against what orders and other carts already hold,
-    so a cart can never hold more than exists. Any activity renews every reservation of
-    the cart; idle carts lose theirs after INVENTORY_RESERVATION_TTL seconds.
+    so a cart can never hold more than exists, and against the client's share: one
+    `client` (the cart itself when not given) holds, over all its carts, at most
+    `reservation_cap` units of a SKU. Activity renews the cart's live reservations for
+    INVENTORY_RESERVATION_TTL seconds, never past INVENTORY_RESERVATION_MAX_LIFETIME
+    after its first hold: after that the cart's lines stay, but hold nothing.
     """
     rows = _locked_rows([variant_id])
     reserved = _reserved_by_others([variant_id], holder)
@@ -118,13 +130,55 @@ def stock_reserve(*, holder: str, variant_id: int, quantity: int) -> None:
     if quantity == 0 or ttl <= 0:
         Reservation.objects.filter(holder=holder, variant_id=variant_id).delete()
         return
-    expires_at = timezone.now() + timedelta(seconds=ttl)
+    client = client or holder
+    now = timezone.now()
+    holds = Reservation.objects.filter(holder=holder)
+    held_since, elsewhere = _holder_and_client_holds(
+        holder=holder, client=client, variant_id=variant_id, now=now
+    )
+    cap = reservation_cap(rows[variant_id].on_hand)
+    if elsewhere + quantity > cap:
+        left = max(cap - elsewhere, 0)
+        raise ReservationLimit(
+            f"One shopper can hold at most {cap} of this item at a time ({left} more here).",
+            maximum=cap,
+            available=left,
+        )
+    lifetime_ends = (held_since or now) + timedelta(
+        seconds=settings.INVENTORY_RESERVATION_MAX_LIFETIME
+    )
+    expires_at = min(now + timedelta(seconds=ttl), lifetime_ends)
+    # Only live holds are renewed: an expired one may already be in another cart.
+    holds.filter(expires_at__gt=now).exclude(variant_id=variant_id).update(expires_at=expires_at)
     Reservation.objects.update_or_create(
         holder=holder,
         variant_id=variant_id,
-        defaults={"quantity": quantity, "expires_at": expires_at},
+        defaults={
+            "quantity": quantity,
+            "client": client,
+            "held_since": held_since or now,
+            "expires_at": expires_at,
+        },
     )
-    Reservation.objects.filter(holder=holder).update(expires_at=expires_at)
+
+
+def _holder_and_client_holds(
+    *, holder: str, client: str, variant_id: int, now: datetime
+) -> tuple[datetime | None, int]:
+    """The holder's first hold (expired holds count, so renewing never restarts the
+    clock) and the units of the variant the client holds in its other carts. One query."""
+    elsewhere = Q(variant_id=variant_id, client=client, expires_at__gt=now) & ~Q(holder=holder)
+    found = Reservation.objects.filter(Q(holder=holder) | elsewhere).aggregate(
+        first=Min("held_since", filter=Q(holder=holder)),
+        elsewhere=Sum("quantity", filter=elsewhere),
+    )
+    return found["first"], found["elsewhere"] or 0
+
+
+def reservation_cap(on_hand: int) -> int:
+    """The most units of a SKU one client may hold: a share of its stock, or the floor."""
+    share = math.ceil(settings.INVENTORY_RESERVATION_MAX_SHARE * on_hand)
+    return max(share, settings.INVENTORY_RESERVATION_SHARE_FLOOR)
 
 
 def stock_reservations_release(*, holder: str) -> None:
@@ -133,8 +187,13 @@ def stock_reservations_release(*, holder: str) -> None:
 
 
 def stock_reservations_purge() -> int:
-    """Delete expired reservations; they already count for nothing. Returns the count."""
-    deleted, _ = Reservation.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Delete reservations expired for a lifetime; they already count for nothing.
+
+    Kept that long so that a cart whose holds ran out their lifetime cannot start a new
+    one at once (its first hold is remembered). Returns the count.
+    """
+    lifetime = timedelta(seconds=settings.INVENTORY_RESERVATION_MAX_LIFETIME)
+    deleted, _ = Reservation.objects.filter(expires_at__lte=timezone.now() - lifetime).delete()
     return deleted
 
 

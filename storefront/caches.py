@@ -64,6 +64,28 @@ SEARCH_PAGES = declare(
     )
 )
 
+# The sitemaps list every product (a few MB at 100k), and crawlers fetch them often. They
+# show catalog data only: prices and stock, which change all day, do not retire them, so
+# an entry lives until the catalog changes (a bump) or an hour passes.
+SITEMAP_SOURCES = ("catalog.category_tree", "catalog.listing", "catalog.product")
+SITEMAP_PAGES = declare(
+    CacheSpec(
+        namespace="storefront.sitemap",
+        owner="storefront",
+        entity="a whole sitemap (the index or a section's page): body, type, ETag, headers",
+        key_schema="<digest of the URL with its declared parameters>",
+        ttl=3600,
+        jitter=0.2,
+        grace=60,
+        invalidated_by=("(any bump of the catalog namespaces it depends on)",),
+        staleness_tolerance=0,
+        stampede=Stampede.SINGLE_FLIGHT_STALE,
+        depends_on=SITEMAP_SOURCES,
+        lock_timeout=30.0,
+        notes="Apart from the other pages so that price and stock changes leave it alone.",
+    )
+)
+
 FRAGMENTS = declare(
     CacheSpec(
         namespace="storefront.fragment",
@@ -99,5 +121,16 @@ READINESS_PROBES = declare_state(
         entity="one throwaway key per /readyz probe, written and read back to prove the "
         "cache works (storefront.health)",
         expiry="deleted by the probe; ten seconds at most if the probe dies first",
+    )
+)
+
+# Written by django-ratelimit (RATELIMIT_CACHE_PREFIX) on the default alias, which
+# swallows cache errors: with the cache down, throttles fail open and carts still work.
+THROTTLES = declare_state(
+    StateSpec(
+        prefix="throttle:",
+        owner="storefront",
+        entity="one request counter per throttle scope, client and window (storefront.throttling)",
+        expiry="the window's length plus five seconds",
     )
 )

@@ -37,6 +37,7 @@ LIBRARIES = {
         "toolkit.cache",  # cache ownership: declare, reader, registry, SharedState, ...
         "toolkit.cache.http",  # whole-response caching for views
         "toolkit.changes",
+        "toolkit.clients",  # client address behind trusted proxies, identity, key
         "toolkit.errors",
         "toolkit.manifest",
         "toolkit.metrics",
@@ -52,6 +53,7 @@ LIBRARIES = {
     "loadtests": {
         "loadtests.catalog",
         "loadtests.gates",
+        "loadtests.identity",  # simulated clients' signed ids (bench_overload)
         "loadtests.names",
         "loadtests.openloop",
         "loadtests.overload",

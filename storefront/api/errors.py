@@ -8,7 +8,7 @@ Users' scripts match on `code`, so a code never changes meaning once published.
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 ERROR_CODES: dict[str, str] = {
     "invalid_request": "The body or query failed validation; `details.fields` names each field.",
     "malformed_json": "The body is not valid JSON.",
+    "json_too_deep": "The JSON body nests objects and arrays deeper than the API reads.",
+    "payload_too_large": "The body is larger than the API accepts (see the schema's limits).",
     "unsupported_media_type": "The body is not `application/json`.",
     "not_acceptable": "The client does not accept `application/json`.",
     "method_not_allowed": "The path exists but not with this HTTP method.",
@@ -42,6 +44,8 @@ ERROR_CODES: dict[str, str] = {
     "invalid_quantity": "Quantity is outside 1..the per-line cap.",
     "unknown_sku": "No product has that SKU.",
     "insufficient_stock": "Not enough units available; `details.available` says how many.",
+    "reservation_limit": "This client already holds its share of the item's stock; "
+    "`details.maximum` is the cap, `details.available` how many more this cart may hold.",
     "invalid_coupon": "The coupon code is not valid.",
     "coupon_unavailable": "The coupon has no uses left.",
     "unknown_shipping_method": "No shipping method has that code; `details.choices` lists them.",
@@ -65,6 +69,12 @@ _DRF_CODES = {
 }
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
 class CategoryNotFound(NotFound):
     code = "category_not_found"
 
@@ -75,6 +85,18 @@ class ProductNotFound(NotFound):
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def api_path(path: str) -> bool:
+    """Whether a path is the API's, so its errors take the error shape."""
+    return path.startswith("/api/")
+
+
+def error_response(
+    code: str, message: str, *, status: int, details: dict[str, Any] | None = None
+) -> JsonResponse:
+    """The error shape outside DRF: for middleware that answers before any API view."""
+    return JsonResponse(error_body(code, message, details), status=status)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -91,6 +113,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()  # Django's own check of DATA_UPLOAD_MAX_MEMORY_SIZE
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ValidationError({"non_field_errors": [str(exc)]})
     if not isinstance(exc, exceptions.APIException):
         request = context.get("request")
         logger.error(
@@ -128,7 +154,6 @@ def _describe(exc: exceptions.APIException) -> dict:
 @csrf_exempt
 def api_not_found(request: HttpRequest) -> JsonResponse:
     """Answer an unknown /api/ path with the error shape instead of the HTML 404 page."""
-    return JsonResponse(
-        error_body("not_found", "No API endpoint at this path."),
-        status=status.HTTP_404_NOT_FOUND,
+    return error_response(
+        "not_found", "No API endpoint at this path.", status=status.HTTP_404_NOT_FOUND
     )

@@ -22,6 +22,7 @@ from catalog.interface import (
     slug_redirect_target,
 )
 from checkout.interface import (
+    IdempotentOutcome,
     ShippingAddress,
     cart_add_line,
     cart_create,
@@ -54,8 +55,11 @@ from storefront.api.selectors import (
     product_page_path,
 )
 from storefront.pages.search_params import attribute_filters
+from storefront.throttling import CartCreateThrottle, CartLinesThrottle, CouponAttemptThrottle
+from toolkit.clients import client_key
 from toolkit.errors import DomainError
 from toolkit.pagination import Page, parse_page_number
+from toolkit.query import url_token
 
 PAGE_PARAMETER = OpenApiParameter(
     "page", OpenApiTypes.INT, description="1-based page number; past the end is a 404."
@@ -260,11 +264,13 @@ class SearchSuggestView(APIView):
 
 
 class CartCollectionView(APIView):
+    throttle_classes = [CartCreateThrottle]
+
     @extend_schema(
         operation_id="carts_create",
         summary="Create a cart",
         request=None,
-        responses={201: s.CartCreatedSerializer},
+        responses={201: s.CartCreatedSerializer, **_errors({429: ("throttled",)})},
         tags=["carts"],
     )
     def post(self, request: Request) -> Response:
@@ -289,6 +295,8 @@ class CartDetailView(APIView):
 
 
 class CartLinesView(APIView):
+    throttle_classes = [CartLinesThrottle]
+
     @extend_schema(
         operation_id="carts_lines_create",
         summary="Add a line",
@@ -300,7 +308,8 @@ class CartLinesView(APIView):
                 {
                     400: ("invalid_request", "unknown_sku", "invalid_quantity", "cart_too_large"),
                     404: ("cart_not_found",),
-                    409: ("insufficient_stock", "cart_not_open"),
+                    409: ("insufficient_stock", "reservation_limit", "cart_not_open"),
+                    429: ("throttled",),
                 }
             ),
         },
@@ -308,11 +317,15 @@ class CartLinesView(APIView):
     )
     def post(self, request: Request, token: str) -> Response:
         line = _validated(s.CartLineAddSerializer, request.data)
-        cart = cart_add_line(token=token, sku=line["sku"], quantity=line["quantity"])
+        cart = cart_add_line(
+            token=token, sku=line["sku"], quantity=line["quantity"], client=client_key(request)
+        )
         return Response(s.CartSerializer(cart).data, status=status.HTTP_201_CREATED)
 
 
 class CartLineView(APIView):
+    throttle_classes = [CartLinesThrottle]  # PATCH only: a removal is never throttled
+
     @extend_schema(
         operation_id="carts_lines_update",
         summary="Change a line's quantity",
@@ -323,7 +336,8 @@ class CartLineView(APIView):
                 {
                     400: ("invalid_request", "invalid_quantity"),
                     404: ("cart_not_found", "cart_line_not_found"),
-                    409: ("insufficient_stock", "cart_not_open"),
+                    409: ("insufficient_stock", "reservation_limit", "cart_not_open"),
+                    429: ("throttled",),
                 }
             ),
         },
@@ -331,7 +345,9 @@ class CartLineView(APIView):
     )
     def patch(self, request: Request, token: str, line_id: int) -> Response:
         quantity = _validated(s.CartLineUpdateSerializer, request.data)["quantity"]
-        cart = cart_update_line(token=token, line_id=line_id, quantity=quantity)
+        cart = cart_update_line(
+            token=token, line_id=line_id, quantity=quantity, client=client_key(request)
+        )
         return Response(s.CartSerializer(cart).data)
 
     @extend_schema(
@@ -350,6 +366,8 @@ class CartLineView(APIView):
 
 
 class CartCouponView(APIView):
+    throttle_classes = [CouponAttemptThrottle]
+
     @extend_schema(
         operation_id="carts_coupon_set",
         summary="Apply a coupon",
@@ -363,6 +381,7 @@ class CartCouponView(APIView):
                     400: ("invalid_request", "invalid_coupon"),
                     404: ("cart_not_found",),
                     409: ("cart_not_open",),
+                    429: ("throttled",),
                 }
             ),
         },
@@ -436,11 +455,12 @@ class OrderCollectionView(APIView):
         return Response(answer.body, status=answer.status, headers=headers)
 
 
-def _order_place_answer(*, key: str, order: dict) -> tuple[int, dict]:
-    """Place the order and return the answer as (status, body), failures included.
+def _order_place_answer(*, key: str, order: dict) -> IdempotentOutcome:
+    """Place the order and return the answer, failures included.
 
     A declined payment is an answer to store and replay, not a fault, so domain errors
-    become their error body here rather than propagating to the exception handler.
+    become their error body here rather than propagating to the exception handler. An
+    order whose payment is still pending is not settled: a retry reads it again.
     """
     try:
         placed = order_place(
@@ -452,8 +472,10 @@ def _order_place_answer(*, key: str, order: dict) -> tuple[int, dict]:
             payment_token=order["payment_token"],
         )
     except DomainError as error:
-        return error.status, error_body(error.code, error.message, error.details)
-    return status.HTTP_201_CREATED, s.OrderSerializer(placed).data
+        return IdempotentOutcome(error.status, error_body(error.code, error.message, error.details))
+    return IdempotentOutcome(
+        status.HTTP_201_CREATED, s.OrderSerializer(placed).data, settled=placed.status == "paid"
+    )
 
 
 class OrderDetailView(APIView):
@@ -476,4 +498,8 @@ class OrderDetailView(APIView):
     )
     def get(self, request: Request, number: str) -> Response:
         token = request.headers.get("X-Order-Token") or request.query_params.get("token", "")
+        try:
+            token = url_token(token)
+        except ValueError:
+            token = ""  # not a token the store issues (a NUL, 10,000 characters): no order
         return Response(s.OrderSerializer(order_view(number=number, access_token=token)).data)

@@ -1,8 +1,11 @@
 """Settings shared by every profile. Profile modules override only what differs."""
 
 from storefront.settings.environment import BASE_DIR, ENV
+from storefront.settings.keyfile import secret_key_load_or_create
 
-SECRET_KEY = ENV.secret_key or "peakstore-insecure-development-key-not-for-production"
+# No key ships in the code: without DJANGO_SECRET_KEY a store makes its own and keeps it
+# with its data, shared by every process (keyfile.py). Production requires the variable.
+SECRET_KEY = ENV.secret_key or secret_key_load_or_create(ENV.var_dir)
 DEBUG = ENV.debug
 ALLOWED_HOSTS = list(ENV.allowed_hosts) or ["127.0.0.1", "localhost", "[::1]", "testserver"]
 PEAKSTORE_PROFILE = ENV.profile
@@ -44,6 +47,8 @@ MIDDLEWARE = [
     # carries exactly the headers of a rendered one.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A body past DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 before anything reads it.
+    "storefront.request_limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A warm public page is answered here: nothing below runs for it.
     "storefront.page_cache.PageCacheMiddleware",
@@ -99,7 +104,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with the nesting bounded (toolkit.query.MAX_JSON_DEPTH).
+    "DEFAULT_PARSER_CLASSES": ["storefront.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "storefront.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -119,6 +125,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Every request body, page form or API JSON, is at most this many bytes: the largest the
+# store takes is a checkout form of about 1 KB (storefront/request_limits.py answers 413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
 # Celery: the broker comes from the profile; everything else is shared.
 CELERY_TASK_ALWAYS_EAGER = ENV.celery_always_eager
 CELERY_TASK_DEFAULT_QUEUE = ENV.celery_queue
@@ -126,13 +136,32 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every task is bounded: past the soft limit it gets SoftTimeLimitExceeded to clean up,
+# past the hard one its pool process is killed. Tasks that need other bounds set their
+# own (checkout.tasks, checkout.outbox).
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+# A publisher (a request's after-commit work) never waits long on a broker that is down:
+# a connect gives up after 2 s, and a failed publish is retried once, 0.2 s later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+if ENV.celery_broker_url.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "socket_connect_timeout": 2.0,
+        "socket_timeout": 5.0,
+    }
 PRICING_WINDOWS_PUBLISH_EVERY = 60  # seconds between checks for campaign windows
 CELERY_BEAT_SCHEDULE = {
     "orders-reconcile-pending": {
         "task": "checkout.tasks.orders_reconcile_pending",
         "schedule": 30.0,
     },
-    "outbox-dispatch-pending": {"task": "checkout.tasks.outbox_dispatch_pending", "schedule": 60.0},
+    "outbox-dispatch-pending": {"task": "checkout.tasks.outbox_dispatch_pending", "schedule": 30.0},
     "idempotency-records-purge": {
         "task": "checkout.tasks.idempotency_records_purge_task",
         "schedule": 3600.0,
@@ -167,8 +196,16 @@ CHECKOUT_MAX_LINE_QUANTITY = ENV.checkout_max_line_quantity
 CHECKOUT_MAX_CART_LINES = ENV.checkout_max_cart_lines
 CHECKOUT_CART_COOKIE = "peakstore_cart"
 INVENTORY_RESERVATION_TTL = ENV.inventory_reservation_ttl
+# A cart's holds end this long after its first one, whatever the cart does since; one
+# client's holds on a SKU, over all its carts, never pass this share of its units on
+# hand, or the floor when that is more (inventory.services.reservation_cap).
+INVENTORY_RESERVATION_MAX_LIFETIME = 30 * 60
+INVENTORY_RESERVATION_MAX_SHARE = 0.1
+INVENTORY_RESERVATION_SHARE_FLOOR = 5
 CHECKOUT_IDEMPOTENCY_TTL = ENV.checkout_idempotency_ttl
 CHECKOUT_IDEMPOTENCY_LEASE = 60  # seconds before an in-flight key of a dead request frees
+# Failed deliveries of one outbox message before it is dead-lettered (checkout/outbox.py).
+CHECKOUT_OUTBOX_MAX_ATTEMPTS = 10
 CHECKOUT_RECONCILE_AFTER = ENV.checkout_reconcile_after
 # An order still pending this long after its creation is an audit violation.
 CHECKOUT_RECONCILE_WINDOW = 10 * 60
@@ -216,6 +253,21 @@ STOREFRONT_ADMISSION_BUDGETS = {"bot": 0.05, "deep_browse": 0.075, "browse": 0.1
 STOREFRONT_ADMISSION_DEEP_PAGE = 4
 STOREFRONT_ADMISSION_RETRY_AFTER = 2
 STOREFRONT_BACKOFFICE_TOKEN = ENV.backoffice_token
+# Requests per client (toolkit.clients) and window, per scope (storefront/throttling.py):
+# a shopper creates a cart per visit, adds a few lines a minute and types a coupon once
+# or twice; a script doing more gets 429. Counted on the default cache by
+# django-ratelimit; with the cache down they fail open.
+STOREFRONT_THROTTLE_RATES = {"cart_create": "10/m", "cart_lines": "60/m", "coupon_attempt": "10/m"}
+RATELIMIT_CACHE_PREFIX = "throttle:"
+RATELIMIT_FAIL_OPEN = True
+# Peers whose X-Forwarded-For is believed (toolkit/clients.py); never loopback by default.
+TRUSTED_PROXIES = ENV.trusted_proxies
+# Local profiles only: lets the stack runner's load generator name simulated shoppers.
+PEAKSTORE_LOADGEN_KEY = ENV.loadgen_key
+# Who may read /metrics, /healthz and /readyz: a bearer of the token, or a peer address
+# in one of the networks (storefront/ops/access.py). Neither set: everyone.
+STOREFRONT_OPS_TOKEN = ENV.ops_token
+STOREFRONT_OPS_ALLOWED_NETWORKS = ENV.ops_allowed_networks
 # Threads per process for pages' parallel dependency calls; each dependency's bulkhead
 # caps its share, so one hanging service cannot take them all.
 INTEGRATIONS_FANOUT_THREADS = 8

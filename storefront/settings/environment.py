@@ -4,6 +4,7 @@ The profile follows from what is set: no `DATABASE_URL` means the embedded profi
 (SQLite, disk cache, filesystem broker); `DATABASE_URL` means the services profile.
 """
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -33,6 +34,17 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     return float(value) if value else default
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses and networks (`10.0.0.0/8`), each checked."""
+    networks = tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {network!r} is not an IP address or network") from None
+    return networks
 
 
 def _alive(pid: int) -> bool:
@@ -97,9 +109,13 @@ class Environment:
     integrations_resilience: bool
     admission_enabled: bool
     backoffice_token: str
+    ops_token: str
+    ops_allowed_networks: tuple[str, ...]
     release_actor: str
     releases_evaluate_every: float
     recommendations_v2_delay: float
+    trusted_proxies: tuple[str, ...]
+    loadgen_key: str
 
     @property
     def profile(self) -> str:
@@ -159,12 +175,24 @@ def read_environment() -> Environment:
         admission_enabled=_flag("PEAKSTORE_ADMISSION", default=True),
         # The back-office write API (prices, stock) is off unless a token is set.
         backoffice_token=os.environ.get("PEAKSTORE_BACKOFFICE_TOKEN", ""),
+        # /metrics, /healthz and /readyz answer a request bearing this token, or coming
+        # from one of these networks; with neither set they answer everyone (local
+        # profiles). Production needs one of them (storefront/ops/access.py).
+        ops_token=os.environ.get("PEAKSTORE_OPS_TOKEN", ""),
+        ops_allowed_networks=_networks("PEAKSTORE_OPS_ALLOWED_NETWORKS"),
         # The username `manage.py rollout` decides as without --actor (none: --actor needed).
         release_actor=os.environ.get("PEAKSTORE_RELEASE_ACTOR", ""),
         # Seconds between two judgements of the running rollouts by the release gate.
         releases_evaluate_every=_float("PEAKSTORE_RELEASES_EVALUATE_EVERY", 5.0),
         # How much slower the demonstration flag "recommendations-v2" makes a product page.
         recommendations_v2_delay=_float("STOREFRONT_RECOMMENDATIONS_V2_DELAY", 0.25),
+        # Proxies whose X-Forwarded-For names the client (toolkit/clients.py): addresses
+        # or networks. None by default, loopback included: a local sender cannot pose as
+        # another client.
+        trusted_proxies=_networks("PEAKSTORE_TRUSTED_PROXIES"),
+        # The stack runner's per-run key that lets its load generator speak for many
+        # simulated shoppers (toolkit/clients.py); production settings ignore it.
+        loadgen_key=os.environ.get("PEAKSTORE_LOADGEN_KEY", ""),
     )
 
 

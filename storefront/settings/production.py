@@ -1,4 +1,8 @@
-"""Production: the selected profile, hardened. Refuses to start without its secrets."""
+"""Production: the selected profile, hardened. Refuses to start without its secrets.
+
+Unlike the local profiles, it never uses a key generated into the var dir
+(settings/keyfile.py): the key is configured, as the hosts and ops access are.
+"""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +14,10 @@ _missing = [
     for name, value in {
         "DJANGO_SECRET_KEY": ENV.secret_key,
         "DJANGO_ALLOWED_HOSTS": ENV.allowed_hosts,
+        # /metrics and the probes say how the store is doing: never to anyone who asks.
+        "PEAKSTORE_OPS_TOKEN or PEAKSTORE_OPS_ALLOWED_NETWORKS": (
+            ENV.ops_token or ENV.ops_allowed_networks
+        ),
     }.items()
     if not value
 ]
@@ -22,8 +30,13 @@ DEBUG = False
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "devstack"]  # noqa: F405
 SECRET_KEY = ENV.secret_key
 ALLOWED_HOSTS = list(ENV.allowed_hosts)
+# The load generator's identity header is for local stacks: never honoured here.
+PEAKSTORE_LOADGEN_KEY = ""
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True
+# Load balancers and Prometheus reach an instance over the private network, often in
+# plain HTTP, and follow no redirect; these paths are restricted by ops access instead.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = 31_536_000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -3,6 +3,7 @@
 Every POST answers 303 to the cart page; a refused change (bad quantity, unknown SKU,
 too little stock, a wrong coupon) becomes a message shown there, so the visitor always
 lands on a page that explains what happened and the browser never re-posts on reload.
+A client over a throttle (`storefront.throttling`) gets a 429 page instead.
 """
 
 from collections.abc import Callable
@@ -28,6 +29,14 @@ from storefront.pages.cart_cookie import cart_token, forget_cart, remember_cart
 from storefront.pages.forms import AddToCartForm, CouponForm, LineQuantityForm
 from storefront.pages.origin import same_origin_post
 from storefront.pages.shell import private_meta, render_page
+from storefront.throttling import (
+    CART_CREATE,
+    CART_LINES,
+    COUPON_ATTEMPT,
+    throttle,
+    throttled_page,
+)
+from toolkit.clients import client_key
 from toolkit.errors import DomainError
 
 
@@ -65,8 +74,9 @@ def cart_detail(request: HttpRequest) -> HttpResponse:
 @same_origin_post
 @never_cache
 @require_POST
+@throttled_page(CART_LINES)
 def cart_add(request: HttpRequest) -> HttpResponse:
-    """Add a SKU to the cart, creating the cart on the first add."""
+    """Add a SKU to the cart, creating the cart on the first add (throttled as the API's)."""
     form = AddToCartForm(request.POST)
     if not form.is_valid():
         return _refused(request, form)
@@ -83,21 +93,24 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 def _add_line(request: HttpRequest, response: HttpResponse, *, sku: str, quantity: int) -> None:
     """Add to the visitor's cart; the first add, or one after checkout, starts a new cart."""
     token = cart_token(request)
+    client = client_key(request)
     if token is not None:
         try:
-            cart_add_line(token=token, sku=sku, quantity=quantity)
+            cart_add_line(token=token, sku=sku, quantity=quantity, client=client)
         except (CartNotFound, CartNotOpen):
             pass  # expired, or already an order: start a new cart below
         else:
             return
+    throttle(request, CART_CREATE)
     token = cart_create()
     # Remembered before adding, so a refused first line does not orphan the new cart.
     remember_cart(response, token)
-    cart_add_line(token=token, sku=sku, quantity=quantity)
+    cart_add_line(token=token, sku=sku, quantity=quantity, client=client)
 
 
 @never_cache
 @require_POST
+@throttled_page(CART_LINES)
 def cart_line_update(request: HttpRequest, line_id: int) -> HttpResponse:
     """Set a line's quantity."""
     form = LineQuantityForm(request.POST)
@@ -106,7 +119,10 @@ def cart_line_update(request: HttpRequest, line_id: int) -> HttpResponse:
     return _change_cart(
         request,
         lambda token: cart_update_line(
-            token=token, line_id=line_id, quantity=form.cleaned_data["quantity"]
+            token=token,
+            line_id=line_id,
+            quantity=form.cleaned_data["quantity"],
+            client=client_key(request),
         ),
         done="Quantity updated.",
     )
@@ -124,6 +140,7 @@ def cart_line_remove(request: HttpRequest, line_id: int) -> HttpResponse:
 
 @never_cache
 @require_POST
+@throttled_page(COUPON_ATTEMPT)
 def cart_coupon(request: HttpRequest) -> HttpResponse:
     """Apply a coupon code; a blank code removes the coupon."""
     form = CouponForm(request.POST)

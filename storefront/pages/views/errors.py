@@ -38,3 +38,16 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return _api_error("server_error", "Something went wrong on our side.", 500)
     html = loader.get_template("500.html").render({"STORE_NAME": settings.STORE_NAME})
     return HttpResponse(html, status=500)
+
+
+def too_many_requests(request: HttpRequest, *, wait: int) -> HttpResponse:
+    """Answer a throttled form post (storefront.throttling) with a plain 429 page."""
+    meta = PageMeta(
+        title="Too many requests",
+        description="Too many requests from this address.",
+        canonical_url="",
+        robots="noindex",
+    )
+    response = render_page(request, "429.html", meta=meta, status=429, retry_after=wait)
+    response["Retry-After"] = str(wait)
+    return response
