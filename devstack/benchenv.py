@@ -7,6 +7,7 @@ what a gunicorn master and its workers spent, from /proc.
 """
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -101,7 +102,12 @@ def bench_environment(
             else:
                 cleanup.callback(_remove_tree, var_dir)
         var_dir.mkdir(parents=True, exist_ok=True)
-        env = {**SHIPPED_SWITCHES, "PEAKSTORE_VAR_DIR": str(var_dir.resolve())}
+        env = {
+            **SHIPPED_SWITCHES,
+            "PEAKSTORE_VAR_DIR": str(var_dir.resolve()),
+            # Lets a benchmark's generator speak for many shoppers (loadtests/identity.py).
+            "PEAKSTORE_LOADGEN_KEY": secrets.token_urlsafe(24),
+        }
         if ENV.profile == "services":
             env |= _services_env(cleanup, write)
         yield env

@@ -273,7 +273,13 @@ def locust_process(
 
 
 def locust_env(
-    *, scenario: Scenario, report_dir: Path, snapshot_path: Path, stack: StackConfig, token: str
+    *,
+    scenario: Scenario,
+    report_dir: Path,
+    snapshot_path: Path,
+    stack: StackConfig,
+    token: str,
+    loadgen_key: str = "",
 ) -> dict[str, str]:
     """What the locustfile reads (see its docstring)."""
     return {
@@ -286,6 +292,8 @@ def locust_env(
         "PEAKSTORE_LOAD_RESULTS_DIR": str(report_dir),
         "INTEGRATIONS_UPSTREAM_URL": stack.upstream_url,
         "PEAKSTORE_BACKOFFICE_TOKEN": token,
+        # The store's key for the users' per-visit client ids (loadtests/users.py).
+        "PEAKSTORE_LOADGEN_KEY": loadgen_key,
         # A folder of Locust's own: starting a stack empties its metrics folder, and the
         # store's workers are still writing to theirs.
         "PROMETHEUS_MULTIPROC_DIR": str(report_dir / "locust-prometheus"),
@@ -298,6 +306,7 @@ def scenario_run(
     stack: StackConfig,
     report_dir: Path,
     backoffice_token: str = "",
+    loadgen_key: str = "",
     write: Callable[[str], None] = print,
 ) -> LoadSummary:
     """Snapshot the catalog, run the scenario's Locust shape against the stack, summarize it.
@@ -318,6 +327,7 @@ def scenario_run(
             snapshot_path=snapshot_path,
             stack=stack,
             token=backoffice_token,
+            loadgen_key=loadgen_key,
         ),
         log_dir=report_dir,
         stop_grace=15.0,

@@ -56,6 +56,7 @@ class Request:
     target: str  # path and query string
     user_agent: str = "peakstore-openloop"
     body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()  # more header lines (a simulated client)
 
     def encode(self, host: str) -> bytes:
         lines = [
@@ -64,6 +65,7 @@ class Request:
             f"User-Agent: {self.user_agent}",
             "Accept: text/html,application/json",
             "Connection: close",
+            *(f"{name}: {value}" for name, value in self.headers),
         ]
         if self.body or self.method in ("POST", "PUT", "PATCH"):
             lines += ["Content-Type: application/json", f"Content-Length: {len(self.body)}"]
@@ -200,9 +202,16 @@ class Target:
             error,
         )
 
-    async def fetch(self, target: str, *, method: str = "GET", body: bytes = b"") -> bytes:
+    async def fetch(
+        self,
+        target: str,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> bytes:
         """Return the whole response to one request (set-up calls and /metrics)."""
-        request = Request("fetch", "exempt", method, target, body=body)
+        request = Request("fetch", "exempt", method, target, body=body, headers=headers)
         async with asyncio.timeout(self.timeout_s):
             return await exchange(self.host, self.port, request.encode(self._authority))
 

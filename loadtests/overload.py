@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from loadtests.campaign import campaign_visit
 from loadtests.catalog import CatalogSnapshot, Weighted
+from loadtests.identity import client_headers
 from loadtests.openloop import Lateness, Outcome, Request, Scrape, lateness_summarize
 from loadtests.results import sample_key
 from perfstats.quantiles import percentile
@@ -68,14 +69,22 @@ class MixEntry:
     build: Callable[[random.Random], Request]
 
 
-def overload_mix(snapshot: CatalogSnapshot, *, carts: Sequence[str]) -> tuple[MixEntry, ...]:
+def cart_client_id(index: int) -> str:
+    """The simulated shopper owning the `index`th cart made for the mix."""
+    return f"overload-cart-{index}"
+
+
+def overload_mix(
+    snapshot: CatalogSnapshot, *, carts: Sequence[str], loadgen_key: str = ""
+) -> tuple[MixEntry, ...]:
     """Return campaign traffic whose capacity a Python generator can exceed on 2 cores.
 
     Cheap and hot: category and product landings with campaign parameters and a click
     id unique to each request (warm pages: the page cache ignores both). Expensive and
     cold: searches with a varied term, price ceiling and sort (nearly every one a miss), deep
     listing pages (deep_browse), a crawler walking the whole catalog (bot). Never shed:
-    API cart adds (critical), into carts made beforehand (`carts`).
+    API cart adds (critical), into carts made beforehand (`carts`), each cart its own
+    client when the store accepts the run's `loadgen_key` (`loadtests/identity.py`).
     """
     categories = snapshot.categories
     deep = [c for c in categories.items if c.pages >= DEEP_PAGE]
@@ -113,8 +122,11 @@ def overload_mix(snapshot: CatalogSnapshot, *, carts: Sequence[str]) -> tuple[Mi
 
     def cart_add(rng: random.Random) -> Request:
         body = json.dumps({"sku": rng.choice(skus), "quantity": 1}).encode()
-        target = f"/api/v1/carts/{rng.choice(carts)}/lines/"
-        return Request("cart-add", "critical", "POST", target, body=body)
+        cart = rng.randrange(len(carts))
+        target = f"/api/v1/carts/{carts[cart]}/lines/"
+        # Each cart is one shopper's (`cart_client_id`), throttled and capped as such.
+        client = tuple(client_headers(cart_client_id(cart), loadgen_key).items())
+        return Request("cart-add", "critical", "POST", target, body=body, headers=client)
 
     return (
         MixEntry("category", 25, "/c/[slug]/", "GET", "browse", category),

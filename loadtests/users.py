@@ -19,6 +19,11 @@ shed under load is its own outcome; a 5xx, an unexpected status or a timeout is 
 In the campaign shapes, visitors arrive from a campaign: the first home, category or
 product page of each visit carries `utm_*` and a click id of its own (`campaign.py`),
 while the request keeps its page's stats name.
+
+Every Locust user sends from one address, yet stands for one shopper per visit, as
+real traffic comes from many: each visit names a client id of its own
+(`identity.py`), and the store throttles and caps each as it would a real client. The
+bot keeps one id for its whole life: it is one client, and meets the throttles.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests.campaign import CampaignTraffic, campaign_for_shape
 from loadtests.catalog import CatalogSnapshot, snapshot_load
-from loadtests.outcomes import expect, expect_or_refusal
+from loadtests.identity import client_headers
+from loadtests.outcomes import BOT_REFUSALS, EXPECTED_REFUSALS, expect, expect_or_refusal
 from loadtests.shapes import SHAPE_ENV
 
 BACKOFFICE_TOKEN_ENV = "PEAKSTORE_BACKOFFICE_TOKEN"
@@ -69,6 +75,11 @@ class StoreUser(FastHttpUser):
         self.catalog = catalog()
         campaign = campaign_for_shape(os.environ.get(SHAPE_ENV, ""))
         self.campaign = CampaignTraffic(campaign, self.rng) if campaign else None
+        self.new_visitor()
+
+    def new_visitor(self) -> None:
+        """From here on, requests come from another shopper (another client)."""
+        self.identity = client_headers(uuid.uuid4().hex)
 
     def page_url(self, path: str, *, landing: bool = False) -> str:
         """`path`, or its campaign URL when it opens a campaign visit (`campaign.py`)."""
@@ -81,7 +92,9 @@ class StoreUser(FastHttpUser):
         the URL, so campaign parameters and click ids never split the stats.
         """
         url = self.page_url(path, landing=landing)
-        with self.client.get(url, name=name, catch_response=True) as response:
+        with self.client.get(
+            url, name=name, headers=self.identity, catch_response=True
+        ) as response:
             ok = expect(response, 200)
         return (response.text or "") if ok else ""
 
@@ -155,10 +168,13 @@ class CartUser(StoreUser):
     def add_to_cart(self) -> None:
         if self.items_in_cart >= self.items_per_visit:
             self.client.cookiejar.clear()
+            self.new_visitor()
             self.items_in_cart = 0
         product = self.catalog.buyable.pick(self.rng)
         url = self.page_url(f"/p/{product.slug}/", landing=True)
-        with self.client.get(url, name="[cart] /p/[slug]/", catch_response=True) as response:
+        with self.client.get(
+            url, name="[cart] /p/[slug]/", headers=self.identity, catch_response=True
+        ) as response:
             if response.status_code == 200 and not _ADD_TO_CART_FORM.search(response.text or ""):
                 response.failure("the product page has no add-to-cart form")
                 return
@@ -168,7 +184,7 @@ class CartUser(StoreUser):
         with self.client.post(
             "/cart/add/",
             data=form,
-            headers={"Origin": (self.host or "").rstrip("/")},
+            headers={**self.identity, "Origin": (self.host or "").rstrip("/")},
             name="[cart] /cart/add/",
             allow_redirects=False,
             catch_response=True,
@@ -191,24 +207,28 @@ class ApiBuyer(StoreUser):
 
     abstract = True
     journey = "buy"
+    refusals = EXPECTED_REFUSALS
 
     def cart_create(self) -> str | None:
         with self.client.post(
             "/api/v1/carts/",
             json={},
+            headers=self.identity,
             name=f"[{self.journey}] /api/v1/carts/",
             catch_response=True,
         ) as response:
-            return response.json()["token"] if expect(response, 201) else None
+            created = expect_or_refusal(response, 201, refusals=self.refusals)
+            return response.json()["token"] if created else None
 
     def cart_add(self, token: str, sku: str) -> bool:
         with self.client.post(
             f"/api/v1/carts/{token}/lines/",
             json={"sku": sku, "quantity": 1},
+            headers=self.identity,
             name=f"[{self.journey}] /api/v1/carts/[token]/lines/",
             catch_response=True,
         ) as response:
-            return expect_or_refusal(response, 201)
+            return expect_or_refusal(response, 201, refusals=self.refusals)
 
     def order_place(self, token: str) -> None:
         order = {
@@ -221,11 +241,11 @@ class ApiBuyer(StoreUser):
         with self.client.post(
             "/api/v1/orders/",
             json=order,
-            headers={"Idempotency-Key": str(uuid.uuid4())},
+            headers={**self.identity, "Idempotency-Key": str(uuid.uuid4())},
             name=f"[{self.journey}] /api/v1/orders/",
             catch_response=True,
         ) as response:
-            expect_or_refusal(response, 201)
+            expect_or_refusal(response, 201, refusals=self.refusals)
 
 
 class BuyerUser(ApiBuyer):
@@ -235,6 +255,7 @@ class BuyerUser(ApiBuyer):
 
     @task
     def buy(self) -> None:
+        self.new_visitor()
         token = self.cart_create()
         if token is None:
             return
@@ -260,6 +281,7 @@ class FlashSaleUser(ApiBuyer):
     @task
     def buy_the_hot_sku(self) -> None:
         hot = self.catalog.hot_product
+        self.new_visitor()
         self.get_page(f"/p/{hot.slug}/", name="[flash] /p/[hot]/", landing=True)
         token = self.cart_create()
         if token is not None and self.cart_add(token, hot.skus[0]):
@@ -310,13 +332,21 @@ class CartHoarderBot(ApiBuyer):
     """A bot filling many carts with hot SKUs and never checking out.
 
     It says what it is in its User-Agent, as well-behaved bots do, so admission control
-    sheds it first; the reservations it makes expire on their own (inventory's TTL).
+    sheds it first. It is one client all its life: the throttles answer it 429 and its
+    holds stop at its share of each SKU (`throttled` and `reservation_limit` are its
+    expected refusals); its reservations expire on their own (inventory's TTL and
+    maximum lifetime).
     """
 
     weight = 1
     journey = "bot"
     wait_time = between(0.1, 0.5)
     default_headers = {"User-Agent": "HoardBot/1.0 (+load test)"}
+    refusals = BOT_REFUSALS
+
+    def new_visitor(self) -> None:
+        if not hasattr(self, "identity"):  # one identity for its whole life
+            super().new_visitor()
 
     @task
     def hoard(self) -> None:

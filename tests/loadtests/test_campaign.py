@@ -70,7 +70,7 @@ class Response:
 class Client:
     def __init__(self): self.requests = []
     @contextlib.contextmanager
-    def get(self, url, *, name, catch_response):
+    def get(self, url, *, name, catch_response, headers=None):
         self.requests.append((url, name))
         yield Response()
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from loadtests.outcomes import expect, expect_or_refusal, outcome_of
+from loadtests.outcomes import BOT_REFUSALS, expect, expect_or_refusal, outcome_of
 
 
 class FakeResponse:
@@ -39,7 +39,8 @@ def test_the_expected_status_is_a_success():
 
 
 @pytest.mark.parametrize(
-    ("status", "code"), [(409, "insufficient_stock"), (402, "payment_declined")]
+    ("status", "code"),
+    [(409, "insufficient_stock"), (409, "reservation_limit"), (402, "payment_declined")],
 )
 def test_a_refusal_a_shopper_may_meet_is_a_success_but_not_a_completion(status, code):
     response = FakeResponse(status, _error(code))
@@ -63,6 +64,17 @@ def test_server_errors_timeouts_and_other_refusals_are_failures(status, body):
 
     assert expect_or_refusal(response, 201) is False
     assert response.verdict.startswith("failure: HTTP")
+
+
+def test_a_throttled_shopper_is_an_error_a_throttled_bot_is_expected():
+    # Each simulated visit is its own client: a shopper meeting a throttle means the
+    # throttle is sized below real traffic. The bot is one client and is meant to.
+    shopper, bot = FakeResponse(429, _error("throttled")), FakeResponse(429, _error("throttled"))
+
+    assert expect_or_refusal(shopper, 201) is False
+    assert shopper.verdict.startswith("failure: HTTP 429")
+    assert expect_or_refusal(bot, 201, refusals=BOT_REFUSALS) is False
+    assert bot.verdict == "success"
 
 
 def test_expect_fails_a_redirect_where_a_page_was_due():

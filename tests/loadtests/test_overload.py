@@ -1,12 +1,15 @@
 """The overload check: its route mix, the figures of a phase, and the verdict per target."""
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import random
 from urllib.parse import parse_qs, urlsplit
 
 from loadtests.campaign import CLICK_NETWORKS
 from loadtests.catalog import snapshot_from_dict
+from loadtests.identity import LOADGEN_HEADER
 from loadtests.openloop import Outcome, Scrape
 from loadtests.overload import (
     DURATION_COUNT,
@@ -244,3 +247,30 @@ def test_deep_pages_bots_and_cart_adds_are_what_admission_control_classes_them()
     # searches vary: nearly every one is a page the cache has not seen
     searches = [r.target for r in by_name["search"]]
     assert len(set(searches)) > 0.9 * len(searches)
+
+
+def test_each_cart_adds_as_its_own_signed_shopper_when_the_store_has_a_key():
+    snapshot = snapshot_from_dict(_snapshot_data())
+    pick = mix_picker(overload_mix(snapshot, carts=["cart-a", "cart-b"], loadgen_key="k"))
+    rng = random.Random(5)
+    adds = [r for r in (pick(rng) for _ in range(500)) if r.name == "cart-add"]
+
+    clients = {}
+    for request in adds:
+        [(name, value)] = request.headers
+        assert name == LOADGEN_HEADER
+        client_id, _, signature = value.partition(".")
+        assert signature == hmac.new(b"k", client_id.encode(), hashlib.sha256).hexdigest()
+        clients.setdefault(request.target, set()).add(client_id)
+        assert f"{name}: {value}\r\n".encode() in request.encode("store")
+    assert {target: len(ids) for target, ids in clients.items()} == {
+        "/api/v1/carts/cart-a/lines/": 1,
+        "/api/v1/carts/cart-b/lines/": 1,
+    }
+    assert clients["/api/v1/carts/cart-a/lines/"] != clients["/api/v1/carts/cart-b/lines/"]
+
+
+def test_without_a_key_requests_carry_no_identity():
+    _, _, requests = _mix_requests(200)
+
+    assert all(request.headers == () for request in requests)

@@ -46,6 +46,7 @@ from devstack.prepare import store_prepare
 from devstack.processes import Stack, StackConfig, StackError, free_port, sigterm_as_interrupt
 from devstack.snapshot import catalog_snapshot_write
 from loadtests.catalog import CatalogSnapshot, snapshot_load
+from loadtests.identity import client_headers
 from loadtests.openloop import (
     Request,
     Target,
@@ -61,6 +62,7 @@ from loadtests.overload import (
     MixEntry,
     PhaseFigures,
     Verdict,
+    cart_client_id,
     mix_picker,
     overload_mix,
     phase_figures,
@@ -122,11 +124,12 @@ async def pages_warm(target: Target, paths: list[str]) -> None:
     await asyncio.gather(client(), client())
 
 
-async def carts_create(target: Target, count: int) -> list[str]:
-    """Open `count` carts through the API; return their tokens."""
+async def carts_create(target: Target, count: int, *, loadgen_key: str) -> list[str]:
+    """Open `count` carts through the API, each as its own shopper; return their tokens."""
     tokens = []
-    for _ in range(count):
-        response = await target.fetch("/api/v1/carts/", method="POST", body=b"{}")
+    for index in range(count):
+        client = tuple(client_headers(cart_client_id(index), loadgen_key).items())
+        response = await target.fetch("/api/v1/carts/", method="POST", body=b"{}", headers=client)
         head, _, body = response.partition(b"\r\n\r\n")
         if head[9:12] != b"201":
             raise CommandError(f"POST /api/v1/carts/ answered {head[9:12].decode()}")
@@ -214,11 +217,13 @@ class Session:
     pids: dict[str, int]
     rng: random.Random
     write: Callable[[str], object]
+    loadgen_key: str  # the store's key for simulated clients (loadtests/identity.py)
 
     async def measure(self, snapshot: CatalogSnapshot, options: dict) -> dict:
         """Warm, probe the capacity, then run each open-loop phase; return the figures."""
         await pages_warm(self.target, warm_paths(snapshot))
-        mix = overload_mix(snapshot, carts=await carts_create(self.target, CARTS))
+        carts = await carts_create(self.target, CARTS, loadgen_key=self.loadgen_key)
+        mix = overload_mix(snapshot, carts=carts, loadgen_key=self.loadgen_key)
         routes, slos = mix_routes(mix)
         pick = mix_picker(mix)
         probe = await self.probe(
@@ -382,6 +387,7 @@ class Command(BaseCommand):
                     pids=stack.pids,
                     rng=random.Random(options["seed"]),
                     write=self.stdout.write,
+                    loadgen_key=env["PEAKSTORE_LOADGEN_KEY"],
                 )
                 report = asyncio.run(session.measure(snapshot, options))
                 stack.check_alive()

@@ -32,8 +32,13 @@ class Command(BaseCommand):
         report_dir = reports / scenario.name
         store_prepare(products=products, stdout=self.stdout)
         token = secrets.token_urlsafe(24)  # the back-office writers' token, for this run
+        # Its load generator's key: each simulated visit is a client of its own to the
+        # store's throttles and holds (loadtests/users.py, toolkit/clients.py).
+        loadgen_key = secrets.token_urlsafe(24)
         config = StackConfig(
-            port=port, log_dir=ENV.var_dir / "log", env={"PEAKSTORE_BACKOFFICE_TOKEN": token}
+            port=port,
+            log_dir=ENV.var_dir / "log",
+            env={"PEAKSTORE_BACKOFFICE_TOKEN": token, "PEAKSTORE_LOADGEN_KEY": loadgen_key},
         )
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
@@ -43,6 +48,7 @@ class Command(BaseCommand):
                     stack=config,
                     report_dir=report_dir,
                     backoffice_token=token,
+                    loadgen_key=loadgen_key,
                     write=self.stdout.write,
                 )
                 self.stdout.write(summary_table(summary))

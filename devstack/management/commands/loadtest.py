@@ -94,8 +94,13 @@ class Command(BaseCommand):
         store_prepare(products=products or scenario.seed_products, stdout=self.stdout)
         # A fresh token per run: the back-office API is open only to this run's writers.
         token = secrets.token_urlsafe(24)
+        # Its load generator's key: each simulated visit is a client of its own to the
+        # store's throttles and holds (loadtests/users.py, toolkit/clients.py).
+        loadgen_key = secrets.token_urlsafe(24)
         config = StackConfig(
-            port=port, log_dir=ENV.var_dir / "log", env={"PEAKSTORE_BACKOFFICE_TOKEN": token}
+            port=port,
+            log_dir=ENV.var_dir / "log",
+            env={"PEAKSTORE_BACKOFFICE_TOKEN": token, "PEAKSTORE_LOADGEN_KEY": loadgen_key},
         )
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
@@ -106,6 +111,7 @@ class Command(BaseCommand):
                     stack=config,
                     report_dir=report_dir,
                     backoffice_token=token,
+                    loadgen_key=loadgen_key,
                     write=self.stdout.write,
                 )
                 # Release decisions the gates took during the run, for the report's timeline.
