@@ -6,7 +6,14 @@ class ToolkitConfig(AppConfig):
     verbose_name = "Toolkit"
 
     def ready(self) -> None:
+        from django.urls import register_converter
+
         from toolkit.cache.registry import autodiscover
+        from toolkit.query import PATH_CONVERTERS
+
+        # Before any URLconf is read: every app's paths use the same strict segments.
+        for name, converter in PATH_CONVERTERS.items():
+            register_converter(converter, name)
 
         # Each app's caches.py declares its namespaces, so the registry is complete
         # before the first request, the audit or `cache_registry` reads it.

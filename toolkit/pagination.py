@@ -5,8 +5,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from toolkit.errors import DomainError
+from toolkit.query import whole_number
 
 T = TypeVar("T")
+# Past any real listing; a larger number is refused like a page past the end.
+MAX_PAGE_NUMBER = 1_000_000
+_PAGE_NUMBER = whole_number(minimum=0, maximum=MAX_PAGE_NUMBER)
 
 
 class InvalidPage(DomainError):
@@ -35,13 +39,16 @@ class Page(Generic[T]):
 
 
 def parse_page_number(raw: str | int | None) -> int:
-    """Turn a user-supplied page number into an int >= 1, or raise InvalidPage."""
+    """Turn a user-supplied page number into an int >= 1, or raise InvalidPage.
+
+    ASCII digits only (toolkit.query.whole_number): `int` would take "١٢" and " 1_0 ".
+    """
     if raw is None or raw == "":
         return 1
     try:
-        number = int(raw)
-    except (TypeError, ValueError):
-        raise InvalidPage("Page must be a whole number.", page=str(raw)[:20]) from None
+        number = int(_PAGE_NUMBER(str(raw)))
+    except ValueError as error:
+        raise InvalidPage(f"Page {error}.", page=str(raw)[:20]) from None
     if number < 1:
         raise InvalidPage("Page must be 1 or more.", page=number)
     return number

@@ -15,9 +15,15 @@ invents next are all dropped without anyone extending a list. To make a page rea
 new parameter, declare it in that page's `QuerySpec`.
 
 Parsers accept ASCII only where a number is expected (`str.isdigit` accepts "²", which
-`int` refuses), refuse NUL and control characters, and bound lengths. A parser raises
-`InvalidParameter`; the spec either drops the value (forgiving parameters, for
-hand-edited links) or raises it for the view to answer with its documented 4xx.
+`int` refuses, and `int` accepts "١٢" and full-width digits), refuse NUL and control characters, and
+bound lengths. A parser raises `ValueError`; the spec turns it into `InvalidParameter`
+and either drops the value (forgiving parameters, for hand-edited links) or raises it for
+the view to answer with its documented 4xx.
+
+They are the store's one way to read input, wherever it arrives: the path converters
+below (`PATH_CONVERTERS`, registered by the toolkit's app) read path segments with them,
+API serializer fields and page form fields wrap them, and `json_depth_check` bounds a
+JSON body's nesting before any parser recurses into it.
 """
 
 from __future__ import annotations
@@ -33,7 +39,15 @@ from django.http import QueryDict
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
+_SIGNED_ASCII_DIGITS = re.compile(r"-?[0-9]{1,18}")
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,140}")
+# Path segments: a slug as long as the longest slug column (a product's), and the
+# URL-safe alphabet of every token the store issues (cart and order tokens, order numbers).
+PATH_SLUG_PATTERN = "[-a-zA-Z0-9_]{1,220}"
+PATH_TOKEN_PATTERN = "[-a-zA-Z0-9_]{1,64}"
+_URL_TOKEN = re.compile(PATH_TOKEN_PATTERN)
+# A JSON body nests objects and arrays at most this deep; the deepest the API reads is 2.
+MAX_JSON_DEPTH = 32
 
 
 class InvalidParameter(ValueError):
@@ -59,11 +73,12 @@ def text(*, max_length: int) -> Callable[[str], str]:
 
 
 def whole_number(*, minimum: int = 0, maximum: int = 10**9) -> Callable[[str], str]:
-    """ASCII digits only, within [minimum, maximum]."""
+    """ASCII digits only (a leading `-` where `minimum` is negative), within the bounds."""
+    digits = _SIGNED_ASCII_DIGITS if minimum < 0 else _ASCII_DIGITS
 
     def parse(raw: str) -> str:
         raw = raw.strip()
-        if not _ASCII_DIGITS.fullmatch(raw):
+        if not digits.fullmatch(raw):
             raise ValueError("must be a whole number written with the digits 0-9")
         number = int(raw)
         if not minimum <= number <= maximum:
@@ -119,6 +134,109 @@ def token(*, max_length: int) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def url_token(raw: str) -> str:
+    """A token the store issued (cart, order access token, order number): URL-safe, bounded."""
+    if not _URL_TOKEN.fullmatch(raw):
+        raise ValueError("is not a valid token")
+    return raw
+
+
+def printable(*, max_length: int) -> Callable[[str], str]:
+    """One line of text as typed (a name, an address line): no control characters, bounded.
+
+    Strict where `text` is forgiving: a posted field with a NUL or a line break is a
+    client's bug to hear about, not a search query to tidy up.
+    """
+
+    def parse(raw: str) -> str:
+        if _CONTROL.search(raw):
+            raise ValueError("must not contain control characters")
+        if len(raw) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        return raw
+
+    return parse
+
+
+class JsonTooDeep(ValueError):
+    """A JSON document nests objects and arrays deeper than its reader allows."""
+
+
+# A string (skipped whole, so brackets inside it do not count) or a bracket.
+_JSON_STRING_OR_BRACKET = re.compile(rb'["\[\]{}]')
+_JSON_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def json_depth_check(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise JsonTooDeep if `raw` nests deeper than `max_depth`, without parsing it.
+
+    `json` recurses once per level, so 5,000 nested brackets overflow its stack (a
+    RecursionError, a 500) before it can say the body is bad. One linear scan answers
+    first; a body with no more brackets than the limit cannot be too deep and is not
+    scanned at all (every body the API expects).
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return
+    depth, position = 0, 0
+    while match := _JSON_STRING_OR_BRACKET.search(raw, position):
+        char = match.group()
+        position = match.end()
+        if char == b'"':
+            rest = _JSON_STRING_REST.match(raw, position)
+            if rest is None:
+                return  # an unterminated string: the parser refuses the body itself
+            position = rest.end()
+        elif char in b"[{":
+            depth += 1
+            if depth > max_depth:
+                raise JsonTooDeep(f"nests deeper than {max_depth} levels")
+        else:
+            depth -= 1
+
+
+# Path converters: a segment the parser refuses matches no route, so it is a 404 (and
+# under /api/ the JSON `not_found`) before any view or query sees it.
+
+
+class RowIdConverter:
+    """A row id: 1 or more in at most 18 ASCII digits, so a huge number is a 404."""
+
+    regex = "[0-9]{1,18}"
+    _parse = staticmethod(whole_number(minimum=1, maximum=10**18 - 1))
+
+    def to_python(self, value: str) -> int:
+        return int(self._parse(value))
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+class SlugConverter:
+    """A slug no longer than any slug column."""
+
+    regex = PATH_SLUG_PATTERN
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class TokenConverter(SlugConverter):
+    """A token the store issued (`url_token`)."""
+
+    regex = PATH_TOKEN_PATTERN
+
+
+# Registered under these names by ToolkitConfig.ready(), before any URLconf is read.
+PATH_CONVERTERS: dict[str, type] = {
+    "row_id": RowIdConverter,
+    "bounded_slug": SlugConverter,
+    "url_token": TokenConverter,
+}
 
 
 @dataclass(frozen=True)

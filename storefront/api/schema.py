@@ -1,7 +1,10 @@
 """OpenAPI metadata for API v1, built from the error-code table so docs cannot drift."""
 
+from django.conf import settings
+
 from storefront.api.contract import CONTRACT_SETTINGS
 from storefront.api.errors import ERROR_CODES
+from toolkit.query import MAX_JSON_DEPTH
 
 API_DESCRIPTION = "\n".join(
     [
@@ -20,6 +23,14 @@ API_DESCRIPTION = "\n".join(
         "Match on `code`: it is stable. `message` is for people and may change. `details` "
         "holds structured context (for `invalid_request`, `details.fields` maps each "
         "field to its problems).",
+        "",
+        "## Limits",
+        "",
+        f"A request body is at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (413 "
+        f"`payload_too_large`) and a JSON body nests objects and arrays at most "
+        f"{MAX_JSON_DEPTH} deep (400 `json_too_deep`). Path segments are ASCII: a slug or "
+        "token outside its pattern, or an id not written in the digits 0-9, names "
+        "nothing (404 `not_found`).",
         "",
         "| code | meaning |",
         "|---|---|",

@@ -4,8 +4,13 @@ Input serializers check shape only: types, required fields, lengths and ranges. 
 rules (is there stock, is the coupon valid) stay in the domain services, which raise
 DomainErrors the exception handler turns into the error shape. Output serializers render
 the frozen dataclasses the selectors return; they never touch the ORM.
+
+Input fields are strict: a string field takes a JSON string (not a number or a boolean)
+with no control characters, read by toolkit.query's parsers like every other input; an
+integer field takes a JSON integer; a decimal is written in ASCII.
 """
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +20,61 @@ from rest_framework import serializers
 from catalog.interface import PRODUCT_SORTS
 from search.interface import MAX_QUERY_LENGTH, SEARCH_SORTS
 from storefront.api.errors import ERROR_CODES
+from toolkit.query import decimal as ascii_decimal
+from toolkit.query import printable, token
+
+# Longest string any input field reads when it states no max_length of its own.
+MAX_INPUT_STRING = 1000
+# Syntax only (ASCII, finite, at most 24 characters): each field states its own range.
+_ANY_DECIMAL = ascii_decimal(minimum=Decimal(-(10**15)), maximum=Decimal(10**15))
+MAX_CURSOR_LENGTH = 500
+
+
+class _StrictString:
+    """A JSON string read by a toolkit.query parser (`printable` unless given another)."""
+
+    def __init__(
+        self, *args: Any, parse: Callable[[str], str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.parse = parse or printable(max_length=kwargs.get("max_length") or MAX_INPUT_STRING)
+
+    def to_internal_value(self, data: object) -> Any:
+        if not isinstance(data, str):  # CharField would take 5 or 1.5 and make it "5"
+            raise serializers.ValidationError("Must be a string.", code="invalid")
+        try:
+            self.parse(data)
+        except ValueError as error:
+            raise serializers.ValidationError(f"This value {error}.", code="invalid") from None
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(_StrictString, serializers.CharField):
+    pass
+
+
+class StrictSlugField(_StrictString, serializers.SlugField):
+    pass
+
+
+class StrictRegexField(_StrictString, serializers.RegexField):
+    pass
+
+
+class StrictEmailField(_StrictString, serializers.EmailField):
+    pass
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal written in ASCII digits (`Decimal` accepts "١٢"), within its bounds."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, str):
+            try:
+                _ANY_DECIMAL(data)
+            except ValueError:
+                self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -69,11 +129,11 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ProductListQuerySerializer(serializers.Serializer):
-    category = serializers.SlugField(
+    category = StrictSlugField(
         required=False, max_length=140, help_text="Only products in this category's subtree."
     )
     brand = serializers.ListField(
-        child=serializers.SlugField(max_length=140),
+        child=StrictSlugField(max_length=140),
         required=False,
         max_length=20,
         help_text="Only products of these brands; repeat the parameter for several.",
@@ -82,41 +142,40 @@ class ProductListQuerySerializer(serializers.Serializer):
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(
-        required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default=""
-    )
-    category = serializers.SlugField(
+    q = StrictCharField(required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default="")
+    category = StrictSlugField(
         required=False, max_length=140, help_text="Only products in this category's subtree."
     )
     brand = serializers.ListField(
-        child=serializers.SlugField(max_length=140),
+        child=StrictSlugField(max_length=140),
         required=False,
         max_length=20,
         help_text="Only these brands; repeat the parameter for several.",
     )
-    price_min = serializers.DecimalField(
+    price_min = StrictDecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
     )
-    price_max = serializers.DecimalField(
+    price_max = StrictDecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
     )
     attr = serializers.ListField(
-        child=serializers.RegexField(r"^[\w -]{1,40}:.{1,80}$"),
+        child=StrictRegexField(r"^[\w -]{1,40}:.{1,80}$"),
         required=False,
         max_length=20,
         help_text="`name:value`, e.g. `colour:red`; values of one name are alternatives.",
     )
     in_stock = serializers.BooleanField(required=False, default=False)
     sort = serializers.ChoiceField(choices=SEARCH_SORTS, default="relevance")
-    cursor = serializers.CharField(
-        required=False, max_length=500, help_text="`next` of the previous page, as given."
+    cursor = StrictCharField(
+        required=False,
+        max_length=MAX_CURSOR_LENGTH,
+        parse=token(max_length=MAX_CURSOR_LENGTH),
+        help_text="`next` of the previous page, as given.",
     )
 
 
 class SuggestQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(
-        required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default=""
-    )
+    q = StrictCharField(required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default="")
 
 
 class BrandSerializer(serializers.Serializer):
@@ -252,7 +311,7 @@ class CartCreatedSerializer(serializers.Serializer):
 
 
 class CartLineAddSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = StrictCharField(max_length=64)
     quantity = QuantityField()
 
 
@@ -261,7 +320,7 @@ class CartLineUpdateSerializer(serializers.Serializer):
 
 
 class CouponApplySerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=40, allow_blank=True, help_text="Blank removes it.")
+    code = StrictCharField(max_length=40, allow_blank=True, help_text="Blank removes it.")
 
 
 class CouponSerializer(serializers.Serializer):
@@ -317,27 +376,25 @@ class CartSerializer(serializers.Serializer):
 
 
 class ShippingAddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    city = serializers.CharField(max_length=100)
-    postal_code = serializers.CharField(max_length=20)
-    country = serializers.RegexField(
-        r"^[A-Za-z]{2}$", help_text="ISO 3166-1 alpha-2 code, e.g. `DE`."
-    )
+    name = StrictCharField(max_length=120)
+    line1 = StrictCharField(max_length=200)
+    line2 = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    city = StrictCharField(max_length=100)
+    postal_code = StrictCharField(max_length=20)
+    country = StrictRegexField(r"^[A-Za-z]{2}$", help_text="ISO 3166-1 alpha-2 code, e.g. `DE`.")
 
 
 class OrderCreateSerializer(serializers.Serializer):
     """What a client may send. Prices, totals and discounts are not among them: the
     server computes every amount, and unknown fields are ignored."""
 
-    cart = serializers.CharField(max_length=64, help_text="The cart token.")
-    email = serializers.EmailField(max_length=254)
+    cart = StrictCharField(max_length=64, help_text="The cart token.")
+    email = StrictEmailField(max_length=254)
     shipping_address = ShippingAddressSerializer()
-    shipping_method = serializers.CharField(
+    shipping_method = StrictCharField(
         max_length=20, default="standard", help_text="`standard` or `express`."
     )
-    payment_token = serializers.CharField(
+    payment_token = StrictCharField(
         max_length=100, help_text="Simulated: `tok_ok`, `tok_decline`, `tok_timeout`."
     )
 

@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 
 from checkout.interface import SHIPPING_METHODS
 from storefront.pages.shell import CURRENCY_SYMBOLS
+from toolkit.query import printable, whole_number
 
 PAYMENT_TEST_CARDS = (
     ("tok_ok", "Test card — succeeds"),
@@ -18,19 +19,44 @@ PAYMENT_TEST_CARDS = (
 _WHOLE_NUMBER = {"invalid": "Quantity must be a whole number.", "required": "Enter a quantity."}
 
 
+class WholeNumberField(forms.IntegerField):
+    """An integer in ASCII digits (toolkit.query.whole_number): `int` takes "١٢"."""
+
+    _parse = staticmethod(whole_number(minimum=-(10**9), maximum=10**9))
+
+    def to_python(self, value: object) -> int | None:
+        if value in self.empty_values:
+            return None
+        try:
+            return int(self._parse(str(value)))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class LineField(forms.CharField):
+    """One line of typed text: no control characters (toolkit.query.printable)."""
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        try:
+            printable(max_length=self.max_length or 1000)(value)
+        except ValueError as error:
+            raise forms.ValidationError(f"This field {error}.", code="invalid") from None
+
+
 class AddToCartForm(forms.Form):
-    sku = forms.CharField(max_length=64, error_messages={"required": "Choose a variant."})
+    sku = LineField(max_length=64, error_messages={"required": "Choose a variant."})
     # No range here: the per-line cap is a checkout rule, and checkout says it best.
-    quantity = forms.IntegerField(error_messages=_WHOLE_NUMBER)
+    quantity = WholeNumberField(error_messages=_WHOLE_NUMBER)
 
 
 class LineQuantityForm(forms.Form):
-    quantity = forms.IntegerField(error_messages=_WHOLE_NUMBER)
+    quantity = WholeNumberField(error_messages=_WHOLE_NUMBER)
 
 
 class CouponForm(forms.Form):
     # Blank removes the coupon.
-    code = forms.CharField(max_length=40, required=False, strip=True)
+    code = LineField(max_length=40, required=False, strip=True)
 
 
 def _shipping_choices() -> list[tuple[str, str]]:
@@ -46,11 +72,11 @@ def _shipping_choices() -> list[tuple[str, str]]:
 
 class CheckoutForm(forms.Form):
     email = forms.EmailField(max_length=254)
-    name = forms.CharField(max_length=120, label="Full name")
-    line1 = forms.CharField(max_length=200, label="Address")
-    line2 = forms.CharField(max_length=200, required=False, label="Address line 2 (optional)")
-    city = forms.CharField(max_length=100)
-    postal_code = forms.CharField(max_length=20, label="Postal code")
+    name = LineField(max_length=120, label="Full name")
+    line1 = LineField(max_length=200, label="Address")
+    line2 = LineField(max_length=200, required=False, label="Address line 2 (optional)")
+    city = LineField(max_length=100)
+    postal_code = LineField(max_length=20, label="Postal code")
     country = forms.CharField(
         min_length=2,
         max_length=2,

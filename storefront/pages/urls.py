@@ -1,31 +1,18 @@
 """The public page paths: public contract, users' scripts depend on them."""
 
-from django.urls import path, register_converter
+from django.urls import path
 
 from storefront.pages import seo
 from storefront.pages.views import browse, cart, checkout
 
-
-class RowIdConverter:
-    """A positive id that fits a 64-bit column, so a huge number is a 404, not an error."""
-
-    regex = "[0-9]{1,18}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-register_converter(RowIdConverter, "row_id")
-
+# Segments use toolkit.query's converters (`row_id`, `bounded_slug`, `url_token`): a value
+# they refuse (too long, a NUL, a digit outside 0-9) matches no route and is a plain 404.
 app_name = "pages"
 
 urlpatterns = [
     path("", browse.home, name="home"),
-    path("c/<slug:slug>/", browse.category_detail, name="category"),
-    path("p/<slug:slug>/", browse.product_detail, name="product"),
+    path("c/<bounded_slug:slug>/", browse.category_detail, name="category"),
+    path("p/<bounded_slug:slug>/", browse.product_detail, name="product"),
     path("search/", browse.search, name="search"),
     path("cart/", cart.cart_detail, name="cart"),
     path("cart/add/", cart.cart_add, name="cart-add"),
@@ -33,9 +20,9 @@ urlpatterns = [
     path("cart/lines/<row_id:line_id>/remove/", cart.cart_line_remove, name="cart-line-remove"),
     path("cart/coupon/", cart.cart_coupon, name="cart-coupon"),
     path("checkout/", checkout.checkout, name="checkout"),
-    # Order numbers are letters, digits and dashes; the slug converter refuses anything
-    # else (a NUL byte would make PostgreSQL raise) before it reaches a query.
-    path("orders/<slug:number>/", checkout.order_detail, name="order"),
+    # Order numbers are letters, digits and dashes; the converter refuses anything else
+    # (a NUL byte would make PostgreSQL raise) before it reaches a query.
+    path("orders/<url_token:number>/", checkout.order_detail, name="order"),
     path("robots.txt", seo.robots_txt, name="robots"),
     path(
         "sitemap.xml",
@@ -44,7 +31,7 @@ urlpatterns = [
         name="sitemap-index",
     ),
     path(
-        "sitemap-<slug:section>.xml",
+        "sitemap-<bounded_slug:section>.xml",
         seo.sitemap_section,
         {"sitemaps": seo.SITEMAPS},
         name="sitemap-section",

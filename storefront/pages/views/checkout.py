@@ -30,6 +30,7 @@ from storefront.pages.forms import CheckoutForm
 from storefront.pages.shell import private_meta, render_page
 from storefront.pages.views.cart import SeeOther, open_cart
 from toolkit.errors import DomainError
+from toolkit.query import url_token
 
 # Orders whose payment went through or may still go through; anything else failed.
 PLACED_STATUSES = {"paid", "pending_payment"}
@@ -134,8 +135,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     """Show an order's status to whoever holds its token; anyone else gets 404."""
     token = request.GET.get("token") or request.session.get("orders", {}).get(number, "")
     try:
-        order = order_view(number=number, access_token=token)
-    except OrderNotFound:
+        order = order_view(number=number, access_token=url_token(token))
+    except (ValueError, OrderNotFound):  # ValueError: not a token the store issues
         raise Http404("No such order.") from None
     return render_page(
         request,
