@@ -258,12 +258,14 @@ class CacheReader:
     def _counters(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         found = store.call(self.namespace, lambda cache: cache.get_many(keys))
         for key in keys:
-            if key not in found:
+            if found.get(key) is None:
                 # First use (or evicted): start from the clock; `add` lets one writer win.
-                store.call(
-                    self.namespace, methodcaller("add", key, _new_generation(), GENERATION_TTL)
-                )
-                found[key] = store.call(self.namespace, methodcaller("get", key))
+                started = _new_generation()
+                store.call(self.namespace, methodcaller("add", key, started, GENERATION_TTL))
+                winner = store.call(self.namespace, methodcaller("get", key))
+                # Gone again already (evicted, or the cache was cleared): ours stands in,
+                # and the next read starts it afresh.
+                found[key] = started if winner is None else winner
         return tuple(int(found[key]) for key in keys)
 
     def version(self, generations: tuple[int, ...] | None = None) -> str:
