@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -74,9 +75,10 @@ class Reservation(models.Model):
     holder = models.CharField(max_length=64)
     # The client who asked (toolkit.clients.client_key, opaque): its holds on a SKU,
     # across all its carts, are capped at a share of the stock.
-    client = models.CharField(max_length=64, blank=True, default="")
+    # Database defaults too, so code still running during a deploy can insert without them.
+    client = models.CharField(max_length=64, blank=True, default="", db_default="")
     quantity = models.PositiveIntegerField()
-    held_since = models.DateTimeField(default=timezone.now)
+    held_since = models.DateTimeField(default=timezone.now, db_default=Now())
     expires_at = models.DateTimeField()
 
     class Meta:
