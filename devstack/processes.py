@@ -364,6 +364,10 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "INTEGRATIONS_UPSTREAM_URL": self.config.upstream_url,
             "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir),
+            # A local stack: its readiness checks and /metrics scrapers send no ops token,
+            # so ops access stays open whatever the shell exported (storefront.ops.access).
+            "PEAKSTORE_OPS_TOKEN": "",
+            "PEAKSTORE_OPS_ALLOWED_NETWORKS": "",
             **self.config.env,
         }
         if self.config.log_dir:

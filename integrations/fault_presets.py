@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 
 from integrations.simulator.presets import PRESETS
+from integrations.simulator.server import CONTROL_HEADER
 
 # Every dependency the simulator plays (simulator.server.dependencies).
 DEPENDENCIES = ("payment", "erp", "pim", "tax", "shipping", "recommendations", "reviews")
@@ -22,7 +23,15 @@ class UnknownPreset(ValueError):
 
 def _control(method: str, path: str, *, url: str | None = None, **kwargs: Any) -> Any:
     base = (url or settings.INTEGRATIONS_UPSTREAM_URL).rstrip("/")
-    response = httpx.request(method, f"{base}{path}", timeout=5, trust_env=False, **kwargs)
+    # The header no cross-site page can send: the simulator refuses writes without it.
+    response = httpx.request(
+        method,
+        f"{base}{path}",
+        headers={CONTROL_HEADER: "1"},
+        timeout=5,
+        trust_env=False,
+        **kwargs,
+    )
     response.raise_for_status()
     return response.json()
 

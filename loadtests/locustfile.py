@@ -170,7 +170,12 @@ def _faults_switch(preset: str) -> None:
         return
     try:
         response = httpx.post(
-            f"{upstream.rstrip('/')}/_faults/preset/{preset}", timeout=5, trust_env=False
+            f"{upstream.rstrip('/')}/_faults/preset/{preset}",
+            # The simulator refuses control writes without it (a cross-site page cannot
+            # send it); named here, not imported: this package imports no app.
+            headers={"X-Simulator-Control": "1"},
+            timeout=5,
+            trust_env=False,
         )
         response.raise_for_status()
         logger.info("simulator fault preset: %s", preset)

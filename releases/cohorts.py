@@ -10,6 +10,15 @@ exists, else `visitor:<id>` from the first-party cookie this middleware sets (a 
 id, a year long, HttpOnly, SameSite=Lax). Cohorts are labelled for every partly exposed
 rollout on every route (so checkout completion can be compared), but a flag is only
 ever *on* on the routes it declares.
+
+The visitor cookie is signed with the secret key: a visitor cannot pick an id that
+hashes into the cohort they want, and a forged or unsigned value counts as no cookie (a
+new id is decided). Shared caches (a CDN, a proxy) must neither keep the cookie nor hand
+one cohort's page to another, so `releases_response_finish` makes a response that
+depends on the cohort private (`Vary: Cookie`), and sets a new visitor's cookie only on
+a response no shared cache may keep: on a public one (a cached page of a route no
+partly exposed flag changes) the cohort decided for this request is used and the cookie
+waits for a private response (a flag's own pages, the cart, checkout).
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from releases import metrics
 from releases.hashing import BASIS_POINTS, subject_exposed
@@ -34,6 +44,8 @@ from toolkit.once import created_once
 
 SUBJECT_COOKIE = "peakstore_subject"
 SUBJECT_COOKIE_AGE = 365 * 24 * 3600
+# Namespaces the cookie's signature, so no other signed value of the store passes for it.
+SUBJECT_COOKIE_SALT = "releases.cohorts"
 PARTIAL_STATUSES = frozenset({"running", "held"})
 
 
@@ -78,10 +90,49 @@ def _subject(request: HttpRequest) -> tuple[str, str | None]:
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
         return f"session:{session.session_key}", None
-    if visitor := request.COOKIES.get(SUBJECT_COOKIE):
-        return f"visitor:{visitor[:64]}", None
+    if visitor := _visitor_id(request):
+        return f"visitor:{visitor}", None
     visitor = uuid.uuid4().hex
     return f"visitor:{visitor}", visitor
+
+
+def _visitor_id(request: HttpRequest) -> str | None:
+    """The visitor id of a cookie this store signed; None for none, a forged or an
+    unsigned one, or one older than the cookie's age."""
+    if SUBJECT_COOKIE not in request.COOKIES:
+        return None
+    visitor = request.get_signed_cookie(
+        SUBJECT_COOKIE, default=None, salt=SUBJECT_COOKIE_SALT, max_age=SUBJECT_COOKIE_AGE
+    )
+    return visitor or None
+
+
+def _publicly_cacheable(response: HttpResponseBase) -> bool:
+    cache_control = response.get("Cache-Control", "").lower()
+    return "public" in cache_control or "s-maxage" in cache_control
+
+
+def releases_response_finish(
+    request: HttpRequest, response: HttpResponseBase, releases: RequestReleases
+) -> None:
+    """Keep a response that depends on the visitor's cohort out of shared caches, and
+    give a new visitor their cookie where no shared cache can keep it."""
+    if releases.scoped:
+        # The page differs by cohort: a shared cache would hand it to the other one.
+        patch_cache_control(response, private=True)
+        patch_vary_headers(response, ("Cookie",))
+    if releases.new_subject and not _publicly_cacheable(response):
+        # The cookie is this visitor's alone: no shared cache may keep it either.
+        patch_cache_control(response, private=True)
+        response.set_signed_cookie(
+            SUBJECT_COOKIE,
+            releases.new_subject,
+            salt=SUBJECT_COOKIE_SALT,
+            max_age=SUBJECT_COOKIE_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
 
 
 # While no rollout is partly exposed, a route's decision depends on the snapshot alone:
@@ -216,15 +267,7 @@ class ReleaseMiddleware:
             releases_observe(
                 releases, seconds=time.perf_counter() - started, status=response.status_code
             )
-        if releases.new_subject:
-            response.set_cookie(
-                SUBJECT_COOKIE,
-                releases.new_subject,
-                max_age=SUBJECT_COOKIE_AGE,
-                httponly=True,
-                samesite="Lax",
-                secure=request.is_secure(),
-            )
+        releases_response_finish(request, response, releases)
         return response
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:

@@ -4,7 +4,8 @@ Declaring flags (in `<app>/releases.py`): `flag_declare(FlagSpec(...))` with `St
 `Criteria` and `FlagKind`. The request path: `flag_enabled`, `release_variant`, and for
 the page cache, which answers before the middleware's `process_view`,
 `releases_decide` with a snapshot from `snapshot_as_of` / `snapshot_refresh` (valid while
-the cache epoch has not moved), and `releases_observe`. Reading state for people:
+the cache epoch has not moved), `releases_observe` and `releases_response_finish`.
+Reading state for people:
 `releases_overview`, `release_decisions`.
 """
 
@@ -14,6 +15,7 @@ from releases.cohorts import (
     release_variant,
     releases_decide,
     releases_observe,
+    releases_response_finish,
 )
 from releases.selectors import release_decisions, releases_overview
 from releases.spec import Criteria, FlagKind, FlagSpec, Step, flag_declare
@@ -32,6 +34,7 @@ __all__ = [
     "releases_decide",
     "releases_observe",
     "releases_overview",
+    "releases_response_finish",
     "snapshot_as_of",
     "snapshot_refresh",
 ]

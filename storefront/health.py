@@ -15,6 +15,9 @@ A cache or broker outage is shared by every instance: taking them all out of the
 balancer would turn a slower store (reads go to the database, order emails wait in the
 outbox) into no store at all, so those keep the instance in rotation and say so. Without
 the database nothing can be served, and the load balancer should know.
+
+Both are served only to whom ops access lets in (`storefront.ops.access`: a bearer
+token or allowed networks, required in production; open in the local profiles).
 """
 
 import logging
@@ -28,6 +31,7 @@ from django.views.decorators.http import require_safe
 
 from storefront.caches import READINESS_PROBES
 from storefront.celery import app as celery_app
+from storefront.ops.access import ops_access_required
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +75,7 @@ REQUIRED_CHECKS = frozenset({"database"})
 
 @require_safe
 @never_cache
+@ops_access_required
 def healthz(request: HttpRequest) -> JsonResponse:
     """Answer that the process is alive, without touching any backing service."""
     return JsonResponse({"status": "ok"})
@@ -78,6 +83,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 @never_cache
+@ops_access_required
 def readyz(request: HttpRequest) -> JsonResponse:
     """Run every readiness check; name what is down; 503 only if a required one is."""
     checks = {}

@@ -10,7 +10,9 @@ request id, admission control and the metrics, so a hit is still identified, adm
 and counted. It steps aside, and the full path runs, whenever the answer could be
 personal or is not ready:
 - the request carries a session cookie (a signed-in user's cohort comes from it);
-- a partly exposed rollout must give this visitor a cohort cookie first;
+- a partly exposed rollout of a flag on this route must give this visitor a cohort
+  cookie first (on a route no such flag changes, the page is the same for every cohort:
+  it is served, and its public response never carries the cookie);
 - the query is invalid (the view answers with its documented 4xx);
 - the entry is missing, stale or due for an early refresh (single flight recomputes it).
 """
@@ -25,6 +27,7 @@ from releases.interface import (
     release_variant,
     releases_decide,
     releases_observe,
+    releases_response_finish,
     snapshot_as_of,
     snapshot_refresh,
 )
@@ -78,7 +81,8 @@ class PageCacheMiddleware:
         epoch, snapshot = snapshot_as_of()
         for attempt in range(2):
             releases = releases_decide(request, match.view_name, snapshot)
-            if not releases.new_subject:
+            # A page this visitor's cohort changes, and they have no cookie yet.
+            if not (releases.new_subject and releases.scoped):
                 peeked = policy.peek(request, variant=releases.variant)
                 if peeked.epoch == epoch:
                     break
@@ -91,4 +95,6 @@ class PageCacheMiddleware:
             return None
         if releases.scoped:
             releases_observe(releases, seconds=perf_counter() - started, status=200)
-        return cached_response(request, peeked.value)
+        response = cached_response(request, peeked.value)
+        releases_response_finish(request, response, releases)
+        return response

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from integrations.simulator.server import CONTROL_HEADER
+
 ROOT = Path(__file__).resolve().parent.parent
 READY_PREFIX = "simulator listening on "
 START_TIMEOUT_S = 15
@@ -29,7 +31,9 @@ class UpstreamSimulator:
     process: subprocess.Popen[str]
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.url}{path}", timeout=5, **kwargs)
+        response = httpx.request(
+            method, f"{self.url}{path}", headers={CONTROL_HEADER: "1"}, timeout=5, **kwargs
+        )
         response.raise_for_status()
         return response.json()
 

@@ -13,8 +13,17 @@ Control API (never subject to faults):
                                     named preset's (presets.py); 404 for an unknown name
     GET  /_stats                 -> 200 {dependency: {"requests", <outcome>: count}}
     POST /_state/reset           -> 200, every dependency forgets what it recorded (tests)
+
+The control API answers only requests a web page on another site cannot make: every
+write carries the `X-Simulator-Control` header (a body, as `application/json`), and the
+Host is an IP address or `localhost`. A cross-site form or a simple `fetch` cannot set
+the header, and a `fetch` that does must first pass a CORS preflight, which this server
+never grants (OPTIONS is not served). A page whose own name was made to resolve to
+127.0.0.1 (DNS rebinding) sends that name as the Host and is refused even for reads.
+Otherwise 403 `control_header_missing` or `host_not_allowed`, 415 `json_required`.
 """
 
+import ipaddress
 import json
 import select
 import socket
@@ -39,6 +48,9 @@ from integrations.simulator.tax import Tax
 _DRIP_CHUNK_BYTES = 16
 _DRIP_MIN_PIECES = 8  # even a tiny answer drips in pieces, none late alone
 _MAX_BODY_BYTES = 1 << 20
+# Sent by every client of the control API (`integrations.fault_presets`, the load tests).
+CONTROL_HEADER = "X-Simulator-Control"
+_READS = frozenset({"GET", "HEAD"})
 
 
 def dependencies(catalog: SimCatalog) -> list[Dependency]:
@@ -100,12 +112,18 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
+        control = url.path == "/health" or url.path.startswith("/_")
         try:
-            body = self._read_json()
+            # Read whole even when refused: the connection's next request starts after it.
+            raw = self._read_body()
+            if control and (refusal := self._control_refusal()):
+                self._send(refusal)
+                return
+            body = json.loads(raw) if raw.strip() else None
         except ValueError as invalid:
             self._send(error(400, "invalid_json", str(invalid)))
             return
-        if url.path == "/health" or url.path.startswith("/_"):
+        if control:
             self._send(self._control(url.path, body))
             return
         found = self._route(url.path)
@@ -160,6 +178,19 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 return candidate
         return candidates[0] if candidates else None
 
+    def _control_refusal(self) -> Reply | None:
+        """Why this control request is refused (see the module's docstring), or None."""
+        if not _host_allowed(self.headers.get("Host", "")):
+            return error(403, "host_not_allowed", "the Host must be an IP address or localhost")
+        if self.command in _READS:
+            return None
+        if not self.headers.get(CONTROL_HEADER):
+            return error(403, "control_header_missing", f"send the {CONTROL_HEADER} header")
+        content_type = self.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if int(self.headers.get("Content-Length") or 0) and content_type != "application/json":
+            return error(415, "json_required", "a control request's body is application/json")
+        return None
+
     def _control(self, path: str, body: Any) -> Reply:
         faults = self.server.faults
         if (self.command, path) == ("GET", "/health"):
@@ -192,12 +223,11 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return Reply(200, box.status())
         return error(404, "not_found")
 
-    def _read_json(self) -> Any:
+    def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 <= length <= _MAX_BODY_BYTES:
             raise ValueError("body too large")
-        raw = self.rfile.read(length) if length else b""
-        return json.loads(raw) if raw.strip() else None
+        return self.rfile.read(length) if length else b""
 
     def _send(self, reply: Reply, *, drip_s: float = 0.0) -> None:
         payload = json.dumps(reply.body).encode()
@@ -244,3 +274,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 return True
             time.sleep(min(left, 0.1))  # a pipelined request is waiting; keep holding
         return False
+
+
+def _host_allowed(host_header: str) -> bool:
+    """An IP address or localhost: no name a DNS-rebinding page could have chosen."""
+    try:
+        host = urlsplit(f"//{host_header}").hostname or ""
+        if host != "localhost":
+            ipaddress.ip_address(host)
+    except ValueError:  # not an address, or not even a host ("[")
+        return False
+    return True

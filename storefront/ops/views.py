@@ -1,7 +1,8 @@
 """`/metrics` for Prometheus, and `/ops/` with its data for staff.
 
-`/metrics` is for the scraper on the private network (as /healthz is for the load
-balancer); expose it publicly only behind something that restricts it.
+`/metrics` is for the scraper (as /healthz is for the load balancer): ops access
+(`storefront.ops.access`) lets in only the token's bearers or the allowed networks once
+either is configured, as production requires.
 """
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_safe
 
 from releases.interface import releases_overview
 from storefront.celery import app as celery_app
+from storefront.ops.access import ops_access_required
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
 from storefront.ops.readings import reading_take, ring_update
 from toolkit.manifest import ownership_manifest
@@ -23,6 +25,7 @@ from toolkit.metrics.celery import CeleryQueueCollector
 
 @require_safe
 @never_cache
+@ops_access_required
 def metrics(request: HttpRequest) -> HttpResponse:
     """Expose every process's metrics, plus the queue depth read from the broker now."""
     queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)

@@ -19,6 +19,7 @@ from catalog.interface import (
     category_sitemap_entries,
     product_sitemap_entries,
 )
+from storefront.caches import SITEMAP_PAGES
 from storefront.offers import VariantOffer
 from storefront.page_cache import cached_page
 from storefront.pages.shell import json_ld
@@ -109,10 +110,13 @@ class CategorySitemap(Sitemap):
 SITEMAPS = {"categories": CategorySitemap, "products": ProductSitemap}
 
 
-# Sitemaps list every product (a few MB at 100k): crawlers fetch them often, and a page
-# cache entry is retired with the catalog it lists. Sections page with `?p=`.
+# Sitemaps list every product (a few MB at 100k): crawlers fetch them often, and an
+# entry of their own namespace lives until the catalog it lists changes. Sections page
+# with `?p=`.
 SITEMAP_QUERY = QuerySpec(
     Param("p", whole_number(minimum=1, maximum=1_000_000), strict=True, invalid_status=404)
 )
-sitemap_index = require_safe(cached_page(QuerySpec())(sitemap_views.index))
-sitemap_section = require_safe(cached_page(SITEMAP_QUERY)(sitemap_views.sitemap))
+sitemap_index = require_safe(cached_page(QuerySpec(), pages=SITEMAP_PAGES)(sitemap_views.index))
+sitemap_section = require_safe(
+    cached_page(SITEMAP_QUERY, pages=SITEMAP_PAGES)(sitemap_views.sitemap)
+)

@@ -14,6 +14,7 @@ from integrations.interface import (
     reviews_for_product,
 )
 from integrations.simulator.faults import FaultProfile
+from integrations.simulator.server import CONTROL_HEADER
 
 HEALTHY = FaultProfile().to_json()
 
@@ -36,8 +37,9 @@ def test_a_preset_sets_what_it_names_and_makes_the_rest_healthy(upstream_simulat
 def test_the_simulator_applies_a_preset_by_name_and_refuses_one_it_does_not_know(
     upstream_simulator,
 ):
-    applied = httpx.post(f"{upstream_simulator.url}/_faults/preset/payment-down")
-    unknown = httpx.post(f"{upstream_simulator.url}/_faults/preset/no-such-preset")
+    control = {CONTROL_HEADER: "1"}
+    applied = httpx.post(f"{upstream_simulator.url}/_faults/preset/payment-down", headers=control)
+    unknown = httpx.post(f"{upstream_simulator.url}/_faults/preset/no-such-preset", headers=control)
 
     assert applied.status_code == 200
     assert applied.json()["profiles"]["payment"]["down"] is True

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from integrations.simulator.faults import FaultProfile, InvalidProfile, _lognormal_s
+from integrations.simulator.server import CONTROL_HEADER
 from tests.simulator import running_simulator
 
 CAPTURES = "/payment/captures"  # a cheap payment route that changes nothing
@@ -15,7 +16,9 @@ CAPTURES = "/payment/captures"  # a cheap payment route that changes nothing
 
 @pytest.fixture
 def gateway(upstream_simulator):
-    with httpx.Client(base_url=upstream_simulator.url, timeout=5) as client:
+    with httpx.Client(
+        base_url=upstream_simulator.url, headers={CONTROL_HEADER: "1"}, timeout=5
+    ) as client:
         yield client
 
 

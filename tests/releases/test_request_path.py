@@ -3,10 +3,11 @@
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.test.utils import CaptureQueriesContext
 
 from releases import metrics
-from releases.cohorts import SUBJECT_COOKIE
+from releases.cohorts import SUBJECT_COOKIE, SUBJECT_COOKIE_SALT
 from releases.hashing import subject_bucket
 from releases.services import release_decide
 from toolkit.cache import registry
@@ -25,7 +26,21 @@ def decide(db, django_capture_on_commit_callbacks):
     return run
 
 
-def visitor_in(cohort: str) -> str:
+def signed(visitor: str) -> str:
+    """The cookie value the store sets for a visitor id (`set_signed_cookie`)."""
+    response = HttpResponse()
+    response.set_signed_cookie(SUBJECT_COOKIE, visitor, salt=SUBJECT_COOKIE_SALT)
+    return response.cookies[SUBJECT_COOKIE].value
+
+
+def unsigned(value: str) -> str:
+    """The visitor id a cookie value holds; raises BadSignature for a forged one."""
+    request = HttpRequest()
+    request.COOKIES[SUBJECT_COOKIE] = value
+    return request.get_signed_cookie(SUBJECT_COOKIE, salt=SUBJECT_COOKIE_SALT)
+
+
+def visitor_id_in(cohort: str) -> str:
     """A visitor id whose bucket puts it in `cohort` of recommendations-v2 at 5%."""
     for i in range(10_000):
         bucket = subject_bucket(
@@ -34,6 +49,11 @@ def visitor_in(cohort: str) -> str:
         if (bucket < 500) == (cohort == "canary"):
             return f"v{i}"
     raise AssertionError("no such visitor")
+
+
+def visitor_in(cohort: str) -> str:
+    """The signed cookie of a visitor in `cohort` of recommendations-v2 at 5%."""
+    return signed(visitor_id_in(cohort))
 
 
 def cold_queries(client, url) -> int:

@@ -24,6 +24,7 @@ STORE_NAMESPACES = {
     "storefront.fragment",
     "storefront.page",
     "storefront.search_page",
+    "storefront.sitemap",
 }
 
 

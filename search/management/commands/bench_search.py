@@ -1,6 +1,7 @@
 """Benchmark: search p95 at 100,000 products vs 1,000, side by side on PostgreSQL.
 
-`DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python manage.py bench_search`
+`DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python manage.py bench_search` (with
+`REDIS_URL` and `CELERY_BROKER_URL` too: the services profile needs all three)
 
 1. Creates (once) two databases next to DATABASE_URL's, `peakstore_bench_search_1000`
    and `peakstore_bench_search_100000`, migrates and seeds them with `seed_store`
