@@ -31,11 +31,20 @@ MAX_CURSOR_LENGTH = 500
 
 
 class _StrictString:
-    """A JSON string read by a toolkit.query parser (`printable` unless given another)."""
+    """A JSON string read by a toolkit.query parser (`printable` unless given another).
+
+    A field with a pattern (slug, regex, e-mail) is matched as sent, not trimmed first:
+    its pattern, as the schema states it, is its whole rule ("a:" and an em space would
+    pass the pattern, then fail it trimmed to "a:"; " DE" would fail it, then pass).
+    """
+
+    trimmed = True
 
     def __init__(
         self, *args: Any, parse: Callable[[str], str] | None = None, **kwargs: Any
     ) -> None:
+        if not self.trimmed:
+            kwargs.setdefault("trim_whitespace", False)
         super().__init__(*args, **kwargs)
         self.parse = parse or printable(max_length=kwargs.get("max_length") or MAX_INPUT_STRING)
 
@@ -54,15 +63,15 @@ class StrictCharField(_StrictString, serializers.CharField):
 
 
 class StrictSlugField(_StrictString, serializers.SlugField):
-    pass
+    trimmed = False
 
 
 class StrictRegexField(_StrictString, serializers.RegexField):
-    pass
+    trimmed = False
 
 
 class StrictEmailField(_StrictString, serializers.EmailField):
-    pass
+    trimmed = False
 
 
 class StrictDecimalField(serializers.DecimalField):
