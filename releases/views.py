@@ -17,6 +17,7 @@ from releases.selectors import release_decisions, releases_overview
 from releases.services import release_decide
 from releases.spec import FLAGS
 from toolkit.errors import DomainError
+from toolkit.query import iso_datetime
 
 
 @require_safe
@@ -26,7 +27,14 @@ def releases_data(request: HttpRequest) -> JsonResponse:
     """Every flag's state and recent decisions; `?since=<ISO time>` adds the timeline."""
     data = releases_overview()
     if since := request.GET.get("since"):
-        data["timeline"] = release_decisions(since=parse_datetime(since))
+        try:
+            moment = parse_datetime(iso_datetime(since))
+        except ValueError as error:
+            message = f"since {error}."
+            return JsonResponse(
+                {"error": {"code": "invalid_request", "message": message}}, status=400
+            )
+        data["timeline"] = release_decisions(since=moment)
     return JsonResponse(data)
 
 

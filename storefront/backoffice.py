@@ -26,6 +26,7 @@ from catalog.interface import variants_by_skus
 from inventory.interface import stock_adjust
 from pricing.interface import PriceInput, prices_import
 from toolkit.errors import DomainError
+from toolkit.query import json_depth_check, printable
 
 BASE_PRICE_LIST = "base"
 MAX_AMOUNT = Decimal("1000000")
@@ -53,15 +54,23 @@ def _authorized(request: HttpRequest) -> bool:
 
 def _body(request: HttpRequest) -> dict:
     try:
+        json_depth_check(request.body)
         body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise BadRequest("The body is not JSON.") from None
+    except ValueError:  # JsonTooDeep included: 5,000 levels would overflow `json`
+        raise BadRequest("The body is not JSON (or nests too deep).") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     return body
 
 
+_SKU = printable(max_length=64)
+
+
 def _variant_id(sku: str) -> int:
+    try:
+        sku = _SKU(sku)
+    except ValueError:
+        raise Http404("not a SKU") from None  # a NUL would make PostgreSQL raise
     variant = variants_by_skus(skus=[sku]).get(sku)
     if variant is None:
         raise Http404(f"no SKU {sku!r}")

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import QueryDict
+from django.utils.dateparse import parse_datetime
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
@@ -134,6 +135,21 @@ def token(*, max_length: int) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def iso_datetime(raw: str) -> str:
+    """An ISO 8601 date and time (a timeline's start), canonical; month 13 is refused.
+
+    Django's `parse_datetime` answers None for text that is no date but raises for one
+    that is well formed and impossible ("2024-13-45T25:61"): both are a ValueError here.
+    """
+    try:
+        moment = parse_datetime(raw) if len(raw) <= 40 and raw.isascii() else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-01-31T12:00:00Z")
+    return moment.isoformat()
 
 
 def url_token(raw: str) -> str:

@@ -88,3 +88,18 @@ def test_bad_stock_writes_are_a_400_and_unknown_skus_a_404(client, sku, backoffi
     assert both.status_code == 400
     assert negative.status_code == 400
     assert unknown.status_code == 404
+
+
+def test_hostile_skus_and_bodies_are_4xx_not_errors(client, sku, backoffice_on):
+    nul_sku = client.post(
+        "/backoffice/v1/stock/SKU%00", {"add": 1}, content_type="application/json", **AUTH
+    )
+    too_deep = client.put(
+        f"/backoffice/v1/prices/{sku}",
+        "[" * 5_000 + "]" * 5_000,
+        content_type="application/json",
+        **AUTH,
+    )
+
+    assert nul_sku.status_code == 404
+    assert too_deep.status_code == 400

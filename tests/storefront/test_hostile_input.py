@@ -16,6 +16,7 @@ documented code, and a value no field accepts (a NUL, control characters, 10,000
 characters, a JSON value of the wrong type) must be refused with a 4xx.
 """
 
+import copy
 import json
 import re
 import uuid
@@ -55,6 +56,7 @@ ODD_TEXT = {
     "float": "1.5",
     "exponent": "1e308",
     "not a number": "NaN",
+    "impossible date": "2024-13-45T25:61:00",
     "forged token": "A" * 32,
     "forged cursor": "eyJrIjpbMV19:1tZ9Xv:forged-signature-AAAAAAAAAAAAAAAAAAAAAAAA",
     "empty": "",
@@ -71,6 +73,9 @@ WRONG_JSON = {
     "negative": -1,
 }
 
+BACKOFFICE_TOKEN = "hostile-corpus"
+CORPUS_AUTH = {"HTTP_AUTHORIZATION": f"Bearer {BACKOFFICE_TOKEN}"}
+
 # Path segments and field values that name real things, so one hostile value at a time
 # reaches the code behind the others.
 Fixtures = dict[str, Any]
@@ -78,6 +83,8 @@ Fixtures = dict[str, Any]
 
 @pytest.fixture
 def fixtures(db, product, sku, settings) -> Fixtures:
+    # The back office answers only its bearer: the corpus carries it (CORPUS_AUTH).
+    settings.STOREFRONT_BACKOFFICE_TOKEN = BACKOFFICE_TOKEN
     # The corpus sends hundreds of writes from one client: throttling is not under test.
     for scope in getattr(settings, "STOREFRONT_THROTTLE_RATES", {}):
         settings.STOREFRONT_THROTTLE_RATES = {
@@ -160,14 +167,14 @@ def _fill(route: str, values: dict[str, str]) -> str:
 
 @pytest.mark.parametrize(("route", "pattern"), PARAMETERISED, ids=[r for r, _ in PARAMETERISED])
 def test_every_path_converter_refuses_hostile_segments(route, pattern, fixtures):
-    client = Client()
+    client = Client(**CORPUS_AUTH)
     names = [match.group("name") for match in _PARAMETER.finditer(route)]
     benign = {name: fixtures.get(name, "1") for name in names}
     problems = []
     for name in names:
         for value in HOSTILE_TEXT.values():
             url = _fill(route, {**benign, name: value})
-            for method in ("get", "post"):
+            for method in ("get", "post", "put"):
                 response = _request(client, method, url)
                 # Nothing hostile names a thing: a 404 or 405 (or admin's login redirect).
                 problems += _problems(method, url, response, must_refuse=False)
@@ -223,7 +230,9 @@ def test_every_route_survives_hostile_queries_headers_and_cookies(
             )
         }
         cookies = "; ".join(f"{name}={_wire(value)}" for name in COOKIES)
+        jar = copy.copy(client.cookies)  # a forged session cookie must not log staff out
         response = client.get(url, **headers, HTTP_COOKIE=cookies)
+        client.cookies = jar
         problems += _problems(f"GET {value[:20]!r} in headers", url, response, must_refuse=False)
     response = client.post(url, CONTENT_LENGTH="not a number")
     problems += _problems("POST Content-Length: not a number", url, response, must_refuse=False)

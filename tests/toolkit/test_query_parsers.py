@@ -5,6 +5,7 @@ import pytest
 from toolkit.pagination import InvalidPage, parse_page_number
 from toolkit.query import (
     JsonTooDeep,
+    iso_datetime,
     json_depth_check,
     printable,
     url_token,
@@ -57,3 +58,15 @@ def test_json_depth_is_bounded_before_parsing():
 def test_brackets_inside_strings_do_not_count():
     json_depth_check(b'{"a": "' + b"[" * 100 + b'\\"' + b"{" * 100 + b'"}')
     json_depth_check(b'"unterminated ' + b"[" * 100)
+
+
+def test_iso_datetime_refuses_impossible_and_foreign_dates():
+    assert iso_datetime("2026-01-31T12:00:00Z") == "2026-01-31T12:00:00+00:00"
+    for raw in (
+        "2024-13-45T25:61:00",
+        "yesterday",
+        "\uff12\uff10\uff12\uff16-01-31T12:00",
+        "9" * 50,
+    ):
+        with pytest.raises(ValueError, match="ISO 8601"):
+            iso_datetime(raw)
