@@ -4,7 +4,9 @@
 - units allocated equal the units on orders still awaiting payment;
 - every paid order has exactly one capture at the gateway, for its total, and nothing
   was captured for an order that is not paid (no double charges, no lost payments);
-- no order is left pending past the reconciliation window.
+- no order is left pending past the reconciliation window;
+- no side effect of an order was given up on: a dead-lettered outbox message is a
+  violation until it is requeued (`outbox_requeue`) and delivered.
 """
 
 from collections import Counter, defaultdict
@@ -16,7 +18,8 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from checkout.models import Order, OrderLine
+from checkout.models import Order, OrderLine, OutboxMessage
+from checkout.outbox import outbox_dead_letters
 from integrations.interface import PaymentTimeout, PaymentUnavailable, payment_captures
 from inventory.interface import allocated_by_variant, stock_discrepancies
 
@@ -114,10 +117,26 @@ def _audit_pending(report: AuditReport) -> None:
     ).count()
 
 
+def _audit_outbox(report: AuditReport) -> None:
+    for message in outbox_dead_letters():
+        report.findings.append(
+            Finding(
+                "outbox",
+                message.dedupe_key,
+                f"dead-lettered after {message.attempts} attempts (requeue it with "
+                f"outbox_requeue {message.pk}): {message.last_error}",
+            )
+        )
+    report.checked["undelivered outbox messages"] = OutboxMessage.objects.filter(
+        delivered_at__isnull=True
+    ).count()
+
+
 def orders_audit() -> AuditReport:
     """Check every invariant; the report lists what was checked and what broke."""
     report = AuditReport()
     _audit_stock(report)
     _audit_payments(report)
     _audit_pending(report)
+    _audit_outbox(report)
     return report

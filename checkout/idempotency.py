@@ -5,9 +5,13 @@
 - same key, another request → 422 `idempotency_key_reused`;
 - same key while the first is still running → 409 `idempotency_request_in_flight`.
 
-Keys are scoped to the client (a cart), kept for CHECKOUT_IDEMPOTENCY_TTL and purged by a
-periodic task. A 5xx answer is not stored: it reports a transient fault (the work did not
-happen), so the client may retry with the same key.
+Only a settled outcome is replayed. One that is not (a 5xx, an exception, an order whose
+payment is still pending) leaves the key `retryable`: a retry of the same request runs
+again, and the work it calls decides from its own records what that means (the order
+service answers with the order that went through, or makes a new attempt for one whose
+payment failed). The key keeps its fingerprint either way, so another request under it
+is still a 422. Keys are scoped to the client (a cart), kept for
+CHECKOUT_IDEMPOTENCY_TTL and purged by a periodic task.
 """
 
 import hashlib
@@ -19,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from checkout.models import IdempotencyRecord
@@ -43,6 +48,15 @@ class IdempotencyKeyReused(DomainError):
 class IdempotencyRequestInFlight(DomainError):
     code = "idempotency_request_in_flight"
     status = 409
+
+
+@dataclass(frozen=True)
+class IdempotentOutcome:
+    """What the work answered. Unsettled (and every 5xx) is answered but not replayed."""
+
+    status: int
+    body: Any
+    settled: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,23 +100,32 @@ def _claim(*, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | Non
         return IdempotencyRecord.objects.get(scope=scope, key=key)
 
 
-def _take_over_abandoned(record: IdempotencyRecord) -> bool:
-    """Take the lease of an in-flight record whose request died; True if we got it."""
+def _take_over(record: IdempotencyRecord) -> bool:
+    """Take the lease of a retryable record, or of an in-flight one whose request died;
+    True if we got it (two retries racing for it: one wins, the other is in flight)."""
     now = timezone.now()
+    free = Q(state=IdempotencyRecord.State.RETRYABLE) | Q(
+        state=IdempotencyRecord.State.IN_FLIGHT, locked_until__lt=now
+    )
     return bool(
-        IdempotencyRecord.objects.filter(
-            pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_until__lt=now
-        ).update(locked_until=now + timedelta(seconds=settings.CHECKOUT_IDEMPOTENCY_LEASE))
+        IdempotencyRecord.objects.filter(free, pk=record.pk).update(
+            state=IdempotencyRecord.State.IN_FLIGHT,
+            locked_until=now + timedelta(seconds=settings.CHECKOUT_IDEMPOTENCY_LEASE),
+        )
     )
 
 
 def idempotent_response(
-    *, scope: str, key: str | None, fingerprint: str, produce: Callable[[], tuple[int, Any]]
+    *,
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    produce: Callable[[], IdempotentOutcome],
 ) -> IdempotentResponse:
-    """Run `produce` at most once per (scope, key) and answer retries with its result.
+    """Run `produce` once per (scope, key) until it settles; replay what it settled on.
 
-    `produce` returns (status, body) for successes and expected failures alike (a decline
-    is an answer, not a fault); an exception it raises releases the key.
+    `produce` answers successes and expected failures alike (a decline is an answer, not
+    a fault); an exception it raises leaves the key retryable.
     """
     key = _check_key(key)
     existing = _claim(scope=scope, key=key, fingerprint=fingerprint)
@@ -114,23 +137,25 @@ def idempotent_response(
         if existing.state == IdempotencyRecord.State.COMPLETED:
             assert existing.response_status is not None  # written with the COMPLETED state
             return IdempotentResponse(existing.response_status, existing.response_body, True)
-        if not _take_over_abandoned(existing):
+        if not _take_over(existing):
             raise IdempotencyRequestInFlight(
                 "A request with this Idempotency-Key is still being processed; retry shortly."
             )
     records = IdempotencyRecord.objects.filter(scope=scope, key=key)
     try:
-        status, body = produce()
+        outcome = produce()
     except BaseException:
-        records.delete()
+        records.update(state=IdempotencyRecord.State.RETRYABLE)
         raise
-    if status >= 500:
-        records.delete()
-    else:
+    if outcome.settled and outcome.status < 500:
         records.update(
-            state=IdempotencyRecord.State.COMPLETED, response_status=status, response_body=body
+            state=IdempotencyRecord.State.COMPLETED,
+            response_status=outcome.status,
+            response_body=outcome.body,
         )
-    return IdempotentResponse(status, body, False)
+    else:
+        records.update(state=IdempotencyRecord.State.RETRYABLE)
+    return IdempotentResponse(outcome.status, outcome.body, False)
 
 
 def idempotency_records_purge() -> int:

@@ -79,8 +79,12 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # One live attempt per key: an attempt whose payment failed (no money moved)
+            # steps aside, so a retry with the same key can make a new one.
             models.UniqueConstraint(
-                fields=["cart_token", "idempotency_key"], name="order_idempotency_uniq"
+                fields=["cart_token", "idempotency_key"],
+                condition=~Q(status="payment_failed"),
+                name="order_idempotency_live_uniq",
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
         ]
@@ -114,12 +118,14 @@ class IdempotencyRecord(models.Model):
 
     A record is claimed (in flight) before the work starts, so a concurrent duplicate
     sees it and gets a 409 instead of doing the work twice; a lease lets a request whose
-    process died be retried after `locked_until`.
+    process died be retried after `locked_until`. Completed answers are replayed;
+    retryable ones (a fault, a payment still pending) let a retry run the work again.
     """
 
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight"
         COMPLETED = "completed"
+        RETRYABLE = "retryable"
 
     scope = models.CharField(max_length=100)
     key = models.CharField(max_length=255)
@@ -144,7 +150,8 @@ class OutboxMessage(models.Model):
     """A side effect of an order, written in the order's transaction, delivered later.
 
     Written atomically with the state change it reports, so it can be neither lost (the
-    order committed) nor sent for nothing (the order rolled back).
+    order committed) nor sent for nothing (the order rolled back). One that fails
+    CHECKOUT_OUTBOX_MAX_ATTEMPTS times is dead-lettered (`dead_at`) until requeued.
     """
 
     topic = models.CharField(max_length=64)
@@ -155,6 +162,7 @@ class OutboxMessage(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.dedupe_key

@@ -108,6 +108,8 @@ SIGNALS = (
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
     Signal("peakstore_pricing_evaluation_bound_hit", "pricing", "carts past the rule bound"),
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
+    Signal("peakstore_outbox_publish_failures", "checkout", "outbox messages not queued"),
+    Signal("peakstore_outbox_dead_letters", "checkout", "outbox messages given up on"),
     Signal("peakstore_release_request_duration_seconds", "releases", "latency by flag, cohort"),
     Signal("peakstore_release_request_errors", "releases", "5xx by flag and cohort"),
     Signal("peakstore_release_request_timeouts", "releases", "timeouts by flag and cohort"),

@@ -254,6 +254,16 @@ def _celery(ring: list[Reading], now: Reading, before: Reading | None) -> dict[s
         "queue_depth": now.queue_depth,
         "tasks": states,
         "depth_series": _series(ring, now, _queue_depth),
+        # Messages given up on (a violation until requeued), and orders' side effects the
+        # broker refused in the window (the outbox sweep delivers those).
+        "outbox_dead_letters": (
+            int(now.outbox_dead_letters) if now.outbox_dead_letters is not None else None
+        ),
+        "outbox_publish_failures": int(
+            counter_delta(
+                now.outbox_publish_failures, before.outbox_publish_failures if before else None
+            )
+        ),
     }
 
 

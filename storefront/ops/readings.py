@@ -52,6 +52,8 @@ class Reading:
     breaker_states: dict[str, float] = field(default_factory=dict)
     queue_depth: dict[str, float] | None = None  # None: the broker did not answer
     tasks: dict[tuple[str, str], float] = field(default_factory=dict)
+    outbox_dead_letters: float | None = None  # None: no sweep has counted them yet
+    outbox_publish_failures: float = 0.0
     funnel: dict[str, float] = field(default_factory=dict)
     duplicate_queries: dict[tuple[str, str], float] = field(default_factory=dict)
     admission_wait: float | None = None  # None: no worker has estimated it yet
@@ -109,6 +111,10 @@ def reading_from(families: Iterable[Metric], *, at: float) -> Reading:
                 reading.queue_depth = {}
             case "peakstore_celery_tasks_total":
                 reading.tasks[(labels["task"], labels["state"])] = value
+            case "peakstore_outbox_dead_letters":
+                reading.outbox_dead_letters = value
+            case "peakstore_outbox_publish_failures_total":
+                reading.outbox_publish_failures += value
             case "peakstore_checkout_funnel_total":
                 reading.funnel[labels["step"]] = value
             case "peakstore_admission_expected_wait_seconds":

@@ -5,10 +5,17 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from checkout.interface import ShippingAddress, cart_add_line, cart_create, order_place
 from checkout.models import Order, OutboxMessage
-from checkout.outbox import outbox_deliver, outbox_undelivered_ids
+from checkout.outbox import (
+    outbox_deliver,
+    outbox_publish,
+    outbox_undelivered_ids,
+    publish_failures,
+    retry_delay,
+)
 from integrations.interface import PaymentDeclined
 from inventory.models import Stock
 from tests.factories import stocked_product
@@ -38,6 +45,11 @@ def buy(sku, *, payment_token="tok_ok"):
 @pytest.fixture
 def sku_value(db):
     return stocked_product(stock=10).variants.get().sku
+
+
+def make_due(message):
+    """Skip a failed message's retry delay."""
+    OutboxMessage.objects.filter(pk=message.pk).update(claimed_until=None)
 
 
 def test_a_paid_order_writes_two_outbox_messages_delivered_after_commit(
@@ -81,7 +93,14 @@ def test_a_failed_delivery_is_kept_for_retry_and_recorded(sku_value, upstream_si
     assert message.delivered_at is None
     assert message.attempts == 1
     assert "erp" in message.last_error
+    # not due again before its retry delay, whoever asks
     upstream_simulator.reset()
+    assert message.claimed_until >= timezone.now() + retry_delay(1) - timedelta(seconds=5)
+    assert not outbox_deliver(message_id=message.pk)
+    assert outbox_undelivered_ids(older_than=timedelta(0)) == [
+        OutboxMessage.objects.get(topic="order.confirmation_email").pk
+    ]
+    make_due(message)
     assert outbox_deliver(message_id=message.pk)
 
 
@@ -154,3 +173,111 @@ def test_audit_fails_on_an_order_stuck_pending(sku_value, settings):
 
     assert not clean
     assert f"{order.number}: pending past the reconciliation window" in output
+
+
+def test_a_paid_order_with_the_broker_down_is_paid_and_left_for_the_sweep(
+    sku_value, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given a broker that refuses every publish
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("checkout.outbox.outbox_deliver_task.apply_async", refuse)
+    failures_before = publish_failures._value.get()
+
+    # when a buyer pays
+    with django_capture_on_commit_callbacks(execute=True):
+        order = buy(sku_value)
+
+    # then the order is paid, nothing raised, and both side effects wait for the sweep
+    assert order.status == "paid"
+    assert publish_failures._value.get() == failures_before + 2
+    assert len(outbox_undelivered_ids(older_than=timedelta(0))) == 2
+
+
+def test_a_publish_is_one_attempt_without_retries(sku_value, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "checkout.outbox.outbox_deliver_task.apply_async",
+        lambda args, **options: calls.append((args, options)),
+    )
+
+    assert outbox_publish(42)
+    assert calls == [((42,), {"retry": False})]
+
+
+def fail_until_dead(message, upstream_simulator, attempts):
+    upstream_simulator.set_fault("erp", down=True)
+    for _ in range(attempts):
+        make_due(message)
+        with pytest.raises(Exception, match="erp"):
+            outbox_deliver(message_id=message.pk)
+    upstream_simulator.reset()
+    message.refresh_from_db()
+
+
+def test_a_message_that_keeps_failing_is_dead_lettered_and_shown_by_the_audit(
+    sku_value, upstream_simulator, settings
+):
+    # given a message that failed as many times as allowed
+    settings.CHECKOUT_OUTBOX_MAX_ATTEMPTS = 3
+    buy(sku_value)
+    message = OutboxMessage.objects.get(topic="order.erp_export")
+    fail_until_dead(message, upstream_simulator, attempts=3)
+
+    # then it is dead: never handed out again, by the sweep or a delivery
+    assert message.dead_at is not None
+    assert message.attempts == 3
+    assert message.pk not in outbox_undelivered_ids(older_than=timedelta(0))
+    make_due(message)
+    assert not outbox_deliver(message_id=message.pk)
+    assert upstream_simulator.erp_orders() == []
+    # and the audit names it, with the way out
+    clean, output = audit_output()
+    assert not clean
+    assert f"outbox: {message.dedupe_key}: dead-lettered after 3 attempts" in output
+    assert f"outbox_requeue {message.pk}" in output
+
+
+def test_a_dead_letter_requeued_is_delivered_by_the_sweep(sku_value, upstream_simulator, settings):
+    settings.CHECKOUT_OUTBOX_MAX_ATTEMPTS = 2
+    order = buy(sku_value)
+    message = OutboxMessage.objects.get(topic="order.erp_export")
+    fail_until_dead(message, upstream_simulator, attempts=2)
+    listed = StringIO()
+    call_command("outbox_requeue", stdout=listed)
+
+    out = StringIO()
+    call_command("outbox_requeue", str(message.pk), stdout=out)
+
+    assert message.dedupe_key in listed.getvalue()
+    assert "requeued 1 message(s)" in out.getvalue()
+    message.refresh_from_db()
+    assert (message.dead_at, message.attempts) == (None, 0)
+    assert message.pk in outbox_undelivered_ids(older_than=timedelta(0))
+    assert outbox_deliver(message_id=message.pk)
+    assert [export["reference"] for export in upstream_simulator.erp_orders()] == [order.number]
+    assert audit_output()[0]
+
+
+def test_attempts_that_ended_unrecorded_still_count_toward_the_limit(sku_value, settings):
+    # given a message whose last attempts were killed at the hard time limit
+    settings.CHECKOUT_OUTBOX_MAX_ATTEMPTS = 3
+    buy(sku_value)
+    message = OutboxMessage.objects.get(topic="order.confirmation_email")
+    OutboxMessage.objects.filter(pk=message.pk).update(attempts=3)
+
+    # when it is handed out again
+    delivered = outbox_deliver(message_id=message.pk)
+
+    # then it is dead-lettered without running
+    message.refresh_from_db()
+    assert not delivered
+    assert message.dead_at is not None
+    assert "time limit" in message.last_error
+    assert mail.outbox == []
+
+
+def test_requeue_refuses_ids_with_all(db):
+    with pytest.raises(CommandError, match="not both"):
+        call_command("outbox_requeue", "1", "--all")

@@ -261,3 +261,62 @@ def test_a_pending_payment_explains_that_confirmation_is_on_its_way(client, shop
     assert "confirmation is on its way" in html
     status = re.search(r'data-testid="order-status">([^<]*)<', html).group(1)
     assert status == response.context["order"].status_label
+
+
+def test_resubmitting_a_form_after_payments_were_down_places_the_order(
+    client, shopper, upstream_simulator
+):
+    # given a form whose first submit met a payment gateway that was down
+    page = client.get("/checkout/").content.decode()
+    data = {**CHECKOUT_FIELDS, "idempotency_key": idempotency_key(page)}
+    upstream_simulator.set_fault("payment", down=True)
+    down = client.post("/checkout/", data)
+    upstream_simulator.reset()
+
+    # when the browser sends the same form again (reload, back and submit)
+    again = client.post("/checkout/", data)
+
+    # then it is a new attempt, and it goes through
+    assert down.status_code == 503
+    assert again.status_code == 303
+    order = client.get(again["Location"]).context["order"]
+    assert order.status == "paid"
+
+
+def test_reusing_a_form_key_with_another_card_is_a_422_page(client, shopper, sku):
+    # given a form declined once
+    page = client.get("/checkout/").content.decode()
+    key = idempotency_key(page)
+    declined = {**CHECKOUT_FIELDS, "payment_token": "tok_decline", "idempotency_key": key}
+    assert client.post("/checkout/", declined).status_code == 402
+
+    # when its key comes back with another card
+    response = client.post("/checkout/", {**CHECKOUT_FIELDS, "idempotency_key": key})
+
+    # then nothing is placed under the old key, and a fresh form explains why
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "already sent with different details" in html
+    assert idempotency_key(html) != key
+    token = client.cookies[settings.CHECKOUT_CART_COOKIE].value
+    assert cart_view(token=token).is_open
+    assert 'value="Ada Lovelace"' in html
+
+
+def test_reusing_a_placed_orders_form_key_with_another_card_is_a_422_page(shopper):
+    # given an order placed from a form, and a script that kept the cart cookie and key
+    page = shopper.get("/checkout/").content.decode()
+    key = idempotency_key(page)
+    cookie = shopper.cookies[settings.CHECKOUT_CART_COOKIE].value
+    placed = shopper.post("/checkout/", {**CHECKOUT_FIELDS, "idempotency_key": key})
+    shopper.cookies[settings.CHECKOUT_CART_COOKIE] = cookie
+
+    # when the same key is sent with another card
+    response = shopper.post(
+        "/checkout/", {**CHECKOUT_FIELDS, "payment_token": "tok_decline", "idempotency_key": key}
+    )
+
+    # then a 4xx page, never a 500, and nothing else is placed
+    assert placed.status_code == 303
+    assert response.status_code == 422
+    assert "already sent with different details" in response.content.decode()

@@ -16,7 +16,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from checkout.interface import (
     SHIPPING_METHODS,
     CartView,
+    IdempotencyKeyReused,
     IdempotencyRequestInFlight,
+    IdempotentOutcome,
     IdempotentResponse,
     OrderNotFound,
     ShippingAddress,
@@ -32,8 +34,6 @@ from storefront.pages.views.cart import SeeOther, open_cart
 from toolkit.errors import DomainError
 from toolkit.query import url_token
 
-# Orders whose payment went through or may still go through; anything else failed.
-PLACED_STATUSES = {"paid", "pending_payment"}
 # The session remembers this many recent orders; older ones stay reachable by token link.
 REMEMBERED_ORDERS = 20
 # A double submit waits this long for the first submit's answer (the payment budget).
@@ -69,6 +69,13 @@ def _place_order(request: HttpRequest) -> HttpResponse:
         return _retry_page(
             request, "Your order is still being placed; check your email in a minute.", status=409
         )
+    except IdempotencyKeyReused:
+        # This form (its hidden key) was already sent with other details, e.g. another card
+        # after a decline: nothing is placed under the old key; a fresh form is offered.
+        message = "This form was already sent with different details. Check them and retry."
+        if open_cart(request) is None:
+            return _cart_page(request, message, status=422)
+        return _retry_page(request, message, status=422)
     if answer.status in {400, 404} or answer.body.get("code") in {"cart_not_open"}:
         return _back_to_cart(request, answer.body["message"])
     if answer.status != 303:
@@ -84,11 +91,12 @@ def _place_order(request: HttpRequest) -> HttpResponse:
 def _place_once(*, token: str, data: dict) -> IdempotentResponse:
     """Place the order at most once per form (its hidden key), as the API does.
 
-    A double submit waits briefly for the first submit's answer and replays it.
+    A double submit waits briefly for the first submit's answer and replays it; a
+    resubmit after payments were down makes a new attempt (`order_place`).
     """
     key = str(data["idempotency_key"])
 
-    def produce() -> tuple[int, dict[str, str]]:
+    def produce() -> IdempotentOutcome:
         try:
             order = order_place(
                 cart_token=token,
@@ -106,10 +114,10 @@ def _place_once(*, token: str, data: dict) -> IdempotentResponse:
                 payment_token=data["payment_token"],
             )
         except DomainError as error:
-            return error.status, {"code": error.code, "message": error.message}
-        if order.status not in PLACED_STATUSES:
-            return 402, {"code": order.status, "message": "Your payment did not go through."}
-        return 303, {"number": order.number, "token": order.access_token}
+            return IdempotentOutcome(error.status, {"code": error.code, "message": error.message})
+        placed = {"number": order.number, "token": order.access_token}
+        # A pending payment is not settled: a resubmit asks the order service again.
+        return IdempotentOutcome(303, placed, settled=order.status == "paid")
 
     fingerprint = request_fingerprint({"cart": token, **data})
     deadline = time.monotonic() + DOUBLE_SUBMIT_WAIT_S
@@ -127,6 +135,18 @@ def _place_once(*, token: str, data: dict) -> IdempotentResponse:
 def _back_to_cart(request: HttpRequest, message: str) -> HttpResponse:
     messages.error(request, message)
     return SeeOther(reverse("pages:cart"))
+
+
+def _cart_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    """Answer a refused checkout with the cart page itself, the reason on top."""
+    messages.error(request, message)
+    return render_page(
+        request,
+        "storefront/cart.html",
+        meta=private_meta(request, title="Your cart"),
+        status=status,
+        cart=open_cart(request),
+    )
 
 
 @never_cache
