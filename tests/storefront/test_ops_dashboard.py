@@ -1,11 +1,14 @@
 """/metrics for the scraper, /ops/ and its data for staff only."""
 
+import re
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from checkout import outbox
 from storefront.caches import OPS
 from storefront.ops.dashboard import dashboard_data
-from storefront.ops.readings import RING, Reading, RouteReading, ring_update
+from storefront.ops.readings import RING, Reading, RouteReading, reading_from, ring_update
 from storefront.ownership import MANIFEST
 
 
@@ -91,6 +94,36 @@ def test_admission_panel_shows_the_expected_wait_against_each_budget():
     assert (bot["route_class"], bot["over_budget"], bot["shed"]) == ("bot", True, 15)
     assert (deep_browse["over_budget"], deep_browse["wait_to_budget"]) == (False, 0.8)
     assert (browse["route_class"], browse["over_budget"], browse["shed"]) == ("browse", False, 0)
+
+
+def test_celery_panel_counts_dead_letters_and_unqueued_deliveries():
+    # given two dead letters, and 3 deliveries the broker refused in the window
+    families = list(
+        text_string_to_metric_families(
+            "# TYPE peakstore_outbox_dead_letters gauge\n"
+            "peakstore_outbox_dead_letters 2.0\n"
+            "# TYPE peakstore_outbox_publish_failures counter\n"
+            'peakstore_outbox_publish_failures_total{pid="1"} 4.0\n'
+            'peakstore_outbox_publish_failures_total{pid="2"} 1.0\n'
+        )
+    )
+    before = Reading(at=0.0, outbox_publish_failures=2.0)
+    now = reading_from(families, at=60.0)
+
+    celery = dashboard_data([before], now, MANIFEST)["celery"]
+
+    assert (celery["outbox_dead_letters"], celery["outbox_publish_failures"]) == (2, 3)
+    never_counted = dashboard_data([], Reading(at=1.0), MANIFEST)["celery"]
+    assert never_counted["outbox_dead_letters"] is None
+
+
+def test_ops_shows_the_outbox_line(staff_client, db):
+    outbox.outbox_dead_letters_publish()
+
+    html = staff_client.get("/ops/").content.decode()
+
+    line = re.search(r'data-testid="outbox">(.*?)</p>', html, re.S).group(1)
+    assert "0 dead letters" in " ".join(line.split())
 
 
 def test_a_ring_written_with_an_older_reading_shape_is_dropped(db):
