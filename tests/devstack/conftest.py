@@ -23,10 +23,15 @@ import pytest
 from psycopg import sql
 
 from devstack.processes import Stack, StackConfig, free_port, loopback_open
+from loadtests.identity import client_headers
 from storefront.settings.environment import BASE_DIR
 from tests.conftest import IN_CI
 
 SEED_PRODUCTS = 50
+# The stacks' load-generator key: every request `http` sends is a shopper of its own, so
+# the store's per-client throttles (tested in tests/storefront/test_throttling.py) never
+# refuse these tests, which all come from 127.0.0.1.
+LOADGEN_KEY = uuid.uuid4().hex
 SERVICE_PORTS = {"DATABASE_URL": 5432, "REDIS_URL": 6379, "CELERY_BROKER_URL": 5672}
 
 
@@ -104,7 +109,8 @@ def http(
 ) -> Answer:
     """One HTTP request on loopback; HTTP errors are answers, not exceptions."""
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    headers = {**client_headers(uuid.uuid4().hex, LOADGEN_KEY), **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -126,6 +132,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         # These tests push concurrency through the workers on purpose to find errors;
         # shedding would hide them. Admission control has its own tests.
         "PEAKSTORE_ADMISSION": "0",
+        "PEAKSTORE_LOADGEN_KEY": LOADGEN_KEY,
     }
     with ExitStack() as cleanup:
         if database_url := os.environ.get("DATABASE_URL"):
