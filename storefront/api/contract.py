@@ -69,6 +69,9 @@ EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*\.{_TOP_LEVEL}$
 # What each toolkit.query parser a strict string field reads with lets through.
 CONTROL_FREE = r"[^\x00-\x1f\x7f]"
 PARSER_CHARACTERS = {"printable": CONTROL_FREE, "token": r"[ -~]"}
+# What `str.strip()` removes: a trimmed field that holds only these is blank, whatever
+# else its parser refuses (spelled out: `\s` differs between regex engines).
+WHITESPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 # Inside those, what DRF's whitespace trimming leaves non-blank.
 PARSER_VISIBLE = {"printable": r"[^\s\x00-\x1f\x7f]", "token": r"[!-~]"}
 
@@ -95,6 +98,8 @@ class StrictStringFieldExtension(OpenApiSerializerFieldExtension):
             # A slug or a regex states its pattern (added after this, from the validator);
             # say besides that control characters are refused.
             schema["not"] = {"pattern": r"[\x00-\x1f\x7f]"}
+        elif self.target.allow_blank and self.target.trim_whitespace:
+            schema["pattern"] = f"^(?:{WHITESPACE}*|{allowed}*)$"
         elif self.target.allow_blank:
             schema["pattern"] = f"^{allowed}*$"
         else:

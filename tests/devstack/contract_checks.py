@@ -7,12 +7,19 @@
 - A filter: a negative case that puts one scalar where a repeated query parameter is
   declared (`?brand=false` for an array of slugs) is not negative on the wire: a server
   reads it as a one-item array, and `["false"]` is valid. Such cases are not generated.
+- Each request is a shopper of its own (the stack's `PEAKSTORE_LOADGEN_KEY`, as for the
+  other stack tests): all come from 127.0.0.1, and the per-client throttles (tested in
+  tests/storefront/test_throttling.py) would otherwise answer most cart writes with 429
+  and leave the logic behind them unfuzzed.
 """
 
 import json
+import uuid
 
 import jsonschema
 import schemathesis
+
+from loadtests.identity import client_headers
 
 MALFORMED_REQUEST_CODES = frozenset({"invalid_request", "malformed_json", "json_too_deep"})
 
@@ -49,3 +56,8 @@ def filter_query(ctx, query) -> bool:
         if schema.get("type") == "array" and scalar and _reads_as_valid_array(value, schema):
             return False
     return True
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs) -> None:
+    case.headers = {**(case.headers or {}), **client_headers(uuid.uuid4().hex)}

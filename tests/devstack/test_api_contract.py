@@ -86,7 +86,11 @@ def test_the_live_api_keeps_its_schema_under_schemathesis(api_server, tmp_path):
     result = subprocess.run(
         _schemathesis_command(base_url, report),
         cwd=BASE_DIR,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "contract_checks.py")},
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": str(HERE / "contract_checks.py"),
+            "PEAKSTORE_LOADGEN_KEY": api_server.config.env["PEAKSTORE_LOADGEN_KEY"],
+        },
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkout.interface import SHIPPING_METHODS
-from storefront.api.contract import EMAIL_PATTERN, IDEMPOTENCY_KEY_SCHEMA
+from storefront.api.contract import EMAIL_PATTERN, IDEMPOTENCY_KEY_SCHEMA, WHITESPACE
 
 LATIN_1 = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=300)
 
@@ -111,3 +111,19 @@ def test_a_patch_needs_its_quantity(api, db):
 
     assert patch["requestBody"]["required"] is True
     assert body.endswith("/CartLineUpdateRequest")
+
+
+def test_the_whitespace_class_is_what_str_strip_removes():
+    everything = (chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    assert {c for c in everything if re.fullmatch(WHITESPACE, c)} == {
+        chr(code) for code in range(0x110000) if chr(code).isspace()
+    }
+
+
+def test_a_blank_text_of_any_whitespace_is_admitted_where_the_api_reads_it_as_blank(api, db):
+    parameters = _schema(api)["paths"]["/api/v1/search/suggest/"]["get"]["parameters"]
+    pattern = next(p for p in parameters if p["name"] == "q")["schema"]["oneOf"][0]["pattern"]
+
+    for text, accepted in (("\x0c", True), ("\t \u3000", True), ("a\x0c", False)):
+        assert bool(re.fullmatch(pattern, text)) is accepted
+        assert (api.get("/api/v1/search/suggest/", {"q": text}).status_code == 200) is accepted
