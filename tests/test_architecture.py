@@ -51,6 +51,7 @@ LIBRARIES = {
     # What the runner (devstack) drives: the scenarios, the event log, gates and reports.
     "loadtests": {
         "loadtests.catalog",
+        "loadtests.compare",
         "loadtests.gates",
         "loadtests.names",
         "loadtests.openloop",
