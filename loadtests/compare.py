@@ -52,6 +52,11 @@ def _p95(events: Sequence[Event], journey: str) -> float | None:
     return figures(chosen, 1.0).p95_ms if chosen else None
 
 
+def _request_p95(events: Sequence[Event], name: str) -> float | None:
+    chosen = [e for e in events if e.name == name and e.outcome != SHED]
+    return figures(chosen, 1.0).p95_ms if chosen else None
+
+
 def _error_rate(events: Sequence[Event], journey: str) -> float | None:
     chosen = [e for e in events if e.journey == journey and e.outcome != SHED]
     return sum(e.outcome == ERROR for e in chosen) / len(chosen) if chosen else None
@@ -64,7 +69,11 @@ def _completion(events: Sequence[Event]) -> float | None:
 
 
 def _figure_specs(results: RunResults) -> dict[str, tuple[str, str, Callable]]:
-    """Every gate-relevant figure: name -> (unit, which way is worse, value of events)."""
+    """Every gate-relevant figure: name -> (unit, which way is worse, value of events).
+
+    Journey figures are named after the journey (`buy p95 ms`), request figures after the
+    request name, which starts with its journey in brackets (`[buy] /api/v1/orders/ p95 ms`).
+    """
     specs: dict[str, tuple[str, str, Callable]] = {}
     for journey in results.journeys():
         specs[f"{journey} p95 ms"] = ("ms", HIGHER, lambda ev, j=journey: _p95(ev, j))
@@ -80,6 +89,10 @@ def _figure_specs(results: RunResults) -> dict[str, tuple[str, str, Callable]]:
                 lambda ev, j=journey: _attainment(ev, j, results.slos),
             )
     specs["checkout completion"] = ("share", LOWER, _completion)
+    # Each request's p95 too: the SLO attainment gates judge every request against its
+    # route's SLO, and a route slowed inside a journey can hide under the journey's p95.
+    for name in sorted({event.name for event in results.events}):
+        specs[f"{name} p95 ms"] = ("ms", HIGHER, lambda ev, n=name: _request_p95(ev, n))
     return specs
 
 
@@ -158,8 +171,9 @@ def figure_compare(
     alpha: float,
     drift: float = 0.0,
 ) -> FigureComparison:
-    """Judge one figure's rounds (see the module docstring). `drift` widens the band by
-    what the machine's change of speed between the runs may explain (in the figure's unit)."""
+    """Judge one figure's rounds (see the module docstring). `drift` is the shift the
+    machine's change of speed between the runs predicts (in the figure's unit, positive
+    when the head's machine was slower): it widens the band on that side only."""
     worse = base["worse"]
     sign = 1.0 if worse == HIGHER else -1.0
     differences = [
@@ -179,10 +193,13 @@ def figure_compare(
         return FigureComparison(**common, shift=0.0, band=0.0, p_value=1.0, verdict=NOISE)
     flipped = _flipped_means(differences)
     p_value = sum(m >= shift - 1e-12 for m in flipped) / len(flipped)
-    band = flipped[max(0, math.ceil((1 - alpha) * len(flipped)) - 1)] + drift
+    noise = flipped[max(0, math.ceil((1 - alpha) * len(flipped)) - 1)]
+    band = noise + max(0.0, drift)
     if p_value <= alpha and shift > band:
         verdict = REGRESSION
-    elif sum(m <= shift + 1e-12 for m in flipped) / len(flipped) <= alpha and -shift > band:
+    elif sum(m <= shift + 1e-12 for m in flipped) / len(flipped) <= alpha and -shift > noise + max(
+        0.0, -drift
+    ):
         verdict = IMPROVED
     else:
         verdict = NOISE
@@ -236,13 +253,16 @@ def reports_compare(
     family_alpha: float = FAMILY_ALPHA,
 ) -> Comparison:
     """Compare two `report.json` documents of the same scenario and shape, figure by figure."""
-    for key in ("scenario", "duration_s"):
-        if key == "duration_s" and abs(base[key] - head[key]) > base[key] * 0.1 + 2:
-            raise NotComparable(f"runs of {base[key]} s and {head[key]} s cannot be paired")
-        if key == "scenario" and base[key] != head[key]:
-            raise NotComparable(f"scenario {base[key]!r} against {head[key]!r}")
+    if base["scenario"] != head["scenario"]:
+        raise NotComparable(f"scenario {base['scenario']!r} against {head['scenario']!r}")
     if "rounds" not in base or "rounds" not in head:
         raise NotComparable("a report without rounds (written before compare existed): rerun it")
+    # Window i must be the same moment of the shape in both runs.
+    lengths = (base["duration_s"], head["duration_s"])
+    if abs(lengths[0] - lengths[1]) > 0.1 * lengths[0] + 2:
+        raise NotComparable(f"runs of {lengths[0]} s and {lengths[1]} s cannot be paired")
+    if base["rounds"]["count"] != head["rounds"]["count"]:
+        raise NotComparable("the runs were cut into different numbers of rounds")
     base_figures, head_figures = base["rounds"]["figures"], head["rounds"]["figures"]
     names = [name for name in base_figures if name in head_figures]
     alpha = family_alpha / max(1, len(names))
@@ -252,12 +272,20 @@ def reports_compare(
         f"{alpha:.4f} ({family_alpha:.0%} shared by {len(names)} figures)."
     ]
     base_cal, head_cal = _calibration(base), _calibration(head)
+    # Latency goes as the inverse of the machine's speed: a head machine 20% slower
+    # predicts latencies 25% higher, which no change of the store's caused.
     drift_share = 0.0
     if base_cal and head_cal:
-        drift_share = abs(base_cal / head_cal - 1)
+        drift_share = base_cal / head_cal - 1
+        if drift_share > 0:
+            drift_note = (
+                f"the head's machine was slower, which predicts latencies {drift_share:.1%} "
+                "higher: latency bands widen by that much"
+            )
+        else:
+            drift_note = "the head's machine was not slower: no allowance for drift"
         notes.append(
-            f"Calibration: {base_cal:.0f} req/s (base), {head_cal:.0f} req/s (head); latency "
-            f"bands widened by {drift_share:.1%} of the base figure for drift between the runs."
+            f"Calibration: {base_cal:.0f} req/s (base), {head_cal:.0f} req/s (head); {drift_note}."
         )
     else:
         notes.append(
@@ -308,13 +336,22 @@ def comparison_markdown(comparison: Comparison) -> str:
         "| figure | base | head | shift (worse +) | noise band | p | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
+    quiet = 0
     for f in comparison.figures:
+        if f.name.startswith("[") and f.verdict not in (REGRESSION, IMPROVED):
+            quiet += 1  # a request's figure: listed when it moved, counted otherwise
+            continue
         band = _delta(f, f.band).lstrip("+")
         mark = "**regression**" if f.verdict == REGRESSION else f.verdict
         lines.append(
             f"| {f.name} | {_value(f, f.base)} | {_value(f, f.head)} | {_delta(f, f.shift)} "
             f"| {band} | {f.p_value:.4f} | {mark} |"
         )
+    if quiet:
+        lines += [
+            "",
+            f"{quiet} request p95 figures within noise (or too few rounds): compare.json.",
+        ]
     lines += ["", *comparison.notes]
     return "\n".join(lines) + "\n"
 
