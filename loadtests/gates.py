@@ -169,27 +169,39 @@ def baseline_load(scenario: str, directory: Path = BASELINES_DIR) -> dict[str, A
 def baseline_choose(document: Mapping[str, Any] | None, machine: MachineClass) -> dict | None:
     """The baseline entry this machine's run compares with, or None when none is usable.
 
-    Its own class's entry when there is one (`latency_scale` 1). Otherwise the entry of
-    another class with a calibration figure, the same profile first, then the nearest
-    calibration, its latencies to be multiplied by `latency_scale` (its calibration over
-    ours: a machine half as fast is allowed twice the latency). The entry's `match` says
-    which was chosen and why, for the report. An entry of another class without a
-    calibration cannot be scaled, so it is not used (the gate is skipped, saying so).
+    Its own class's entry when there is one, its latencies as recorded, or scaled up when
+    this machine measured slower than it did then (a shared runner under other load; never
+    scaled down: a quiet moment is no reason to tighten a recorded limit). Otherwise the
+    entry of another class with a calibration figure, the same profile first, then the
+    nearest calibration, its latencies to be multiplied by `latency_scale` (its
+    calibration over ours: a machine half as fast is allowed twice the latency, one twice
+    as fast half). The entry's `match` says which was chosen and why, for the report. An
+    entry of another class without a calibration cannot be scaled, so it is not used (the
+    gate is skipped, saying so).
     """
     if document is None:
         return None
     entries = document.get("classes", [])
+    here = machine.calibration_rps
     for entry in entries:
-        if MachineClass.from_dict(entry["machine"]).key == machine.key:
+        if MachineClass.from_dict(entry["machine"]).key != machine.key:
+            continue
+        then = entry["machine"].get("calibration_rps")
+        if not then or not here or then <= here:
             return {**entry, "latency_scale": 1.0, "match": f"same machine class ({machine.key})"}
+        return {
+            **entry,
+            "latency_scale": then / here,
+            "match": f"same machine class ({machine.key}), measured slower now: latencies "
+            f"x{then / here:.2f} (calibration {then:.0f} req/s then, {here:.0f} now)",
+        }
     scalable = [e for e in entries if e["machine"].get("calibration_rps")]
     recorded = ", ".join(MachineClass.from_dict(e["machine"]).key for e in entries) or "none"
-    if not scalable or not machine.calibration_rps:
+    if not scalable or not here:
         return {
             "match": f"no baseline for {machine.key} and none that can be scaled to it "
             f"(recorded: {recorded}); record one with --record-baseline"
         }
-    here = machine.calibration_rps
     entry = min(
         scalable,
         key=lambda e: (

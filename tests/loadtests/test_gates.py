@@ -1,6 +1,7 @@
 """The gate evaluator: pass, fail on a threshold, on a baseline regression, on an audit."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -262,6 +263,23 @@ def test_a_run_is_held_to_its_own_machine_class_first(tmp_path):
     assert chosen["journeys"]["browse"]["p95_ms"] == 80
     assert chosen["latency_scale"] == 1.0
     assert chosen["match"] == "same machine class (2-cores-8-gib-services)"
+
+
+def test_its_own_class_measured_slower_now_is_allowed_more_never_less(tmp_path):
+    baseline_write(_run(browse_ms=40), SMALL, directory=tmp_path)  # at 500 req/s
+    document = baseline_load("spike", directory=tmp_path)
+
+    # given the same class under other load (250 req/s), then on a quiet day (1,000)
+    busy = baseline_choose(document, replace(SMALL, calibration_rps=250.0))
+    quiet = baseline_choose(document, replace(SMALL, calibration_rps=1000.0))
+
+    # then the busy run's limits double and the quiet run's stay as recorded
+    assert busy["latency_scale"] == 2.0
+    assert "measured slower now: latencies x2.00" in busy["match"]
+    rows = gates_evaluate(_run(browse_ms=75), GATES, audits=CLEAN, baseline=busy)
+    assert next(r for r in rows if r.gate == "baseline browse p95 ms").limit == "<= 130"
+    assert quiet["latency_scale"] == 1.0
+    assert quiet["match"] == "same machine class (2-cores-8-gib-services)"
 
 
 def test_another_class_is_scaled_by_the_calibration_ratio_and_says_so(tmp_path):
