@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= smoke
+# RECORD_BASELINE=1 stores the run as its machine class's baseline (loadtests/baselines/).
+RECORD_BASELINE ?=
 
 .PHONY: help install lint format test demo run loadtest bench clean
 
@@ -11,7 +13,7 @@ help:
 	@echo "make demo      seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)"
 	@echo "make test      lint, then the whole test suite"
 	@echo "make run       web + worker on 127.0.0.1:\$${PORT:-8000} in the profile the environment selects"
-	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots"
+	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots (RECORD_BASELINE=1: store its baseline)"
 	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
 
@@ -47,7 +49,7 @@ run: $(STAMP)
 	$(PY) manage.py run_stack
 
 loadtest: $(STAMP)
-	$(PY) manage.py loadtest --scenario $(SCENARIO)
+	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline)
 
 # Each entry is a manage.py command that prints its figures and exits non-zero on a
 # missed target; add yours to the list.

@@ -14,7 +14,12 @@ attainment as surely as answering them slowly.
 
 On top of the absolute limits, a run is compared with the scenario's stored baseline
 (`loadtests/baselines/<scenario>.json`, written by `--record-baseline`): a p95 that grew
-past the tolerance fails even when it is still under its absolute limit.
+past the tolerance fails even when it is still under its absolute limit. A baseline file
+keeps one entry per machine class (cores, memory, profile) with the calibration figure
+measured when it was recorded: a run compares with its own class's entry, or, when only
+other classes were recorded, with the nearest one's latencies scaled by the ratio of the
+two calibrations, and says which it did. A latency figure means nothing without the
+machine it was measured on.
 """
 
 from __future__ import annotations
@@ -100,10 +105,43 @@ def _percent(value: float) -> str:
     return f"{value:.2%}"
 
 
+BASELINE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class MachineClass:
+    """What a run ran on: the class a baseline belongs to, and how fast the machine was.
+
+    `calibration_rps` is bare Django's requests per second on this machine at the start
+    of the run (measured by the runner): not part of the class, since it moves with the
+    machine's load, but what makes one class's latencies comparable with another's.
+    """
+
+    cores: int
+    memory_gib: int
+    profile: str
+    calibration_rps: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.cores}-cores-{self.memory_gib}-gib-{self.profile}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MachineClass:
+        return cls(
+            cores=int(data["cores"]),
+            memory_gib=int(data["memory_gib"]),
+            profile=str(data["profile"]),
+            calibration_rps=data.get("calibration_rps"),
+        )
+
+
 def baseline_snapshot(results: RunResults) -> dict[str, Any]:
     """What a baseline keeps of a run: the figures later runs are compared with."""
     return {
-        "scenario": results.scenario,
         "journeys": {
             journey: {
                 "p95_ms": results.overall(journey).p95_ms,
@@ -117,14 +155,93 @@ def baseline_snapshot(results: RunResults) -> dict[str, Any]:
 
 
 def baseline_load(scenario: str, directory: Path = BASELINES_DIR) -> dict[str, Any] | None:
+    """The scenario's baseline file: `{"version", "scenario", "classes": [entry, ...]}`,
+    each entry a `baseline_snapshot` with the `machine` it was recorded on."""
     path = directory / f"{scenario}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    document = json.loads(path.read_text())
+    if document.get("version") != BASELINE_VERSION:
+        raise ValueError(f"{path}: unsupported baseline version {document.get('version')!r}")
+    return dict(document)
 
 
-def baseline_write(results: RunResults, directory: Path = BASELINES_DIR) -> Path:
+def baseline_choose(document: Mapping[str, Any] | None, machine: MachineClass) -> dict | None:
+    """The baseline entry this machine's run compares with, or None when none is usable.
+
+    Its own class's entry when there is one, its latencies as recorded, or scaled up when
+    this machine measured slower than it did then (a shared runner under other load; never
+    scaled down: a quiet moment is no reason to tighten a recorded limit). Otherwise the
+    entry of another class with a calibration figure, the same profile first, then the
+    nearest calibration, its latencies to be multiplied by `latency_scale` (its
+    calibration over ours: a machine half as fast is allowed twice the latency, one twice
+    as fast half). The entry's `match` says which was chosen and why, for the report. An
+    entry of another class without a calibration cannot be scaled, so it is not used (the
+    gate is skipped, saying so).
+    """
+    if document is None:
+        return None
+    entries = document.get("classes", [])
+    here = machine.calibration_rps
+    for entry in entries:
+        if MachineClass.from_dict(entry["machine"]).key != machine.key:
+            continue
+        then = entry["machine"].get("calibration_rps")
+        if not then or not here or then <= here:
+            return {**entry, "latency_scale": 1.0, "match": f"same machine class ({machine.key})"}
+        return {
+            **entry,
+            "latency_scale": then / here,
+            "match": f"same machine class ({machine.key}), measured slower now: latencies "
+            f"x{then / here:.2f} (calibration {then:.0f} req/s then, {here:.0f} now)",
+        }
+    scalable = [e for e in entries if e["machine"].get("calibration_rps")]
+    recorded = ", ".join(MachineClass.from_dict(e["machine"]).key for e in entries) or "none"
+    if not scalable or not here:
+        return {
+            "match": f"no baseline for {machine.key} and none that can be scaled to it "
+            f"(recorded: {recorded}); record one with --record-baseline"
+        }
+    entry = min(
+        scalable,
+        key=lambda e: (
+            e["machine"]["profile"] != machine.profile,
+            abs(e["machine"]["calibration_rps"] - here),
+        ),
+    )
+    there = float(entry["machine"]["calibration_rps"])
+    scale = there / here
+    return {
+        **entry,
+        "latency_scale": scale,
+        "match": f"baseline of {MachineClass.from_dict(entry['machine']).key} scaled to "
+        f"{machine.key}: latencies x{scale:.2f} (calibration {there:.0f} req/s there, "
+        f"{here:.0f} here)",
+    }
+
+
+def baseline_write(
+    results: RunResults, machine: MachineClass, directory: Path = BASELINES_DIR
+) -> Path:
+    """Store this run as its machine class's entry of the scenario's baseline (replacing
+    that class's previous entry, keeping the others)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{results.scenario}.json"
-    path.write_text(json.dumps(baseline_snapshot(results), indent=2, sort_keys=True) + "\n")
+    document = baseline_load(results.scenario, directory) or {
+        "version": BASELINE_VERSION,
+        "scenario": results.scenario,
+        "classes": [],
+    }
+    others = [
+        entry
+        for entry in document["classes"]
+        if MachineClass.from_dict(entry["machine"]).key != machine.key
+    ]
+    entry = {"machine": machine.as_dict(), **baseline_snapshot(results)}
+    document["classes"] = sorted(
+        [*others, entry], key=lambda e: MachineClass.from_dict(e["machine"]).key
+    )
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -271,23 +388,29 @@ def _queries(results: RunResults, budgets: Mapping[str, float]) -> list[GateResu
 def _baseline_rows(
     results: RunResults, gates: Mapping[str, Any], baseline: Mapping[str, Any] | None
 ) -> list[GateResult]:
+    """The run against its baseline entry (see `baseline_choose`), its latencies scaled
+    when the entry is another machine class's."""
     if baseline is None:
         return [GateResult("baseline", "none recorded", "-", SKIP, "--record-baseline")]
+    if "journeys" not in baseline:
+        return [GateResult("baseline", "none for this machine", "-", SKIP, baseline["match"])]
     tolerance = float(gates.get("baseline_tolerance", 0.5))
     slack_ms = float(gates.get("baseline_slack_ms", 20))
+    scale = float(baseline.get("latency_scale", 1.0))
+    scaled = f" x{scale:.2f} (calibration)" if scale != 1.0 else ""
     rows = []
-    for journey, before in sorted(baseline.get("journeys", {}).items()):
+    for journey, before in sorted(baseline["journeys"].items()):
         if journey not in results.journeys():
             continue
         now = results.overall(journey)
-        limit = before["p95_ms"] * (1 + tolerance) + slack_ms
+        limit = before["p95_ms"] * scale * (1 + tolerance) + slack_ms
         rows.append(
             GateResult(
                 f"baseline {journey} p95 ms",
                 f"{now.p95_ms:.0f}",
                 f"<= {limit:.0f}",
                 PASS if now.p95_ms <= limit else FAIL,
-                f"baseline {before['p95_ms']:.0f} ms, +{tolerance:.0%} + {slack_ms:.0f} ms",
+                f"baseline {before['p95_ms']:.0f} ms{scaled}, +{tolerance:.0%} + {slack_ms:.0f} ms",
             )
         )
         error_limit = before["error_rate"] + float(gates.get("baseline_error_slack", 0.005))

@@ -2,8 +2,10 @@
 
 The HTML has no script and loads nothing: charts are inline SVG (`perfstats.charts`),
 with the shape's phases as shaded bands, so the file can be attached to a CI run, mailed, or
-opened years later. The JSON holds every figure (for tools); the Markdown summary is
-short enough for a CI log.
+opened years later. The JSON holds every figure (for tools, and the rounds `compare`
+pairs); the Markdown summary is short enough for a CI log or a pull-request comment; and
+`junit.xml` lists every gate as a test case, so any CI shows a failing gate as it shows
+a failing test.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
+from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+
+from loadtests.compare import run_rounds
 from loadtests.gates import GateResult, verdict
 from loadtests.results import RunResults
 from perfstats.charts import line_chart
@@ -283,10 +288,17 @@ def report_json(
         "queries_per_request": results.queries_per_request(),
         "gates": [row.as_dict() for row in rows],
         "baseline": baseline,
+        "rounds": run_rounds(results),
     }
 
 
-def report_markdown(results: RunResults, rows: list[GateResult], *, meta: Mapping) -> str:
+def report_markdown(
+    results: RunResults,
+    rows: list[GateResult],
+    *,
+    meta: Mapping,
+    baseline: Mapping | None = None,
+) -> str:
     total, checkout = results.overall(), results.checkout()
     failed = [row for row in rows if row.failed]
     lines = [
@@ -304,6 +316,8 @@ def report_markdown(results: RunResults, rows: list[GateResult], *, meta: Mappin
         cells = (row[0], row[1], row[2], row[4], row[6], row[7], row[8], row[9], row[10])
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     lines += ["", _shed_by_class_line(results), ""]
+    if baseline is not None and "match" in baseline:
+        lines += [f"Baseline: {baseline['match']}.", ""]
     if failed:
         lines.append("Failed gates:")
         lines += [f"- {row.gate}: {row.value} (limit {row.limit}) {row.detail}" for row in failed]
@@ -368,7 +382,7 @@ def report_html(
             "<h2>Release decisions</h2>",
             _releases_html(results),
             "<h2>Baseline comparison</h2>",
-            _baseline_html(rows),
+            _baseline_html(rows, baseline),
             "<h2>Over time</h2>",
             *charts(results),
             "</html>",
@@ -406,8 +420,10 @@ def _releases_html(results: RunResults) -> str:
     return _table(["at", "flag", "action", "by", "exposure", "reason"], _release_rows(results))
 
 
-def _baseline_html(rows: list[GateResult]) -> str:
-    """The baseline gates again, as a comparison: each figure now against its limit."""
+def _baseline_html(rows: list[GateResult], baseline: Mapping | None) -> str:
+    """Which baseline the run was held to, then its gates again as a comparison: each
+    figure now against its limit."""
+    match = f"<p>{html.escape(baseline['match'])}.</p>" if baseline and "match" in baseline else ""
     baseline_rows = [
         [r.gate.removeprefix("baseline "), r.value, r.limit, r.status, r.detail]
         for r in rows
@@ -415,7 +431,28 @@ def _baseline_html(rows: list[GateResult]) -> str:
     ]
     if not baseline_rows:
         return "<p>No baseline recorded for this scenario (<code>--record-baseline</code>).</p>"
-    return _table(["figure", "now", "limit", "status", "detail"], baseline_rows)
+    return match + _table(["figure", "now", "limit", "status", "detail"], baseline_rows)
+
+
+def report_junit(rows: list[GateResult], *, scenario: str, meta: Mapping) -> JUnitXml:
+    """Every gate as a JUnit test case: a failed gate a failure, a skipped one skipped,
+    the measured value and its limit in the message (and in the case's output)."""
+    suite = TestSuite(f"loadtest {scenario}")
+    for key, value in meta.items():
+        suite.add_property(key, json.dumps(value) if isinstance(value, Mapping) else str(value))
+    for row in rows:
+        case = TestCase(row.gate, classname=f"loadtest.{scenario}", time=0)
+        measured = f"{row.value} (limit {row.limit})"
+        if row.failed:
+            case.result = [Failure(f"{measured} {row.detail}".strip(), "gate")]
+        elif row.status == "skipped":
+            case.result = [Skipped(row.detail or measured)]
+        case.system_out = f"{measured}; {row.status}" + (f"; {row.detail}" if row.detail else "")
+        suite.add_testcase(case)
+    document = JUnitXml(f"loadtest {scenario}")
+    document.add_testsuite(suite)
+    document.update_statistics()
+    return document
 
 
 def report_write(
@@ -426,15 +463,18 @@ def report_write(
     baseline: Mapping | None,
     meta: Mapping,
 ) -> dict[str, Path]:
-    """Write report.html, report.json and summary.md into `report_dir`; return the paths."""
+    """Write report.html, report.json, summary.md and junit.xml into `report_dir`; return
+    the paths."""
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "html": report_dir / "report.html",
         "json": report_dir / "report.json",
         "markdown": report_dir / "summary.md",
+        "junit": report_dir / "junit.xml",
     }
     paths["html"].write_text(report_html(results, rows, baseline=baseline, meta=meta))
     document = report_json(results, rows, baseline=baseline, meta=meta)
     paths["json"].write_text(json.dumps(document, indent=2, default=str))
-    paths["markdown"].write_text(report_markdown(results, rows, meta=meta))
+    paths["markdown"].write_text(report_markdown(results, rows, meta=meta, baseline=baseline))
+    report_junit(rows, scenario=results.scenario, meta=meta).write(str(paths["junit"]), pretty=True)
     return paths

@@ -52,6 +52,7 @@ LIBRARIES = {
     # What the runner (devstack) drives: the scenarios, the event log, gates and reports.
     "loadtests": {
         "loadtests.catalog",
+        "loadtests.compare",
         "loadtests.gates",
         "loadtests.identity",  # simulated clients' signed ids (bench_overload)
         "loadtests.names",

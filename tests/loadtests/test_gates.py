@@ -1,12 +1,16 @@
 """The gate evaluator: pass, fail on a threshold, on a baseline regression, on an audit."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from loadtests.gates import (
+    BASELINES_DIR,
     GATES_FILE,
     AuditResult,
+    MachineClass,
+    baseline_choose,
     baseline_load,
     baseline_snapshot,
     baseline_write,
@@ -225,14 +229,101 @@ def test_every_key_of_the_versioned_gates_is_one_the_evaluator_reads(tmp_path):
         gates_load("smoke", path=path)
 
 
-def test_baselines_round_trip(tmp_path):
-    run = _run()
+SMALL = MachineClass(cores=2, memory_gib=8, profile="services", calibration_rps=500.0)
+LARGE = MachineClass(cores=8, memory_gib=32, profile="services", calibration_rps=2000.0)
 
-    path = baseline_write(run, directory=tmp_path)
 
+def test_a_baseline_keeps_one_entry_per_machine_class(tmp_path):
+    # given a baseline recorded on a small runner, then one on a large runner
+    baseline_write(_run(browse_ms=80), SMALL, directory=tmp_path)
+    path = baseline_write(_run(browse_ms=20), LARGE, directory=tmp_path)
+
+    # when the small runner records again
+    baseline_write(_run(browse_ms=60), SMALL, directory=tmp_path)
+
+    # then the file holds both classes, the small one's entry replaced
+    document = baseline_load("spike", directory=tmp_path)
     assert path.name == "spike.json"
-    assert baseline_load("spike", directory=tmp_path) == json.loads(path.read_text())
+    assert document == json.loads(path.read_text())
+    assert document["version"] == 2
+    by_class = {MachineClass.from_dict(e["machine"]).key: e for e in document["classes"]}
+    assert sorted(by_class) == ["2-cores-8-gib-services", "8-cores-32-gib-services"]
+    assert by_class[SMALL.key]["journeys"]["browse"]["p95_ms"] == 60
+    assert by_class[SMALL.key]["machine"]["calibration_rps"] == 500.0
     assert baseline_load("other", directory=tmp_path) is None
+
+
+def test_a_run_is_held_to_its_own_machine_class_first(tmp_path):
+    baseline_write(_run(browse_ms=80), SMALL, directory=tmp_path)
+    baseline_write(_run(browse_ms=20), LARGE, directory=tmp_path)
+    document = baseline_load("spike", directory=tmp_path)
+
+    chosen = baseline_choose(document, SMALL)
+
+    assert chosen["journeys"]["browse"]["p95_ms"] == 80
+    assert chosen["latency_scale"] == 1.0
+    assert chosen["match"] == "same machine class (2-cores-8-gib-services)"
+
+
+def test_its_own_class_measured_slower_now_is_allowed_more_never_less(tmp_path):
+    baseline_write(_run(browse_ms=40), SMALL, directory=tmp_path)  # at 500 req/s
+    document = baseline_load("spike", directory=tmp_path)
+
+    # given the same class under other load (250 req/s), then on a quiet day (1,000)
+    busy = baseline_choose(document, replace(SMALL, calibration_rps=250.0))
+    quiet = baseline_choose(document, replace(SMALL, calibration_rps=1000.0))
+
+    # then the busy run's limits double and the quiet run's stay as recorded
+    assert busy["latency_scale"] == 2.0
+    assert "measured slower now: latencies x2.00" in busy["match"]
+    rows = gates_evaluate(_run(browse_ms=75), GATES, audits=CLEAN, baseline=busy)
+    assert next(r for r in rows if r.gate == "baseline browse p95 ms").limit == "<= 130"
+    assert quiet["latency_scale"] == 1.0
+    assert quiet["match"] == "same machine class (2-cores-8-gib-services)"
+
+
+def test_another_class_is_scaled_by_the_calibration_ratio_and_says_so(tmp_path):
+    # given only the large runner's baseline: browse p95 20 ms at 2,000 req/s calibration
+    baseline_write(_run(browse_ms=20), LARGE, directory=tmp_path)
+    document = baseline_load("spike", directory=tmp_path)
+
+    # when a small runner (500 req/s: four times slower) is judged against it
+    chosen = baseline_choose(document, SMALL)
+    rows = gates_evaluate(_run(browse_ms=75), GATES, audits=CLEAN, baseline=chosen)
+
+    # then its latency limits are four times the large runner's: 20 * 4 * 1.5 + 10 = 130
+    assert chosen["latency_scale"] == 4.0
+    assert "scaled to 2-cores-8-gib-services: latencies x4.00" in chosen["match"]
+    row = next(r for r in rows if r.gate == "baseline browse p95 ms")
+    assert (row.status, row.limit) == ("pass", "<= 130")
+    assert "x4.00 (calibration)" in row.detail
+    # and unscaled, the same run would have failed the large runner's 20 * 1.5 + 10 = 40
+    unscaled = gates_evaluate(
+        _run(browse_ms=75), GATES, audits=CLEAN, baseline=baseline_choose(document, LARGE)
+    )
+    assert _failed(unscaled) == {"baseline browse p95 ms": "75"}
+
+
+def test_a_baseline_of_another_class_without_calibration_is_skipped_not_used(tmp_path):
+    uncalibrated = MachineClass(cores=2, memory_gib=24, profile="embedded")
+    baseline_write(_run(browse_ms=20), uncalibrated, directory=tmp_path)
+
+    chosen = baseline_choose(baseline_load("spike", directory=tmp_path), SMALL)
+    rows = gates_evaluate(_run(browse_ms=75), GATES, audits=CLEAN, baseline=chosen)
+
+    row = next(r for r in rows if r.gate == "baseline")
+    assert row.status == "skipped"
+    assert "recorded: 2-cores-24-gib-embedded" in row.detail
+    assert verdict(rows)
+
+
+def test_the_committed_baselines_load_with_their_machine_class():
+    for path in BASELINES_DIR.glob("*.json"):
+        document = baseline_load(path.stem)
+        assert document["scenario"] == path.stem
+        for entry in document["classes"]:
+            assert MachineClass.from_dict(entry["machine"]).profile in {"embedded", "services"}
+            assert entry["journeys"]
 
 
 def test_a_results_folder_reads_back_what_the_recorder_wrote(tmp_path):

@@ -183,3 +183,65 @@ def test_a_store_without_admission_metrics_still_gets_a_report(tmp_path):
     # then the chart says it has no data, and the summary that nothing was shed
     assert "no data in this run" in _chart(paths["html"].read_text(), ADMISSION_CHART)
     assert "Shed by class (store's counter): none." in paths["markdown"].read_text()
+
+
+def test_every_gate_is_a_junit_test_case_a_ci_system_can_read(tmp_path):
+    from xml.etree import ElementTree
+
+    from junitparser import Failure, JUnitXml, Skipped
+
+    # given a run that fails one gate and skips others (no baseline, a missing audit)
+    run = _run(browse_ms=150)
+    audits = [AuditResult("audit_orders", True), AuditResult("cache_audit", None, "missing")]
+    rows = gates_evaluate(run, GATES, audits=audits, baseline=None)
+
+    # when the report is written
+    paths = report_write(run, rows, report_dir=tmp_path, baseline=None, meta={"profile": "x"})
+
+    # then junit.xml is well-formed XML in JUnit's shape: <testsuites><testsuite><testcase>
+    root = ElementTree.parse(paths["junit"]).getroot()
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.find("properties/property[@name='profile']").get("value") == "x"
+    # and a JUnit parser reads one case per gate, each with its status
+    cases = {case.name: case for suite in JUnitXml.fromfile(str(paths["junit"])) for case in suite}
+    assert list(cases) == [row.gate for row in rows]
+    failed = {name for name, case in cases.items() if isinstance(_result(case), Failure)}
+    skipped = {name for name, case in cases.items() if isinstance(_result(case), Skipped)}
+    assert failed == {row.gate for row in rows if row.failed} == {"browse p95 ms"}
+    assert skipped == {row.gate for row in rows if row.status == "skipped"}
+    assert {"baseline", "audit cache_audit"} <= skipped
+    assert all(case.is_passed for name, case in cases.items() if name not in failed | skipped)
+    # with the value, the limit and the detail in the failure's message
+    assert _result(cases["browse p95 ms"]).message == "150 (limit 100)"
+    assert "150 (limit 100); fail" in cases["browse p95 ms"].system_out
+    assert int(suite.get("tests")) == len(rows)
+    assert int(suite.get("failures")) == 1
+
+
+def _result(case):
+    return case.result[0] if case.result else None
+
+
+def test_the_json_report_keeps_the_rounds_compare_pairs(tmp_path):
+    run = _run()
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=None)
+
+    paths = report_write(run, rows, report_dir=tmp_path, baseline=None, meta={})
+
+    rounds = json.loads(paths["json"].read_text())["rounds"]
+    assert rounds["count"] == 20
+    assert rounds["window_s"] == 5
+    assert len(rounds["figures"]["browse p95 ms"]["values"]) == 20
+    assert rounds["figures"]["checkout completion"]["worse"] == "lower"
+
+
+def test_the_summary_names_the_baseline_it_was_held_to():
+    run = _run()
+    baseline = {"journeys": {}, "match": "same machine class (2-cores-8-gib-services)"}
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=baseline)
+
+    summary = report_markdown(run, rows, meta={}, baseline=baseline)
+
+    assert "Baseline: same machine class (2-cores-8-gib-services)." in summary

@@ -38,16 +38,15 @@ from django.utils import timezone
 
 from catalog.interface import category_tree, product_cards_for_category, product_cards_popular
 from devstack.benchenv import bench_environment, gunicorn_cpu_seconds
+from devstack.calibration import bare_process
 from devstack.prepare import store_prepare
 from devstack.processes import (
-    ProcessSpec,
     Stack,
     StackConfig,
     StackError,
     free_port,
     http_status,
     sigterm_as_interrupt,
-    web_process,
 )
 from devstack.throughput import (
     BARE_RATIO_TARGETS,
@@ -65,21 +64,6 @@ from storefront.settings.environment import BASE_DIR, ENV
 CAMPAIGN_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale"
 # The shipped configuration, whatever switches this shell happens to export.
 WARM_SECONDS = 1
-
-
-def bare_process(config: StackConfig) -> ProcessSpec:
-    """Return the store's gunicorn command line serving bare Django instead of the store.
-
-    Derived from the store's, so workers, worker class, timeouts, bind address and the
-    control socket stay identical; only `--config` goes, whose hooks are the store's.
-    """
-    argv = list(web_process(config).argv)
-    hooks = argv.index("--config")
-    del argv[hooks : hooks + 2]
-    argv[argv.index("storefront.wsgi")] = "devstack.bare_django:application"
-    return ProcessSpec(
-        name="bare", argv=tuple(argv), ready_url=f"{config.base_url}/", port=config.port
-    )
 
 
 def store_paths_prepare(*, env: dict[str, str], products: int) -> dict[str, str]:

@@ -1,28 +1,45 @@
 """Load-test a stack it boots: `python manage.py loadtest --scenario smoke`.
 
-Boots simulator, web, worker and beat on loopback, seeds an empty store, runs the
+Measures the machine first (its class and a calibration figure: `devstack.calibration`),
+boots simulator, web, worker and beat on loopback, seeds an empty store, runs the
 scenario's Locust shape headless, runs the audits against the still-running stack, then
-evaluates the gates (`loadtests/gates.toml`, and the stored baseline) and writes the
-report (`report.html`, `report.json`, `summary.md`). The exit code is the verdict.
+evaluates the gates (`loadtests/gates.toml`, and the stored baseline of this machine's
+class, or another class's scaled by calibration) and writes the report (`report.html`,
+`report.json`, `summary.md`, `junit.xml`). The exit code is the verdict.
 
-`--record-baseline` stores this run as the scenario's new baseline (after its absolute
+`--record-baseline` stores this run as its machine class's baseline (after its absolute
 gates pass). `--evaluate DIR` skips the run and judges a results folder left by another
 one, e.g. a distributed Locust master's (see `loadtests/README.md`).
+
+`loadtest compare BASE HEAD` compares two runs' reports (folders or report.json files)
+figure by figure against their measured noise (`loadtests/compare.py`), writes
+`compare.md` and `compare.json`, and exits non-zero on a regression.
 """
 
 import json
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from devstack.audit import audits_run
+from devstack.calibration import calibration_measure, machine_describe
 from devstack.loadrun import scenario_run, summary_table
 from devstack.prepare import store_prepare
 from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
+from loadtests.compare import (
+    NotComparable,
+    comparison_markdown,
+    comparison_write,
+    report_document_read,
+    reports_compare,
+)
 from loadtests.gates import (
     AuditResult,
+    MachineClass,
+    baseline_choose,
     baseline_load,
     baseline_write,
     gates_evaluate,
@@ -35,11 +52,27 @@ from loadtests.scenarios import SCENARIOS, Scenario, scenario_get
 from releases.interface import release_decisions
 from storefront.settings.environment import BASE_DIR, ENV
 
+MACHINE_FILE = "machine.json"
+
 
 class Command(BaseCommand):
-    help = "Boot the stack, run a Locust scenario headless, judge it by its gates, report."
+    help = (
+        "Boot the stack, run a Locust scenario headless, judge it by its gates, report; "
+        "or `compare BASE HEAD`: two runs' reports, a regression beyond noise exits non-zero."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "compare",
+            nargs="*",
+            metavar="compare BASE HEAD",
+            help="compare two report folders (or report.json files) instead of running",
+        )
+        parser.add_argument(
+            "--out",
+            type=Path,
+            help="compare: where compare.md and compare.json go (default: reports/compare)",
+        )
         parser.add_argument("--scenario", default="smoke", choices=sorted(SCENARIOS))
         parser.add_argument("--users", type=int, help="peak users (scenario's default)")
         parser.add_argument("--duration", type=int, help="seconds (scenario's default)")
@@ -52,7 +85,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--record-baseline",
             action="store_true",
-            help="store this run as loadtests/baselines/<scenario>.json",
+            help="store this run as its machine class's entry of "
+            "loadtests/baselines/<scenario>.json",
         )
         parser.add_argument(
             "--evaluate",
@@ -65,6 +99,8 @@ class Command(BaseCommand):
     def handle(
         self,
         *args: object,
+        compare: list[str],
+        out: Path | None,
         scenario: str,
         users: int | None,
         duration: int | None,
@@ -76,6 +112,11 @@ class Command(BaseCommand):
         evaluate: Path | None,
         **_: object,
     ) -> None:
+        if compare:
+            if len(compare) != 3 or compare[0] != "compare":
+                raise CommandError("usage: loadtest compare BASE HEAD")
+            self._compare(Path(compare[1]), Path(compare[2]), out=out or reports / "compare")
+            return
         chosen = scenario_get(scenario).scaled(
             users=users, duration_s=duration, processes=processes
         )
@@ -84,8 +125,49 @@ class Command(BaseCommand):
             audits = audits_run(config=StackConfig(port=port), write=self.stdout.write)
         else:
             report_dir = reports / chosen.name
+            report_dir.mkdir(parents=True, exist_ok=True)
+            self._machine_measure(report_dir)
             audits = self._run(chosen, port=port, products=products, report_dir=report_dir)
         self._judge(chosen, report_dir, audits, record=record_baseline)
+
+    def _machine_measure(self, report_dir: Path) -> MachineClass:
+        """Describe this machine and calibrate it now, before the stack takes the cores;
+        kept beside the results as machine.json."""
+        self.stdout.write("Calibrating: bare Django req/s on this machine...")
+        machine = machine_describe(
+            profile=ENV.profile, calibration_rps=calibration_measure(log_dir=report_dir)
+        )
+        (report_dir / MACHINE_FILE).write_text(json.dumps(machine.as_dict(), indent=2) + "\n")
+        self.stdout.write(
+            f"Machine class {machine.key}, calibration {machine.calibration_rps} req/s"
+        )
+        return machine
+
+    def _machine(self, report_dir: Path) -> MachineClass:
+        """The machine the results were measured on: as the run recorded it, or (a folder
+        from elsewhere) this one, measured now."""
+        path = report_dir / MACHINE_FILE
+        if path.exists():
+            return MachineClass.from_dict(json.loads(path.read_text()))
+        return self._machine_measure(report_dir)
+
+    def _compare(self, base: Path, head: Path, *, out: Path) -> None:
+        try:
+            comparison = reports_compare(
+                report_document_read(base),
+                report_document_read(head),
+                base_name=str(base),
+                head_name=str(head),
+            )
+        except (FileNotFoundError, NotComparable) as error:
+            raise CommandError(str(error)) from None
+        paths = comparison_write(comparison, out_dir=out)
+        self.stdout.write(comparison_markdown(comparison))
+        self.stdout.write(f"Comparison: {paths['markdown']} (and compare.json)")
+        if comparison.regressed:
+            names = ", ".join(f.name for f in comparison.regressions)
+            raise CommandError(f"regression against the base: {names}")
+        self.stdout.write(self.style.SUCCESS("no regression against the base"))
 
     def _run(
         self, scenario: Scenario, *, port: int, products: int | None, report_dir: Path
@@ -132,21 +214,23 @@ class Command(BaseCommand):
     ) -> None:
         """Evaluate the gates, write the report, and fail the command if a gate failed."""
         results = results_read(report_dir, scenario=scenario.name)
-        baseline = None if record else baseline_load(scenario.name)
+        machine = self._machine(report_dir)
+        baseline = None if record else baseline_choose(baseline_load(scenario.name), machine)
         rows = gates_evaluate(results, gates_load(scenario.name), audits=audits, baseline=baseline)
-        meta = {
+        meta: dict[str, Any] = {
             "shape": scenario.shape,
             "users": scenario.users,
             "duration_s": scenario.run_time_s,
             "processes": scenario.processes,
             "profile": ENV.profile,
+            "machine": machine.as_dict(),
         }
         paths = report_write(results, rows, report_dir=report_dir, baseline=baseline, meta=meta)
         self.stdout.write(paths["markdown"].read_text())
-        self.stdout.write(f"Report: {paths['html']} (and report.json, summary.md)")
+        self.stdout.write(f"Report: {paths['html']} (and report.json, summary.md, junit.xml)")
         if not verdict(rows):
             raise CommandError(f"{scenario.name}: performance gates failed (see above)")
         if record:
-            path = baseline_write(results)
+            path = baseline_write(results, machine)
             self.stdout.write(self.style.SUCCESS(f"Recorded a new baseline: {path}"))
         self.stdout.write(self.style.SUCCESS(f"{scenario.name}: passed"))
