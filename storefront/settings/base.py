@@ -37,6 +37,8 @@ MIDDLEWARE = [
     # Outermost: every later middleware's log lines carry the request id, and the
     # metrics time everything, cached answers and redirects included.
     "toolkit.request_context.RequestIdMiddleware",
+    # One line per request, shed and cached answers included (PEAKSTORE_ACCESS_LOG=1).
+    "toolkit.accesslog.AccessLogMiddleware",
     # Before the metrics: a shed request is counted as shed, never as a 5xx of its route.
     "storefront.admission.AdmissionMiddleware",
     "toolkit.metrics.http.RequestMetricsMiddleware",
@@ -196,6 +198,7 @@ TOOLKIT_CACHE_AUDIT_SAMPLE = 200  # entries per namespace the audit compares
 # Observability (docs/architecture.md, "Observability").
 PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"
 PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
+PEAKSTORE_ACCESS_LOG = ENV.access_log
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
 INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
@@ -226,12 +229,13 @@ LOGGING = {
     "filters": {"request_id": {"()": "toolkit.request_context.RequestIdLogFilter"}},
     "formatters": {
         "json": {"()": "toolkit.jsonlog.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # One short line a record, coloured on a TTY ("plain" is its older name).
+        "console": {"()": "toolkit.consolelog.ConsoleFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain" if ENV.log_format == "plain" else "json",
+            "formatter": "console" if ENV.log_format in {"console", "plain"} else "json",
             "filters": ["request_id"],
         }
     },

@@ -14,7 +14,13 @@ from devstack.audit import audits_clean, audits_run
 from devstack.loadrun import scenario_run, summary_table
 from devstack.management.commands.run_stack import stack_banner
 from devstack.prepare import store_prepare
-from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
+from devstack.processes import (
+    Stack,
+    StackConfig,
+    StackError,
+    for_a_person,
+    sigterm_as_interrupt,
+)
 from loadtests.scenarios import scenario_get
 from storefront.settings.environment import BASE_DIR, ENV
 
@@ -32,8 +38,12 @@ class Command(BaseCommand):
         report_dir = reports / scenario.name
         store_prepare(products=products, stdout=self.stdout)
         token = secrets.token_urlsafe(24)  # the back-office writers' token, for this run
-        config = StackConfig(
-            port=port, log_dir=ENV.var_dir / "log", env={"PEAKSTORE_BACKOFFICE_TOKEN": token}
+        # The load run's requests go to the log files; the console format keeps them
+        # readable there (`tail -f var/log/web.log`).
+        config = for_a_person(
+            StackConfig(
+                port=port, log_dir=ENV.var_dir / "log", env={"PEAKSTORE_BACKOFFICE_TOKEN": token}
+            )
         )
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
