@@ -1,5 +1,7 @@
 """Settings shared by every profile. Profile modules override only what differs."""
 
+from typing import Any
+
 from storefront.settings.environment import BASE_DIR, ENV
 
 SECRET_KEY = ENV.secret_key or "peakstore-insecure-development-key-not-for-production"
@@ -223,28 +225,35 @@ STOREFRONT_BACKOFFICE_TOKEN = ENV.backoffice_token
 # caps its share, so one hanging service cannot take them all.
 INTEGRATIONS_FANOUT_THREADS = 8
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "toolkit.request_context.RequestIdLogFilter"}},
-    "formatters": {
-        "json": {"()": "toolkit.jsonlog.JsonFormatter"},
-        # One short line a record, coloured on a TTY ("plain" is its older name).
-        "console": {"()": "toolkit.consolelog.ConsoleFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "console" if ENV.log_format in {"console", "plain"} else "json",
-            "filters": ["request_id"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": ENV.log_level},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        # One line per upstream request drowns the log; failures are logged by the clients.
-        "httpx": {"level": "WARNING"},
-    },
-}
+
+def logging_config(log_format: str) -> dict[str, Any]:
+    """LOGGING for a format: "json" (log shippers) or "console" (a person; "plain" is
+    its older name). Production asks for JSON whatever the environment says."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "toolkit.request_context.RequestIdLogFilter"}},
+        "formatters": {
+            "json": {"()": "toolkit.jsonlog.JsonFormatter"},
+            # One short line a record, coloured on a TTY ("plain" is its older name).
+            "console": {"()": "toolkit.consolelog.ConsoleFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "console" if log_format in {"console", "plain"} else "json",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": ENV.log_level},
+        "loggers": {
+            "django.db.backends": {"level": "INFO"},
+            # One line per upstream request drowns the log; failures are logged by the clients.
+            "httpx": {"level": "WARNING"},
+        },
+    }
+
+
+LOGGING = logging_config(ENV.log_format)
 
 del BASE_DIR

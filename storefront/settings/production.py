@@ -3,6 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from storefront.settings import *  # noqa: F403
+from storefront.settings.base import logging_config
 from storefront.settings.environment import ENV
 
 _missing = [
@@ -32,7 +33,4 @@ CSRF_COOKIE_SECURE = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Log shippers read production's log: JSON whatever PEAKSTORE_LOG_FORMAT says.
-LOGGING = {
-    **LOGGING,  # noqa: F405
-    "handlers": {"console": {**LOGGING["handlers"]["console"], "formatter": "json"}},  # noqa: F405
-}
+LOGGING = logging_config("json")
