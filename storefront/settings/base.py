@@ -226,9 +226,18 @@ STOREFRONT_BACKOFFICE_TOKEN = ENV.backoffice_token
 INTEGRATIONS_FANOUT_THREADS = 8
 
 
-def logging_config(log_format: str) -> dict[str, Any]:
+def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, Any]:
     """LOGGING for a format: "json" (log shippers) or "console" (a person; "plain" is
     its older name). Production asks for JSON whatever the environment says."""
+    console = log_format in {"console", "plain"}
+    loggers: dict[str, Any] = {
+        "django.db.backends": {"level": "INFO"},
+        # One line per upstream request drowns the log; failures are logged by the clients.
+        "httpx": {"level": "WARNING"},
+    }
+    if console and access_log:
+        # Django's "Not Found: /x" repeats the access line; 5xx keep their traceback.
+        loggers["django.request"] = {"level": "ERROR"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -241,19 +250,15 @@ def logging_config(log_format: str) -> dict[str, Any]:
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
-                "formatter": "console" if log_format in {"console", "plain"} else "json",
+                "formatter": "console" if console else "json",
                 "filters": ["request_id"],
             }
         },
         "root": {"handlers": ["console"], "level": ENV.log_level},
-        "loggers": {
-            "django.db.backends": {"level": "INFO"},
-            # One line per upstream request drowns the log; failures are logged by the clients.
-            "httpx": {"level": "WARNING"},
-        },
+        "loggers": loggers,
     }
 
 
-LOGGING = logging_config(ENV.log_format)
+LOGGING = logging_config(ENV.log_format, access_log=ENV.access_log)
 
 del BASE_DIR

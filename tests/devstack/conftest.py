@@ -126,6 +126,8 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         # These tests push concurrency through the workers on purpose to find errors;
         # shedding would hide them. Admission control has its own tests.
         "PEAKSTORE_ADMISSION": "0",
+        # The tests parse the processes' logs as JSON, whatever a developer exported.
+        "PEAKSTORE_LOG_FORMAT": "json",
     }
     with ExitStack() as cleanup:
         if database_url := os.environ.get("DATABASE_URL"):

@@ -150,3 +150,15 @@ def test_production_logs_json_whatever_the_format_asked(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "'formatter': 'json'" in result.stdout
+
+
+def test_with_the_access_log_a_console_drops_djangos_repeat_of_each_4xx():
+    from storefront.settings.base import logging_config
+
+    console = logging_config("console", access_log=True)
+    machine = logging_config("json", access_log=True)
+
+    assert console["handlers"]["console"]["formatter"] == "console"
+    assert console["loggers"]["django.request"] == {"level": "ERROR"}
+    assert machine["handlers"]["console"]["formatter"] == "json"
+    assert "django.request" not in machine["loggers"]
