@@ -9,12 +9,15 @@ the keyboard can reach; nothing else may stick out of a panel or be clipped.
 import pytest
 
 from storefront.ops import views
+from storefront.settings.environment import BASE_DIR
 from tests.browser.conftest import SCREENSHOTS, axe_violations, document_overflow
 from tests.storefront.ops_readings import busy_ring
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDTHS = (390, 1280, 1920)
+# `pytest tests/browser/test_ops_layout.py --ops-screenshots` refreshes the README's.
+DOCS_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
 
 # Per panel: what sticks out of it or is clipped. A scroll region's own content may be
 # wider than the region (that is what it is for); the region itself must fit.
@@ -65,14 +68,15 @@ def staff_session(client, admin_user) -> str:
 
 @pytest.mark.parametrize("width", WIDTHS, ids=[f"{width}px" for width in WIDTHS])
 def test_ops_fits_every_screen_and_passes_axe(
-    live_server, chromium, busy_dashboard, staff_session, width
+    live_server, chromium, busy_dashboard, staff_session, width, request
 ):
     context = chromium.new_context(viewport={"width": width, "height": 1000})
     context.add_cookies([{"name": "sessionid", "value": staff_session, "url": live_server.url}])
     page = context.new_page()
     page.goto(f"{live_server.url}/ops/")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"ops-{width}.png"), full_page=True)
+    folder = DOCS_SCREENSHOTS if request.config.getoption("--ops-screenshots") else SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"ops-{width}.png"), full_page=True)
 
     assert page.locator(".panel").count() >= 8
     assert document_overflow(page) == 0

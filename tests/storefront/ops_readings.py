@@ -12,6 +12,7 @@ from storefront.ownership import MANIFEST
 from toolkit.manifest import ANY_NAME
 
 INTERVAL_S = 5.0
+STARTED_AT = 1_780_000_000.0  # a fixed moment, so the screenshots do not change by the clock
 POINTS = 13  # a minute of readings: every sparkline has a line to draw
 BOUNDS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, float("inf"))
 
@@ -43,7 +44,7 @@ def busy_reading(step: int) -> Reading:
     }
     fingerprint = "SELECT catalog_variant.id, catalog_variant.sku FROM catalog_variant WHERE "
     return Reading(
-        at=1_000.0 + step * INTERVAL_S,
+        at=STARTED_AT + step * INTERVAL_S,
         routes=routes,
         in_flight=3.0,
         cache_events={
