@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.client import HTTPResponse
 from pathlib import Path
 from typing import IO
@@ -83,6 +83,8 @@ class StackConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     # None: processes write to the supervisor's terminal; a folder: one log file each.
     log_dir: Path | None = None
+    # Celery worker and beat's `--loglevel` (a person's terminal wants WARNING).
+    task_log_level: str = "INFO"
     ready_timeout: float = 60.0
     stop_grace: float = 10.0
 
@@ -155,7 +157,7 @@ def worker_process(config: StackConfig) -> ProcessSpec:
             "--concurrency",
             str(config.worker_concurrency),
             "--loglevel",
-            "INFO",
+            config.task_log_level,
             "--hostname",
             f"peakstore-{config.port}@%h",
             # Workers of other stacks may share the broker: no chatter between them.
@@ -177,7 +179,7 @@ def beat_process(config: StackConfig) -> ProcessSpec:
             "storefront",
             "beat",
             "--loglevel",
-            "INFO",
+            config.task_log_level,
             # Its state file defaults to ./celerybeat-schedule, which stacks would share.
             "--schedule",
             str(config.var_dir / "celerybeat-schedule"),
@@ -205,6 +207,25 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
         ),
         ready_url=f"{config.upstream_url}/health",
         port=config.upstream_port,
+    )
+
+
+def for_a_person(config: StackConfig, environ: Mapping[str, str] = os.environ) -> StackConfig:
+    """The stack as `make run` and `make demo` run it, for a person reading the terminal.
+
+    One short line per request (the access log in the console format, coloured on a
+    TTY) and Celery at WARNING, so periodic tasks stay quiet. Whatever the environment
+    sets wins: `PEAKSTORE_LOG_FORMAT=json`, `PEAKSTORE_ACCESS_LOG=0`,
+    `PEAKSTORE_TASK_LOG_LEVEL=INFO`.
+    """
+    readable = {
+        "PEAKSTORE_LOG_FORMAT": environ.get("PEAKSTORE_LOG_FORMAT", "console"),
+        "PEAKSTORE_ACCESS_LOG": environ.get("PEAKSTORE_ACCESS_LOG", "1"),
+    }
+    return replace(
+        config,
+        env={**readable, **config.env},
+        task_log_level=environ.get("PEAKSTORE_TASK_LOG_LEVEL", "WARNING"),
     )
 
 

@@ -191,9 +191,9 @@ def sparkline(
     known = [value for value in values if value is not None]
     if len(values) < 2 or not known:
         return (
-            f'<svg class="spark" width="{width}" height="{height}" role="img" '
-            f'aria-label="no data yet"><text x="4" y="{height // 2 + 5}" '
-            f'fill="{MUTED}">collecting…</text></svg>'
+            f'<svg class="spark" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="no data yet">'
+            f'<text x="4" y="{height // 2 + 5}" fill="{MUTED}">collecting…</text></svg>'
         )
     # 2 px of margin above and below, 10% of headroom over the highest point.
     plot = _Plot(
@@ -228,7 +228,8 @@ def bar(fraction: float | None, *, width: int = 220, height: int = 18, color: st
     """Draw a horizontal bar filled to `fraction` (0..1) of its width."""
     filled = 0 if fraction is None else round(max(0.0, min(fraction, 1.0)) * width, 1)
     return (
-        f'<svg class="bar" width="{width}" height="{height}" aria-hidden="true">'
+        f'<svg class="bar" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="none" aria-hidden="true">'
         f'<rect width="{width}" height="{height}" fill="#2a3040" rx="3"/>'
         f'<rect width="{filled}" height="{height}" fill="{_e(color)}" rx="3"/></svg>'
     )

@@ -1,5 +1,6 @@
 """The Celery app. Workers start with `celery -A storefront worker`."""
 
+import logging
 import os
 from logging.config import dictConfig
 from typing import Any
@@ -19,11 +20,15 @@ celery_observability_install()
 
 
 @setup_logging.connect
-def _logging_from_django_settings(**_: Any) -> None:
-    """Log from worker and beat as the web does (JSON, request id), not Celery's way.
+def _logging_from_django_settings(loglevel: int | str | None = None, **_: Any) -> None:
+    """Log from worker and beat as the web does (format, request id), not Celery's way.
 
-    With a receiver connected, Celery leaves logging alone and this applies LOGGING.
+    With a receiver connected, Celery leaves logging alone and this applies LOGGING,
+    then the level `--loglevel` asked for (the stack runner asks WARNING for a person's
+    terminal, so beat's schedule ticks and each task's "received" stay out of it).
     """
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)

@@ -86,7 +86,12 @@ CACHE_NAMESPACES = (
 
 DEPENDENCIES = (
     Dependency("payment", "integrations", CRITICAL, "payment gateway: authorize, capture"),
+    Dependency("tax", "integrations", CRITICAL, "tax rates at checkout (last known on failure)"),
+    Dependency("shipping", "integrations", CRITICAL, "shipping rates at checkout (last known)"),
+    Dependency("recommendations", "integrations", CORE, "product page widget (left out)"),
+    Dependency("reviews", "integrations", CORE, "product page reviews (a quiet notice)"),
     Dependency("erp", "integrations", INTERNAL, "order export from the outbox"),
+    Dependency("pim", "integrations", INTERNAL, "price imports (the task retries)"),
 )
 
 SIGNALS = (

@@ -14,6 +14,14 @@ from toolkit.cache import store as cache_store
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ops-screenshots",
+        action="store_true",
+        help="write /ops/ at 390, 1280 and 1920 px to docs/screenshots/ (tests/browser)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     # A test that made the cache fail must not leave the next one skipping it.

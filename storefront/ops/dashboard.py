@@ -11,6 +11,7 @@ from typing import Any
 
 from perfstats.quantiles import bucket_delta, histogram_quantile
 from storefront.ops.readings import RING_INTERVAL_S, Reading, counter_delta
+from toolkit.cache import registry
 from toolkit.manifest import OwnershipManifest
 
 WINDOW_S = 60.0
@@ -189,7 +190,10 @@ def dashboard_data(ring: list[Reading], now: Reading, manifest: OwnershipManifes
 
 
 def _caches(now: Reading, before: Reading | None, manifest: OwnershipManifest) -> list[dict]:
-    owners = {entry.namespace: entry.owner for entry in manifest.cache_namespaces}
+    # Owned caches declare their owner in the cache registry; the rest in the manifest.
+    owners = {entry.namespace: entry.owner for entry in manifest.cache_namespaces} | {
+        spec.namespace: spec.owner for spec in registry.specs()
+    }
     namespaces = sorted({namespace for namespace, _ in now.cache_events})
     rows = []
     for namespace in namespaces:

@@ -1,5 +1,7 @@
 """Settings shared by every profile. Profile modules override only what differs."""
 
+from typing import Any
+
 from storefront.settings.environment import BASE_DIR, ENV
 from storefront.settings.keyfile import secret_key_load_or_create
 
@@ -40,6 +42,8 @@ MIDDLEWARE = [
     # Outermost: every later middleware's log lines carry the request id, and the
     # metrics time everything, cached answers and redirects included.
     "toolkit.request_context.RequestIdMiddleware",
+    # One line per request, shed and cached answers included (PEAKSTORE_ACCESS_LOG=1).
+    "toolkit.accesslog.AccessLogMiddleware",
     # Before the metrics: a shed request is counted as shed, never as a 5xx of its route.
     "storefront.admission.AdmissionMiddleware",
     "toolkit.metrics.http.RequestMetricsMiddleware",
@@ -233,6 +237,7 @@ TOOLKIT_CACHE_AUDIT_SAMPLE = 200  # entries per namespace the audit compares
 # Observability (docs/architecture.md, "Observability").
 PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"
 PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
+PEAKSTORE_ACCESS_LOG = ENV.access_log
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
 INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
@@ -272,27 +277,40 @@ STOREFRONT_OPS_ALLOWED_NETWORKS = ENV.ops_allowed_networks
 # caps its share, so one hanging service cannot take them all.
 INTEGRATIONS_FANOUT_THREADS = 8
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "toolkit.request_context.RequestIdLogFilter"}},
-    "formatters": {
-        "json": {"()": "toolkit.jsonlog.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain" if ENV.log_format == "plain" else "json",
-            "filters": ["request_id"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": ENV.log_level},
-    "loggers": {
+
+def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, Any]:
+    """LOGGING for a format: "json" (log shippers) or "console" (a person; "plain" is
+    its older name). Production asks for JSON whatever the environment says."""
+    console = log_format in {"console", "plain"}
+    loggers: dict[str, Any] = {
         "django.db.backends": {"level": "INFO"},
         # One line per upstream request drowns the log; failures are logged by the clients.
         "httpx": {"level": "WARNING"},
-    },
-}
+    }
+    if console and access_log:
+        # Django's "Not Found: /x" repeats the access line; 5xx keep their traceback.
+        loggers["django.request"] = {"level": "ERROR"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "toolkit.request_context.RequestIdLogFilter"}},
+        "formatters": {
+            "json": {"()": "toolkit.jsonlog.JsonFormatter"},
+            # One short line a record, coloured on a TTY ("plain" is its older name).
+            "console": {"()": "toolkit.consolelog.ConsoleFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "console" if console else "json",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": ENV.log_level},
+        "loggers": loggers,
+    }
+
+
+LOGGING = logging_config(ENV.log_format, access_log=ENV.access_log)
 
 del BASE_DIR

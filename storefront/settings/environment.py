@@ -94,6 +94,7 @@ class Environment:
     cache_key_prefix: str
     log_level: str
     log_format: str
+    access_log: bool
     checkout_max_line_quantity: int
     checkout_max_cart_lines: int
     inventory_reservation_ttl: int
@@ -142,8 +143,11 @@ def read_environment() -> Environment:
         celery_queue=os.environ.get("PEAKSTORE_CELERY_QUEUE", "celery"),
         cache_key_prefix=os.environ.get("PEAKSTORE_CACHE_KEY_PREFIX", "peakstore"),
         log_level=os.environ.get("PEAKSTORE_LOG_LEVEL", "INFO"),
-        # "json" (one object per line, with the request id) or "plain" for a terminal.
+        # "json" (one object per line, with the request id) or "console" for a terminal
+        # (toolkit.consolelog); `make run` and `make demo` choose "console" unless set.
         log_format=os.environ.get("PEAKSTORE_LOG_FORMAT", "json"),
+        # One line per request (toolkit.accesslog); the stack runner turns it on.
+        access_log=_flag("PEAKSTORE_ACCESS_LOG"),
         checkout_max_line_quantity=_int("CHECKOUT_MAX_LINE_QUANTITY", 20),
         checkout_max_cart_lines=_int("CHECKOUT_MAX_CART_LINES", 50),
         # Seconds a cart holds the units it added; 0 turns reservations off.

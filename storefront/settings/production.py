@@ -7,6 +7,7 @@ Unlike the local profiles, it never uses a key generated into the var dir
 from django.core.exceptions import ImproperlyConfigured
 
 from storefront.settings import *  # noqa: F403
+from storefront.settings.base import logging_config
 from storefront.settings.environment import ENV
 
 _missing = [
@@ -44,3 +45,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Log shippers read production's log: JSON whatever PEAKSTORE_LOG_FORMAT says.
+LOGGING = logging_config("json")

@@ -1,65 +1,18 @@
 """A shopper buys a product through the HTML pages in headless Chromium.
 
 Runs against pytest-django's `live_server` (the store in a thread of this process), with
-Debian's Chromium driven by Playwright's sync API. Playwright cannot download its own
-browser here, so the test uses /usr/bin/chromium and skips outside CI when it is missing.
+Debian's Chromium driven by Playwright's sync API (`tests/browser/conftest.py`).
 """
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from storefront.settings.environment import BASE_DIR
-from tests.conftest import IN_CI
+from tests.browser.conftest import SCREENSHOTS
 from tests.factories import CategoryFactory, stocked_product
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-# The flags a closed network needs: no background fetches, no QUIC, no sandbox as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SCREENSHOTS = BASE_DIR / "reports" / "browser"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_sync_django_beside_playwright() -> Iterator[None]:
-    """Let Django run synchronous ORM code while Playwright's event loop is set.
-
-    Playwright's sync API runs an asyncio event loop in the test's thread. Django sees a
-    running loop there and refuses ORM calls from that thread (SynchronousOnlyOperation),
-    which would break the database fixtures' set-up and flush. Nothing here runs Django
-    code inside a coroutine, so the check guards nothing; it is lifted for this module only.
-    """
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install chromium"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 def _fill(page, name: str, value: str) -> None:
@@ -73,11 +26,11 @@ def _fill(page, name: str, value: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_shopper_buys_a_product_through_the_pages(live_server, browser):
+def test_shopper_buys_a_product_through_the_pages(live_server, chromium):
     # given a product in stock
     category = CategoryFactory(name="Outdoor", slug="outdoor")
     stocked_product(category=category, name="Trail Runner", slug="trail-runner", stock=5)
-    page = browser.new_page()
+    page = chromium.new_page()
     page.set_default_timeout(15_000)
 
     # when the shopper adds it to the cart, checks out and places the order

@@ -133,6 +133,8 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         # shedding would hide them. Admission control has its own tests.
         "PEAKSTORE_ADMISSION": "0",
         "PEAKSTORE_LOADGEN_KEY": LOADGEN_KEY,
+        # The tests parse the processes' logs as JSON, whatever a developer exported.
+        "PEAKSTORE_LOG_FORMAT": "json",
     }
     with ExitStack() as cleanup:
         if database_url := os.environ.get("DATABASE_URL"):

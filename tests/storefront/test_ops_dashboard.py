@@ -10,6 +10,7 @@ from storefront.caches import OPS
 from storefront.ops.dashboard import dashboard_data
 from storefront.ops.readings import RING, Reading, RouteReading, reading_from, ring_update
 from storefront.ownership import MANIFEST
+from toolkit.manifest import Criticality
 
 
 @pytest.fixture
@@ -194,3 +195,51 @@ def test_ops_drives_a_release_with_the_buttons_its_state_allows(
     client.force_login(clerk)
     client.post("/ops/releases/recommendations-v2/stop/", {"reason": "no"})
     assert ReleaseFlag.objects.get(name="recommendations-v2").status == "running"
+
+
+@pytest.fixture
+def busy_dashboard(monkeypatch):
+    """/ops/ shows a busy store's readings: every route, dependency and panel full."""
+    from storefront.ops import views
+    from tests.storefront.ops_readings import busy_ring
+
+    ring, now = busy_ring()
+    monkeypatch.setattr(views, "reading_take", lambda: now)
+    monkeypatch.setattr(views, "ring_update", lambda reading: ring)
+
+
+def test_every_dependency_and_route_shows_its_declared_criticality(staff_client, busy_dashboard):
+    data = staff_client.get("/ops/data.json").json()
+    page = staff_client.get("/ops/").content.decode()
+
+    declared = {str(level) for level in Criticality}
+    assert {row["dependency"] for row in data["dependencies"]} >= {"recommendations", "reviews"}
+    assert {row["criticality"] for row in data["dependencies"]} <= declared
+    assert {row["criticality"] for row in data["routes"]} <= declared
+    assert "unknown" not in page.lower()
+    # every cache namespace names its owner (owned caches from the cache registry)
+    assert [row["namespace"] for row in data["caches"] if row["owner"] == "?"] == []
+
+
+def test_each_figure_has_its_sparkline_beside_it(staff_client, busy_dashboard):
+    page = staff_client.get("/ops/").content.decode()
+
+    # req/s, the expected wait, completion and queue depth: figure and chart in one box
+    assert 'req/s</span> <svg class="spark"' in page
+    for label in ("expected wait for a worker", "completed / started", "waiting in celery"):
+        assert re.search(rf"{label}</small></span> <svg class=\"spark\"", page), label
+
+
+def test_empty_panels_say_what_to_do(staff_client, monkeypatch):
+    from storefront.ops import views
+
+    empty = Reading(at=100.0, queue_depth={"celery": 0.0})
+    monkeypatch.setattr(views, "reading_take", lambda: empty)
+    monkeypatch.setattr(views, "ring_update", lambda reading: [])
+
+    page = staff_client.get("/ops/").content.decode()
+
+    assert "open the store at" in page
+    assert "No checkouts in the window: add a product to the cart" in page
+    assert "No cache lookups in the window" in page
+    assert "No tasks ran in the window" in page

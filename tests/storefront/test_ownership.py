@@ -3,6 +3,7 @@
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from integrations.breakers import SPECS
 from storefront.ownership import MANIFEST
 from toolkit.manifest import Criticality, ownership_manifest
 from toolkit.metrics import metrics_collect
@@ -38,6 +39,15 @@ def test_routes_have_sane_slos_and_no_duplicates():
 def test_a_namespace_entry_covers_its_routes():
     assert MANIFEST.route("admin:index") is MANIFEST.route("admin:*")
     assert MANIFEST.route("pages:nowhere") is None
+
+
+def test_every_dependency_the_integrations_call_has_a_declared_criticality():
+    declared = {entry.dependency for entry in MANIFEST.dependencies}
+
+    missing = sorted(set(SPECS) - declared)
+
+    assert missing == [], f"add these dependencies to storefront/ownership.py: {missing}"
+    assert MANIFEST.route("pages:product") is not None
 
 
 def test_settings_name_the_manifest():

@@ -28,6 +28,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
+from toolkit.accesslog import PAGE_CACHE_META
 from toolkit.cache.owned import DoNotCache, OwnedCache, Peeked
 from toolkit.query import InvalidParameter, QuerySpec, query_apply
 
@@ -131,6 +132,8 @@ def _snapshot(response: HttpResponseBase) -> CachedResponse | DoNotCache[HttpRes
 
 def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpResponseBase:
     """The response for a cached page: 200 with its validators, or 304."""
+    # For the access log: served from the cache, unless the view just computed it.
+    request.META.setdefault(PAGE_CACHE_META, "hit")
     response = HttpResponse(cached.content, content_type=cached.content_type)
     for name, value in cached.headers:
         response[name] = value
@@ -160,6 +163,7 @@ def cache_response(
             # Names what fetch returns, a snapshot or the response itself: mypy does not
             # infer that from the DoNotCache alone.
             def snapshot() -> CachedResponse | HttpResponseBase | DoNotCache[HttpResponseBase]:
+                request.META[PAGE_CACHE_META] = "miss"
                 return _snapshot(view(request, *args, **kwargs))
 
             result = policy.pages.fetch(

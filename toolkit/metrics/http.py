@@ -19,6 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import Counter, Gauge, Histogram
 
+from toolkit.accesslog import QUERIES_META
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics.sql import QueryTally
 from toolkit.once import created_once
@@ -130,6 +131,7 @@ class RequestMetricsMiddleware:
             in_flight.dec()
             wrappers.remove(tally)
         elapsed = time.perf_counter() - started
+        request.META[QUERIES_META] = tally.count  # for the access log
         self._observe(request, response.status_code, elapsed, tally)
         return response
 

@@ -14,7 +14,13 @@ from devstack.audit import audits_clean, audits_run
 from devstack.loadrun import scenario_run, summary_table
 from devstack.management.commands.run_stack import stack_banner
 from devstack.prepare import store_prepare
-from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
+from devstack.processes import (
+    Stack,
+    StackConfig,
+    StackError,
+    for_a_person,
+    sigterm_as_interrupt,
+)
 from loadtests.scenarios import scenario_get
 from storefront.settings.environment import BASE_DIR, ENV
 
@@ -35,10 +41,14 @@ class Command(BaseCommand):
         # Its load generator's key: each simulated visit is a client of its own to the
         # store's throttles and holds (loadtests/users.py, toolkit/clients.py).
         loadgen_key = secrets.token_urlsafe(24)
-        config = StackConfig(
-            port=port,
-            log_dir=ENV.var_dir / "log",
-            env={"PEAKSTORE_BACKOFFICE_TOKEN": token, "PEAKSTORE_LOADGEN_KEY": loadgen_key},
+        # The load run's requests go to the log files; the console format keeps them
+        # readable there (`tail -f var/log/web.log`).
+        config = for_a_person(
+            StackConfig(
+                port=port,
+                log_dir=ENV.var_dir / "log",
+                env={"PEAKSTORE_BACKOFFICE_TOKEN": token, "PEAKSTORE_LOADGEN_KEY": loadgen_key},
+            )
         )
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:

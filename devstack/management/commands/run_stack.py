@@ -3,7 +3,13 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devstack.prepare import store_prepare
-from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
+from devstack.processes import (
+    Stack,
+    StackConfig,
+    StackError,
+    for_a_person,
+    sigterm_as_interrupt,
+)
 from storefront.settings.environment import ENV
 
 
@@ -30,11 +36,13 @@ class Command(BaseCommand):
         **_: object,
     ) -> None:
         store_prepare(products=products, stdout=self.stdout)
-        config = StackConfig(
-            port=port,
-            simulator_port=simulator_port,
-            web_workers=web_workers,
-            worker_concurrency=worker_concurrency,
+        config = for_a_person(
+            StackConfig(
+                port=port,
+                simulator_port=simulator_port,
+                web_workers=web_workers,
+                worker_concurrency=worker_concurrency,
+            )
         )
         with sigterm_as_interrupt():
             try:
