@@ -43,7 +43,14 @@ from django.utils import timezone
 from devstack.benchenv import bench_environment, gunicorn_cpu_seconds
 from devstack.loadrun import request_route
 from devstack.prepare import store_prepare
-from devstack.processes import Stack, StackConfig, StackError, free_port, sigterm_as_interrupt
+from devstack.processes import (
+    Stack,
+    StackConfig,
+    StackError,
+    for_a_person,
+    free_port,
+    sigterm_as_interrupt,
+)
 from devstack.snapshot import catalog_snapshot_write
 from loadtests.catalog import CatalogSnapshot, snapshot_load
 from loadtests.identity import client_headers
@@ -378,7 +385,10 @@ class Command(BaseCommand):
 
     def _run(self, env: dict[str, str], snapshot: CatalogSnapshot, options: dict) -> dict:
         log_dir = Path(env["PEAKSTORE_VAR_DIR"]) / "log" / "bench-overload"
-        config = StackConfig(port=free_port(), simulator_port=free_port(), env=env, log_dir=log_dir)
+        # As `make run` starts it: its access log (one line per request) included.
+        config = for_a_person(
+            StackConfig(port=free_port(), simulator_port=free_port(), env=env, log_dir=log_dir)
+        )
         self.stdout.write(f"store {config.base_url}; logs in {log_dir}")
         try:
             with sigterm_as_interrupt(), Stack(config) as stack:

@@ -6,8 +6,9 @@
    profile, a throwaway PostgreSQL database beside DATABASE_URL's with its own cache key
    prefix and Celery queue; migrates and seeds it as `make run` does (10,000 products).
 2. Boots what `make run` boots (the upstream simulator, gunicorn with 2 sync workers,
-   the Celery worker and beat) with default settings, admission control on, on free
-   loopback ports; and bare Django (`devstack.bare_django`: one view returning a
+   the Celery worker and beat) with default settings, admission control on and its
+   one-line-per-request access log (`for_a_person`), on free loopback ports; and bare
+   Django (`devstack.bare_django`: one view returning a
    constant, no middleware, no apps) under the same gunicorn command line.
 3. Drives both with wrk (2 threads; 4, 16 and 64 connections; `--duration` seconds a
    run): the largest top-level category page, the most popular product page and
@@ -44,6 +45,7 @@ from devstack.processes import (
     Stack,
     StackConfig,
     StackError,
+    for_a_person,
     free_port,
     http_status,
     sigterm_as_interrupt,
@@ -230,7 +232,10 @@ class Command(BaseCommand):
         shutil.rmtree(
             log_dir, ignore_errors=True
         )  # the previous run's: a reused var dir would pile them up
-        store = StackConfig(port=free_port(), simulator_port=free_port(), env=env, log_dir=log_dir)
+        # As `make run` starts it: its access log (one line per request) included.
+        store = for_a_person(
+            StackConfig(port=free_port(), simulator_port=free_port(), env=env, log_dir=log_dir)
+        )
         # Its own: a stack clears its metrics dir as it starts.
         bare_metrics = str(var_dir / "bench-bare-metrics")
         bare = StackConfig(
