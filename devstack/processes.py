@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from http.client import HTTPResponse
@@ -307,6 +307,25 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
+class LogTail:
+    """The complete lines appended to a log file since the last look (as `tail -f`)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._partial = b""
+
+    def new_lines(self) -> list[str]:
+        if not self._path.exists():
+            return []
+        with self._path.open("rb") as log:
+            log.seek(self._offset)
+            chunk = log.read()
+        self._offset += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        return [line.decode(errors="replace") for line in lines]
+
+
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
     """Ignore SIGINT/SIGTERM while stopping: a second Ctrl-C must not cut the clean-up short.
@@ -465,11 +484,22 @@ class Stack:
         except subprocess.TimeoutExpired:
             return None
 
-    def wait(self, poll_interval: float = 1.0) -> None:
-        """Block while every process runs; raise StackError when one dies."""
+    def wait(
+        self, poll_interval: float = 1.0, *, follow: Callable[[str], object] | None = None
+    ) -> None:
+        """Block while every process runs; raise StackError when one dies.
+
+        `follow` is given the web server's new log lines as they are written: a stack that
+        logs to files (`make demo`) still shows its requests to the person watching it.
+        """
+        web_log = self.log_path("web") if follow is not None else None
+        tail = LogTail(web_log) if web_log is not None else None
         while True:
             self.check_alive()
-            time.sleep(poll_interval)
+            if tail is not None and follow is not None:
+                for line in tail.new_lines():
+                    follow(line)
+            time.sleep(poll_interval if tail is None else min(poll_interval, 0.2))
 
     def stop(self) -> None:
         """Stop every started process, in reverse start order: clients before upstreams.

@@ -66,7 +66,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"Reports in {report_dir}/ (locust.html, CSV and JSON stats)")
                 if ENV.demo_serve:
                     self.stdout.write(self.style.SUCCESS(stack_banner(config)))
-                    stack.wait()
+                    # From here on the terminal is the person's: one line per request.
+                    stack.wait(follow=self.stdout.write)
         except KeyboardInterrupt:
             self.stdout.write("Stopped every process.")
             return
