@@ -8,6 +8,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging
 
+import toolkit.filebroker  # noqa: F401  # registers the embedded broker's wholefiles://
 from toolkit.metrics.celery import celery_observability_install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")

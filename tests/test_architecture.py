@@ -38,6 +38,7 @@ LIBRARIES = {
         "toolkit.cache.http",  # whole-response caching for views
         "toolkit.changes",
         "toolkit.clients",  # client address behind trusted proxies, identity, key
+        "toolkit.filebroker",  # the embedded broker transport (wholefiles://)
         "toolkit.errors",
         "toolkit.manifest",
         "toolkit.metrics",

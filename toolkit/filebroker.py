@@ -6,7 +6,8 @@ between reads an empty file and dies on the JSON error (celery/kombu#1551, open 
 2022; seen here as a worker exiting during a benchmark). This one writes the message
 beside the queue under a name no consumer matches, then renames it into place: a rename
 within a folder is atomic, so a consumer finds a message whole or not at all.
-Selected by `CELERY_BROKER_TRANSPORT` in the embedded settings.
+Importing this module registers its URL scheme, `wholefiles://` (the embedded
+settings' broker URL; `storefront.celery` imports it).
 """
 
 import os
@@ -15,7 +16,7 @@ from time import monotonic
 from typing import Any
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -37,3 +38,7 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+SCHEME = "wholefiles"
+TRANSPORT_ALIASES.setdefault(SCHEME, f"{__name__}:Transport")

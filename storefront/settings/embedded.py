@@ -48,10 +48,9 @@ _broker_dir = ENV.var_dir / "broker"
 for _folder in ("queue", "processed", "control"):
     (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 
-CELERY_BROKER_URL = ENV.celery_broker_url or "filesystem://"
-if not ENV.celery_broker_url:
-    # Kombu's, with each message written whole before it appears (toolkit/filebroker.py).
-    CELERY_BROKER_TRANSPORT = "toolkit.filebroker:Transport"
+# Kombu's filesystem transport, with each message written whole before it appears
+# (toolkit/filebroker.py registers the scheme).
+CELERY_BROKER_URL = ENV.celery_broker_url or "wholefiles://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(_broker_dir / "queue"),
     "data_folder_out": str(_broker_dir / "queue"),
