@@ -11,7 +11,11 @@ from toolkit import filebroker
 
 
 def connection(folder) -> Connection:
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),  # else ./control, in the checkout
+    }
     return Connection(transport=filebroker.Transport, transport_options=options)
 
 
@@ -47,7 +51,11 @@ def test_no_consumer_sees_a_message_file_before_it_is_whole(
         return json.dumps(payload)
 
     monkeypatch.setattr(transport, "dumps", dumps)
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    options = {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+    }
     with (
         Connection(transport=transport.Transport, transport_options=options) as conn,
         conn.SimpleQueue("orders") as queue,
