@@ -1,6 +1,7 @@
 """The embedded broker: a message file is never visible to a consumer before it is whole."""
 
 import os
+import uuid
 
 import pytest
 from kombu import Connection
@@ -11,16 +12,28 @@ from toolkit import filebroker
 
 
 def connection(folder) -> Connection:
-    options = {
-        "data_folder_in": str(folder),
-        "data_folder_out": str(folder),
-        "control_folder": str(folder / "control"),  # else ./control, in the checkout
+    return Connection(transport=filebroker.Transport, transport_options=folders(folder))
+
+
+def folders(root) -> dict[str, str]:
+    """The queue's folder, and the control folder (kombu's default is ./control)."""
+    for name in ("queue", "control"):
+        (root / name).mkdir(exist_ok=True)
+    return {
+        "data_folder_in": str(root / "queue"),
+        "data_folder_out": str(root / "queue"),
+        "control_folder": str(root / "control"),
     }
-    return Connection(transport=filebroker.Transport, transport_options=options)
+
+
+def queue_name() -> str:
+    # Kombu keeps declared bindings in class-level state: a name per test, so each test
+    # binds its queue in its own control folder.
+    return f"orders-{uuid.uuid4().hex}"
 
 
 def test_a_message_goes_through_whole(tmp_path):
-    with connection(tmp_path) as conn, conn.SimpleQueue("orders") as queue:
+    with connection(tmp_path) as conn, conn.SimpleQueue(queue_name()) as queue:
         queue.put({"order": "PS-1", "lines": list(range(1000))})
 
         message = queue.get(timeout=1)
@@ -42,23 +55,22 @@ def test_no_consumer_sees_a_message_file_before_it_is_whole(
     tmp_path, monkeypatch, transport, visible
 ):
     seen_while_writing = []
+    name = queue_name()
 
     def dumps(payload):
         # Called between creating the file and writing it: what would a consumer take now?
         seen_while_writing.extend(
-            name for name in os.listdir(tmp_path) if name.partition(".")[2] == "orders.msg"
+            file
+            for file in os.listdir(tmp_path / "queue")
+            if file.partition(".")[2] == f"{name}.msg"
         )
         return json.dumps(payload)
 
     monkeypatch.setattr(transport, "dumps", dumps)
-    options = {
-        "data_folder_in": str(tmp_path),
-        "data_folder_out": str(tmp_path),
-        "control_folder": str(tmp_path / "control"),
-    }
+    options = folders(tmp_path)
     with (
         Connection(transport=transport.Transport, transport_options=options) as conn,
-        conn.SimpleQueue("orders") as queue,
+        conn.SimpleQueue(name) as queue,
     ):
         queue.put({"order": "PS-2"})
 
