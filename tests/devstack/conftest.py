@@ -120,6 +120,43 @@ def http(
         return Answer(error.code, error.read().decode(errors="replace"))
 
 
+BUYER_ADDRESS = {
+    "name": "Ada Stack",
+    "line1": "1 Loopback Road",
+    "city": "Localhost",
+    "postal_code": "12345",
+    "country": "DE",
+}
+
+
+def cart_with(base_url: str, sku: str) -> str:
+    """A new cart holding one unit of `sku`, through the API; its token."""
+    cart = http("POST", f"{base_url}/api/v1/carts/", payload={})
+    assert cart.status == 201, cart.body
+    token = cart.json()["token"]
+    line = http(
+        "POST", f"{base_url}/api/v1/carts/{token}/lines/", payload={"sku": sku, "quantity": 1}
+    )
+    assert line.status == 201, line.body
+    return token
+
+
+def order_post(base_url: str, cart: str) -> Answer:
+    """Check the cart out with a good card, under a fresh Idempotency-Key."""
+    return http(
+        "POST",
+        f"{base_url}/api/v1/orders/",
+        payload={
+            "cart": cart,
+            "email": "ada@example.com",
+            "shipping_address": BUYER_ADDRESS,
+            "shipping_method": "standard",
+            "payment_token": "tok_ok",
+        },
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+
+
 @pytest.fixture(scope="module")
 def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The environment of a stack with its own migrated store of SEED_PRODUCTS products."""

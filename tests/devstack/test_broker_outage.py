@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import replace
 
 import pytest
@@ -32,17 +31,10 @@ from devstack.processes import (
     worker_process,
 )
 from tests.conftest import IN_CI
-from tests.devstack.conftest import Answer, http, manage
+from tests.devstack.conftest import Answer, cart_with, http, manage, order_post
 
 pytestmark = pytest.mark.stack
 
-ADDRESS = {
-    "name": "Ada Outage",
-    "line1": "1 Loopback Road",
-    "city": "Localhost",
-    "postal_code": "12345",
-    "country": "DE",
-}
 # A checkout with the broker down costs one refused connection per publish, not retries.
 CHECKOUT_BOUND_S = 5.0
 # Beat runs the sweep every 30 s, for messages older than 30 s: two rounds and change.
@@ -100,26 +92,9 @@ def _wait_until(condition, *, timeout: float, what: str, interval: float = 0.25)
 
 def _checkout(base_url: str, sku: str) -> tuple[Answer, float]:
     """Create a cart, add `sku`, pay with a good card; the order answer and its seconds."""
-    cart = http("POST", f"{base_url}/api/v1/carts/", payload={})
-    assert cart.status == 201, cart.body
-    token = cart.json()["token"]
-    line = http(
-        "POST", f"{base_url}/api/v1/carts/{token}/lines/", payload={"sku": sku, "quantity": 1}
-    )
-    assert line.status == 201, line.body
+    cart = cart_with(base_url, sku)
     started = time.monotonic()
-    order = http(
-        "POST",
-        f"{base_url}/api/v1/orders/",
-        payload={
-            "cart": token,
-            "email": "ada@example.com",
-            "shipping_address": ADDRESS,
-            "shipping_method": "standard",
-            "payment_token": "tok_ok",
-        },
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
+    order = order_post(base_url, cart)
     return order, time.monotonic() - started
 
 

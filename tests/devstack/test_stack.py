@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,20 +13,12 @@ import pytest
 
 from devstack.processes import Stack, StackConfig, free_port, http_ready
 from storefront.settings.environment import BASE_DIR
-from tests.devstack.conftest import http
+from tests.devstack.conftest import cart_with, http, order_post
 
 pytestmark = pytest.mark.stack
 # What `run_stack` starts by default: the simulator, gunicorn with 2 workers, a Celery
 # worker with a pool of 2, and Celery beat.
 RUN_STACK_PROCESSES = 1 + 3 + 3 + 1
-
-ADDRESS = {
-    "name": "Ada Stack",
-    "line1": "1 Loopback Road",
-    "city": "Localhost",
-    "postal_code": "12345",
-    "country": "DE",
-}
 
 
 def _children(pid: int) -> list[int]:
@@ -67,25 +58,7 @@ def _wait_until(condition, *, timeout: float, interval: float = 0.25) -> bool:
 
 
 def _place_order(base_url: str, sku: str) -> dict:
-    cart = http("POST", f"{base_url}/api/v1/carts/", payload={})
-    assert cart.status == 201, cart.body
-    token = cart.json()["token"]
-    line = http(
-        "POST", f"{base_url}/api/v1/carts/{token}/lines/", payload={"sku": sku, "quantity": 1}
-    )
-    assert line.status == 201, line.body
-    order = http(
-        "POST",
-        f"{base_url}/api/v1/orders/",
-        payload={
-            "cart": token,
-            "email": "ada@example.com",
-            "shipping_address": ADDRESS,
-            "shipping_method": "standard",
-            "payment_token": "tok_ok",
-        },
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
+    order = order_post(base_url, cart_with(base_url, sku))
     assert order.status == 201, order.body
     return order.json()
 

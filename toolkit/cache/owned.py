@@ -236,11 +236,7 @@ class CacheReader:
         epoch), one more when one was. Bumps move the epoch after the counter, so a reader
         that sees the new epoch also sees the new counter.
         """
-        return self._generations_and_version()[0]
-
-    def _generations_and_version(self) -> tuple[tuple[int, ...], str]:
-        _, generations, version = self._current()
-        return generations, version
+        return self._current()[1]
 
     def _current(self) -> tuple[int, tuple[int, ...], str]:
         """The epoch, the generations and their version, as of now."""
@@ -270,7 +266,7 @@ class CacheReader:
 
     def version(self, generations: tuple[int, ...] | None = None) -> str:
         if generations is None:
-            return self._generations_and_version()[1]
+            return self._current()[2]
         return _version_of(generations)
 
     def full_key(self, key: object, version: str) -> str:
