@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import OutputWrapper
 
-from devstack.processes import SIMULATOR_CATALOG
+from catalog.interface import category_tree_query
+from devstack.processes import SIMULATOR_CATALOG, SIMULATOR_STATE
 from devstack.snapshot import catalog_snapshot_write
 
 
@@ -19,6 +20,16 @@ def store_prepare(
     Idempotent: a second call migrates nothing, seeds nothing and collects nothing.
     """
     call_command("migrate", interactive=False, verbosity=0, stdout=stdout)
+    if not category_tree_query():
+        # A new store has taken no payment: the simulator's record of an older database's
+        # captures would read as charges for orders that do not exist.
+        state = Path(settings.PEAKSTORE_VAR_DIR) / SIMULATOR_STATE
+        for path in (
+            state,
+            state.with_name(state.name + "-wal"),
+            state.with_name(state.name + "-shm"),
+        ):
+            path.unlink(missing_ok=True)
     call_command("seed_store", products=products, if_empty=True, stdout=stdout)
     # The upstream simulator's view of the store: recommendations and reviews of real
     # products. Written every time, so it follows the database.

@@ -2,6 +2,8 @@
 
 Exports are idempotent by `Idempotency-Key`: the outbox may deliver a message twice
 (a worker dies after sending, before recording it), and the ERP must book it once.
+Booked exports are written through to the simulator's state (`state.py`), so a restart
+forgets none.
 """
 
 import threading
@@ -10,15 +12,20 @@ from typing import Any
 
 from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.routes import Reply, Request, Route, error
+from integrations.simulator.state import SimState
 from integrations.simulator.stock import MAX_SKUS, requested_skus, stock_level
 
 
 @dataclass
 class Erp:
     catalog: SimCatalog = field(default_factory=lambda: SimCatalog.load(None, seed=0))
+    state: SimState = field(default_factory=SimState)
     name: str = "erp"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._exports = dict(self.state.records(self.name, "export"))
 
     def routes(self) -> list[Route]:
         return [
@@ -30,6 +37,7 @@ class Erp:
     def forget(self) -> None:
         with self._lock:
             self._exports.clear()
+            self.state.forget(self.name)
 
     def receive_order(self, request: Request) -> Reply:
         """Book an order for fulfilment once per key; 201 the first time, 200 after."""
@@ -46,6 +54,7 @@ class Erp:
                     return error(422, "idempotency_key_reused")
                 return Reply(200, {"reference": body["reference"], "status": "booked"})
             self._exports[key] = body
+            self.state.put(self.name, "export", key, body)
         return Reply(201, {"reference": body["reference"], "status": "booked"})
 
     def orders(self, request: Request) -> Reply:

@@ -111,10 +111,10 @@ def test_lost_deliveries_are_found_by_the_sweep(sku_value):
     assert outbox_undelivered_ids(older_than=timedelta(hours=1)) == []
 
 
-def audit_output() -> tuple[bool, str]:
+def audit_output(*args: str) -> tuple[bool, str]:
     out = StringIO()
     try:
-        call_command("audit_orders", stdout=out)
+        call_command("audit_orders", *args, stdout=out)
     except CommandError:
         return False, out.getvalue()
     return True, out.getvalue()
@@ -152,6 +152,36 @@ def test_audit_fails_on_an_order_paid_without_a_capture(sku_value, upstream_simu
 
     assert not clean
     assert f"{order.number}: paid without a capture" in output
+
+
+def test_audit_since_checks_only_the_payments_of_later_orders(sku_value, upstream_simulator):
+    # given an order paid without a capture (its gateway record lost), placed an hour ago
+    earlier = buy(sku_value)
+    upstream_simulator.forget()
+    Order.objects.filter(number=earlier.number).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    # and one placed now whose capture does not match its total
+    later = buy(sku_value)
+    Order.objects.filter(number=later.number).update(total=1)
+
+    clean, output = audit_output("--since", "30m")
+    since = (timezone.now() - timedelta(minutes=30)).replace(tzinfo=None).isoformat()
+    clean_iso, output_iso = audit_output("--since", since)
+    clean_all, output_all = audit_output()
+
+    assert not clean
+    assert not clean_iso
+    for text in (output, output_iso):
+        assert f"{later.number}: captured" in text
+        assert earlier.number not in text
+    assert not clean_all
+    assert f"{earlier.number}: paid without a capture" in output_all
+
+
+def test_audit_since_refuses_what_is_not_a_time(db):
+    with pytest.raises(CommandError, match="ISO 8601 time or an age"):
+        call_command("audit_orders", "--since", "yesterday", stdout=StringIO())
 
 
 def test_audit_fails_when_the_capture_differs_from_the_order_total(sku_value):
