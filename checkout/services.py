@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.interface import variants_by_ids, variants_by_skus
-from checkout.dto import CartView, OrderView, ShippingAddress
+from checkout.charges import OrderCharges, order_charges_quote
+from checkout.dto import CartView, OrderView, ShippingAddress, ShippingMethod
 from checkout.metrics import FunnelStep, funnel_step
 from checkout.models import Cart, CartLine, Order, OrderLine
 from checkout.outbox import outbox_enqueue
@@ -23,6 +24,7 @@ from integrations.interface import (
     payment_authorize,
     payment_capture,
     payment_lookup,
+    payment_void,
 )
 from inventory.interface import (
     InsufficientStock,
@@ -204,6 +206,10 @@ def order_place(
     twice. When the outcome is unknown (timeout) the order stays `pending_payment` with
     its stock held, and `orders_reconcile` settles it against the gateway.
 
+    Shipping and VAT come from the carrier and the tax service (`checkout.charges`, with
+    their fallbacks), asked before the transaction; the order records their sources. A
+    capture the gateway refuses outright voids the authorization and fails the order.
+
     Returns only an order that went through or may still go through (paid or pending).
     A retry with the same key answers with that order, raises PaymentDeclined again for
     a declined one, and makes a new attempt (a new order) when the last one's payment
@@ -214,9 +220,17 @@ def order_place(
     )
     if order := existing.prefetch_related("lines").first():
         return _order_retried(order)
-    method = SHIPPING_METHODS.get(shipping_method)
-    if method is None:
+    if shipping_method not in SHIPPING_METHODS:
         raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
+    charges = order_charges_quote(
+        country=shipping_address.country, postal_code=shipping_address.postal_code
+    )
+    method = charges.methods.get(shipping_method)
+    if method is None:
+        raise UnknownShippingMethod(
+            "That shipping method does not deliver to this address.",
+            choices=sorted(charges.methods),
+        )
     funnel_step(FunnelStep.CHECKOUT_STARTED)
     try:
         order = _order_create(
@@ -224,7 +238,8 @@ def order_place(
             idempotency_key=idempotency_key,
             email=email,
             address=shipping_address,
-            method_code=method.code,
+            method=method,
+            charges=charges,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its order.
@@ -246,12 +261,33 @@ def order_place(
         payment_capture(
             authorization_id=authorization.id, amount=order.total, reference=order.number
         )
-    except (PaymentTimeout, PaymentUnavailable, PaymentDeclined, PaymentRejected):
+    except (PaymentDeclined, PaymentRejected) as refused:
+        # Refused outright: the hold would only block the buyer's money until it lapsed.
+        logger.warning("payment capture refused; order %s voided and failed", order.number)
+        _payment_void_quietly(authorization_id=authorization.id, reference=order.number)
+        declined = isinstance(refused, PaymentDeclined)
+        _order_fail(order_id=order.pk, declined=declined)
+        if declined:
+            raise
+        raise PaymentUnavailable(
+            "The payment could not be completed. Please try again shortly."
+        ) from refused
+    except (PaymentTimeout, PaymentUnavailable):
         # Authorized but not known to be captured: reconciliation finishes the job.
         logger.warning("payment capture unconfirmed; order %s pending", order.number)
         return _order_view(order.pk)
     _order_complete(order_id=order.pk, payment_reference=authorization.id)
     return _order_view(order.pk)
+
+
+def _payment_void_quietly(*, authorization_id: str, reference: str) -> None:
+    """Release an authorization the store will not capture; if the gateway cannot be
+    told now, its hold lapses on its own (and reconciliation never captures a failed
+    order)."""
+    try:
+        payment_void(authorization_id=authorization_id, reference=reference)
+    except (PaymentTimeout, PaymentUnavailable, PaymentRejected):
+        logger.warning("could not void the authorization of order %s", reference)
 
 
 def _order_retried(order: Order) -> OrderView:
@@ -276,7 +312,8 @@ def _order_create(
     idempotency_key: str,
     email: str,
     address: ShippingAddress,
-    method_code: str,
+    method: ShippingMethod,
+    charges: OrderCharges,
 ) -> Order:
     """Write the cart's order as the buyer was shown it, allocate its stock, redeem its
     coupon and close the cart, all or nothing.
@@ -288,7 +325,8 @@ def _order_create(
     view = cart_view_for(cart=cart)
     lines = _order_lines(view)
     coupon_code = _coupon_to_redeem(view.coupon)
-    shipping_total = SHIPPING_METHODS[method_code].price_for(view.total)
+    shipping_total = method.price_for(view.total)
+    total = view.total + shipping_total
     order = Order.objects.create(
         cart_token=cart_token,
         idempotency_key=idempotency_key,
@@ -299,12 +337,16 @@ def _order_create(
         shipping_city=address.city,
         shipping_postal_code=address.postal_code,
         shipping_country=address.country.upper(),
-        shipping_method=method_code,
+        shipping_method=method.code,
+        shipping_source=charges.shipping_source,
         currency=view.currency,
         subtotal=view.subtotal,
         discount=view.discount,
         shipping_total=shipping_total,
-        total=view.total + shipping_total,
+        total=total,
+        tax_rate=charges.tax_rate,
+        tax_total=charges.tax_included(total),
+        tax_source=charges.tax_source,
         coupon_code=coupon_code,
     )
     for line in lines:

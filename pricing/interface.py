@@ -21,6 +21,7 @@ from pricing.services import (
     coupons_create,
     price_list_create,
     prices_import,
+    prices_sync_from_pim,
     promotions_create,
 )
 
@@ -44,5 +45,6 @@ __all__ = [
     "prices_for_listing",
     "prices_for_variants",
     "prices_import",
+    "prices_sync_from_pim",
     "promotions_create",
 ]

@@ -3,10 +3,12 @@
 Exports are idempotent by `Idempotency-Key`: the outbox may deliver a message twice
 (a worker dies after sending, before recording it), and the ERP must book it once.
 Booked exports are written through to the simulator's state (`state.py`), so a restart
-forgets none.
+forgets none. Booking an order ships its units: the stock the ERP reports for a SKU is
+its level less the units of every order booked for it.
 """
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +25,19 @@ class Erp:
     name: str = "erp"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _shipped: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._exports = dict(self.state.records(self.name, "export"))
+        for export in self._exports.values():
+            self._ship(export)
+
+    def _ship(self, export: dict[str, Any]) -> None:
+        """Count a booked order's units as gone from the warehouse. Call holding the lock
+        (or before serving)."""
+        for line in export.get("lines") or ():
+            if isinstance(line, dict) and isinstance(line.get("quantity"), int):
+                self._shipped[str(line.get("sku"))] += line["quantity"]
 
     def routes(self) -> list[Route]:
         return [
@@ -37,6 +49,7 @@ class Erp:
     def forget(self) -> None:
         with self._lock:
             self._exports.clear()
+            self._shipped.clear()
             self.state.forget(self.name)
 
     def receive_order(self, request: Request) -> Reply:
@@ -54,6 +67,7 @@ class Erp:
                     return error(422, "idempotency_key_reused")
                 return Reply(200, {"reference": body["reference"], "status": "booked"})
             self._exports[key] = body
+            self._ship(body)
             self.state.put(self.name, "export", key, body)
         return Reply(201, {"reference": body["reference"], "status": "booked"})
 
@@ -73,4 +87,8 @@ class Erp:
         skus = requested_skus(request)
         if skus is None:
             return error(400, "invalid_request", f"skus: 1 to {MAX_SKUS} comma-separated SKUs")
-        return Reply(200, {"stock": [stock_level(self.catalog, sku) for sku in skus]})
+        with self._lock:
+            levels = [stock_level(self.catalog, sku) for sku in skus]
+            for level in levels:
+                level["on_hand"] = max(level["on_hand"] - self._shipped[level["sku"]], 0)
+        return Reply(200, {"stock": levels})

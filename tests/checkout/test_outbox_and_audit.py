@@ -77,6 +77,8 @@ def test_a_message_is_delivered_once_however_often_it_is_handed_out(sku_value, u
     delivered = [outbox_deliver(message_id=message.pk) for _ in range(3)]
 
     assert delivered == [True, False, False]
+    # the ERP's acknowledgement is recorded on the order
+    assert Order.objects.get(number=order.number).erp_booked_at is not None
     assert upstream_simulator.erp_orders(reference=order.number) != []
     assert len(upstream_simulator.erp_orders()) == 1
 
@@ -90,6 +92,7 @@ def test_a_failed_delivery_is_kept_for_retry_and_recorded(sku_value, upstream_si
         outbox_deliver(message_id=message.pk)
 
     message.refresh_from_db()
+    assert Order.objects.get().erp_booked_at is None
     assert message.delivered_at is None
     assert message.attempts == 1
     assert "erp" in message.last_error
