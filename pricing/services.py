@@ -17,7 +17,12 @@ from pricing.dto import CartPricing, CouponInput, PriceInput, PricingLine, Promo
 from pricing.engine import PromotionIndex, price_cart, promotion_index_build
 from pricing.metrics import EVALUATION_BOUND_HIT
 from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_normalise
-from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
+from pricing.selectors import (
+    coupon_rule_by_code,
+    prices_for_variants,
+    prices_on_list,
+    promotion_rules_active,
+)
 from toolkit import changes
 from toolkit.errors import DomainError
 
@@ -153,11 +158,7 @@ def prices_sync_from_pim(*, variant_skus: Mapping[int, str], price_list_code: st
     one query, plus the import's when something changed.
     """
     quoted = pim_prices(skus=list(variant_skus.values()))
-    current = dict(
-        Price.objects.filter(
-            price_list__code=price_list_code, variant_id__in=list(variant_skus)
-        ).values_list("variant_id", "amount")
-    )
+    current = prices_on_list(price_list_code=price_list_code, variant_ids=list(variant_skus))
     changed = [
         PriceInput(variant_id=variant_id, amount=quoted[sku])
         for variant_id, sku in variant_skus.items()

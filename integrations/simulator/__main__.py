@@ -1,5 +1,8 @@
 """Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]
-[--catalog PATH] [--state PATH [--reset-state]]`.
+[--catalog PATH] [--books PATH] [--state PATH [--reset-state]]`.
+
+`--books` reads the prices and stock the store was seeded with (`catalog.py`): the PIM
+and the ERP answer those for the SKUs they list.
 
 `--state` keeps what the systems of record recorded (payments, captures, ERP exports)
 in a SQLite file that outlives the process (`state.py`); `--reset-state` empties it
@@ -29,13 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--seed", type=int, default=0, help="seed of every fault stream")
     parser.add_argument("--catalog", type=Path, help="catalog snapshot (JSON) to answer from")
+    parser.add_argument("--books", type=Path, help="prices and stock the PIM and ERP start from")
     parser.add_argument("--state", type=Path, help="SQLite file that keeps what was recorded")
     parser.add_argument(
         "--reset-state", action="store_true", help="forget everything the state file holds"
     )
     args = parser.parse_args(argv)
 
-    catalog = SimCatalog.load(args.catalog, seed=args.seed)
+    catalog = SimCatalog.load(args.catalog, seed=args.seed, books=args.books)
     state = SimState(args.state)
     if args.reset_state:
         state.forget()

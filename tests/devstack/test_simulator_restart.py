@@ -1,14 +1,15 @@
 """A stack restarted on the same var dir audits the orders the last one took cleanly.
 
 The sequence a newcomer runs: `make demo` (orders paid), stop, then `make loadtest` on
-the same database, which ends with `audit_orders`. The simulator keeps its captures in
-the var dir (`simulator-state.sqlite3`), so the second stack's gateway still knows the
-first one's payments.
+the same database, which ends with `audit_orders`. The simulator keeps its captures and
+the ERP's bookings in the var dir (`simulator-state.sqlite3`), so the second stack's
+gateway still knows the first one's payments, and its ERP the units it shipped: the
+scheduled syncs from the PIM and the ERP find nothing to change.
 """
 
 from pathlib import Path
 
-from devstack.processes import SIMULATOR_STATE, Stack, StackConfig, free_port
+from devstack.processes import SIMULATOR_BOOKS, SIMULATOR_STATE, Stack, StackConfig, free_port
 from tests.devstack.conftest import cart_with, manage, order_post
 
 
@@ -34,6 +35,13 @@ def _a_sku(env: dict[str, str]) -> str:
 
 def test_orders_paid_before_a_restart_audit_clean_after_it(stack_env, tmp_path):
     sku = _a_sku(stack_env)
+    books = Path(stack_env["PEAKSTORE_VAR_DIR"]) / SIMULATOR_BOOKS
+    # the books a new store is seeded with (what `store_prepare` writes)
+    write_books = (
+        "from pathlib import Path; from devstack.snapshot import simulator_books_write; "
+        f"simulator_books_write(path=Path({str(books)!r}))"
+    )
+    manage(stack_env, "shell", "--no-imports", "-c", write_books)
     # given a stack that took two paid orders, then stopped
     with _stack(stack_env, tmp_path / "first") as first:
         base_url = first.config.base_url
@@ -50,6 +58,16 @@ def test_orders_paid_before_a_restart_audit_clean_after_it(stack_env, tmp_path):
         env = {**stack_env, "INTEGRATIONS_UPSTREAM_URL": second.config.upstream_url}
         # then its gateway still knows the captures, and the order audit is clean
         output = manage(env, "audit_orders")
+        # and the systems of record agree with the store: the syncs change nothing
+        syncs = manage(
+            env,
+            "shell",
+            "--no-imports",
+            "-c",
+            "from pricing.tasks import prices_sync_from_pim_task as p; "
+            "from inventory.tasks import stock_sync_from_erp_task as s; print(p(), s())",
+        )
 
     assert "order audit clean" in output
     assert "2 paid orders" in " ".join(output.split())
+    assert syncs.count("'changed': 0}") == 2, syncs

@@ -1,5 +1,6 @@
 """The simulator's records outlive its process: a restarted gateway still knows its captures."""
 
+import json
 from datetime import UTC, datetime
 
 import httpx
@@ -82,3 +83,34 @@ def test_captures_since_lists_only_the_later_ones(upstream_simulator):
     assert [c["reference"] for c in later] == ["PS-SINCE2"]
     bad = httpx.get(f"{upstream_simulator.url}/payment/captures", params={"since": "x"}, timeout=5)
     assert bad.status_code == 400
+
+
+def test_the_pim_and_erp_answer_from_the_books_and_the_erp_ships_what_it_books(tmp_path):
+    books = tmp_path / "simulator-books.json"
+    books.write_text(json.dumps({"prices": {"SKU-A": "12.90"}, "stock": {"SKU-A": 7}}))
+    state = tmp_path / "simulator-state.sqlite3"
+    with running_simulator(books=books, state=state) as simulator:
+        prices = httpx.get(f"{simulator.url}/pim/prices", params={"skus": "SKU-A,SKU-B"}).json()
+        assert prices["prices"][0] == {"sku": "SKU-A", "amount": "12.90", "currency": "EUR"}
+        assert prices["prices"][1]["sku"] == "SKU-B"  # not in the books: generated
+        httpx.post(
+            f"{simulator.url}/erp/orders",
+            json={
+                "reference": "PS-SHIP1",
+                "lines": [{"sku": "SKU-A", "quantity": 3}],
+                "total": "38.70",
+                "currency": "EUR",
+            },
+            headers={"Idempotency-Key": "order.erp_export:PS-SHIP1"},
+            timeout=5,
+        ).raise_for_status()
+        assert _erp_on_hand(simulator.url, "SKU-A") == 4
+    # the shipped units stay shipped after a restart
+    with running_simulator(books=books, state=state) as restarted:
+        assert _erp_on_hand(restarted.url, "SKU-A") == 4
+
+
+def _erp_on_hand(url: str, sku: str) -> int:
+    return httpx.get(f"{url}/erp/stock", params={"skus": sku}, timeout=5).json()["stock"][0][
+        "on_hand"
+    ]
