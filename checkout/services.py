@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -466,20 +466,23 @@ class ReconcileReport:
     still_pending: int = 0
 
 
-def orders_reconcile(*, older_than: timedelta | None = None, limit: int = 200) -> ReconcileReport:
+def orders_reconcile(
+    *, older_than: timedelta | None = None, since: datetime | None = None, limit: int = 200
+) -> ReconcileReport:
     """Settle orders left `pending_payment` by asking the gateway what happened.
 
     Captured → paid; authorized → captured now, then paid; nothing (or voided) →
     released. A gateway that cannot answer leaves the order for the next run. Only
     orders older than the payment client's whole budget are touched, so this never
-    races the request that created them.
+    races the request that created them; with `since`, only those placed since then.
     """
     if older_than is None:
         older_than = timedelta(seconds=settings.CHECKOUT_RECONCILE_AFTER)
     cutoff = timezone.now() - older_than
-    pending = Order.objects.filter(
-        status=Order.Status.PENDING_PAYMENT, created_at__lte=cutoff
-    ).order_by("created_at")[:limit]
+    pending = Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lte=cutoff)
+    if since is not None:
+        pending = pending.filter(created_at__gte=since)
+    pending = pending.order_by("created_at")[:limit]
     paid = released = still_pending = 0
     for order in pending:
         try:

@@ -9,6 +9,7 @@ from kombu.exceptions import OperationalError
 
 from checkout.interface import ShippingAddress, cart_add_line, cart_create, order_place
 from checkout.models import Order, OutboxMessage
+from checkout.services import orders_reconcile
 from checkout.outbox import (
     outbox_deliver,
     outbox_publish,
@@ -180,6 +181,21 @@ def test_audit_since_checks_only_the_payments_of_later_orders(sku_value, upstrea
         assert earlier.number not in text
     assert not clean_all
     assert f"{earlier.number}: paid without a capture" in output_all
+
+
+def test_reconciliation_since_settles_only_orders_placed_since_then(sku_value, settings):
+    settings.INTEGRATIONS_PAYMENT_TIMEOUT = 0.3
+    earlier = buy(sku_value, payment_token="tok_timeout")
+    Order.objects.filter(number=earlier.number).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    later = buy(sku_value, payment_token="tok_timeout")
+
+    report = orders_reconcile(older_than=timedelta(0), since=timezone.now() - timedelta(minutes=5))
+
+    assert report.paid == 1
+    assert Order.objects.get(number=later.number).status == Order.Status.PAID
+    assert Order.objects.get(number=earlier.number).status == Order.Status.PENDING_PAYMENT
 
 
 def test_audit_since_refuses_what_is_not_a_time(db):
