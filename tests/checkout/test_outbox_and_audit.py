@@ -9,7 +9,6 @@ from kombu.exceptions import OperationalError
 
 from checkout.interface import ShippingAddress, cart_add_line, cart_create, order_place
 from checkout.models import Order, OutboxMessage
-from checkout.services import orders_reconcile
 from checkout.outbox import (
     outbox_deliver,
     outbox_publish,
@@ -17,6 +16,7 @@ from checkout.outbox import (
     publish_failures,
     retry_delay,
 )
+from checkout.services import orders_reconcile
 from integrations.interface import PaymentDeclined
 from inventory.models import Stock
 from tests.factories import stocked_product
