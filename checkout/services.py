@@ -220,17 +220,7 @@ def order_place(
     )
     if order := existing.prefetch_related("lines").first():
         return _order_retried(order)
-    if shipping_method not in SHIPPING_METHODS:
-        raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
-    charges = order_charges_quote(
-        country=shipping_address.country, postal_code=shipping_address.postal_code
-    )
-    method = charges.methods.get(shipping_method)
-    if method is None:
-        raise UnknownShippingMethod(
-            "That shipping method does not deliver to this address.",
-            choices=sorted(charges.methods),
-        )
+    method, charges = _order_charges(address=shipping_address, method_code=shipping_method)
     funnel_step(FunnelStep.CHECKOUT_STARTED)
     try:
         order = _order_create(
@@ -244,6 +234,32 @@ def order_place(
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its order.
         return _order_retried(existing.prefetch_related("lines").get())
+    return _order_pay(order=order, payment_token=payment_token)
+
+
+def _order_charges(
+    *, address: ShippingAddress, method_code: str
+) -> tuple[ShippingMethod, OrderCharges]:
+    """Quote shipping and VAT for the destination (two upstream calls, never failing).
+
+    Raises UnknownShippingMethod for a code the store does not have, or one the carrier
+    does not offer to the address's country (with the choices it does).
+    """
+    if method_code not in SHIPPING_METHODS:
+        raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
+    charges = order_charges_quote(country=address.country, postal_code=address.postal_code)
+    method = charges.methods.get(method_code)
+    if method is None:
+        raise UnknownShippingMethod(
+            "That shipping method does not deliver to this address.",
+            choices=sorted(charges.methods),
+        )
+    return method, charges
+
+
+def _order_pay(*, order: Order, payment_token: str) -> OrderView:
+    """Authorize and capture the order's total, outside any transaction, and settle the
+    order by the outcome (see `order_place`)."""
     try:
         authorization = payment_authorize(
             token=payment_token,
