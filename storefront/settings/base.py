@@ -269,6 +269,7 @@ RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXIES = ENV.trusted_proxies
 # Local profiles only: lets the stack runner's load generator name simulated shoppers.
 PEAKSTORE_LOADGEN_KEY = ENV.loadgen_key
+PEAKSTORE_LAB = ENV.lab
 # Who may read /metrics, /healthz and /readyz: a bearer of the token, or a peer address
 # in one of the networks (storefront/ops/access.py). Neither set: everyone.
 STOREFRONT_OPS_TOKEN = ENV.ops_token
