@@ -19,6 +19,7 @@ from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_norm
 from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
 from toolkit import changes
 from toolkit.errors import DomainError
+from toolkit.lab import mode_on
 
 logger = logging.getLogger(__name__)
 EMPTY_INDEX = PromotionIndex()
@@ -125,7 +126,8 @@ def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
     """Insert or replace prices on one list in bulk (a PIM price feed).
 
     After commit: the listing cache drops the variants' entries, and subscribers of
-    `pricing.prices` (search) hear which variants changed.
+    `pricing.prices` (search) hear which variants changed. With the lab's `cache-drift`
+    mode on, the cache is not told (`_prices_written_naive`).
     """
     price_list = PriceList.objects.get(code=price_list_code)
     Price.objects.bulk_create(
@@ -136,9 +138,26 @@ def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
         update_fields=["amount"],
     )
     variant_ids = [p.variant_id for p in prices]
-    prices_invalidate(variant_ids)
+    if mode_on("cache-drift"):
+        _prices_written_naive(variant_ids)
+    else:
+        prices_invalidate(variant_ids)
     changes.publish(PRICES_CHANGED, variant_ids)
     return len(prices)
+
+
+def _prices_written_naive(variant_ids: Sequence[int]) -> None:
+    """The lab's naive path (`cache-drift`): a bulk import that leaves the cache alone.
+
+    What a team ships when a feed "only writes rows": the fast bulk path was added
+    beside the service, and nobody told the listing cache. Pages, the product API and
+    every cached page that showed these variants keep the old price until the entry's
+    TTL (`PRICING_PRICE_CACHE_TTL`) ends; checkout, which prices from the database,
+    charges the new one. `cache_audit` finds the entries (the periodic audit counts them
+    as anomalies, the load tests' audit gate fails). Stock receipts take the same path
+    (`inventory.services.stock_receive`). Never used unless the lab is on.
+    """
+    logger.info("lab cache-drift: %d prices written without invalidation", len(variant_ids))
 
 
 @transaction.atomic
