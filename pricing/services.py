@@ -13,8 +13,14 @@ from django.utils import timezone
 
 from pricing.caches import prices_invalidate, promotions_version, promotions_version_bump
 from pricing.dto import CartPricing, CouponInput, PriceInput, PricingLine, PromotionInput
-from pricing.engine import PromotionIndex, price_cart, promotion_index_build
-from pricing.metrics import EVALUATION_BOUND_HIT
+from pricing.engine import (
+    PromotionIndex,
+    RuleSource,
+    price_cart,
+    promotion_index_build,
+    promotion_scan_build,
+)
+from pricing.metrics import EVALUATION_BOUND_HIT, EVALUATIONS_PER_CART
 from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_normalise
 from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
 from toolkit import changes
@@ -62,23 +68,31 @@ def cart_price(
     """Price a cart with server-side truth and explain its promotions.
 
     Two queries (prices, coupon) whatever the cart size, plus one when the promotion
-    index must be recompiled. `segments` are the customer's segment codes.
+    index must be recompiled. `segments` are the customer's segment codes. With the
+    lab's `promotions-naive` mode on, `_promotions_scan_naive` replaces the index and
+    the bound.
     """
+    naive = mode_on("promotions-naive")
     unit_prices = prices_for_variants(variant_ids=[line.variant_id for line in lines])
     coupon = coupon_rule_by_code(code=coupon_code) if coupon_code else None
+    rules: RuleSource = EMPTY_INDEX
+    if lines:
+        rules = _promotions_scan_naive() if naive else promotion_index_current()
     result = price_cart(
         lines=lines,
         unit_prices=unit_prices,
-        index=promotion_index_current() if lines else EMPTY_INDEX,
+        index=rules,
         coupon=coupon,
         coupon_code=coupon_code,
         currency=settings.STORE_CURRENCY,
         at=timezone.now(),
         segments=segments,
-        max_evaluations=settings.PRICING_MAX_EVALUATIONS,
+        max_evaluations=None if naive else settings.PRICING_MAX_EVALUATIONS,
         max_discount_percent=Decimal(settings.PRICING_MAX_COMBINED_DISCOUNT_PERCENT),
     )
-    if result.bound_hit:
+    EVALUATIONS_PER_CART.observe(result.evaluations)
+    # Unbounded (naive), the bound is never hit: count the carts that went past it.
+    if result.bound_hit or result.evaluations > settings.PRICING_MAX_EVALUATIONS:
         EVALUATION_BOUND_HIT.inc()
         logger.warning(
             "pricing evaluation bound (%s) reached for a cart of %s lines",
@@ -86,6 +100,20 @@ def cart_price(
             len(lines),
         )
     return result
+
+
+def _promotions_scan_naive() -> RuleSource:
+    """The lab's naive path (`promotions-naive`): read every active promotion, per cart.
+
+    No compiled index and no evaluation bound: one query and a sort of every active
+    promotion for each cart priced, then every rule checked against every line
+    (`pricing.engine.PromotionScan`). Flat while promotions are few; a promotion storm
+    (`seed_store --promotions 10000`) makes every cart page and checkout pay for all of
+    them. `peakstore_pricing_evaluations_per_cart` shows the checks grow with the number
+    of promotions, and the bound-hit counter counts every cart past the bound the good
+    path keeps. Never used unless the lab is on.
+    """
+    return promotion_scan_build(promotion_rules_active())
 
 
 def price_list_create(*, code: str, name: str, kind: str = "base", priority: int = 0) -> int:
