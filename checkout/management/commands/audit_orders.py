@@ -6,7 +6,7 @@ from checkout.audit import orders_audit
 
 
 class Command(BaseCommand):
-    help = "Check the stock ledger, allocations, captures and pending orders."
+    help = "Check the stock ledger, allocations, captures, orders per cart and pending orders."
 
     def handle(self, *args: object, **options: object) -> None:
         report = orders_audit()
