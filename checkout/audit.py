@@ -4,6 +4,8 @@
 - units allocated equal the units on orders still awaiting payment;
 - every paid order has exactly one capture at the gateway, for its total, and nothing
   was captured for an order that is not paid (no double charges, no lost payments);
+- a cart becomes at most one live (paid or pending) order: a second one is a double
+  submit charged twice;
 - no order is left pending past the reconciliation window;
 - no side effect of an order was given up on: a dead-lettered outbox message is a
   violation until it is requeued (`outbox_requeue`) and delivered.
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from checkout.models import Order, OrderLine, OutboxMessage
@@ -133,6 +135,21 @@ def _captures_per_reference(captures: list[CaptureRecord]) -> Counter[str]:
     return Counter(capture.reference for capture in captures)
 
 
+def _audit_carts(report: AuditReport) -> None:
+    live = (Order.Status.PAID, Order.Status.PENDING_PAYMENT)
+    doubled = (
+        Order.objects.filter(status__in=live)
+        .values("cart_token")
+        .annotate(orders=Count("pk"))
+        .filter(orders__gt=1)
+        .values_list("cart_token", "orders")
+    )
+    for cart_token, orders in doubled:
+        report.findings.append(
+            Finding("carts", f"cart {cart_token[:8]}", f"{orders} live orders for one cart")
+        )
+
+
 def _audit_pending(report: AuditReport) -> None:
     cutoff = timezone.now() - timedelta(seconds=settings.CHECKOUT_RECONCILE_WINDOW)
     stuck = Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lt=cutoff)
@@ -166,6 +183,7 @@ def orders_audit(*, since: datetime | None = None) -> AuditReport:
     report = AuditReport()
     _audit_stock(report)
     _audit_payments(report, since)
+    _audit_carts(report)
     _audit_pending(report)
     _audit_outbox(report)
     return report

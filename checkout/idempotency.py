@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from checkout.models import IdempotencyRecord
 from toolkit.errors import DomainError
+from toolkit.lab import mode_on
 
 MAX_KEY_LENGTH = 255
 
@@ -128,6 +129,8 @@ def idempotent_response(
     a fault); an exception it raises leaves the key retryable.
     """
     key = _check_key(key)
+    if mode_on("oversell"):
+        return _response_unrecorded_naive(produce)
     existing = _claim(scope=scope, key=key, fingerprint=fingerprint)
     if existing is not None:
         if existing.fingerprint != fingerprint:
@@ -155,6 +158,19 @@ def idempotent_response(
         )
     else:
         records.update(state=IdempotencyRecord.State.RETRYABLE)
+    return IdempotentResponse(outcome.status, outcome.body, False)
+
+
+def _response_unrecorded_naive(produce: Callable[[], IdempotentOutcome]) -> IdempotentResponse:
+    """The lab's naive path (`oversell`): run the work with no idempotency record.
+
+    What a team ships when it reads the Idempotency-Key header but trusts the client to
+    send each request once. A double click, a retry after a timeout or a proxy's resend
+    all run the work again: with the order service's own guards off too (`order_place`),
+    each one is a new order and a new charge, which `audit_orders` and the gateway's
+    captures show. Never used unless the lab is on.
+    """
+    outcome = produce()
     return IdempotentResponse(outcome.status, outcome.body, False)
 
 

@@ -1,6 +1,7 @@
 """Checkout writes: cart edits, order placement and payment reconciliation."""
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ from pricing.interface import (
     coupon_release,
 )
 from toolkit.errors import DomainError, NotFound
+from toolkit.lab import mode_on
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +216,12 @@ def order_place(
     A retry with the same key answers with that order, raises PaymentDeclined again for
     a declined one, and makes a new attempt (a new order) when the last one's payment
     failed: no money moved, its stock and coupon went back and the cart reopened.
+
+    With the lab's `oversell` mode on, none of that: see `_attempt_key_naive`.
     """
+    naive = mode_on("oversell")
+    if naive:
+        idempotency_key = _attempt_key_naive()
     existing = Order.objects.filter(cart_token=cart_token, idempotency_key=idempotency_key).exclude(
         status=Order.Status.PAYMENT_FAILED
     )
@@ -230,6 +237,7 @@ def order_place(
             address=shipping_address,
             method=method,
             charges=charges,
+            lock_cart=not naive,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its order.
@@ -306,6 +314,20 @@ def _payment_void_quietly(*, authorization_id: str, reference: str) -> None:
         logger.warning("could not void the authorization of order %s", reference)
 
 
+def _attempt_key_naive() -> str:
+    """The lab's naive path (`oversell`): a key no other attempt shares.
+
+    What a team ships before its first double charge: no idempotency record
+    (`checkout.idempotency`), no lookup of the order an earlier attempt made, and the
+    cart read without its row lock, since "the cart is closed once ordered" looks like
+    enough. It is not: a double submit's two requests both read the cart open before
+    either commits, and each places an order and charges the card. A fresh key per
+    attempt stands for "no key at all" (such a team has no live-attempt constraint
+    either). `audit_orders` finds the second charge. Never used unless the lab is on.
+    """
+    return "lab-naive:" + secrets.token_hex(8)
+
+
 def _order_retried(order: Order) -> OrderView:
     """Answer a retry of the attempt that made `order` as the attempt was answered."""
     if order.status == Order.Status.PAYMENT_DECLINED:
@@ -330,14 +352,15 @@ def _order_create(
     address: ShippingAddress,
     method: ShippingMethod,
     charges: OrderCharges,
+    lock_cart: bool = True,
 ) -> Order:
     """Write the cart's order as the buyer was shown it, allocate its stock, redeem its
     coupon and close the cart, all or nothing.
 
     The cart row stays locked until the transaction ends, so two requests for one cart
-    run one after the other.
+    run one after the other (unless the lab's naive `oversell` path asks for no lock).
     """
-    cart = _open_cart(cart_token, lock=True)
+    cart = _open_cart(cart_token, lock=lock_cart)
     view = cart_view_for(cart=cart)
     lines = _order_lines(view)
     coupon_code = _coupon_to_redeem(view.coupon)

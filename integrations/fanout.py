@@ -11,7 +11,8 @@ Tests hold pages to their declarations with `fanout_recorded()`: a call to a dep
 the page did not declare, or a wait past the deadline, fails the test.
 
 With `INTEGRATIONS_RESILIENCE=0` the calls run one after another at `collect()`, with no
-deadline: the naive page the benchmark compares against.
+deadline: the naive page the benchmark compares against. The failure-mode lab's
+`integrations-blocking` mode selects the same naive path (`_budget_ignored_naive`).
 """
 
 import os
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+
+from toolkit.lab import mode_on
 
 # Scheduling noise allowed past a deadline before a recorded page counts as over budget
 # (a thread handing back a result, a loaded CI machine); far below any hanging call.
@@ -112,11 +115,12 @@ class PendingFanOut:
     deadline: float
     futures: dict[str, Future[Any]]
     record: FanOutRecord | None
+    sequential: bool = False  # the naive page: one call after another, no deadline
 
     def collect(self) -> dict[str, Any]:
         """Return each call's result, or its fallback if it failed or missed the deadline."""
         waiting_from = time.monotonic()
-        if not settings.INTEGRATIONS_RESILIENCE:
+        if self.sequential:
             results: dict[str, Any] = {
                 name: self._inline(name, call) for name, call in self.calls.items()
             }
@@ -180,7 +184,8 @@ def fan_out_start(
             record.undeclared.extend(sorted(undeclared))
         raise UndeclaredDependency(f"{budget.page} did not declare {sorted(undeclared)}")
     futures: dict[str, Future[Any]] = {}
-    if settings.INTEGRATIONS_RESILIENCE:
+    sequential = _budget_ignored_naive()
+    if not sequential:
         pool = _fanout_pool()
         for name, call in calls.items():
             futures[name] = pool.submit(_in_budget_context(budget, record).run, call)
@@ -191,7 +196,21 @@ def fan_out_start(
         deadline=time.monotonic() + budget.budget_s,
         futures=futures,
         record=record,
+        sequential=sequential,
     )
+
+
+def _budget_ignored_naive() -> bool:
+    """Whether pages call their dependencies one after another, waiting for each.
+
+    The lab's naive path (`integrations-blocking`), and the benchmark's resilience-off
+    comparison: what a team ships when each widget is "just one HTTP call". It is fast
+    while every dependency answers; when an optional one hangs, the page waits for it in
+    full, then for the next, so one widget's outage becomes the whole page's latency
+    (product page p95 during a partial outage; `fanout_recorded` reports the wait past
+    the budget). Never selected unless the lab is on or resilience is switched off.
+    """
+    return not settings.INTEGRATIONS_RESILIENCE or mode_on("integrations-blocking")
 
 
 def _in_budget_context(budget: FanOutBudget, record: FanOutRecord | None) -> Context:

@@ -15,7 +15,9 @@ services, diskcache files in embedded), and adds nothing the call path has to wa
 but one cache read.
 
 `INTEGRATIONS_RESILIENCE=0` switches breakers and bulkheads off (the calls keep their
-timeouts and retries): the comparison the benchmark makes.
+timeouts and retries): the comparison the benchmark makes. The failure-mode lab's
+`integrations-blocking` mode goes further for the dependencies a page can do without
+(`_unprotected_naive`).
 """
 
 import logging
@@ -32,7 +34,8 @@ from django.conf import settings
 
 from integrations import metrics
 from integrations.caches import BREAKERS
-from integrations.upstream import UpstreamTimeout, UpstreamUnavailable
+from integrations.upstream import UpstreamTimeout, UpstreamUnavailable, library_defaults_naive
+from toolkit.lab import mode_on
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +242,8 @@ def dependency_call(spec: DependencySpec, call: Callable[[], T]) -> T:
     from integrations.fanout import dependency_called  # the page budget's bookkeeping
 
     dependency_called(spec.name)
+    if spec.criticality in _PAGE_OPTIONAL and mode_on("integrations-blocking"):
+        return _unprotected_naive(spec, call)
     if not settings.INTEGRATIONS_RESILIENCE:
         return _measured(spec, call)
     breaker = breaker_for(spec)
@@ -258,6 +263,24 @@ def dependency_call(spec: DependencySpec, call: Callable[[], T]) -> T:
         raise
     breaker.record_success(permit)
     return result
+
+
+# What a page can render without: the dependencies the lab's naive path leaves bare.
+_PAGE_OPTIONAL = frozenset({Criticality.OPTIONAL, Criticality.DEGRADABLE})
+
+
+def _unprotected_naive(spec: DependencySpec, call: Callable[[], T]) -> T:
+    """The lab's naive path (`integrations-blocking`): the call with nothing around it.
+
+    No breaker and no bulkhead, and the HTTP client's own defaults instead of the
+    dependency's policy (`upstream.library_defaults_naive`: one attempt, httpx's 5 s
+    per phase, no total budget): what a team ships when the widget worked in every
+    test. While the dependency hangs every request waits the full default, every worker
+    ends up waiting on it, and nothing stops the calls, since no breaker counts the
+    failures. Never used unless the lab is on.
+    """
+    with library_defaults_naive():
+        return _measured(spec, call)
 
 
 def _measured(spec: DependencySpec, call: Callable[[], T]) -> T:

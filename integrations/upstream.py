@@ -19,6 +19,9 @@ import json as jsonlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,24 @@ MIN_ATTEMPT_S = 0.1
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
+
+# httpx's own timeout when a caller sets none: 5 s for each phase (connect, read, ...).
+LIBRARY_DEFAULT_TIMEOUT = httpx.Timeout(5.0)
+_library_defaults: ContextVar[bool] = ContextVar("upstream_library_defaults", default=False)
+
+
+@contextmanager
+def library_defaults_naive() -> Iterator[None]:
+    """Inside the block, call as if no policy had been written: the lab's naive path.
+
+    One attempt with the HTTP library's default timeout and no total budget, however
+    the call's policy reads (see `resilience._unprotected_naive`, `integrations-blocking`).
+    """
+    token = _library_defaults.set(True)
+    try:
+        yield
+    finally:
+        _library_defaults.reset(token)
 
 
 class UpstreamUnavailable(Exception):
@@ -130,12 +151,15 @@ def upstream_call(
     is_write = method != "GET"
     # A write without a key could act twice if retried; it gets exactly one attempt.
     attempts = policy.attempts if not is_write or idempotency_key else 1
+    naive = _library_defaults.get()
+    if naive:
+        attempts = 1
     started = time.monotonic()
     unanswered_write = False
 
     def attempt() -> UpstreamReply:
         nonlocal unanswered_write
-        deadline = started + policy.budget
+        deadline = float("inf") if naive else started + policy.budget
         remaining = max(deadline - time.monotonic(), MIN_ATTEMPT_S)
         try:
             with upstream_client().stream(
@@ -144,7 +168,7 @@ def upstream_call(
                 json=json,
                 params=params,
                 headers=headers,
-                timeout=policy.timeout(remaining),
+                timeout=LIBRARY_DEFAULT_TIMEOUT if naive else policy.timeout(remaining),
             ) as response:
                 if response.status_code >= 500:
                     raise _ServerError(response.status_code)

@@ -17,6 +17,7 @@ from inventory.models import Reservation, Stock, StockMovement
 from inventory.selectors import active_reservations
 from toolkit import changes
 from toolkit.errors import DomainError
+from toolkit.lab import mode_on
 
 logger = logging.getLogger(__name__)
 # Units sold in the store that the ERP has not booked yet, per variant id (from the
@@ -72,6 +73,20 @@ def _locked_rows(variant_ids: Sequence[int]) -> dict[int, Stock]:
     return {row.variant_id: row for row in rows.order_by("variant_id")}
 
 
+def _unlocked_rows_naive(variant_ids: Sequence[int]) -> dict[int, Stock]:
+    """The lab's naive path (`oversell`): read the stock rows without locking them.
+
+    What a team ships when "check, then decrement" looks atomic because it sits in one
+    transaction. It is not: under PostgreSQL's READ COMMITTED every racing buyer reads
+    the same committed row, passes the same check and writes back its own `allocated`
+    (the last writer wins), so more orders get units than exist and the row stops
+    agreeing with its ledger. `audit_orders` reports both; the check constraints cannot,
+    since every value written is valid on its own. Never used unless the lab is on.
+    """
+    rows = Stock.objects.filter(variant_id__in=variant_ids)
+    return {row.variant_id: row for row in rows}
+
+
 @transaction.atomic
 def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> None:
     """Book goods in: add to on hand, creating stock rows for SKUs seen the first time."""
@@ -98,7 +113,8 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
         ],
         batch_size=1000,
     )
-    AVAILABILITY.invalidate_on_commit([r.variant_id for r in receipts])
+    if not mode_on("cache-drift"):  # the lab's naive bulk import skips the invalidation
+        AVAILABILITY.invalidate_on_commit([r.variant_id for r in receipts])
     changes.publish(STOCK_CHANGED, [r.variant_id for r in receipts])
 
 
@@ -215,8 +231,11 @@ def stock_allocate(
     Availability is checked under the row locks, so two buyers racing for the last unit
     cannot both get it. Units the `holder` cart had reserved count as its own and its
     reservations are consumed. Raises InsufficientStock naming every short variant.
+    With the lab's `oversell` mode on, the rows are read without locks instead
+    (`_unlocked_rows_naive`).
     """
-    rows = _locked_rows(list(quantities))
+    read_rows = _unlocked_rows_naive if mode_on("oversell") else _locked_rows
+    rows = read_rows(list(quantities))
     reserved = _reserved_by_others(quantities, holder)
     short = {
         variant_id: _free(rows, reserved, variant_id)

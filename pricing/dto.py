@@ -59,6 +59,8 @@ class CartPricing:
     # True when the per-cart evaluation bound stopped the engine early: some promotions
     # were not considered, so the cart may be charged more than the best price, never less.
     bound_hit: bool = False
+    # Rule checks made for this cart (what the bound counts).
+    evaluations: int = 0
 
 
 @dataclass(frozen=True)

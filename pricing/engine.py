@@ -21,6 +21,9 @@ Stacking, the same for every cart and independent of the order rules are given i
 Work is bounded: at most `max_evaluations` rule checks per cart. Past the bound the
 remaining rules are not considered (the cart is priced with what was evaluated, which
 can only be a smaller discount), and the result says so with `bound_hit`.
+
+`PromotionScan` is the failure-mode lab's naive path (`promotions-naive`): no index, every
+rule checked against every line, and the caller passes no bound.
 """
 
 import heapq
@@ -135,6 +138,18 @@ class PromotionRule:
             return "not for this customer"
         return None
 
+    def covers(self, line: PricingLine) -> bool:
+        """Whether this rule targets the line: what the index's buckets answer by lookup."""
+        if self.target == "sku":
+            return line.sku == self.target_ref
+        if self.target == "brand":
+            return str(line.brand_id) == self.target_ref
+        if self.target == "category":
+            return _category_prefix(line.category_path).startswith(
+                _category_prefix(self.target_ref)
+            )
+        return True
+
     def line_discount(self, unit_price: Decimal, quantity: int) -> tuple[Decimal, str | None]:
         """The discount on a whole line, or zero and the reason it does not apply."""
         if self.mechanic == "buy_x_get_y":
@@ -201,6 +216,40 @@ class PromotionIndex:
         )
 
 
+@dataclass(frozen=True)
+class PromotionScan:
+    """The lab's naive path (`promotions-naive`): every active rule, in one list.
+
+    What a team ships first: "for each line, for each promotion, does it apply?". It
+    prices carts right while promotions are few. During a promotion storm every line
+    checks every rule, and the cart step checks every rule again, so the cost follows the
+    number of promotions in the store, not the cart; with no bound on the checks a cart
+    of 50 lines against 10,000 promotions makes a million of them. Same interface as
+    `PromotionIndex`; `price_cart` skips rules that do not cover a line, unexplained.
+    """
+
+    rules: tuple[PromotionRule, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.rules)
+
+    def line_candidates(self, line: PricingLine) -> Iterator[PromotionRule]:
+        return iter(self.rules)
+
+    def cart_candidates(self, skus: Iterable[str]) -> Iterator[PromotionRule]:
+        return iter(self.rules)
+
+
+def promotion_scan_build(rules: Iterable[PromotionRule]) -> PromotionScan:
+    """The lab's naive path (`promotions-naive`): the rules in rule order, no index."""
+    return PromotionScan(rules=_by_order(rules))
+
+
+# Where price_cart finds the rules for a line: the index, or the lab's naive scan.
+RuleSource = PromotionIndex | PromotionScan
+
+
 def promotion_index_build(rules: Iterable[PromotionRule]) -> PromotionIndex:
     """Compile rules into an index by target. Linear in the number of rules."""
     by_sku: dict[str, list[PromotionRule]] = defaultdict(list)
@@ -241,17 +290,18 @@ def promotion_index_build(rules: Iterable[PromotionRule]) -> PromotionIndex:
 
 
 class _Budget:
-    """Counts rule checks; refuses more once the bound is reached."""
+    """Counts rule checks; refuses more once the bound (if any) is reached."""
 
-    def __init__(self, limit: int) -> None:
-        self.left = limit
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.taken = 0
         self.hit = False
 
     def take(self) -> bool:
-        if self.left <= 0:
+        if self.limit is not None and self.taken >= self.limit:
             self.hit = True
             return False
-        self.left -= 1
+        self.taken += 1
         return True
 
 
@@ -317,17 +367,20 @@ class _Evaluation:
         *,
         mechanics: frozenset[str],
         discount: Callable[[PromotionRule], tuple[Decimal, str | None]],
+        covers: Callable[[PromotionRule], bool],
     ) -> list[_Applicable]:
         """Check candidates in order while the budget lasts; return those with a discount.
 
-        Every candidate taken counts against the budget, one of another mechanic too. A
-        rule that does not apply is explained, unless it is outside its window.
+        Every candidate taken counts against the budget, one of another mechanic or one
+        that does not `covers` what is priced too (an index yields none of those; the
+        lab's naive scan yields every rule). A rule that does not apply is explained,
+        unless it is outside its window.
         """
         applicable = []
         for rule in candidates:
             if not self.budget.take():
                 break
-            if rule.mechanic not in mechanics:
+            if rule.mechanic not in mechanics or not covers(rule):
                 continue
             refusal = rule.refusal(at=self.at, segments=self.segments)
             if refusal is None:
@@ -386,20 +439,20 @@ def price_cart(
     *,
     lines: Sequence[PricingLine],
     unit_prices: Mapping[int, Decimal],
-    index: PromotionIndex,
+    index: RuleSource,
     coupon: CouponRule | None,
     coupon_code: str | None,
     currency: str,
     at: datetime | None = None,
     segments: Iterable[str] = (),
-    max_evaluations: int = 2_000,
+    max_evaluations: int | None = 2_000,
     max_discount_percent: Decimal = HUNDRED,
 ) -> CartPricing:
     """Price every line that has a price; report the ones that do not.
 
     Deterministic: the same inputs give the same result whatever their order. Cost:
     proportional to the lines and the rules that target them, at most `max_evaluations`
-    rule checks.
+    rule checks (None: no bound, only the lab's naive path asks for that).
     """
     evaluation = _Evaluation(
         at=at,
@@ -444,6 +497,7 @@ def price_cart(
         cart_discount=money(cart_discount),
         explanation=evaluation.explanation.outcomes(),
         bound_hit=evaluation.budget.hit,
+        evaluations=evaluation.budget.taken,
     )
 
 
@@ -451,7 +505,7 @@ def _price_lines(
     ordered: Sequence[PricingLine],
     unit_prices: Mapping[int, Decimal],
     *,
-    index: PromotionIndex,
+    index: RuleSource,
     cap_share: Decimal,
     evaluation: _Evaluation,
 ) -> tuple[list[PricedLine], set[int]]:
@@ -477,7 +531,7 @@ def _price_line(
     line: PricingLine,
     unit_price: Decimal,
     *,
-    index: PromotionIndex,
+    index: RuleSource,
     cap_share: Decimal,
     evaluation: _Evaluation,
 ) -> tuple[PricedLine, bool]:
@@ -487,6 +541,7 @@ def _price_line(
         index.line_candidates(line),
         mechanics=LINE_MECHANICS,
         discount=lambda rule: rule.line_discount(unit_price, line.quantity),
+        covers=lambda rule: rule.covers(line),
     )
 
     def recompute(rule: PromotionRule, remaining: Decimal) -> Decimal:
@@ -512,7 +567,7 @@ def _price_line(
 
 
 def _cart_rules(
-    index: PromotionIndex,
+    index: RuleSource,
     *,
     lines: Sequence[PricingLine],
     priced: Sequence[PricedLine],
@@ -544,6 +599,9 @@ def _cart_rules(
         index.cart_candidates(skus),
         mechanics=CART_MECHANICS,
         discount=lambda rule: discount(rule, eligible_amount),
+        covers=lambda rule: (
+            rule.mechanic != "bundle" or not skus.keys().isdisjoint(rule.bundle_skus)
+        ),
     )
     total, _ = _stack(
         _ranked([_Applicable(a.rule, min(a.amount, eligible_amount)) for a in applicable]),

@@ -14,8 +14,14 @@ from django.utils import timezone
 from integrations.interface import pim_prices
 from pricing.caches import prices_invalidate, promotions_version, promotions_version_bump
 from pricing.dto import CartPricing, CouponInput, PriceInput, PricingLine, PromotionInput
-from pricing.engine import PromotionIndex, price_cart, promotion_index_build
-from pricing.metrics import EVALUATION_BOUND_HIT
+from pricing.engine import (
+    PromotionIndex,
+    RuleSource,
+    price_cart,
+    promotion_index_build,
+    promotion_scan_build,
+)
+from pricing.metrics import EVALUATION_BOUND_HIT, EVALUATIONS_PER_CART
 from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_normalise
 from pricing.selectors import (
     coupon_rule_by_code,
@@ -25,6 +31,7 @@ from pricing.selectors import (
 )
 from toolkit import changes
 from toolkit.errors import DomainError
+from toolkit.lab import mode_on
 
 logger = logging.getLogger(__name__)
 EMPTY_INDEX = PromotionIndex()
@@ -67,23 +74,31 @@ def cart_price(
     """Price a cart with server-side truth and explain its promotions.
 
     Two queries (prices, coupon) whatever the cart size, plus one when the promotion
-    index must be recompiled. `segments` are the customer's segment codes.
+    index must be recompiled. `segments` are the customer's segment codes. With the
+    lab's `promotions-naive` mode on, `_promotions_scan_naive` replaces the index and
+    the bound.
     """
+    naive = mode_on("promotions-naive")
     unit_prices = prices_for_variants(variant_ids=[line.variant_id for line in lines])
     coupon = coupon_rule_by_code(code=coupon_code) if coupon_code else None
+    rules: RuleSource = EMPTY_INDEX
+    if lines:
+        rules = _promotions_scan_naive() if naive else promotion_index_current()
     result = price_cart(
         lines=lines,
         unit_prices=unit_prices,
-        index=promotion_index_current() if lines else EMPTY_INDEX,
+        index=rules,
         coupon=coupon,
         coupon_code=coupon_code,
         currency=settings.STORE_CURRENCY,
         at=timezone.now(),
         segments=segments,
-        max_evaluations=settings.PRICING_MAX_EVALUATIONS,
+        max_evaluations=None if naive else settings.PRICING_MAX_EVALUATIONS,
         max_discount_percent=Decimal(settings.PRICING_MAX_COMBINED_DISCOUNT_PERCENT),
     )
-    if result.bound_hit:
+    EVALUATIONS_PER_CART.observe(result.evaluations)
+    # Unbounded (naive), the bound is never hit: count the carts that went past it.
+    if result.bound_hit or result.evaluations > settings.PRICING_MAX_EVALUATIONS:
         EVALUATION_BOUND_HIT.inc()
         logger.warning(
             "pricing evaluation bound (%s) reached for a cart of %s lines",
@@ -91,6 +106,20 @@ def cart_price(
             len(lines),
         )
     return result
+
+
+def _promotions_scan_naive() -> RuleSource:
+    """The lab's naive path (`promotions-naive`): read every active promotion, per cart.
+
+    No compiled index and no evaluation bound: one query and a sort of every active
+    promotion for each cart priced, then every rule checked against every line
+    (`pricing.engine.PromotionScan`). Flat while promotions are few; a promotion storm
+    (`seed_store --promotions 10000`) makes every cart page and checkout pay for all of
+    them. `peakstore_pricing_evaluations_per_cart` shows the checks grow with the number
+    of promotions, and the bound-hit counter counts every cart past the bound the good
+    path keeps. Never used unless the lab is on.
+    """
+    return promotion_scan_build(promotion_rules_active())
 
 
 def price_list_create(*, code: str, name: str, kind: str = "base", priority: int = 0) -> int:
@@ -131,7 +160,8 @@ def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
     """Insert or replace prices on one list in bulk (a PIM price feed).
 
     After commit: the listing cache drops the variants' entries, and subscribers of
-    `pricing.prices` (search) hear which variants changed.
+    `pricing.prices` (search) hear which variants changed. With the lab's `cache-drift`
+    mode on, the cache is not told (`_prices_written_naive`).
     """
     price_list = PriceList.objects.get(code=price_list_code)
     Price.objects.bulk_create(
@@ -142,9 +172,26 @@ def prices_import(*, price_list_code: str, prices: Sequence[PriceInput]) -> int:
         update_fields=["amount"],
     )
     variant_ids = [p.variant_id for p in prices]
-    prices_invalidate(variant_ids)
+    if mode_on("cache-drift"):
+        _prices_written_naive(variant_ids)
+    else:
+        prices_invalidate(variant_ids)
     changes.publish(PRICES_CHANGED, variant_ids)
     return len(prices)
+
+
+def _prices_written_naive(variant_ids: Sequence[int]) -> None:
+    """The lab's naive path (`cache-drift`): a bulk import that leaves the cache alone.
+
+    What a team ships when a feed "only writes rows": the fast bulk path was added
+    beside the service, and nobody told the listing cache. Pages, the product API and
+    every cached page that showed these variants keep the old price until the entry's
+    TTL (`PRICING_PRICE_CACHE_TTL`) ends; checkout, which prices from the database,
+    charges the new one. `cache_audit` finds the entries (the periodic audit counts them
+    as anomalies, the load tests' audit gate fails). Stock receipts take the same path
+    (`inventory.services.stock_receive`). Never used unless the lab is on.
+    """
+    logger.info("lab cache-drift: %d prices written without invalidation", len(variant_ids))
 
 
 def prices_sync_from_pim(*, variant_skus: Mapping[int, str], price_list_code: str = "base") -> int:

@@ -13,6 +13,8 @@ their rank and facet columns. Everything else works on the pool or on one page:
   the read model changes (`search.caches`), are skipped when the results already used
   up half of `SEARCH_LATENCY_BUDGET`, and cancelled if they would overrun it (the
   answer then says `degraded`).
+
+`_search_unbounded_naive` is the failure-mode lab's naive path (`search-unbounded`).
 """
 
 import time
@@ -43,6 +45,7 @@ from search.dto import (
 from search.models import SearchAttribute, SearchDocument
 from search.query import (
     Cursor,
+    InvalidCursor,
     cursor_decode,
     cursor_encode,
     fingerprint,
@@ -50,6 +53,7 @@ from search.query import (
     postgres_tsquery,
     query_terms,
 )
+from toolkit.lab import mode_on
 
 PRICE_RANGES = ((0, 25), (25, 50), (50, 100), (100, 250), (250, 500), (500, None))
 FACET_LIMIT = 20
@@ -212,6 +216,17 @@ def search_documents(
     search_id = fingerprint(terms, filters, sort)
 
     matching = _matching(terms, filters)
+    if mode_on("search-unbounded"):
+        return _search_unbounded_naive(
+            query,
+            terms,
+            matching,
+            search_id=fingerprint(terms, filters, sort, "offset"),
+            sort=sort,
+            keys=keys,
+            cursor=cursor,
+            per_page=per_page,
+        )
     after = (
         cursor_decode(cursor, expected_fingerprint=search_id, key_length=len(keys)).key
         if cursor
@@ -280,6 +295,82 @@ def _page(
     return rows[:per_page], cursor_encode(Cursor(search_id, page_keys[per_page - 1]))
 
 
+def _search_unbounded_naive(
+    query: str,
+    terms: tuple[str, ...],
+    matching: QuerySet[SearchDocument],
+    *,
+    search_id: str,
+    sort: str,
+    keys: SortKeys,
+    cursor: str | None,
+    per_page: int,
+) -> SearchResults:
+    """The lab's naive path (`search-unbounded`): every match ranked, counted, faceted.
+
+    What a team ships from the ORM tutorial: `ORDER BY rank` over every match, an exact
+    `COUNT(*)`, `LIMIT … OFFSET` pages, and each facet a `GROUP BY` over the full match,
+    uncached and with no latency budget. Fine on a small catalog; on a big one a common
+    word ranks, counts and groups a large share of the catalog on every search (a GIN
+    index finds matches but cannot hand them over in rank order), deeper pages scan and
+    drop every row before them, and a campaign spike multiplies it all: search p95 leaves
+    its SLO and statement time climbs. Never used unless the lab is on.
+    """
+    offset = 0
+    if cursor:
+        offset = int(cursor_decode(cursor, expected_fingerprint=search_id, key_length=1).key[0])
+        if offset < 0:
+            raise InvalidCursor("The cursor is not valid; start from the first page.")
+    ordered = matching.annotate(rank=_rank(terms)) if sort == "relevance" else matching
+    page = list(ordered.only(*CARD_FIELDS).order_by(*_order(keys))[offset : offset + per_page + 1])
+    next_cursor = None
+    if len(page) > per_page:
+        page = page[:per_page]
+        next_cursor = cursor_encode(Cursor(search_id, (offset + per_page,)))
+    return SearchResults(
+        query=query,
+        sort=sort,
+        items=tuple(_card(row) for row in page),
+        count=matching.count(),
+        count_capped=False,
+        next_cursor=next_cursor,
+        facets=_facets_of_every_match_naive(matching),
+    )
+
+
+def _facets_of_every_match_naive(matching: QuerySet[SearchDocument]) -> SearchFacets:
+    """The lab's naive facets (`search-unbounded`): one GROUP BY over the full match
+    per facet, five queries, each as costly as the search itself."""
+
+    def counted(*fields: str) -> list[dict[str, Any]]:
+        return list(matching.values(*fields).annotate(n=Count("pk")).order_by(*fields))
+
+    brands = sorted(
+        counted("brand_slug", "brand_name"), key=lambda row: (-row["n"], row["brand_name"])
+    )[:FACET_LIMIT]
+    ranges: Counter[str] = Counter()
+    for row in counted("min_price"):
+        ranges[_price_range(row["min_price"])] += row["n"]
+    return SearchFacets(
+        categories=tuple(
+            FacetValue(
+                row["category_path"], row["category_names"].split(CATEGORY_SEPARATOR)[-1], row["n"]
+            )
+            for row in counted("category_path", "category_names")
+        ),
+        brands=tuple(FacetValue(row["brand_slug"], row["brand_name"], row["n"]) for row in brands),
+        price_ranges=tuple(
+            FacetValue(_range_value(low, high), _range_label(low, high), count)
+            for low, high in PRICE_RANGES
+            if (count := ranges[_range_value(low, high)])
+        ),
+        attributes=_attribute_facets(
+            SearchAttribute.objects.filter(document_id__in=matching.values("product_id"))
+        ),
+        in_stock=matching.filter(in_stock=True).count(),
+    )
+
+
 def _vendor() -> str:
     return "postgresql" if connection.vendor == "postgresql" else "sqlite"
 
@@ -314,17 +405,9 @@ def _facets(pool: list[PoolRow]) -> SearchFacets:
         brands[row["brand_slug"], row["brand_name"]] += 1
         categories[row["category_path"], row["category_names"]] += 1
         ranges[_price_range(row["min_price"])] += 1
-    attributes = (
+    attributes = _attribute_facets(
         SearchAttribute.objects.filter(document_id__any_of=[row["product_id"] for row in pool])
-        .values("name", "value")
-        .annotate(n=Count("id"))
-        .order_by("name", "-n", "value")
     )
-    by_name: dict[str, list[FacetValue]] = {}
-    for attribute in attributes:
-        values = by_name.setdefault(attribute["name"], [])
-        if len(values) < FACET_LIMIT:
-            values.append(FacetValue(attribute["value"], attribute["value"], attribute["n"]))
     top_brands = sorted(brands.items(), key=lambda item: (-item[1], item[0][1]))[:FACET_LIMIT]
     return SearchFacets(
         categories=tuple(
@@ -337,9 +420,24 @@ def _facets(pool: list[PoolRow]) -> SearchFacets:
             for low, high in PRICE_RANGES
             if (count := ranges[_range_value(low, high)])
         ),
-        attributes=tuple((name, tuple(values)) for name, values in by_name.items()),
+        attributes=attributes,
         in_stock=sum(row["in_stock"] for row in pool),
     )
+
+
+def _attribute_facets(
+    offered: QuerySet[SearchAttribute],
+) -> tuple[tuple[str, tuple[FacetValue, ...]], ...]:
+    """Count attribute values by name, most offered first, FACET_LIMIT each. One query."""
+    counted = (
+        offered.values("name", "value").annotate(n=Count("id")).order_by("name", "-n", "value")
+    )
+    by_name: dict[str, list[FacetValue]] = {}
+    for attribute in counted:
+        values = by_name.setdefault(attribute["name"], [])
+        if len(values) < FACET_LIMIT:
+            values.append(FacetValue(attribute["value"], attribute["value"], attribute["n"]))
+    return tuple((name, tuple(values)) for name, values in by_name.items())
 
 
 def _price_range(price: Decimal) -> str:

@@ -112,6 +112,7 @@ SIGNALS = (
     Signal("peakstore_dependency_latency_seconds", "integrations", "call wall time"),
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),
     Signal("peakstore_pricing_evaluation_bound_hit", "pricing", "carts past the rule bound"),
+    Signal("peakstore_pricing_evaluations_per_cart", "pricing", "rule checks per priced cart"),
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
     Signal("peakstore_outbox_publish_failures", "checkout", "outbox messages not queued"),
     Signal("peakstore_outbox_dead_letters", "checkout", "outbox messages given up on"),

@@ -46,3 +46,21 @@ def product(db, category):
 @pytest.fixture
 def sku(product):
     return product.variants.get().sku
+
+
+@pytest.fixture
+def lab(db, settings):
+    """Enable the failure-mode lab for the test; call `lab("mode")` to switch a mode on."""
+    from toolkit import lab as lab_module
+
+    settings.PEAKSTORE_LAB = True
+
+    def switch_on(*modes: str) -> None:
+        for mode in modes:
+            lab_module.switch(mode, on=True, actor="test")
+
+    yield switch_on
+    # Forget this test's switches in the process memo: re-read with the lab off, since
+    # a read now would see them (the test's transaction is not rolled back yet).
+    settings.PEAKSTORE_LAB = False
+    lab_module.active_modes_fresh()

@@ -40,6 +40,7 @@ LIBRARIES = {
         "toolkit.clients",  # client address behind trusted proxies, identity, key
         "toolkit.filebroker",  # the embedded broker transport (wholefiles://)
         "toolkit.errors",
+        "toolkit.lab",  # mode_on: where an app's naive lab path parts from the good one
         "toolkit.manifest",
         "toolkit.metrics",
         "toolkit.metrics.celery",  # task metrics, wired by the project's Celery app

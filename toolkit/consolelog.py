@@ -38,12 +38,24 @@ class ConsoleFormatter(logging.Formatter):
         self.colour = (
             colour if colour is not None else (target.isatty() and "NO_COLOR" not in os.environ)
         )
+        self._clock_second = -1
+        self._clock_text = ""
 
     def _paint(self, text: str, colour: str | None) -> str:
         return f"{_COLOURS[colour]}{text}{_RESET}" if self.colour and colour else text
 
+    def _clock(self, created: float) -> str:
+        # One strftime a second, not one a line: a busy stack logs thousands a second.
+        second = int(created)
+        if second != self._clock_second:
+            self._clock_second = second
+            self._clock_text = self._paint(
+                datetime.fromtimestamp(second).strftime("%H:%M:%S"), "dim"
+            )
+        return self._clock_text
+
     def format(self, record: logging.LogRecord) -> str:
-        clock = self._paint(datetime.fromtimestamp(record.created).strftime("%H:%M:%S"), "dim")
+        clock = self._clock(record.created)
         if record.name == ACCESS_LOGGER and hasattr(record, "status"):
             return f"{clock} {self._request(record)}"
         level = self._paint(record.levelname, _LEVEL_COLOURS.get(record.levelname))

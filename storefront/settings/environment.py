@@ -117,6 +117,7 @@ class Environment:
     recommendations_v2_delay: float
     trusted_proxies: tuple[str, ...]
     loadgen_key: str
+    lab: bool
 
     @property
     def profile(self) -> str:
@@ -197,6 +198,9 @@ def read_environment() -> Environment:
         # The stack runner's per-run key that lets its load generator speak for many
         # simulated shoppers (toolkit/clients.py); production settings ignore it.
         loadgen_key=os.environ.get("PEAKSTORE_LOADGEN_KEY", ""),
+        # The failure-mode lab (toolkit/lab.py): its switches select naive code paths for
+        # study. `make lab` and the workshop set it; production settings ignore it.
+        lab=_flag("PEAKSTORE_LAB"),
     )
 
 

@@ -33,6 +33,8 @@ SECRET_KEY = ENV.secret_key
 ALLOWED_HOSTS = list(ENV.allowed_hosts)
 # The load generator's identity header is for local stacks: never honoured here.
 PEAKSTORE_LOADGEN_KEY = ""
+# The failure-mode lab selects naive code on purpose: never in production.
+PEAKSTORE_LAB = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True
 # Load balancers and Prometheus reach an instance over the private network, often in

@@ -213,6 +213,19 @@ def test_audit_fails_when_the_capture_differs_from_the_order_total(sku_value):
     assert f"{order.number}: captured {order.total} of 1.00" in output
 
 
+def test_audit_fails_on_a_cart_that_became_two_live_orders(sku_value):
+    # given two paid orders, each captured once, that came from one cart (a double
+    # submit the idempotency guards did not stop)
+    first, second = buy(sku_value), buy(sku_value)
+    cart_token = Order.objects.get(number=first.number).cart_token
+    Order.objects.filter(number=second.number).update(cart_token=cart_token, idempotency_key="k2")
+
+    clean, output = audit_output()
+
+    assert not clean
+    assert f"cart {cart_token[:8]}: 2 live orders for one cart" in output
+
+
 def test_audit_fails_on_an_order_stuck_pending(sku_value, settings):
     settings.INTEGRATIONS_PAYMENT_TIMEOUT = 0.3
     order = buy(sku_value, payment_token="tok_timeout")

@@ -79,3 +79,25 @@ def test_seeding_a_seeded_store_is_refused_unless_if_empty(db):
         seed(products=10)
     assert "already seeded" in seed(10, 7, "--if-empty")
     assert Product.objects.count() == 10
+
+
+def test_promotions_seeds_a_storm_of_sku_markdowns_on_seeded_skus(db):
+    seed(100, 7)
+    ordinary = Promotion.objects.count()
+    empty_the_store()
+
+    output = seed(100, 7, "--promotions", "1500")
+
+    storm = Promotion.objects.filter(name__startswith="Storm markdown")
+    assert storm.count() == 1500
+    assert Promotion.objects.count() == ordinary + 1500
+    assert set(storm.values_list("target", flat=True)) == {"sku"}
+    assert set(storm.values_list("target_ref", flat=True)) <= set(
+        Variant.objects.values_list("sku", flat=True)
+    )
+    assert "1,500 storm promotions" in output
+
+
+def test_a_negative_promotion_count_is_refused(db):
+    with pytest.raises(CommandError, match="--promotions"):
+        seed(10, 7, "--promotions", "-1")

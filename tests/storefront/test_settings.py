@@ -64,6 +64,23 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     assert "no issues (0 silenced)" in result.stdout
 
 
+def test_production_settings_keep_the_failure_mode_lab_off_whatever_the_environment_says(
+    tmp_path,
+):
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.PEAKSTORE_LAB)",
+        **PRODUCTION,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        PEAKSTORE_VAR_DIR=str(tmp_path),
+        PEAKSTORE_LAB="1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_production_settings_refuse_to_start_without_secrets(tmp_path):
     result = manage(
         "check",

@@ -27,7 +27,7 @@ def since_parse(text: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Check the stock ledger, allocations, captures and pending orders."
+    help = "Check the stock ledger, allocations, captures, orders per cart and pending orders."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

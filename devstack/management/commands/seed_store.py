@@ -50,10 +50,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="do nothing when products already exist"
         )
+        parser.add_argument(
+            "--promotions",
+            type=int,
+            default=0,
+            help="also N per-SKU markdowns over the seeded SKUs: a promotion storm "
+            "(the lab's promotions-naive exercise uses 10000)",
+        )
 
-    def handle(self, *args: object, products: int, seed: int, if_empty: bool, **_: object) -> None:
+    def handle(
+        self,
+        *args: object,
+        products: int,
+        seed: int,
+        if_empty: bool,
+        promotions: int = 0,
+        **_: object,
+    ) -> None:
         if products < 1:
             raise CommandError("--products must be at least 1")
+        if promotions < 0:
+            raise CommandError("--promotions must be 0 or more")
         # The system of record, not the cache: a writer must not trust a cached read.
         if category_tree_query():
             if if_empty:
@@ -61,6 +78,7 @@ class Command(BaseCommand):
                 return
             raise CommandError("The store already has data; seed an empty database.")
         started = time.perf_counter()
+        self._skus: list[str] = []
         rng = random.Random(seed)
         brands = seeding.brands(rng)
         with transaction.atomic():
@@ -85,6 +103,8 @@ class Command(BaseCommand):
                 self.stdout.flush()
         self.stdout.write("")
         self._seed_promotions(rng)
+        if promotions:
+            self._seed_promotion_storm(rng, count=promotions)
         indexed = search_reindex(batch_size=BATCH)
         self.stdout.write(f"  {indexed:,} products indexed for search")
         elapsed = time.perf_counter() - started
@@ -99,6 +119,7 @@ class Command(BaseCommand):
                 item.product.variants, item.base_prices, item.stock, strict=True
             ):
                 variant_id = variant_ids[variant.sku]
+                self._skus.append(variant.sku)
                 base_prices.append(PriceInput(variant_id=variant_id, amount=price))
                 if rng.random() < 0.05:
                     campaign = (price * Decimal("0.8")).quantize(Decimal("0.01"))
@@ -108,6 +129,24 @@ class Command(BaseCommand):
         prices_import(price_list_code="base", prices=base_prices)
         prices_import(price_list_code="campaign", prices=campaign_prices)
         stock_receive(receipts=receipts, reference="seed")
+
+    def _seed_promotion_storm(self, rng: random.Random, *, count: int) -> None:
+        """`count` markdowns of 1 to 5% on seeded SKUs: what grows to thousands in a
+        campaign (broad campaigns stay few). Deterministic for a seed."""
+        for chunk in _batches(range(count), BATCH):
+            promotions_create(
+                promotions=[
+                    PromotionInput(
+                        name=f"Storm markdown {index + 1}",
+                        kind="percent",
+                        value=Decimal(rng.randint(1, 5)),
+                        target="sku",
+                        target_ref=rng.choice(self._skus),
+                    )
+                    for index in chunk
+                ]
+            )
+        self.stdout.write(f"  {count:,} storm promotions (per-SKU markdowns)")
 
     def _seed_promotions(self, rng: random.Random) -> None:
         tree = category_tree_query()
