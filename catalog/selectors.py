@@ -302,6 +302,20 @@ def product_id_batches(*, batch_size: int) -> Iterator[tuple[int, ...]]:
         after = batch[-1]
 
 
+def variant_sku_batches(*, batch_size: int) -> Iterator[dict[int, str]]:
+    """Yield every variant's SKU by id, in ascending id order, `batch_size` at a time.
+
+    Keyset reads (one query per batch, `id > last`): what a sync against a system of
+    record walks, however large the catalog.
+    """
+    after = 0
+    while batch := dict(
+        Variant.objects.filter(pk__gt=after).order_by("pk").values_list("pk", "sku")[:batch_size]
+    ):
+        yield batch
+        after = max(batch)
+
+
 def product_ids_for_variants(*, variant_ids: Iterable[int]) -> dict[int, int]:
     """Map variant ids to their product ids. One query."""
     return dict(Variant.objects.filter(pk__in=list(variant_ids)).values_list("pk", "product_id"))

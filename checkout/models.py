@@ -1,4 +1,5 @@
 import secrets
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
@@ -75,6 +76,18 @@ class Order(models.Model):
     payment_reference = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Where the shipping price and the VAT rate came from (`checkout.charges`): live,
+    # last_known, built_in, store_table (shipping) or none (tax). Blank on orders placed
+    # before they were recorded.
+    shipping_source = models.CharField(max_length=16, blank=True, default="", db_default="")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    # The VAT contained in `total` (prices include VAT), at `tax_rate`.
+    tax_total = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00")
+    )
+    tax_source = models.CharField(max_length=16, blank=True, default="", db_default="")
+    # When the ERP acknowledged booking the order (the outbox's export succeeded).
+    erp_booked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

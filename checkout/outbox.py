@@ -93,6 +93,10 @@ def _send_confirmation_email(payload: dict[str, Any], dedupe_key: str) -> None:
 
 
 def _export_to_erp(payload: dict[str, Any], dedupe_key: str) -> None:
+    """Book the order in the ERP and record its acknowledgement (`erp_booked_at`).
+
+    A redelivery is booked once by the ERP (the dedupe key) and keeps the first time.
+    """
     order = Order.objects.prefetch_related("lines").get(number=payload["number"])
     erp_order_export(
         reference=order.number,
@@ -100,6 +104,9 @@ def _export_to_erp(payload: dict[str, Any], dedupe_key: str) -> None:
         lines=[{"sku": line.sku, "quantity": line.quantity} for line in order.lines.all()],
         total=str(order.total),
         currency=order.currency,
+    )
+    Order.objects.filter(pk=order.pk, erp_booked_at__isnull=True).update(
+        erp_booked_at=timezone.now()
     )
 
 

@@ -1,6 +1,9 @@
 """Checkout reads: a cart or an order composed with catalog, pricing and inventory."""
 
+from collections.abc import Sequence
 from decimal import Decimal
+
+from django.db.models import Sum
 
 from catalog.interface import variants_by_ids
 from checkout.dto import (
@@ -10,7 +13,7 @@ from checkout.dto import (
     OrderView,
     ShippingAddress,
 )
-from checkout.models import Cart, Order
+from checkout.models import Cart, Order, OrderLine
 from inventory.interface import availability_for_variants
 from pricing.interface import PricingLine, cart_price
 from toolkit.errors import NotFound
@@ -142,3 +145,22 @@ def order_view_for(*, order: Order) -> OrderView:
         coupon_code=order.coupon_code,
         created_at=order.created_at,
     )
+
+
+def units_sold_unbooked(variant_ids: Sequence[int]) -> dict[int, int]:
+    """Units of paid orders the ERP has not acknowledged booking yet, per variant.
+
+    What inventory's ERP stock sync keeps off the shelf (registered in `apps.py`). One
+    query.
+    """
+    rows = (
+        OrderLine.objects.filter(
+            variant_id__in=list(variant_ids),
+            order__status=Order.Status.PAID,
+            order__erp_booked_at__isnull=True,
+        )
+        .values("variant_id")
+        .annotate(units=Sum("quantity"))
+        .values_list("variant_id", "units")
+    )
+    return dict(rows)

@@ -3,14 +3,15 @@
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.interface import variants_by_ids, variants_by_skus
-from checkout.dto import CartView, OrderView, ShippingAddress
+from checkout.charges import OrderCharges, order_charges_quote
+from checkout.dto import CartView, OrderView, ShippingAddress, ShippingMethod
 from checkout.metrics import FunnelStep, funnel_step
 from checkout.models import Cart, CartLine, Order, OrderLine
 from checkout.outbox import outbox_enqueue
@@ -24,6 +25,7 @@ from integrations.interface import (
     payment_authorize,
     payment_capture,
     payment_lookup,
+    payment_void,
 )
 from inventory.interface import (
     InsufficientStock,
@@ -206,6 +208,10 @@ def order_place(
     twice. When the outcome is unknown (timeout) the order stays `pending_payment` with
     its stock held, and `orders_reconcile` settles it against the gateway.
 
+    Shipping and VAT come from the carrier and the tax service (`checkout.charges`, with
+    their fallbacks), asked before the transaction; the order records their sources. A
+    capture the gateway refuses outright voids the authorization and fails the order.
+
     Returns only an order that went through or may still go through (paid or pending).
     A retry with the same key answers with that order, raises PaymentDeclined again for
     a declined one, and makes a new attempt (a new order) when the last one's payment
@@ -221,9 +227,7 @@ def order_place(
     )
     if order := existing.prefetch_related("lines").first():
         return _order_retried(order)
-    method = SHIPPING_METHODS.get(shipping_method)
-    if method is None:
-        raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
+    method, charges = _order_charges(address=shipping_address, method_code=shipping_method)
     funnel_step(FunnelStep.CHECKOUT_STARTED)
     try:
         order = _order_create(
@@ -231,12 +235,39 @@ def order_place(
             idempotency_key=idempotency_key,
             email=email,
             address=shipping_address,
-            method_code=method.code,
+            method=method,
+            charges=charges,
             lock_cart=not naive,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its order.
         return _order_retried(existing.prefetch_related("lines").get())
+    return _order_pay(order=order, payment_token=payment_token)
+
+
+def _order_charges(
+    *, address: ShippingAddress, method_code: str
+) -> tuple[ShippingMethod, OrderCharges]:
+    """Quote shipping and VAT for the destination (two upstream calls, never failing).
+
+    Raises UnknownShippingMethod for a code the store does not have, or one the carrier
+    does not offer to the address's country (with the choices it does).
+    """
+    if method_code not in SHIPPING_METHODS:
+        raise UnknownShippingMethod("Choose a shipping method.", choices=sorted(SHIPPING_METHODS))
+    charges = order_charges_quote(country=address.country, postal_code=address.postal_code)
+    method = charges.methods.get(method_code)
+    if method is None:
+        raise UnknownShippingMethod(
+            "That shipping method does not deliver to this address.",
+            choices=sorted(charges.methods),
+        )
+    return method, charges
+
+
+def _order_pay(*, order: Order, payment_token: str) -> OrderView:
+    """Authorize and capture the order's total, outside any transaction, and settle the
+    order by the outcome (see `order_place`)."""
     try:
         authorization = payment_authorize(
             token=payment_token,
@@ -254,12 +285,33 @@ def order_place(
         payment_capture(
             authorization_id=authorization.id, amount=order.total, reference=order.number
         )
-    except (PaymentTimeout, PaymentUnavailable, PaymentDeclined, PaymentRejected):
+    except (PaymentDeclined, PaymentRejected) as refused:
+        # Refused outright: the hold would only block the buyer's money until it lapsed.
+        logger.warning("payment capture refused; order %s voided and failed", order.number)
+        _payment_void_quietly(authorization_id=authorization.id, reference=order.number)
+        declined = isinstance(refused, PaymentDeclined)
+        _order_fail(order_id=order.pk, declined=declined)
+        if declined:
+            raise
+        raise PaymentUnavailable(
+            "The payment could not be completed. Please try again shortly."
+        ) from refused
+    except (PaymentTimeout, PaymentUnavailable):
         # Authorized but not known to be captured: reconciliation finishes the job.
         logger.warning("payment capture unconfirmed; order %s pending", order.number)
         return _order_view(order.pk)
     _order_complete(order_id=order.pk, payment_reference=authorization.id)
     return _order_view(order.pk)
+
+
+def _payment_void_quietly(*, authorization_id: str, reference: str) -> None:
+    """Release an authorization the store will not capture; if the gateway cannot be
+    told now, its hold lapses on its own (and reconciliation never captures a failed
+    order)."""
+    try:
+        payment_void(authorization_id=authorization_id, reference=reference)
+    except (PaymentTimeout, PaymentUnavailable, PaymentRejected):
+        logger.warning("could not void the authorization of order %s", reference)
 
 
 def _attempt_key_naive() -> str:
@@ -298,7 +350,8 @@ def _order_create(
     idempotency_key: str,
     email: str,
     address: ShippingAddress,
-    method_code: str,
+    method: ShippingMethod,
+    charges: OrderCharges,
     lock_cart: bool = True,
 ) -> Order:
     """Write the cart's order as the buyer was shown it, allocate its stock, redeem its
@@ -311,7 +364,8 @@ def _order_create(
     view = cart_view_for(cart=cart)
     lines = _order_lines(view)
     coupon_code = _coupon_to_redeem(view.coupon)
-    shipping_total = SHIPPING_METHODS[method_code].price_for(view.total)
+    shipping_total = method.price_for(view.total)
+    total = view.total + shipping_total
     order = Order.objects.create(
         cart_token=cart_token,
         idempotency_key=idempotency_key,
@@ -322,12 +376,16 @@ def _order_create(
         shipping_city=address.city,
         shipping_postal_code=address.postal_code,
         shipping_country=address.country.upper(),
-        shipping_method=method_code,
+        shipping_method=method.code,
+        shipping_source=charges.shipping_source,
         currency=view.currency,
         subtotal=view.subtotal,
         discount=view.discount,
         shipping_total=shipping_total,
-        total=view.total + shipping_total,
+        total=total,
+        tax_rate=charges.tax_rate,
+        tax_total=charges.tax_included(total),
+        tax_source=charges.tax_source,
         coupon_code=coupon_code,
     )
     for line in lines:
@@ -447,20 +505,23 @@ class ReconcileReport:
     still_pending: int = 0
 
 
-def orders_reconcile(*, older_than: timedelta | None = None, limit: int = 200) -> ReconcileReport:
+def orders_reconcile(
+    *, older_than: timedelta | None = None, since: datetime | None = None, limit: int = 200
+) -> ReconcileReport:
     """Settle orders left `pending_payment` by asking the gateway what happened.
 
     Captured → paid; authorized → captured now, then paid; nothing (or voided) →
     released. A gateway that cannot answer leaves the order for the next run. Only
     orders older than the payment client's whole budget are touched, so this never
-    races the request that created them.
+    races the request that created them; with `since`, only those placed since then.
     """
     if older_than is None:
         older_than = timedelta(seconds=settings.CHECKOUT_RECONCILE_AFTER)
     cutoff = timezone.now() - older_than
-    pending = Order.objects.filter(
-        status=Order.Status.PENDING_PAYMENT, created_at__lte=cutoff
-    ).order_by("created_at")[:limit]
+    pending = Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lte=cutoff)
+    if since is not None:
+        pending = pending.filter(created_at__gte=since)
+    pending = pending.order_by("created_at")[:limit]
     paid = released = still_pending = 0
     for order in pending:
         try:

@@ -1,4 +1,8 @@
-"""Shipping methods: the fixed table checkout offers and charges (no carrier is asked)."""
+"""Shipping methods: the codes checkout offers, at the home market's published prices.
+
+Orders are charged the carrier's rate for their country (`checkout.charges`); this table
+is what the forms show and what serves where the carrier client knows nothing.
+"""
 
 from decimal import Decimal
 

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import OutputWrapper
 
-from devstack.processes import SIMULATOR_CATALOG
-from devstack.snapshot import catalog_snapshot_write
+from catalog.interface import category_tree_query
+from devstack.processes import SIMULATOR_BOOKS, SIMULATOR_CATALOG, SIMULATOR_STATE
+from devstack.snapshot import catalog_snapshot_write, simulator_books_write
 
 
 def store_prepare(
@@ -19,7 +20,18 @@ def store_prepare(
     Idempotent: a second call migrates nothing, seeds nothing and collects nothing.
     """
     call_command("migrate", interactive=False, verbosity=0, stdout=stdout)
+    var_dir = Path(settings.PEAKSTORE_VAR_DIR)
+    new_store = not category_tree_query()
+    if new_store:
+        # A new store has taken no payment: the simulator's record of an older database's
+        # captures would read as charges for orders that do not exist.
+        state = var_dir / SIMULATOR_STATE
+        for path in (state, *(state.with_name(state.name + end) for end in ("-wal", "-shm"))):
+            path.unlink(missing_ok=True)
     call_command("seed_store", products=products, if_empty=True, stdout=stdout)
+    if new_store:
+        # The PIM and the ERP start from the prices and stock the store was seeded with.
+        simulator_books_write(path=var_dir / SIMULATOR_BOOKS)
     # The upstream simulator's view of the store: recommendations and reviews of real
     # products. Written every time, so it follows the database.
     catalog_snapshot_write(path=Path(settings.PEAKSTORE_VAR_DIR) / SIMULATOR_CATALOG)

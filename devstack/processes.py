@@ -38,6 +38,11 @@ from storefront.settings.environment import BASE_DIR, ENV, STACK_FILE, running_s
 _PR_SET_PDEATHSIG = 1
 # The catalog snapshot the upstream simulator answers from, under PEAKSTORE_VAR_DIR.
 SIMULATOR_CATALOG = "simulator-catalog.json"
+# What the simulated systems of record recorded (payments, captures, ERP exports), kept
+# beside the database they answer for, so a restarted stack audits cleanly.
+SIMULATOR_STATE = "simulator-state.sqlite3"
+# The prices and stock the simulated PIM and ERP start from, written when a store is seeded.
+SIMULATOR_BOOKS = "simulator-books.json"
 # Loopback only: an HTTP proxy from the environment must never see these requests.
 _LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -190,9 +195,12 @@ def beat_process(config: StackConfig) -> ProcessSpec:
 def simulator_process(config: StackConfig) -> ProcessSpec:
     """The upstream simulator: every dependency, with fault profiles.
 
-    It answers from the catalog snapshot `store_prepare` wrote, when there is one.
+    It answers from the catalog snapshot `store_prepare` wrote, when there is one, its
+    PIM and ERP from the books written when the store was seeded, and it keeps its
+    payments and exports in the var dir, so they outlive a restart.
     """
     catalog = config.var_dir / SIMULATOR_CATALOG
+    books = config.var_dir / SIMULATOR_BOOKS
     return ProcessSpec(
         name="simulator",
         argv=(
@@ -204,6 +212,9 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
             "--port",
             str(config.upstream_port),
             *(("--catalog", str(catalog)) if catalog.exists() else ()),
+            *(("--books", str(books)) if books.exists() else ()),
+            "--state",
+            str(config.var_dir / SIMULATOR_STATE),
         ),
         ready_url=f"{config.upstream_url}/health",
         port=config.upstream_port,

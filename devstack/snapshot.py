@@ -14,9 +14,11 @@ from catalog.interface import (
     category_tree,
     product_cards_for_category,
     product_cards_popular,
+    variant_sku_batches,
     variants_by_ids,
 )
-from inventory.interface import availability_for_variants
+from inventory.interface import availability_for_variants, stock_levels
+from pricing.interface import prices_on_list
 
 _WORD = re.compile(r"[a-z]{4,}")
 
@@ -74,3 +76,25 @@ def catalog_snapshot_write(*, path: Path, product_limit: int = 2000) -> dict:
         "buyable": sum(1 for product in snapshot["products"] if product["skus"]),
         "search_terms": len(snapshot["search_terms"]),
     }
+
+
+def simulator_books_write(*, path: Path, batch_size: int = 1000) -> int:
+    """Write what the simulated PIM and ERP start from: every SKU's base price and on
+    hand, as the store was seeded; return how many SKUs.
+
+    Call right after seeding a new store: the ERP then ships the units of each order
+    it books, so its level and the store's agree as orders flow, and a sync finds
+    nothing to change until something drifts. Two queries per batch, keyset reads.
+    """
+    prices: dict[str, str] = {}
+    stock: dict[str, int] = {}
+    for batch in variant_sku_batches(batch_size=batch_size):
+        amounts = prices_on_list(price_list_code="base", variant_ids=list(batch))
+        levels = stock_levels(variant_ids=list(batch))
+        for variant_id, sku in batch.items():
+            if variant_id in amounts:
+                prices[sku] = str(amounts[variant_id])
+            stock[sku] = levels[variant_id].on_hand if variant_id in levels else 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"prices": prices, "stock": stock}))
+    return len(stock)

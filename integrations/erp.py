@@ -2,8 +2,8 @@
 
 Exports are called from the checkout outbox, never from a request: a slow ERP delays
 fulfilment, not a page. They carry the outbox message's dedupe key as their
-Idempotency-Key, so a redelivered message is booked once. No task reads the stock
-levels today: stock enters through inventory's own services.
+Idempotency-Key, so a redelivered message is booked once. The stock levels feed
+inventory's scheduled sync (`inventory.tasks.stock_sync_from_erp_task`).
 """
 
 from typing import Any

@@ -10,6 +10,7 @@ reconciliation never charge twice.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -92,6 +93,7 @@ class CaptureRecord:
     reference: str
     captured_amount: Decimal
     currency: str
+    captured_at: datetime | None = None  # None from a gateway that does not say
 
 
 # Settled states win over open ones when a reference has several authorizations.
@@ -154,14 +156,21 @@ def payment_lookup(*, reference: str) -> PaymentState:
     )
 
 
-def payment_captures() -> list[CaptureRecord]:
-    """List every capture the gateway made, oldest first, for the order audit."""
-    body = _call("GET", "/payment/captures")
+def payment_captures(*, since: datetime | None = None) -> list[CaptureRecord]:
+    """List every capture the gateway made (at or after `since`, if given), oldest
+    first, for the order audit."""
+    params = {"since": since.isoformat()} if since is not None else None
+    body = _call("GET", "/payment/captures", params=params)
     return [
         CaptureRecord(
             reference=capture["reference"],
             captured_amount=Decimal(capture["captured_amount"]),
             currency=capture["currency"],
+            captured_at=(
+                datetime.fromisoformat(capture["captured_at"])
+                if capture.get("captured_at")
+                else None
+            ),
         )
         for capture in body["captures"]
     ]

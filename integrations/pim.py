@@ -1,8 +1,8 @@
 """PIM client: list prices per SKU. Background: a failure defers the caller.
 
 Meant for tasks, never a request, so it may wait longer than the page clients; the
-breaker still stops a caller from hammering a PIM that is down. No task calls it today:
-prices enter through pricing's `prices_import` (seeding, the back office).
+breaker still stops a caller from hammering a PIM that is down. Pricing's scheduled
+sync (`pricing.tasks.prices_sync_from_pim_task`) calls it, a batch at a time.
 """
 
 from decimal import Decimal

@@ -2,7 +2,8 @@
 
 Each country's last answer is remembered (shared state, `integrations.caches`); without
 one, the built-in table (the home market's published rates) serves for the home country.
-No order asks it today: checkout charges its own fixed table (`checkout/shipping.py`).
+Checkout asks it for every order (`checkout/charges.py`); its own table
+(`checkout/shipping.py`) serves only where this client knows nothing.
 """
 
 from dataclasses import dataclass

@@ -3,7 +3,7 @@
 Every answer is remembered per destination (shared state, `integrations.caches`); when
 the service fails (or its breaker is open) the last known rate for that destination
 serves, then the built-in table of standard rates. Only a country the store has never
-heard of fails. No page or order asks it today: prices are charged as listed.
+heard of fails. Checkout asks it for every order (`checkout/charges.py`).
 """
 
 from dataclasses import dataclass

@@ -3,7 +3,8 @@
 Availability changes with every cart and order, so invalidating on each of those writes
 would empty the cache as fast as it fills. Instead it tolerates a few seconds of
 staleness and expires within them; the writes that change stock by hand or in bulk
-(goods received, counts corrected) bump the generation, so a restock shows at once.
+(goods received, counts corrected, levels synced from the ERP) bump the generation,
+naming the variants they changed, so a restock shows at once.
 Nothing that takes stock trusts these entries: allocation re-checks under the row lock.
 """
 
@@ -28,7 +29,7 @@ AVAILABILITY = declare(
         key_schema="<variant id>",
         ttl=5,
         jitter=0.2,
-        invalidated_by=("stock_receive", "stock_adjust"),
+        invalidated_by=("stock_receive", "stock_adjust", "stock_levels_sync"),
         staleness_tolerance=5,
         stampede=Stampede.BATCH,
         audit=_audit_availability,

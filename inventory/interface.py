@@ -14,12 +14,15 @@ from inventory.services import (
     ReservationLimit,
     stock_adjust,
     stock_allocate,
+    stock_levels_sync,
     stock_receive,
     stock_release,
     stock_reservations_purge,
     stock_reservations_release,
     stock_reserve,
     stock_sell,
+    stock_sync_from_erp,
+    stock_unbooked_sales_listen,
 )
 
 __all__ = [
@@ -36,10 +39,13 @@ __all__ = [
     "stock_allocate",
     "stock_discrepancies",
     "stock_levels",
+    "stock_levels_sync",
     "stock_receive",
     "stock_release",
     "stock_reservations_purge",
     "stock_reservations_release",
     "stock_reserve",
     "stock_sell",
+    "stock_sync_from_erp",
+    "stock_unbooked_sales_listen",
 ]

@@ -1,7 +1,8 @@
 """Inventory writes. Every change to a stock row writes its ledger movement with it."""
 
+import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
+from integrations.interface import erp_stock_levels
 from inventory.caches import AVAILABILITY
 from inventory.dto import StockReceipt
 from inventory.models import Reservation, Stock, StockMovement
@@ -16,6 +18,13 @@ from inventory.selectors import active_reservations
 from toolkit import changes
 from toolkit.errors import DomainError
 from toolkit.lab import mode_on
+
+logger = logging.getLogger(__name__)
+# Units sold in the store that the ERP has not booked yet, per variant id (from the
+# layer that exports orders: checkout registers it, `stock_unbooked_sales_listen`).
+UnbookedSales = Callable[[Sequence[int]], Mapping[int, int]]
+_unbooked_sales: list[UnbookedSales] = []
+ERP_SYNC_REASON = "ERP stock sync"
 
 # What this app publishes after commit (toolkit.changes); search subscribes to it.
 STOCK_CHANGED = changes.topic_declare(
@@ -319,3 +328,80 @@ def stock_adjust(
     AVAILABILITY.invalidate_on_commit([variant_id])
     changes.publish(STOCK_CHANGED, [variant_id])
     return new_on_hand
+
+
+def stock_unbooked_sales_listen(provider: UnbookedSales) -> None:
+    """Let a higher layer say which sold units the ERP has not booked yet.
+
+    The ERP's on hand falls when it books an order's export, which the outbox sends
+    after the sale: until then the store's on hand is lower by those units, and a sync
+    must not put them back on the shelf. Register from `AppConfig.ready()`.
+    """
+    if provider not in _unbooked_sales:
+        _unbooked_sales.append(provider)
+
+
+def stock_sync_from_erp(*, variant_skus: Mapping[int, str]) -> int:
+    """Bring one batch of variants' on hand to the ERP's, less the sales it has not
+    booked yet; return how many rows changed.
+
+    One ERP call (ErpUnavailable for the caller to retry later), then
+    `stock_levels_sync` with the targets. A SKU the ERP does not know is left alone.
+    """
+    booked = erp_stock_levels(skus=list(variant_skus.values()))
+    unbooked: dict[int, int] = {}
+    for provider in _unbooked_sales:
+        for variant_id, units in provider(list(variant_skus)).items():
+            unbooked[variant_id] = unbooked.get(variant_id, 0) + units
+    targets = {
+        variant_id: max(booked[sku] - unbooked.get(variant_id, 0), 0)
+        for variant_id, sku in variant_skus.items()
+        if sku in booked
+    }
+    return len(stock_levels_sync(levels=targets))
+
+
+@transaction.atomic
+def stock_levels_sync(*, levels: Mapping[int, int]) -> list[int]:
+    """Set on hand to `levels` where it differs; return the variant ids changed.
+
+    Each change writes an adjustment to the ledger (reason ERP_SYNC_REASON). On hand
+    never goes below the units allocated to unpaid orders (those are promised): such a
+    row is set to its allocation and logged. Only the changed variants are invalidated
+    and published after commit, so a sync that changes nothing bumps no cache
+    generation and tells search nothing. Two queries and a write per changed batch.
+    """
+    rows = _locked_rows(list(levels))
+    changed: list[Stock] = []
+    movements: list[StockMovement] = []
+    for variant_id, row in rows.items():
+        target = max(levels[variant_id], row.allocated)
+        if target != levels[variant_id]:
+            logger.warning(
+                "ERP has %s of variant %s, below the %s allocated; kept at %s",
+                levels[variant_id],
+                variant_id,
+                row.allocated,
+                target,
+            )
+        if target == row.on_hand:
+            continue
+        movements.append(
+            StockMovement(
+                variant_id=variant_id,
+                kind=StockMovement.Kind.ADJUSTMENT,
+                on_hand_delta=target - row.on_hand,
+                reason=ERP_SYNC_REASON,
+            )
+        )
+        row.on_hand = target
+        row.updated_at = timezone.now()  # bulk_update does not apply auto_now
+        changed.append(row)
+    if not changed:
+        return []
+    Stock.objects.bulk_update(changed, ["on_hand", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    variant_ids = [row.variant_id for row in changed]
+    AVAILABILITY.invalidate_on_commit(variant_ids)
+    changes.publish(STOCK_CHANGED, variant_ids)
+    return variant_ids

@@ -11,7 +11,7 @@ from pricing.dto import (
     PromotionOutcome,
 )
 from pricing.models import coupon_code_normalise
-from pricing.selectors import prices_for_listing, prices_for_variants
+from pricing.selectors import prices_for_listing, prices_for_variants, prices_on_list
 from pricing.services import (
     PRICES_CHANGED,
     CouponUnavailable,
@@ -21,6 +21,7 @@ from pricing.services import (
     coupons_create,
     price_list_create,
     prices_import,
+    prices_sync_from_pim,
     promotions_create,
 )
 
@@ -44,5 +45,7 @@ __all__ = [
     "prices_for_listing",
     "prices_for_variants",
     "prices_import",
+    "prices_on_list",
+    "prices_sync_from_pim",
     "promotions_create",
 ]

@@ -43,6 +43,18 @@ def prices_for_variants(
     return prices
 
 
+def prices_on_list(*, price_list_code: str, variant_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Return each variant's price on one list, whatever its window; absent if none.
+
+    What a feed from the PIM is compared with (the base list). One query.
+    """
+    return dict(
+        Price.objects.filter(
+            price_list__code=price_list_code, variant_id__in=list(variant_ids)
+        ).values_list("variant_id", "amount")
+    )
+
+
 def prices_for_listing(
     *, variant_ids: Iterable[int], at: datetime | None = None
 ) -> dict[int, Decimal]:

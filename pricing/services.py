@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from integrations.interface import pim_prices
 from pricing.caches import prices_invalidate, promotions_version, promotions_version_bump
 from pricing.dto import CartPricing, CouponInput, PriceInput, PricingLine, PromotionInput
 from pricing.engine import (
@@ -22,7 +23,12 @@ from pricing.engine import (
 )
 from pricing.metrics import EVALUATION_BOUND_HIT, EVALUATIONS_PER_CART
 from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_normalise
-from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
+from pricing.selectors import (
+    coupon_rule_by_code,
+    prices_for_variants,
+    prices_on_list,
+    promotion_rules_active,
+)
 from toolkit import changes
 from toolkit.errors import DomainError
 from toolkit.lab import mode_on
@@ -186,6 +192,28 @@ def _prices_written_naive(variant_ids: Sequence[int]) -> None:
     (`inventory.services.stock_receive`). Never used unless the lab is on.
     """
     logger.info("lab cache-drift: %d prices written without invalidation", len(variant_ids))
+
+
+def prices_sync_from_pim(*, variant_skus: Mapping[int, str], price_list_code: str = "base") -> int:
+    """Bring one batch of variants' prices on a list to what the PIM says; return how
+    many changed.
+
+    Only the variants whose price differs go through `prices_import`, so the page cache
+    retires only pages that show them, and a batch where nothing changed writes, bumps
+    and publishes nothing. A SKU the PIM does not know keeps its price. One PIM call
+    (at most its MAX_SKUS per batch; PimUnavailable for the caller to retry later) and
+    one query, plus the import's when something changed.
+    """
+    quoted = pim_prices(skus=list(variant_skus.values()))
+    current = prices_on_list(price_list_code=price_list_code, variant_ids=list(variant_skus))
+    changed = [
+        PriceInput(variant_id=variant_id, amount=quoted[sku])
+        for variant_id, sku in variant_skus.items()
+        if sku in quoted and current.get(variant_id) != quoted[sku]
+    ]
+    if changed:
+        prices_import(price_list_code=price_list_code, prices=changed)
+    return len(changed)
 
 
 @transaction.atomic

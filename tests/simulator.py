@@ -60,9 +60,24 @@ class UpstreamSimulator:
 
 
 @contextmanager
-def running_simulator(*, seed: int = 0, catalog: Path | None = None) -> Iterator[UpstreamSimulator]:
-    """Start a simulator process on a free port, wait until it answers, stop it after."""
+def running_simulator(
+    *,
+    seed: int = 0,
+    catalog: Path | None = None,
+    state: Path | None = None,
+    reset_state: bool = False,
+    books: Path | None = None,
+) -> Iterator[UpstreamSimulator]:
+    """Start a simulator process on a free port, wait until it answers, stop it after.
+
+    `state`: the SQLite file it keeps its records in (`--state`), else memory; `books`:
+    the prices and stock its PIM and ERP start from (`--books`).
+    """
     catalog_args = ["--catalog", str(catalog)] if catalog else []
+    if books is not None:
+        catalog_args += ["--books", str(books)]
+    if state is not None:
+        catalog_args += ["--state", str(state), *(["--reset-state"] if reset_state else [])]
     process = subprocess.Popen(
         [
             sys.executable,

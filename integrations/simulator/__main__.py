@@ -1,5 +1,12 @@
 """Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]
-[--catalog PATH]`.
+[--catalog PATH] [--books PATH] [--state PATH [--reset-state]]`.
+
+`--books` reads the prices and stock the store was seeded with (`catalog.py`): the PIM
+and the ERP answer those for the SKUs they list.
+
+`--state` keeps what the systems of record recorded (payments, captures, ERP exports)
+in a SQLite file that outlives the process (`state.py`); `--reset-state` empties it
+first. Without it, the state lives in memory.
 
 `--catalog` reads a catalog snapshot (JSON from `devstack.snapshot`), so stock,
 prices, recommendations and reviews speak of the seeded store's products; without it
@@ -16,6 +23,7 @@ from types import FrameType
 
 from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.server import SimulatorServer
+from integrations.simulator.state import SimState
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,10 +32,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--seed", type=int, default=0, help="seed of every fault stream")
     parser.add_argument("--catalog", type=Path, help="catalog snapshot (JSON) to answer from")
+    parser.add_argument("--books", type=Path, help="prices and stock the PIM and ERP start from")
+    parser.add_argument("--state", type=Path, help="SQLite file that keeps what was recorded")
+    parser.add_argument(
+        "--reset-state", action="store_true", help="forget everything the state file holds"
+    )
     args = parser.parse_args(argv)
 
-    catalog = SimCatalog.load(args.catalog, seed=args.seed)
-    server = SimulatorServer((args.host, args.port), seed=args.seed, catalog=catalog)
+    catalog = SimCatalog.load(args.catalog, seed=args.seed, books=args.books)
+    state = SimState(args.state)
+    if args.reset_state:
+        state.forget()
+    server = SimulatorServer((args.host, args.port), seed=args.seed, catalog=catalog, state=state)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
@@ -41,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+        state.close()
 
 
 if __name__ == "__main__":

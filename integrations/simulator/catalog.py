@@ -5,6 +5,10 @@ recommendations point at real products of the same category and stock and prices
 real SKUs. Without one, everything is generated from the slug or SKU and the seed, so
 any product gets plausible, stable answers. Either way an answer depends only on the
 seed and the key asked about: the same question gets the same answer on every run.
+
+Given books (`--books PATH`, the JSON `devstack.snapshot.simulator_books_write` writes
+when a store is seeded), the PIM's price and the ERP's stock of a SKU are the ones the
+store was seeded with, so the store and its systems of record start out agreeing.
 """
 
 import hashlib
@@ -57,20 +61,33 @@ class SnapshotProduct:
 class SimCatalog:
     """Products by slug and category, from a snapshot, or none (generate everything)."""
 
-    def __init__(self, products: list[SnapshotProduct], *, seed: int) -> None:
+    def __init__(
+        self,
+        products: list[SnapshotProduct],
+        *,
+        seed: int,
+        prices: dict[str, str] | None = None,
+        stock: dict[str, int] | None = None,
+    ) -> None:
         self.seed = seed
+        self.prices = prices or {}  # SKU -> list price, from the books
+        self.stock = stock or {}  # SKU -> units on hand when the store was seeded
         self.products = {product.slug: product for product in products}
         self.by_category: dict[int | None, list[SnapshotProduct]] = {}
         for product in products:
             self.by_category.setdefault(product.category, []).append(product)
 
     @classmethod
-    def load(cls, path: Path | None, *, seed: int) -> "SimCatalog":
-        """Read a catalog snapshot; None gives an empty catalog that generates answers."""
-        if path is None:
-            return cls([], seed=seed)
-        data = json.loads(Path(path).read_text())
-        return cls([_product(entry) for entry in data.get("products", [])], seed=seed)
+    def load(cls, path: Path | None, *, seed: int, books: Path | None = None) -> "SimCatalog":
+        """Read a catalog snapshot and books; None gives a catalog that generates answers."""
+        data = json.loads(Path(path).read_text()) if path is not None else {}
+        booked = json.loads(Path(books).read_text()) if books is not None else {}
+        return cls(
+            [_product(entry) for entry in data.get("products", [])],
+            seed=seed,
+            prices={str(sku): str(amount) for sku, amount in booked.get("prices", {}).items()},
+            stock={str(sku): int(units) for sku, units in booked.get("stock", {}).items()},
+        )
 
     def rng(self, *key: str) -> random.Random:
         """A random stream for one question: the same seed and key, the same answers."""

@@ -2,23 +2,42 @@
 
 Exports are idempotent by `Idempotency-Key`: the outbox may deliver a message twice
 (a worker dies after sending, before recording it), and the ERP must book it once.
+Booked exports are written through to the simulator's state (`state.py`), so a restart
+forgets none. Booking an order ships its units: the stock the ERP reports for a SKU is
+its level less the units of every order booked for it.
 """
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.routes import Reply, Request, Route, error
+from integrations.simulator.state import SimState
 from integrations.simulator.stock import MAX_SKUS, requested_skus, stock_level
 
 
 @dataclass
 class Erp:
     catalog: SimCatalog = field(default_factory=lambda: SimCatalog.load(None, seed=0))
+    state: SimState = field(default_factory=SimState)
     name: str = "erp"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _shipped: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._exports = dict(self.state.records(self.name, "export"))
+        for export in self._exports.values():
+            self._ship(export)
+
+    def _ship(self, export: dict[str, Any]) -> None:
+        """Count a booked order's units as gone from the warehouse. Call holding the lock
+        (or before serving)."""
+        for line in export.get("lines") or ():
+            if isinstance(line, dict) and isinstance(line.get("quantity"), int):
+                self._shipped[str(line.get("sku"))] += line["quantity"]
 
     def routes(self) -> list[Route]:
         return [
@@ -30,6 +49,8 @@ class Erp:
     def forget(self) -> None:
         with self._lock:
             self._exports.clear()
+            self._shipped.clear()
+            self.state.forget(self.name)
 
     def receive_order(self, request: Request) -> Reply:
         """Book an order for fulfilment once per key; 201 the first time, 200 after."""
@@ -46,6 +67,8 @@ class Erp:
                     return error(422, "idempotency_key_reused")
                 return Reply(200, {"reference": body["reference"], "status": "booked"})
             self._exports[key] = body
+            self._ship(body)
+            self.state.put(self.name, "export", key, body)
         return Reply(201, {"reference": body["reference"], "status": "booked"})
 
     def orders(self, request: Request) -> Reply:
@@ -64,4 +87,8 @@ class Erp:
         skus = requested_skus(request)
         if skus is None:
             return error(400, "invalid_request", f"skus: 1 to {MAX_SKUS} comma-separated SKUs")
-        return Reply(200, {"stock": [stock_level(self.catalog, sku) for sku in skus]})
+        with self._lock:
+            levels = [stock_level(self.catalog, sku) for sku in skus]
+            for level in levels:
+                level["on_hand"] = max(level["on_hand"] - self._shipped[level["sku"]], 0)
+        return Reply(200, {"stock": levels})

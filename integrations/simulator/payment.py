@@ -14,11 +14,13 @@ import json
 import re
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integrations.simulator.routes import Reply, Request, Route, error
+from integrations.simulator.state import SimState
 
 TOKENS = ("tok_ok", "tok_decline", "tok_timeout", "tok_unavailable")
 # Longer than any client timeout, short enough that a forgotten request ends by itself.
@@ -49,6 +51,17 @@ class _Authorization:
             "reference": self.reference,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "_Authorization":
+        return cls(
+            id=data["id"],
+            reference=data["reference"],
+            amount=Decimal(data["amount"]),
+            currency=data["currency"],
+            status=data["status"],
+            captured_amount=Decimal(data["captured_amount"]),
+        )
+
 
 @dataclass(frozen=True)
 class _Capture:
@@ -57,26 +70,38 @@ class _Capture:
     reference: str
     captured_amount: Decimal
     currency: str
+    captured_at: str  # ISO 8601, UTC
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "authorization_id": self.authorization_id,
-            "reference": self.reference,
-            "captured_amount": str(self.captured_amount),
-            "currency": self.currency,
-        }
+        return {**asdict(self), "captured_amount": str(self.captured_amount)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "_Capture":
+        return cls(**{**data, "captured_amount": Decimal(data["captured_amount"])})
 
 
 @dataclass
 class PaymentGateway:
-    """In-memory gateway state for the simulator's lifetime; one lock guards it all."""
+    """The gateway's state, in memory for answering and written through to `state` (a
+    file when the simulator runs with `--state`), so a restart forgets no payment. One
+    lock guards it all."""
 
+    state: SimState = field(default_factory=SimState)
     name: str = "payment"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _authorizations: dict[str, _Authorization] = field(default_factory=dict)
     _captures: list[_Capture] = field(default_factory=list)
     _replies: dict[str, tuple[str, Reply]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for _, data in self.state.records(self.name, "authorization"):
+            authorization = _Authorization.from_json(data)
+            self._authorizations[authorization.id] = authorization
+        self._captures = [
+            _Capture.from_json(d) for _, d in self.state.records(self.name, "capture")
+        ]
+        for key, (fingerprint, status, body) in self.state.records(self.name, "reply"):
+            self._replies[key] = (fingerprint, Reply(status, body))
 
     def routes(self) -> list[Route]:
         return [
@@ -92,6 +117,11 @@ class PaymentGateway:
             self._authorizations.clear()
             self._captures.clear()
             self._replies.clear()
+            self.state.forget(self.name)
+
+    def _save(self, authorization: _Authorization) -> None:
+        """Persist an authorization's current state. Call while holding the lock."""
+        self.state.put(self.name, "authorization", authorization.id, authorization.to_json())
 
     def authorize(self, request: Request) -> Reply:
         """Hold `amount` on the card behind `token`; 201 with the authorization."""
@@ -114,6 +144,7 @@ class PaymentGateway:
             if authorization.status == "captured":
                 return error(409, "already_captured")
             authorization.status = "voided"
+            self._save(authorization)
             return Reply(200, {"id": authorization.id, "status": "voided"})
 
     def payments(self, request: Request) -> Reply:
@@ -126,9 +157,22 @@ class PaymentGateway:
         return Reply(200, {"payments": found})
 
     def captures(self, request: Request) -> Reply:
-        """List every capture, oldest first: what the order audit checks against."""
+        """List every capture, oldest first: what the order audit checks against.
+
+        `?since=` (ISO 8601, UTC) lists only the captures made at or after it.
+        """
+        since = request.query.get("since", "")
+        try:
+            cutoff = _utc(since) if since else None
+        except ValueError:
+            return error(400, "invalid_request", "since must be an ISO 8601 time")
         with self._lock:
-            return Reply(200, {"captures": [c.to_json() for c in self._captures]})
+            found = [
+                c.to_json()
+                for c in self._captures
+                if cutoff is None or _utc(c.captured_at) >= cutoff
+            ]
+        return Reply(200, {"captures": found})
 
     def _idempotent(self, request: Request, operation: Any) -> Reply:
         key = request.idempotency_key
@@ -150,6 +194,7 @@ class PaymentGateway:
                 reply = error(400, "invalid_request", str(invalid))
             if reply.status < 500:
                 self._replies[key] = (fingerprint, reply)
+                self.state.put(self.name, "reply", key, [fingerprint, reply.status, reply.body])
             return reply
 
     def _authorize(self, request: Request) -> Reply:
@@ -170,6 +215,7 @@ class PaymentGateway:
         self._authorizations[authorization.id] = authorization
         if token == "tok_timeout":
             self._capture_now(authorization, amount)
+        self._save(authorization)
         return Reply(
             201,
             {
@@ -213,9 +259,18 @@ class PaymentGateway:
             authorization.reference,
             amount,
             authorization.currency,
+            datetime.now(UTC).isoformat(),
         )
         self._captures.append(capture)
+        self.state.put(self.name, "capture", capture.id, capture.to_json())
+        self._save(authorization)
         return capture
+
+
+def _utc(text: str) -> datetime:
+    """Parse an ISO 8601 time; one without an offset is UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _object(body: Any) -> dict[str, Any]:

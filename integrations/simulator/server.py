@@ -12,7 +12,8 @@ Control API (never subject to faults):
     POST /_faults/preset/<name>  -> 200 as GET /_faults, every profile healthy, then the
                                     named preset's (presets.py); 404 for an unknown name
     GET  /_stats                 -> 200 {dependency: {"requests", <outcome>: count}}
-    POST /_state/reset           -> 200, every dependency forgets what it recorded (tests)
+    POST /_state/reset           -> 200, every dependency forgets what it recorded, in memory
+                                    and in the state file (`state.py`)
 
 The control API answers only requests a web page on another site cannot make: every
 write carries the `X-Simulator-Control` header (a body, as `application/json`), and the
@@ -43,6 +44,7 @@ from integrations.simulator.recommendations import Recommendations
 from integrations.simulator.reviews import Reviews
 from integrations.simulator.routes import Dependency, Reply, Request, Route, error
 from integrations.simulator.shipping import Shipping
+from integrations.simulator.state import SimState
 from integrations.simulator.tax import Tax
 
 _DRIP_CHUNK_BYTES = 16
@@ -53,11 +55,12 @@ CONTROL_HEADER = "X-Simulator-Control"
 _READS = frozenset({"GET", "HEAD"})
 
 
-def dependencies(catalog: SimCatalog) -> list[Dependency]:
-    """Every simulated upstream, each with its own routes and fault profile."""
+def dependencies(catalog: SimCatalog, state: SimState) -> list[Dependency]:
+    """Every simulated upstream, each with its own routes and fault profile; those that
+    record something (payment, ERP) keep it in `state`."""
     return [
-        PaymentGateway(),
-        Erp(catalog),
+        PaymentGateway(state),
+        Erp(catalog, state),
         Pim(catalog),
         Tax(),
         Shipping(),
@@ -72,11 +75,19 @@ class SimulatorServer(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(
-        self, address: tuple[str, int], *, seed: int, catalog: SimCatalog | None = None
+        self,
+        address: tuple[str, int],
+        *,
+        seed: int,
+        catalog: SimCatalog | None = None,
+        state: SimState | None = None,
     ) -> None:
         super().__init__(address, SimulatorHandler)
         catalog = catalog or SimCatalog.load(None, seed=seed)
-        self.dependencies = {dependency.name: dependency for dependency in dependencies(catalog)}
+        self.state = state or SimState()
+        self.dependencies = {
+            dependency.name: dependency for dependency in dependencies(catalog, self.state)
+        }
         self.faults = FaultBook(self.dependencies, seed)
         self.routes = [
             (name, route)

@@ -16,7 +16,9 @@ def requested_skus(request: Request) -> list[str] | None:
 
 
 def stock_level(catalog: SimCatalog, sku: str) -> dict[str, Any]:
-    """One SKU's stock: most are stocked, some run low, a few are out, as in a real store."""
+    """One SKU's stock: from the books, else generated (most are stocked, some run low, a
+    few are out, as in a real store)."""
     rng = catalog.rng("stock", sku)
     on_hand = rng.choice((0, 1, 3)) if rng.random() < 0.15 else rng.randint(5, 250)
+    on_hand = catalog.stock.get(sku, on_hand)
     return {"sku": sku, "on_hand": on_hand, "warehouse": rng.choice(_WAREHOUSES)}

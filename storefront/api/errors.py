@@ -48,7 +48,10 @@ ERROR_CODES: dict[str, str] = {
     "`details.maximum` is the cap, `details.available` how many more this cart may hold.",
     "invalid_coupon": "The coupon code is not valid.",
     "coupon_unavailable": "The coupon has no uses left.",
-    "unknown_shipping_method": "No shipping method has that code; `details.choices` lists them.",
+    "unknown_shipping_method": (
+        "No shipping method has that code, or it does not deliver to the address's country; "
+        "`details.choices` lists those that do."
+    ),
     "idempotency_key_missing": "`POST /api/v1/orders/` needs an `Idempotency-Key` header.",
     "idempotency_key_invalid": "The `Idempotency-Key` is not printable or is over 255 characters.",
     "idempotency_key_reused": "The `Idempotency-Key` was already used for a different request.",

@@ -85,7 +85,12 @@ class CheckoutForm(forms.Form):
         validators=[RegexValidator(r"^[A-Za-z]{2}$", "Enter a two-letter country code.")],
     )
     shipping_method = forms.ChoiceField(
-        choices=_shipping_choices, widget=forms.RadioSelect, initial="standard"
+        choices=_shipping_choices,
+        widget=forms.RadioSelect,
+        initial="standard",
+        # The order is charged the carrier's rate for the country (checkout.charges).
+        help_text="Prices to Germany; other countries pay the carrier's rate for the zone, "
+        "shown on the order.",
     )
     payment_token = forms.ChoiceField(
         choices=PAYMENT_TEST_CARDS, widget=forms.RadioSelect, label="Payment", initial="tok_ok"

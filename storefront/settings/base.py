@@ -188,6 +188,20 @@ CELERY_BEAT_SCHEDULE = {
     # Samples every cache namespace against its system of record; anomalies are metrics.
     "cache-audit": {"task": "toolkit.tasks.cache_audit_task", "schedule": 300.0},
 }
+# Systems of record: prices imported from the PIM, stock levels synced from the ERP, in
+# keyset batches of at most what each upstream answers per call (100 SKUs).
+PRICING_PIM_SYNC_EVERY = 3600
+PRICING_PIM_SYNC_BATCH = 100
+INVENTORY_ERP_SYNC_EVERY = 900
+INVENTORY_ERP_SYNC_BATCH = 100
+CELERY_BEAT_SCHEDULE["prices-sync-from-pim"] = {
+    "task": "pricing.tasks.prices_sync_from_pim_task",
+    "schedule": float(PRICING_PIM_SYNC_EVERY),
+}
+CELERY_BEAT_SCHEDULE["stock-sync-from-erp"] = {
+    "task": "inventory.tasks.stock_sync_from_erp_task",
+    "schedule": float(INVENTORY_ERP_SYNC_EVERY),
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = ENV.var_dir / "mail"

@@ -16,6 +16,7 @@ from checkout.outbox import (
     publish_failures,
     retry_delay,
 )
+from checkout.services import orders_reconcile
 from integrations.interface import PaymentDeclined
 from inventory.models import Stock
 from tests.factories import stocked_product
@@ -77,6 +78,8 @@ def test_a_message_is_delivered_once_however_often_it_is_handed_out(sku_value, u
     delivered = [outbox_deliver(message_id=message.pk) for _ in range(3)]
 
     assert delivered == [True, False, False]
+    # the ERP's acknowledgement is recorded on the order
+    assert Order.objects.get(number=order.number).erp_booked_at is not None
     assert upstream_simulator.erp_orders(reference=order.number) != []
     assert len(upstream_simulator.erp_orders()) == 1
 
@@ -90,6 +93,7 @@ def test_a_failed_delivery_is_kept_for_retry_and_recorded(sku_value, upstream_si
         outbox_deliver(message_id=message.pk)
 
     message.refresh_from_db()
+    assert Order.objects.get().erp_booked_at is None
     assert message.delivered_at is None
     assert message.attempts == 1
     assert "erp" in message.last_error
@@ -111,10 +115,10 @@ def test_lost_deliveries_are_found_by_the_sweep(sku_value):
     assert outbox_undelivered_ids(older_than=timedelta(hours=1)) == []
 
 
-def audit_output() -> tuple[bool, str]:
+def audit_output(*args: str) -> tuple[bool, str]:
     out = StringIO()
     try:
-        call_command("audit_orders", stdout=out)
+        call_command("audit_orders", *args, stdout=out)
     except CommandError:
         return False, out.getvalue()
     return True, out.getvalue()
@@ -152,6 +156,51 @@ def test_audit_fails_on_an_order_paid_without_a_capture(sku_value, upstream_simu
 
     assert not clean
     assert f"{order.number}: paid without a capture" in output
+
+
+def test_audit_since_checks_only_the_payments_of_later_orders(sku_value, upstream_simulator):
+    # given an order paid without a capture (its gateway record lost), placed an hour ago
+    earlier = buy(sku_value)
+    upstream_simulator.forget()
+    Order.objects.filter(number=earlier.number).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    # and one placed now whose capture does not match its total
+    later = buy(sku_value)
+    Order.objects.filter(number=later.number).update(total=1)
+
+    clean, output = audit_output("--since", "30m")
+    since = (timezone.now() - timedelta(minutes=30)).replace(tzinfo=None).isoformat()
+    clean_iso, output_iso = audit_output("--since", since)
+    clean_all, output_all = audit_output()
+
+    assert not clean
+    assert not clean_iso
+    for text in (output, output_iso):
+        assert f"{later.number}: captured" in text
+        assert earlier.number not in text
+    assert not clean_all
+    assert f"{earlier.number}: paid without a capture" in output_all
+
+
+def test_reconciliation_since_settles_only_orders_placed_since_then(sku_value, settings):
+    settings.INTEGRATIONS_PAYMENT_TIMEOUT = 0.3
+    earlier = buy(sku_value, payment_token="tok_timeout")
+    Order.objects.filter(number=earlier.number).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    later = buy(sku_value, payment_token="tok_timeout")
+
+    report = orders_reconcile(older_than=timedelta(0), since=timezone.now() - timedelta(minutes=5))
+
+    assert report.paid == 1
+    assert Order.objects.get(number=later.number).status == Order.Status.PAID
+    assert Order.objects.get(number=earlier.number).status == Order.Status.PENDING_PAYMENT
+
+
+def test_audit_since_refuses_what_is_not_a_time(db):
+    with pytest.raises(CommandError, match="ISO 8601 time or an age"):
+        call_command("audit_orders", "--since", "yesterday", stdout=StringIO())
 
 
 def test_audit_fails_when_the_capture_differs_from_the_order_total(sku_value):

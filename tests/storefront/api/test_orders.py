@@ -197,3 +197,27 @@ def test_order_read_queries(api, filled_cart, django_assert_num_queries):
         response = api.get(f"/api/v1/orders/{order['number']}/", {"token": order["token"]})
 
     assert response.status_code == 200
+
+
+def test_a_method_the_carrier_does_not_offer_to_the_country_is_a_400(api, filled_cart):
+    body = order_body(
+        filled_cart,
+        shipping_address={**ADDRESS, "country": "IT", "postal_code": "00100"},
+        shipping_method="express",
+    )
+
+    response = place(api, body)
+
+    assert_error(response, 400, "unknown_shipping_method")
+    assert response.json()["error"]["details"]["choices"] == ["standard"]
+
+
+def test_an_order_abroad_is_charged_the_carriers_zone_rate(api, filled_cart):
+    body = order_body(filled_cart, shipping_address={**ADDRESS, "country": "FR"})
+
+    response = place(api, body)
+
+    assert response.status_code == 201
+    # 2 x 19.90 = 39.80, under France's free-shipping limit (80.00): 4.90 + 3.00 zone
+    assert response.json()["shipping_total"] == "7.90"
+    assert response.json()["total"] == "47.70"
