@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
 
 from tests.factories import CategoryFactory, stocked_product
 from tests.metrics import metric_delta  # noqa: F401
@@ -12,6 +13,11 @@ from tests.simulator import _upstream, upstream_simulator  # noqa: F401
 from toolkit.cache import store as cache_store
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Hypothesis's per-example deadline is a timed assertion: on a loaded machine a correct
+# example fails it. Timing belongs to the benchmark commands.
+hypothesis_settings.register_profile("peakstore", deadline=None)
+hypothesis_settings.load_profile("peakstore")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
