@@ -46,3 +46,25 @@ def product(db, category):
 @pytest.fixture
 def sku(product):
     return product.variants.get().sku
+
+
+@pytest.fixture(scope="session")
+def pg_pair():
+    """A throwaway PostgreSQL primary with a streaming standby (tests/pgpair.py).
+
+    Started once per session, stopped and removed afterwards. Outside CI it skips when
+    the server tools are missing; in CI it fails instead.
+    """
+    from tests.pgpair import PostgresPair, missing_reason, postgres_bin_dir
+
+    if reason := missing_reason():
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    bin_dir = postgres_bin_dir()
+    assert bin_dir is not None
+    pair = PostgresPair(bin_dir)
+    try:
+        yield pair.start()
+    finally:
+        pair.stop()

@@ -46,6 +46,7 @@ LIBRARIES = {
         "toolkit.once",
         "toolkit.pagination",
         "toolkit.query",
+        "toolkit.replicas",
         "toolkit.request_context",
         "toolkit.routes",
     },

@@ -21,15 +21,17 @@ from storefront.ops.readings import reading_take, ring_update
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
+from toolkit.replicas import ReplicaLagCollector
 
 
 @require_safe
 @never_cache
 @ops_access_required
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Expose every process's metrics, plus the queue depth read from the broker now."""
+    """Expose every process's metrics, plus the queue depth and replica lag read now."""
     queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)
-    body = metrics_exposition(extra=[CeleryQueueCollector(celery_app, queues)])
+    extra = [CeleryQueueCollector(celery_app, queues), ReplicaLagCollector()]
+    body = metrics_exposition(extra=extra)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 

@@ -117,6 +117,9 @@ class Environment:
     recommendations_v2_delay: float
     trusted_proxies: tuple[str, ...]
     loadgen_key: str
+    database_replica_urls: tuple[str, ...] = ()
+    replica_max_lag: float = 5.0
+    replica_check_interval: float = 1.0
 
     @property
     def profile(self) -> str:
@@ -197,6 +200,17 @@ def read_environment() -> Environment:
         # The stack runner's per-run key that lets its load generator speak for many
         # simulated shoppers (toolkit/clients.py); production settings ignore it.
         loadgen_key=os.environ.get("PEAKSTORE_LOADGEN_KEY", ""),
+        # Streaming standbys of DATABASE_URL, comma-separated; the read paths of catalog,
+        # search and the API's GETs go to them while they keep up (toolkit/replicas.py).
+        database_replica_urls=tuple(
+            url.strip()
+            for url in os.environ.get("DATABASE_REPLICA_URL", "").split(",")
+            if url.strip()
+        ),
+        # Seconds of replay lag past which a replica leaves rotation until it catches up.
+        replica_max_lag=_float("PEAKSTORE_REPLICA_MAX_LAG", 5.0),
+        # Seconds a process keeps a replica's lag reading before measuring it again.
+        replica_check_interval=_float("PEAKSTORE_REPLICA_CHECK_INTERVAL", 1.0),
     )
 
 
