@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= smoke
 # RECORD_BASELINE=1 stores the run as its machine class's baseline (loadtests/baselines/).
 RECORD_BASELINE ?=
+# WORKERS=N runs Locust distributed: one --master and N --worker processes.
+WORKERS ?=
 
 .PHONY: help install lint format test demo run loadtest bench clean
 
@@ -49,7 +51,7 @@ run: $(STAMP)
 	$(PY) manage.py run_stack
 
 loadtest: $(STAMP)
-	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline)
+	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline) $(if $(WORKERS),--workers $(WORKERS))
 
 # Each entry is a manage.py command that prints its figures and exits non-zero on a
 # missed target; add yours to the list.

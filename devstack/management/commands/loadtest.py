@@ -79,6 +79,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, help="Locust processes; -1 for one per core (default 1)"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="distributed Locust: one --master and this many --worker processes",
+        )
         parser.add_argument("--port", type=int, default=ENV.port, help="default: $PORT or 8000")
         parser.add_argument("--products", type=int, help="seed size if empty (scenario's default)")
         parser.add_argument("--reports", type=Path, default=BASE_DIR / "reports")
@@ -105,6 +110,7 @@ class Command(BaseCommand):
         users: int | None,
         duration: int | None,
         processes: int | None,
+        workers: int | None,
         port: int,
         products: int | None,
         reports: Path,
@@ -118,7 +124,7 @@ class Command(BaseCommand):
             self._compare(Path(compare[1]), Path(compare[2]), out=out or reports / "compare")
             return
         chosen = scenario_get(scenario).scaled(
-            users=users, duration_s=duration, processes=processes
+            users=users, duration_s=duration, processes=processes, workers=workers
         )
         if evaluate is not None:
             report_dir = evaluate
@@ -222,6 +228,7 @@ class Command(BaseCommand):
             "users": scenario.users,
             "duration_s": scenario.run_time_s,
             "processes": scenario.processes,
+            "workers": scenario.workers,
             "profile": ENV.profile,
             "machine": machine.as_dict(),
         }
