@@ -313,9 +313,12 @@ def locust_env(
     stack: StackConfig,
     token: str,
     loadgen_key: str = "",
+    hosts: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """What the locustfile reads (see its docstring)."""
     return {
+        # Web stacks the users take in turn (loadtests/users.py); none: --host alone.
+        "PEAKSTORE_LOAD_HOSTS": ",".join(hosts),
         "PYTHONPATH": str(BASE_DIR),
         "PEAKSTORE_CATALOG_SNAPSHOT": str(snapshot_path),
         "PEAKSTORE_LOAD_MAX_REQUESTS": str(scenario.max_requests),
@@ -340,6 +343,7 @@ def scenario_run(
     report_dir: Path,
     backoffice_token: str = "",
     loadgen_key: str = "",
+    hosts: tuple[str, ...] = (),
     write: Callable[[str], None] = print,
 ) -> LoadSummary:
     """Snapshot the catalog, run the scenario's Locust shape against the stack, summarize it.
@@ -362,6 +366,7 @@ def scenario_run(
             stack=stack,
             token=backoffice_token,
             loadgen_key=loadgen_key,
+            hosts=hosts,
         ),
         log_dir=report_dir,
         stop_grace=15.0,

@@ -1,9 +1,10 @@
-"""`loadtest --workers N`: Locust's own distributed mode, run for real on loopback.
+"""`loadtest --workers N --web-stacks 2`: Locust distributed, against two web stacks.
 
 One `--master` and two `--worker` processes (the commands a run across hosts uses,
-docs/scale-out.md) drive a short smoke run against a stack the command boots on the
-module's store. The workers run the users and send their events to the master, so the
-recorder, the gates, the audits and the report work on one event log as in a local run.
+docs/scale-out.md) drive a short smoke run against two web stacks the command boots on
+the module's store, the users taking the stacks in turn. The workers run the users and
+send their events to the master, so the recorder, the gates, the audits and the report
+work on one event log as in a local run; both stacks serve, and the audits stay clean.
 """
 
 import csv
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,13 +40,20 @@ def test_a_smoke_run_with_a_master_and_two_workers_is_recorded_gated_and_reporte
             "20",
             "--workers",
             str(WORKERS),
+            "--web-stacks",
+            "2",
             "--port",
             str(free_port()),
             "--reports",
             str(reports),
         ],
         cwd=BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", **stack_env},
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "storefront.settings",
+            **stack_env,
+            "PEAKSTORE_ACCESS_LOG": "1",
+        },
         capture_output=True,
         text=True,
         timeout=300,
@@ -67,6 +76,12 @@ def test_a_smoke_run_with_a_master_and_two_workers_is_recorded_gated_and_reporte
     # And the gates and the audits judged it as they judge a local run
     report = json.loads((run / "report.json").read_text())
     assert report["meta"]["workers"] == WORKERS
+    assert report["meta"]["web_stacks"] == 2
+    # And both web stacks served the users (each logs its requests)
+    logs = Path(stack_env["PEAKSTORE_VAR_DIR"]) / "log"
+    [second] = logs.glob("web-*.log")
+    for log in (logs / "web.log", second):
+        assert log.read_text().count('"path": "/') > 20, log
     gates = {row["gate"]: row for row in report["gates"]}
     assert "checkout completion" in gates, sorted(gates)
     # (the latency gates depend on the machine's load; the audits never do)
