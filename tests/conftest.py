@@ -50,12 +50,12 @@ def sku(product):
 
 @pytest.fixture(scope="session")
 def pg_pair():
-    """A throwaway PostgreSQL primary with a streaming standby (tests/pgpair.py).
+    """A throwaway PostgreSQL primary with a streaming standby (devstack/pgpair.py).
 
     Started once per session, stopped and removed afterwards. Outside CI it skips when
     the server tools are missing; in CI it fails instead.
     """
-    from tests.pgpair import PostgresPair, missing_reason, postgres_bin_dir
+    from devstack.pgpair import PostgresPair, missing_reason, postgres_bin_dir
 
     if reason := missing_reason():
         if IN_CI:

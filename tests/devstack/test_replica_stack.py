@@ -1,7 +1,7 @@
 """A real stack on a primary and a streaming standby: reads routed, never stale.
 
 The stack runs on the services profile against a throwaway PostgreSQL pair of its own
-(`pg_pair`, tests/pgpair.py) and a private redis-server for its cache and broker, so
+(`pg_pair`, devstack/pgpair.py) and a private redis-server for its cache and broker, so
 nothing here touches the shared servers. Prices change through the back office (the
 owners' services, cache invalidation included) and every page and endpoint that shows
 a price is read right after. With the standby's replay paused, the standby really holds

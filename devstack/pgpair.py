@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL primary and a streaming standby of it, for the replica tests.
+"""A throwaway PostgreSQL primary and a streaming standby of it (replica tests, bench_replica).
 
 Each server has its own data directory under a temporary folder and its own free
 loopback port; the shared server on 5432 is never touched. Debian's tools build them:
