@@ -142,14 +142,16 @@ class PostgresPair:
     def wait_caught_up(self, timeout: float = 30) -> None:
         """Wait until the standby has replayed everything the primary has written now."""
         with psycopg.connect(self.primary_url, autocommit=True) as primary:
-            target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            row = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
+        assert row is not None  # one row, always
+        target = row[0]
         deadline = time.monotonic() + timeout
         with psycopg.connect(self.standby_url, autocommit=True) as standby:
             while True:
-                behind = standby.execute(
-                    "SELECT pg_last_wal_replay_lsn() < %s::pg_lsn", [str(target)]
-                ).fetchone()[0]
-                if not behind:
+                replayed = standby.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [str(target)]
+                ).fetchone()
+                if replayed is not None and replayed[0]:
                     return
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the standby did not replay {target} in {timeout}s")
