@@ -254,8 +254,8 @@ def locust_processes(
     events to it: the same commands a run across hosts uses (docs/scale-out.md).
     Otherwise one local runner, with `--processes` when the scenario asks for more.
     """
+    port = master_port or (free_port() if scenario.workers > 0 else 0)
     if scenario.workers > 0:
-        port = master_port or free_port()
         mode: tuple[str, ...] = (
             "--master",
             "--master-bind-host", "127.0.0.1",

@@ -184,6 +184,16 @@ def test_catalog_pages_are_read_from_the_replica(replica_stack: Stack, pg_pair, 
     # Then their reads went to the replica
     after = _metrics(replica_stack.config.base_url)
     assert _routed(after, "replica", "replica") > _routed(before, "replica", "replica")
+    # And the per-request query tally counted them (the N+1 gates read it)
+    assert _queries(after, "pages:product") > _queries(before, "pages:product")
+
+
+def _queries(metrics: dict, route: str) -> float:
+    return sum(
+        value
+        for (name, labels), value in metrics.items()
+        if name == "peakstore_http_request_queries_sum" and ("route", route) in labels
+    )
 
 
 def test_write_then_read_every_page_and_endpoint_is_never_stale(
