@@ -56,7 +56,7 @@ def test_a_smoke_run_with_a_master_and_two_workers_is_recorded_gated_and_reporte
         },
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=240,  # inside pytest's own 300 s for the test
         check=False,
     )
     run = reports / "smoke"
