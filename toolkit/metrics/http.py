@@ -115,7 +115,9 @@ class RequestMetricsMiddleware:
         self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
         self._instruments: dict[tuple[str, str], _RouteInstruments] = {}
         self._logged_duplicates: set[tuple[str, str]] = set()
-        self.replicas: tuple[str, ...] = settings.TOOLKIT_DB_REPLICAS
+        self.replicas = tuple(
+            alias for alias in settings.TOOLKIT_DB_REPLICAS if alias in settings.DATABASES
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tally = QueryTally()
