@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= smoke
 # RECORD_BASELINE=1 stores the run as its machine class's baseline (loadtests/baselines/).
 RECORD_BASELINE ?=
+# WORKERS=N runs Locust distributed: one --master and N --worker processes.
+WORKERS ?=
 
 .PHONY: help install lint format test demo run loadtest bench clean
 
@@ -13,6 +15,7 @@ help:
 	@echo "make demo      seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)"
 	@echo "make test      lint, then the whole test suite"
 	@echo "make run       web + worker on 127.0.0.1:\$${PORT:-8000} in the profile the environment selects"
+	@echo "               (WEB_ONLY=1 PORT=8001: a second web stack on the same store)"
 	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots (RECORD_BASELINE=1: store its baseline)"
 	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
@@ -45,11 +48,12 @@ test: lint
 demo: $(STAMP)
 	$(PY) manage.py demo
 
+# WEB_ONLY=1 PORT=8001: a second web stack on the store `make run` already serves.
 run: $(STAMP)
-	$(PY) manage.py run_stack
+	$(PY) manage.py run_stack $(if $(filter 1,$(WEB_ONLY)),--web-only)
 
 loadtest: $(STAMP)
-	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline)
+	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline) $(if $(WORKERS),--workers $(WORKERS))
 
 # Each entry is a manage.py command that prints its figures and exits non-zero on a
 # missed target; add yours to the list.

@@ -24,14 +24,21 @@ import sys
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.urls import Resolver404, resolve
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.processes import ProcessSpec, Stack, StackConfig, StackError, loopback_open
+from devstack.processes import (
+    ProcessSpec,
+    Stack,
+    StackConfig,
+    StackError,
+    free_port,
+    loopback_open,
+)
 from devstack.snapshot import catalog_snapshot_write
 from loadtests.names import path_of
 from loadtests.results import (
@@ -236,14 +243,31 @@ class MetricsSampler(threading.Thread):
         self.join(timeout=15)
 
 
-def locust_process(
-    *, scenario: Scenario, host: str, report_dir: Path, env: Mapping[str, str] | None = None
-) -> ProcessSpec:
-    """Locust headless with the scenario's shape; `--processes` when it asks for more than one.
+def locust_processes(
+    *, scenario: Scenario, host: str, report_dir: Path, master_port: int | None = None
+) -> list[ProcessSpec]:
+    """Locust headless with the scenario's shape: one process, or a master and its workers.
 
-    The shape (not `--users`/`--run-time`) drives the run; it reads PEAKSTORE_LOAD_*.
+    The shape (not `--users`/`--run-time`) drives the run; it reads PEAKSTORE_LOAD_*. With
+    `scenario.workers`, the first process is `--master` (shape, stats, event log, reports)
+    and waits for that many `--worker` processes, which run the users and send their
+    events to it: the same commands a run across hosts uses (docs/scale-out.md).
+    Otherwise one local runner, with `--processes` when the scenario asks for more.
     """
-    return ProcessSpec(
+    port = master_port or (free_port() if scenario.workers > 0 else 0)
+    if scenario.workers > 0:
+        mode: tuple[str, ...] = (
+            "--master",
+            "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port),
+            "--expect-workers", str(scenario.workers),
+            "--expect-workers-max-wait", "60",
+        )  # fmt: skip
+    elif scenario.processes > 1:
+        mode = ("--processes", str(scenario.processes))
+    else:
+        mode = ()
+    master = ProcessSpec(
         name="locust",
         argv=(
             sys.executable,
@@ -253,7 +277,7 @@ def locust_process(
             str(LOCUSTFILE),
             "--headless",
             "--only-summary",
-            *(("--processes", str(scenario.processes)) if scenario.processes > 1 else ()),
+            *mode,
             "--stop-timeout",
             "5",
             "--host",
@@ -270,6 +294,15 @@ def locust_process(
             "0",
         ),
     )
+    worker_argv = (
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
+        "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+    )  # fmt: skip
+    workers = [
+        ProcessSpec(name=f"locust-worker-{number}", argv=worker_argv)
+        for number in range(1, scenario.workers + 1)
+    ]
+    return [master, *workers]
 
 
 def locust_env(
@@ -280,9 +313,12 @@ def locust_env(
     stack: StackConfig,
     token: str,
     loadgen_key: str = "",
+    hosts: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """What the locustfile reads (see its docstring)."""
     return {
+        # Web stacks the users take in turn (loadtests/users.py); none: --host alone.
+        "PEAKSTORE_LOAD_HOSTS": ",".join(hosts),
         "PYTHONPATH": str(BASE_DIR),
         "PEAKSTORE_CATALOG_SNAPSHOT": str(snapshot_path),
         "PEAKSTORE_LOAD_MAX_REQUESTS": str(scenario.max_requests),
@@ -307,6 +343,7 @@ def scenario_run(
     report_dir: Path,
     backoffice_token: str = "",
     loadgen_key: str = "",
+    hosts: tuple[str, ...] = (),
     write: Callable[[str], None] = print,
 ) -> LoadSummary:
     """Snapshot the catalog, run the scenario's Locust shape against the stack, summarize it.
@@ -317,7 +354,8 @@ def scenario_run(
     snapshot_path = _run_folder_prepare(report_dir, write=write)
     write(
         f"Locust: scenario {scenario.name!r}, shape {scenario.shape}, peak {scenario.users} "
-        f"users for {scenario.run_time_s}s, {scenario.processes} process(es), at most "
+        f"users for {scenario.run_time_s}s, {scenario.processes} process(es), "
+        f"{scenario.workers} worker(s) beside a master, at most "
         f"{scenario.max_requests:,} requests, against {stack.base_url}"
     )
     config = StackConfig(
@@ -328,13 +366,14 @@ def scenario_run(
             stack=stack,
             token=backoffice_token,
             loadgen_key=loadgen_key,
+            hosts=hosts,
         ),
         log_dir=report_dir,
         stop_grace=15.0,
     )
-    locust = locust_process(scenario=scenario, host=stack.base_url, report_dir=report_dir)
+    locust = locust_processes(scenario=scenario, host=stack.base_url, report_dir=report_dir)
     sampler = MetricsSampler(url=f"{stack.base_url}/metrics", path=report_dir / "metrics.jsonl")
-    with Stack(config, processes=[locust]) as runner:
+    with Stack(config, processes=locust) as runner:
         sampler.start()
         try:
             code = _locust_wait(runner, scenario=scenario, report_dir=report_dir, write=write)

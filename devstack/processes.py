@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -247,6 +248,24 @@ def stack_processes(config: StackConfig) -> tuple[ProcessSpec, ...]:
         web_process(config),
         worker_process(config),
         beat_process(config),
+    )
+
+
+def web_stack_config(config: StackConfig, *, upstream_url: str) -> StackConfig:
+    """Another web stack beside a running one: its own gunicorn, port and metrics folder.
+
+    It shares what the environment names with the first (database, cache, broker) and
+    that stack's upstream simulator; Celery worker and beat stay with the first stack
+    (beat must run once; more workers are `celery worker` on any host). Its samples go
+    to a folder of its own, as on a host of its own: starting a stack empties its
+    metrics folder, and the first stack's processes are still writing theirs.
+    """
+    upstream_port = urllib.parse.urlsplit(upstream_url).port
+    metrics_dir = config.var_dir / f"metrics-web-{config.port}"
+    return replace(
+        config,
+        simulator_port=upstream_port,
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **config.env},
     )
 
 

@@ -22,6 +22,9 @@ class Scenario:
     seed_products: int = 10_000
     # Locust processes generating load (`--processes`); 1 keeps the cores for the store.
     processes: int = 1
+    # Locust in distributed mode: one `--master` and this many `--worker` processes
+    # (each may run on a host of its own; docs/scale-out.md). 0: one local runner.
+    workers: int = 0
     # Short enough for every CI run.
     ci: bool = False
 
@@ -35,13 +38,15 @@ class Scenario:
         users: int | None = None,
         duration_s: int | None = None,
         processes: int | None = None,
+        workers: int | None = None,
     ) -> "Scenario":
-        """The same scenario with another peak, duration or process count."""
+        """The same scenario with another peak, duration, process or worker count."""
         return replace(
             self,
             users=users or self.users,
             run_time_s=duration_s or self.run_time_s,
             processes=processes or self.processes,
+            workers=self.workers if workers is None else workers,
         )
 
 

@@ -29,6 +29,7 @@ bot keeps one id for its whole life: it is one client, and meets the throttles.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import random
 import re
@@ -37,6 +38,7 @@ from decimal import Decimal
 
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.env import Environment
 
 from loadtests.campaign import CampaignTraffic, campaign_for_shape
 from loadtests.catalog import CatalogSnapshot, snapshot_load
@@ -57,6 +59,18 @@ SHIPPING_ADDRESS = {
 }
 
 
+# Several web stacks of one store (docs/scale-out.md): each new user is given the next
+# base URL in turn, the load generator's own round-robin, so no balancer is needed.
+HOSTS_ENV = "PEAKSTORE_LOAD_HOSTS"
+_next_host = itertools.count()
+
+
+def host_for_next_user(default: str | None) -> str | None:
+    """The next of the comma-separated base URLs in PEAKSTORE_LOAD_HOSTS, else `default`."""
+    hosts = [host.strip() for host in os.environ.get(HOSTS_ENV, "").split(",") if host.strip()]
+    return hosts[next(_next_host) % len(hosts)] if hosts else default
+
+
 @functools.cache
 def catalog() -> CatalogSnapshot:
     """Load the snapshot once per Locust process."""
@@ -69,6 +83,11 @@ class StoreUser(FastHttpUser):
     # Anything slower than this is an error: a store under campaign load must still answer.
     network_timeout = 10.0
     connection_timeout = 5.0
+
+    def __init__(self, environment: Environment) -> None:
+        # Before FastHttpUser builds its client on `self.host`.
+        self.host = host_for_next_user(environment.host or self.host)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.rng = random.Random()

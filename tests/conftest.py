@@ -70,3 +70,25 @@ def lab(db, settings):
     # a read now would see them (the test's transaction is not rolled back yet).
     settings.PEAKSTORE_LAB = False
     lab_module.active_modes_fresh()
+
+
+@pytest.fixture(scope="session")
+def pg_pair():
+    """A throwaway PostgreSQL primary with a streaming standby (devstack/pgpair.py).
+
+    Started once per session, stopped and removed afterwards. Outside CI it skips when
+    the server tools are missing; in CI it fails instead.
+    """
+    from devstack.pgpair import PostgresPair, missing_reason, postgres_bin_dir
+
+    if reason := missing_reason():
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    bin_dir = postgres_bin_dir()
+    assert bin_dir is not None
+    pair = PostgresPair(bin_dir)
+    try:
+        yield pair.start()
+    finally:
+        pair.stop()

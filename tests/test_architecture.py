@@ -47,6 +47,7 @@ LIBRARIES = {
         "toolkit.once",
         "toolkit.pagination",
         "toolkit.query",
+        "toolkit.replicas",
         "toolkit.request_context",
         "toolkit.routes",
     },

@@ -11,3 +11,13 @@ declare_state(
         expiry="thirty days after the last bump, like the generations",
     )
 )
+
+REPLICA_FENCE = declare_state(
+    StateSpec(
+        prefix="toolkit:replica-fence",
+        owner="toolkit",
+        entity="the primary's WAL position (bytes) after the last invalidating write; a "
+        "replica serves routed reads only once it has replayed past it (toolkit.replicas)",
+        expiry="one day after the last write; absent, no write is waited for",
+    )
+)

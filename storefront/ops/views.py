@@ -21,15 +21,17 @@ from storefront.ops.readings import reading_take, ring_update
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
+from toolkit.replicas import ReplicaLagCollector, replica_readings
 
 
 @require_safe
 @never_cache
 @ops_access_required
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Expose every process's metrics, plus the queue depth read from the broker now."""
+    """Expose every process's metrics, plus the queue depth and replica lag read now."""
     queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)
-    body = metrics_exposition(extra=[CeleryQueueCollector(celery_app, queues)])
+    extra = [CeleryQueueCollector(celery_app, queues), ReplicaLagCollector()]
+    body = metrics_exposition(extra=extra)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
@@ -40,7 +42,25 @@ def _current_data() -> dict:
     return {
         **dashboard_data(ring, now, ownership_manifest()),
         "release_exposures": releases_overview(decisions=6),
+        "replicas": _replicas(),
     }
+
+
+def _replicas() -> list[dict]:
+    """Each read replica's latest lag reading (measured now if older than the interval)."""
+    max_lag = settings.TOOLKIT_REPLICA_MAX_LAG
+    return [
+        {
+            "alias": reading.alias,
+            "lag_ms": None if reading.lag_seconds is None else reading.lag_seconds * 1000,
+            "lag_bytes": reading.lag_bytes,
+            "in_rotation": reading.in_rotation(max_lag),
+            "paused": reading.paused,
+            "error": reading.error,
+            "max_lag_ms": max_lag * 1000,
+        }
+        for reading in replica_readings()
+    ]
 
 
 @require_safe

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A warm public page is answered here: nothing below runs for it.
     "storefront.page_cache.PageCacheMiddleware",
+    # Below the fast path: a warm hit never asks where its reads would go.
+    "storefront.replica_routes.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -248,6 +250,14 @@ INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 TOOLKIT_CACHE_ALIAS = "toolkit"
 TOOLKIT_CACHE_RETRY_AFTER = 1.0  # seconds a process leaves a failed cache server alone
 TOOLKIT_CACHE_AUDIT_SAMPLE = 200  # entries per namespace the audit compares
+# Read replicas (toolkit/replicas.py, docs/scale-out.md): the services profile names
+# an alias per DATABASE_REPLICA_URL; the router sends the reads of these apps there, on
+# the routes the storefront marks read-only, while a replica keeps up.
+DATABASE_ROUTERS = ["toolkit.replicas.ReplicaRouter"]
+TOOLKIT_DB_REPLICAS: tuple[str, ...] = ()
+TOOLKIT_REPLICA_APPS = frozenset({"catalog", "pricing", "inventory", "search"})
+TOOLKIT_REPLICA_MAX_LAG = ENV.replica_max_lag
+TOOLKIT_REPLICA_CHECK_INTERVAL = ENV.replica_check_interval
 
 # Observability (docs/architecture.md, "Observability").
 PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"

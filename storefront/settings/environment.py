@@ -119,6 +119,10 @@ class Environment:
     loadgen_key: str
     lab: bool
 
+    database_replica_urls: tuple[str, ...] = ()
+    replica_max_lag: float = 5.0
+    replica_check_interval: float = 1.0
+
     @property
     def profile(self) -> str:
         return "services" if self.database_url else "embedded"
@@ -201,6 +205,17 @@ def read_environment() -> Environment:
         # The failure-mode lab (toolkit/lab.py): its switches select naive code paths for
         # study. `make lab` and the workshop set it; production settings ignore it.
         lab=_flag("PEAKSTORE_LAB"),
+        # Streaming standbys of DATABASE_URL, comma-separated; the read paths of catalog,
+        # search and the API's GETs go to them while they keep up (toolkit/replicas.py).
+        database_replica_urls=tuple(
+            url.strip()
+            for url in os.environ.get("DATABASE_REPLICA_URL", "").split(",")
+            if url.strip()
+        ),
+        # Seconds of replay lag past which a replica leaves rotation until it catches up.
+        replica_max_lag=_float("PEAKSTORE_REPLICA_MAX_LAG", 5.0),
+        # Seconds a process keeps a replica's lag reading before measuring it again.
+        replica_check_interval=_float("PEAKSTORE_REPLICA_CHECK_INTERVAL", 1.0),
     )
 
 

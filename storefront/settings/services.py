@@ -35,6 +35,16 @@ DATABASES = {
     )
 }
 
+# One alias per streaming standby; the test database of each mirrors the primary's.
+for _number, _url in enumerate(ENV.database_replica_urls):
+    DATABASES[f"replica_{_number}"] = {
+        **dj_database_url.parse(_url, conn_max_age=60, conn_health_checks=True),
+        # A replica that does not answer costs one second, then leaves rotation.
+        "OPTIONS": {"connect_timeout": 1},
+        "TEST": {"MIRROR": "default"},
+    }
+TOOLKIT_DB_REPLICAS = tuple(f"replica_{n}" for n in range(len(ENV.database_replica_urls)))
+
 CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",

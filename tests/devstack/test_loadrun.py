@@ -79,3 +79,26 @@ def test_scenarios_are_bounded_in_users_time_and_requests():
     assert all(scenario.run_time_s <= 60 for scenario in ci)
     with pytest.raises(KeyError, match="known scenarios"):
         scenario_get("nope")
+
+
+def test_locust_runs_alone_or_as_a_master_with_its_workers(tmp_path):
+    from devstack.loadrun import locust_processes
+    from loadtests.scenarios import scenario_get
+
+    smoke = scenario_get("smoke")
+    [alone] = locust_processes(scenario=smoke, host="http://127.0.0.1:1", report_dir=tmp_path)
+    assert "--master" not in alone.argv
+    assert "--worker" not in alone.argv
+
+    master, *workers = locust_processes(
+        scenario=smoke.scaled(workers=3),
+        host="http://127.0.0.1:1",
+        report_dir=tmp_path,
+        master_port=5599,
+    )
+    assert master.argv[master.argv.index("--master-bind-port") + 1] == "5599"
+    assert master.argv[master.argv.index("--expect-workers") + 1] == "3"
+    assert [worker.name for worker in workers] == [f"locust-worker-{n}" for n in (1, 2, 3)]
+    for worker in workers:
+        assert worker.argv[worker.argv.index("--master-port") + 1] == "5599"
+        assert "--worker" in worker.argv

@@ -243,3 +243,41 @@ def test_empty_panels_say_what_to_do(staff_client, monkeypatch):
     assert "No checkouts in the window: add a product to the cart" in page
     assert "No cache lookups in the window" in page
     assert "No tasks ran in the window" in page
+
+
+def test_ops_and_metrics_show_each_replicas_lag_and_rotation(staff_client, monkeypatch):
+    import time
+
+    from django.test import override_settings
+
+    from toolkit import replicas
+
+    # Given one replica far behind (replay paused) and one caught up
+    readings = {
+        "replica_0": replicas.LagReading("replica_0", time.time(), 42.0, 1000, 9000, paused=True),
+        "replica_1": replicas.LagReading("replica_1", time.time(), 0.0, 9000, 9000),
+    }
+    monkeypatch.setattr(replicas.monitor, "reading", readings.get)
+    with override_settings(
+        TOOLKIT_DB_REPLICAS=("replica_0", "replica_1"), TOOLKIT_REPLICA_MAX_LAG=5.0
+    ):
+        page = staff_client.get("/ops/").content.decode()
+        exposition = staff_client.get("/metrics").content.decode()
+
+    # Then /ops/ shows the lagging one out of rotation, the other in
+    assert re.search(r"replica_0 <span class=\"muted\">replay paused</span>.*?out", page, re.S)
+    assert re.search(r"replica_1</th>\s*<td><span class=\"pill\">in rotation", page)
+    # And /metrics exports lag, bytes behind and rotation per replica
+    samples = {
+        (sample.name, sample.labels.get("alias")): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+    assert samples[("peakstore_db_replica_lag_seconds", "replica_0")] == 42.0
+    assert samples[("peakstore_db_replica_lag_bytes", "replica_0")] == 8000
+    assert samples[("peakstore_db_replica_in_rotation", "replica_0")] == 0
+    assert samples[("peakstore_db_replica_in_rotation", "replica_1")] == 1
+
+
+def test_ops_says_there_is_no_replica_when_none_is_configured(staff_client):
+    assert "No read replica" in staff_client.get("/ops/").content.decode()

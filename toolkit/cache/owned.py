@@ -155,6 +155,9 @@ def epoch_bump() -> None:
     bumps after publishing, and the page cache's fast path checks it for free.
     """
 
+    from toolkit.replicas import fence_advance
+
+    fence_advance()
     with suppress(store.CacheUnavailable):
         store.call("(epoch)", lambda cache: _incr(cache, EPOCH_KEY))
 
@@ -510,6 +513,11 @@ class OwnedCache(CacheReader):
                 cache.set_many({self.key_counter(k): moved for k in keys}, GENERATION_TTL)
                 _incr(cache, EPOCH_KEY)
 
+        # Before the bump: a reader that sees the new generation must see the fence
+        # that keeps a lagging replica from refilling it with the old value.
+        from toolkit.replicas import fence_advance
+
+        fence_advance()
         try:
             store.call(self.namespace, bump)
         except store.CacheUnavailable:

@@ -102,8 +102,9 @@ class _RouteInstruments:
 class RequestMetricsMiddleware:
     """Time, count and SQL-profile every request; the outermost middleware.
 
-    The SQL tally wraps the default connection only: it adds no query (the page query
-    counts stay exact) and keeps nothing past the response.
+    The SQL tally wraps the default connection, and each read replica's when there are
+    some (`toolkit.replicas`): it adds no query (the page query counts stay exact) and
+    keeps nothing past the response.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -114,6 +115,9 @@ class RequestMetricsMiddleware:
         self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
         self._instruments: dict[tuple[str, str], _RouteInstruments] = {}
         self._logged_duplicates: set[tuple[str, str]] = set()
+        self.replicas = tuple(
+            alias for alias in settings.TOOLKIT_DB_REPLICAS if alias in settings.DATABASES
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tally = QueryTally()
@@ -122,6 +126,8 @@ class RequestMetricsMiddleware:
         # One lookup of the thread's connection: each use of the proxy looks it up again.
         wrappers = connections[DEFAULT_DB_ALIAS].execute_wrappers
         wrappers.append(tally)
+        for alias in self.replicas:  # none without replicas
+            connections[alias].execute_wrappers.append(tally)
         in_flight = self.metrics.in_flight
         in_flight.inc()
         started = time.perf_counter()
@@ -130,6 +136,8 @@ class RequestMetricsMiddleware:
         finally:
             in_flight.dec()
             wrappers.remove(tally)
+            for alias in self.replicas:
+                connections[alias].execute_wrappers.remove(tally)
         elapsed = time.perf_counter() - started
         request.META[QUERIES_META] = tally.count  # for the access log
         self._observe(request, response.status_code, elapsed, tally)

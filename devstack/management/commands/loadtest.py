@@ -18,6 +18,8 @@ figure by figure against their measured noise (`loadtests/compare.py`), writes
 
 import json
 import secrets
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,15 @@ from devstack.audit import audits_run
 from devstack.calibration import calibration_measure, machine_describe
 from devstack.loadrun import scenario_run, summary_table
 from devstack.prepare import store_prepare
-from devstack.processes import Stack, StackConfig, StackError, sigterm_as_interrupt
+from devstack.processes import (
+    Stack,
+    StackConfig,
+    StackError,
+    free_port,
+    sigterm_as_interrupt,
+    web_process,
+    web_stack_config,
+)
 from loadtests.compare import (
     NotComparable,
     comparison_markdown,
@@ -79,6 +89,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, help="Locust processes; -1 for one per core (default 1)"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="distributed Locust: one --master and this many --worker processes",
+        )
+        parser.add_argument(
+            "--web-stacks",
+            type=int,
+            default=1,
+            help="web stacks on the one store (each its own gunicorn and port); the users "
+            "take them in turn",
+        )
         parser.add_argument("--port", type=int, default=ENV.port, help="default: $PORT or 8000")
         parser.add_argument("--products", type=int, help="seed size if empty (scenario's default)")
         parser.add_argument("--reports", type=Path, default=BASE_DIR / "reports")
@@ -105,6 +127,8 @@ class Command(BaseCommand):
         users: int | None,
         duration: int | None,
         processes: int | None,
+        workers: int | None,
+        web_stacks: int,
         port: int,
         products: int | None,
         reports: Path,
@@ -118,7 +142,7 @@ class Command(BaseCommand):
             self._compare(Path(compare[1]), Path(compare[2]), out=out or reports / "compare")
             return
         chosen = scenario_get(scenario).scaled(
-            users=users, duration_s=duration, processes=processes
+            users=users, duration_s=duration, processes=processes, workers=workers
         )
         if evaluate is not None:
             report_dir = evaluate
@@ -127,8 +151,10 @@ class Command(BaseCommand):
             report_dir = reports / chosen.name
             report_dir.mkdir(parents=True, exist_ok=True)
             self._machine_measure(report_dir)
-            audits = self._run(chosen, port=port, products=products, report_dir=report_dir)
-        self._judge(chosen, report_dir, audits, record=record_baseline)
+            audits = self._run(
+                chosen, port=port, products=products, report_dir=report_dir, web_stacks=web_stacks
+            )
+        self._judge(chosen, report_dir, audits, record=record_baseline, web_stacks=web_stacks)
 
     def _machine_measure(self, report_dir: Path) -> MachineClass:
         """Describe this machine and calibrate it now, before the stack takes the cores;
@@ -170,7 +196,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("no regression against the base"))
 
     def _run(
-        self, scenario: Scenario, *, port: int, products: int | None, report_dir: Path
+        self,
+        scenario: Scenario,
+        *,
+        port: int,
+        products: int | None,
+        report_dir: Path,
+        web_stacks: int = 1,
     ) -> list[AuditResult]:
         """Boot the stack, run the scenario, audit; return the audits' results."""
         store_prepare(products=products or scenario.seed_products, stdout=self.stdout)
@@ -186,7 +218,17 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Starting the stack at {config.base_url} (logs in {config.log_dir})")
         try:
-            with sigterm_as_interrupt(), Stack(config):
+            with sigterm_as_interrupt(), Stack(config), ExitStack() as more:
+                hosts = [config.base_url]
+                for _ in range(web_stacks - 1):
+                    web = web_stack_config(
+                        replace(config, port=free_port()), upstream_url=config.upstream_url
+                    )
+                    more.enter_context(
+                        Stack(web, processes=[replace(web_process(web), name=f"web-{web.port}")])
+                    )
+                    hosts.append(web.base_url)
+                    self.stdout.write(f"Another web stack at {web.base_url}")
                 run_started = timezone.now()
                 summary = scenario_run(
                     scenario=scenario,
@@ -194,6 +236,7 @@ class Command(BaseCommand):
                     report_dir=report_dir,
                     backoffice_token=token,
                     loadgen_key=loadgen_key,
+                    hosts=tuple(hosts) if web_stacks > 1 else (),
                     write=self.stdout.write,
                 )
                 # Release decisions the gates took during the run, for the report's timeline.
@@ -210,7 +253,13 @@ class Command(BaseCommand):
         return audits
 
     def _judge(
-        self, scenario: Scenario, report_dir: Path, audits: list[AuditResult], *, record: bool
+        self,
+        scenario: Scenario,
+        report_dir: Path,
+        audits: list[AuditResult],
+        *,
+        record: bool,
+        web_stacks: int = 1,
     ) -> None:
         """Evaluate the gates, write the report, and fail the command if a gate failed."""
         results = results_read(report_dir, scenario=scenario.name)
@@ -222,6 +271,8 @@ class Command(BaseCommand):
             "users": scenario.users,
             "duration_s": scenario.run_time_s,
             "processes": scenario.processes,
+            "workers": scenario.workers,
+            "web_stacks": web_stacks,
             "profile": ENV.profile,
             "machine": machine.as_dict(),
         }

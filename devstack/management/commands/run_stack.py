@@ -9,6 +9,8 @@ from devstack.processes import (
     StackError,
     for_a_person,
     sigterm_as_interrupt,
+    web_process,
+    web_stack_config,
 )
 from storefront.settings.environment import ENV
 
@@ -24,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=int, default=10_000, help="seed size if empty")
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument(
+            "--web-only",
+            action="store_true",
+            help="another web stack (gunicorn on --port) on the same database, cache and "
+            "broker as the stack already running on this PEAKSTORE_VAR_DIR",
+        )
 
     def handle(
         self,
@@ -33,9 +41,9 @@ class Command(BaseCommand):
         products: int,
         web_workers: int,
         worker_concurrency: int,
+        web_only: bool,
         **_: object,
     ) -> None:
-        store_prepare(products=products, stdout=self.stdout)
         config = for_a_person(
             StackConfig(
                 port=port,
@@ -44,9 +52,16 @@ class Command(BaseCommand):
                 worker_concurrency=worker_concurrency,
             )
         )
+        processes = None
+        if web_only:
+            # The first stack migrated and seeded the store, and runs the simulator.
+            config = web_stack_config(config, upstream_url=ENV.upstream_url)
+            processes = [web_process(config)]
+        else:
+            store_prepare(products=products, stdout=self.stdout)
         with sigterm_as_interrupt():
             try:
-                with Stack(config) as stack:
+                with Stack(config, processes=processes) as stack:
                     self.stdout.write(self.style.SUCCESS(stack_banner(config)))
                     stack.wait()
             except KeyboardInterrupt:
