@@ -54,10 +54,12 @@ def lab(db, settings):
     from toolkit import lab as lab_module
 
     settings.PEAKSTORE_LAB = True
+    lab_module.memo_forget()
 
     def switch_on(*modes: str) -> None:
         for mode in modes:
             lab_module.switch(mode, on=True, actor="test")
 
     yield switch_on
-    lab_module.active_modes_fresh()  # forget this test's switches in the process memo
+    # Forget this test's switches (reading them now would still see its rows).
+    lab_module.memo_forget()

@@ -40,6 +40,7 @@ LIBRARIES = {
         "toolkit.clients",  # client address behind trusted proxies, identity, key
         "toolkit.filebroker",  # the embedded broker transport (wholefiles://)
         "toolkit.errors",
+        "toolkit.lab",  # the failure-mode lab's switches: `mode_on` where the paths part
         "toolkit.manifest",
         "toolkit.metrics",
         "toolkit.metrics.celery",  # task metrics, wired by the project's Celery app
@@ -56,6 +57,7 @@ LIBRARIES = {
         "loadtests.compare",
         "loadtests.gates",
         "loadtests.identity",  # simulated clients' signed ids (bench_overload)
+        "loadtests.lab",  # the failure-mode lab's runs: scenario and deciding gates per mode
         "loadtests.names",
         "loadtests.openloop",
         "loadtests.overload",

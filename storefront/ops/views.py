@@ -5,6 +5,8 @@
 either is configured, as production requires.
 """
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,6 +20,7 @@ from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
 from storefront.ops.readings import reading_take, ring_update
+from toolkit.lab import LabModeCollector, lab_changes, lab_enabled
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
@@ -29,7 +32,7 @@ from toolkit.metrics.celery import CeleryQueueCollector
 def metrics(request: HttpRequest) -> HttpResponse:
     """Expose every process's metrics, plus the queue depth read from the broker now."""
     queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)
-    body = metrics_exposition(extra=[CeleryQueueCollector(celery_app, queues)])
+    body = metrics_exposition(extra=[CeleryQueueCollector(celery_app, queues), LabModeCollector()])
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
@@ -40,6 +43,7 @@ def _current_data() -> dict:
     return {
         **dashboard_data(ring, now, ownership_manifest()),
         "release_exposures": releases_overview(decisions=6),
+        "lab": {"enabled": lab_enabled(), "changes": [asdict(c) for c in lab_changes(limit=8)]},
     }
 
 
