@@ -50,6 +50,7 @@ GATE_KEYS = frozenset(
         "p95_ratio",
         "slo_attainment_min",
         "queries_per_request",
+        "cache_hit_ratio_min",
     }
 )
 
@@ -269,6 +270,7 @@ def gates_evaluate(
         ),
         _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
         *_queries(results, gates.get("queries_per_request", {})),
+        *_cache_hit_ratios(results, gates.get("cache_hit_ratio_min", {})),
         *(_audit(audit) for audit in audits),
         *_baseline_rows(results, gates, baseline),
     ]
@@ -382,6 +384,19 @@ def _queries(results: RunResults, budgets: Mapping[str, float]) -> list[GateResu
                 PASS if value <= budget else FAIL,
             )
         )
+    return rows
+
+
+def _cache_hit_ratios(results: RunResults, minimums: Mapping[str, float]) -> list[GateResult]:
+    """Per cache namespace: hits (stale served included) over lookups, over the run."""
+    rows = []
+    for namespace, minimum in sorted(minimums.items()):
+        name = f"cache hit ratio {namespace}"
+        value = results.cache_hit_share(namespace)
+        if value is None:
+            rows.append(GateResult(name, "no data", f">= {_percent(minimum)}", SKIP))
+            continue
+        rows.append(_row(name, value, minimum, value >= minimum, "{:.1%}"))
     return rows
 
 
