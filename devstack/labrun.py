@@ -46,6 +46,8 @@ from toolkit.cache import registry
 from toolkit.lab import lab_enabled, reset, switch
 
 ACTOR = "lab run"
+# The superuser a run's own commands act as (a rollout's start and stop need authority).
+INSTRUCTOR = "lab-instructor"
 LABELS = ("mode off", "mode on")  # base, head: the comparison judges "on" against "off"
 
 
@@ -83,6 +85,7 @@ def lab_run(
     out = reports / mode
     out.mkdir(parents=True, exist_ok=True)
     store_prepare(products=scenario.seed_products, stdout=stdout)
+    _instructor_ensure()
     for command in plan.prepare:
         _command(command, stdout=stdout, required=True)
     token, loadgen_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
@@ -171,6 +174,18 @@ def _one_run(
     for row in rows:
         if row.gate in plan.deciding_gates:
             write(f"  deciding gate {row.gate}: {row.value} (limit {row.limit}) {row.status}")
+
+
+def _instructor_ensure() -> None:
+    """The lab's instructor: a superuser nobody can log in as (no usable password)."""
+    from django.contrib.auth import get_user_model
+
+    user, created = get_user_model().objects.get_or_create(
+        username=INSTRUCTOR, defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save()
 
 
 def _command(command: tuple[str, ...], *, stdout: OutputWrapper, required: bool) -> None:

@@ -116,19 +116,26 @@ LAB_RUNS: dict[str, LabRun] = {
             scenario="lab-rollout",
             deciding_gates=("browse p95 late / early",),
             signal="p95 ms",
-            naive=(CodePath("releases/gates.py", "interval_judge"),),
-            good=(CodePath("releases/gates.py", "interval_judge"),),
-            why=(
-                "The run starts a rollout of `recommendations-v2`, a release that makes the "
-                "product page slower. With gates on, the first interval's canary p95 fails "
-                "its criteria and the gate stops the rollout: the late phase is as fast as "
-                "the early one. Blind, nothing compares the canary with control, so the "
-                "rollout keeps growing and the late phase's browse p95 shows it; in "
-                "production only the funnel would notice, late."
+            naive=(CodePath("releases/gates.py", "_on_schedule"),),
+            good=(
+                CodePath("releases/gates.py", "step_decide"),
+                CodePath("releases/gates.py", "interval_judge"),
             ),
+            why=(
+                "Each run starts a rollout of `recommendations-v2`, a release that makes "
+                "the product page slower. With gates on, every interval judges the canary "
+                "against its criteria and against control: it fails them, so the rollout "
+                "never leaves its first step (5%) and is stopped after three failed "
+                "intervals; the late half is as fast as the early one. Blind, the rollout "
+                "moves on its schedule alone, 25% then 50% of visitors get the slow page, "
+                "and the late half's browse p95 shows it; in production only the funnel "
+                "would notice, late."
+            ),
+            # From the first step in each run: stop what the previous run left (refused
+            # when nothing runs), then start. The runner's instructor holds the authority.
             before_each=(
-                ("rollout", "stop", "recommendations-v2", "--reason", "lab: a fresh rollout"),
-                ("rollout", "resume", "recommendations-v2", "--reason", "lab run starts"),
+                ("rollout", "stop", "recommendations-v2", "--actor", "lab-instructor"),
+                ("rollout", "start", "recommendations-v2", "--actor", "lab-instructor"),
             ),
         ),
         # The modes below are built in their owners' apps; their runs use these scenarios.

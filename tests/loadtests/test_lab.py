@@ -44,7 +44,9 @@ def test_each_deciding_gate_is_configured_for_its_scenario(mode):
     assert set(run.deciding_gates) <= configured
 
 
-@pytest.mark.parametrize("mode", ["n-plus-one", "click-id-busting", "cold-release"])
+@pytest.mark.parametrize(
+    "mode", ["n-plus-one", "click-id-busting", "cold-release", "monitoring-blind"]
+)
 def test_the_code_paths_of_the_built_modes_exist(mode):
     for path in (*lab_run_get(mode).naive, *lab_run_get(mode).good):
         source = (BASE_DIR / path.path).read_text()
