@@ -51,6 +51,7 @@ GATE_KEYS = frozenset(
         "slo_attainment_min",
         "queries_per_request",
         "cache_hit_ratio_min",
+        "tagged_page_hit_ratio_min",
     }
 )
 
@@ -271,6 +272,7 @@ def gates_evaluate(
         _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
         *_queries(results, gates.get("queries_per_request", {})),
         *_cache_hit_ratios(results, gates.get("cache_hit_ratio_min", {})),
+        *_tagged_page_hits(results, gates.get("tagged_page_hit_ratio_min")),
         *(_audit(audit) for audit in audits),
         *_baseline_rows(results, gates, baseline),
     ]
@@ -398,6 +400,18 @@ def _cache_hit_ratios(results: RunResults, minimums: Mapping[str, float]) -> lis
             continue
         rows.append(_row(name, value, minimum, value >= minimum, "{:.1%}"))
     return rows
+
+
+def _tagged_page_hits(results: RunResults, minimum: float | None) -> list[GateResult]:
+    """Campaign landings (URLs with parameters the page ignores) answered by the page
+    cache: with click ids kept out of the key they share the plain pages' entries."""
+    if minimum is None:
+        return []
+    name = "page cache hit ratio, tagged landings"
+    value = results.tagged_page_hit_share()
+    if value is None:
+        return [GateResult(name, "no data", f">= {_percent(minimum)}", SKIP)]
+    return [_row(name, value, minimum, value >= minimum, "{:.1%}")]
 
 
 def _baseline_rows(

@@ -72,7 +72,7 @@ LAB_RUNS: dict[str, LabRun] = {
         LabRun(
             mode="click-id-busting",
             scenario="lab-campaign",
-            deciding_gates=("cache hit ratio storefront.page",),
+            deciding_gates=("page cache hit ratio, tagged landings",),
             signal="page cache misses/s",
             naive=(CodePath("toolkit/cache/http.py", "PageCachePolicy.key"),),
             good=(

@@ -30,6 +30,7 @@ ADMISSION_WAIT = "peakstore_admission_expected_wait_seconds"
 ADMISSION_BUDGET = "peakstore_admission_budget_seconds"
 REQUESTS_SHED = "peakstore_requests_shed_total"
 CACHE_EVENTS = "peakstore_cache_events_total"
+TAGGED_PAGE_LOOKUPS = "peakstore_page_cache_tagged_lookups_total"
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -341,6 +342,19 @@ class RunResults:
             if counts > 0:
                 series.append((t1 - self.started_at, sums / counts))
         return series
+
+    def tagged_page_hit_share(self) -> float | None:
+        """Page-cache hits over answers for requests whose URL carried parameters the page
+        does not read (campaign landings), over the run; None without such requests."""
+        if len(self.metrics) < 2:
+            return None
+        first, last = self.metrics[0][1], self.metrics[-1][1]
+        events: dict[str, float] = defaultdict(float)
+        for key, value in last.items():
+            if _name(key) == TAGGED_PAGE_LOOKUPS:
+                events[_labels(key).get("event", "")] += value - first.get(key, 0.0)
+        lookups = events["hit"] + events["miss"]
+        return events["hit"] / lookups if lookups > 0 else None
 
     def cache_hit_share(self, namespace: str) -> float | None:
         """One cache namespace's hits (stale served included) over its lookups, over the

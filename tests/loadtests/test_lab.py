@@ -35,6 +35,11 @@ def test_each_deciding_gate_is_configured_for_its_scenario(mode):
     configured = {
         *(f"queries/request {route}" for route in gates.get("queries_per_request", {})),
         *(f"cache hit ratio {ns}" for ns in gates.get("cache_hit_ratio_min", {})),
+        *(
+            ["page cache hit ratio, tagged landings"]
+            if "tagged_page_hit_ratio_min" in gates
+            else []
+        ),
         *(f"{j} p95 {r['phase']} / {r['over']}" for j, r in gates.get("p95_ratio", {}).items()),
         *(f"{journey} p95 ms" for journey in gates.get("p95_ms", {})),
         "audit audit_orders",

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.factories import stocked_product
 from toolkit import lab as the_lab
 from toolkit.cache import registry
-from toolkit.cache.metrics import CacheEvent, cache_event_count
+from toolkit.cache.metrics import TAGGED_PAGE_LOOKUPS, CacheEvent, cache_event_count
 
 MANY = 30
 RELATIONS = ("brand", "images", "variants")
@@ -145,25 +145,30 @@ def test_n_plus_one_shows_the_same_cards(client, full_listing, lab, settings):
 # --- click-id-busting -----------------------------------------------------------------
 
 
-def campaign_clicks(client, count: int) -> int:
-    """Page-cache misses while `count` campaign visitors land on one page."""
+def tagged(event: str) -> float:
+    return TAGGED_PAGE_LOOKUPS.labels(event=event)._value.get()
+
+
+def campaign_clicks(client, count: int) -> tuple[int, float]:
+    """Page-cache misses while `count` campaign visitors land on one page, and the tagged
+    landings counted as hits (what the lab's gate reads from /metrics)."""
     client.get("/c/outdoor/?sort=price_asc")  # the plain page, cached
-    misses = cache_event_count("storefront.page", CacheEvent.MISS)
+    misses, hits = cache_event_count("storefront.page", CacheEvent.MISS), tagged("hit")
     for n in range(count):
         response = client.get(f"/c/outdoor/?utm_source=mail&gclid=click{n}&sort=price_asc")
         assert response.status_code == 200
         assert b"gclid" not in response.content
-    return cache_event_count("storefront.page", CacheEvent.MISS) - misses
+    return cache_event_count("storefront.page", CacheEvent.MISS) - misses, tagged("hit") - hits
 
 
 def test_click_id_busting_makes_every_click_a_page_miss(client, product, lab):
     lab("click-id-busting")
 
-    assert campaign_clicks(client, 5) == 5
+    assert campaign_clicks(client, 5) == (5, 0)
 
 
 def test_switching_click_id_busting_off_shares_the_plain_entry_again(client, product, lab):
     lab("click-id-busting")
     the_lab.switch("click-id-busting", on=False, actor="test")
 
-    assert campaign_clicks(client, 5) == 0
+    assert campaign_clicks(client, 5) == (0, 5)

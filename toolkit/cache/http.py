@@ -31,6 +31,7 @@ from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from toolkit.accesslog import PAGE_CACHE_META
+from toolkit.cache.metrics import tagged_page_lookup
 from toolkit.cache.owned import DoNotCache, OwnedCache, Peeked
 from toolkit.lab import mode_on, state_token
 from toolkit.query import RAW_QUERY_STRING, InvalidParameter, QuerySpec, query_apply
@@ -145,7 +146,11 @@ def _snapshot(response: HttpResponseBase) -> CachedResponse | DoNotCache[HttpRes
 def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpResponseBase:
     """The response for a cached page: 200 with its validators, or 304."""
     # For the access log: served from the cache, unless the view just computed it.
-    request.META.setdefault(PAGE_CACHE_META, "hit")
+    event = request.META.setdefault(PAGE_CACHE_META, "hit")
+    if request.META.get(RAW_QUERY_STRING, "") != request.META.get("QUERY_STRING", ""):
+        # A campaign landing (or any URL with parameters the page ignores): do they share
+        # the plain page's entry? The lab's `click-id-busting` gate reads this.
+        tagged_page_lookup(event)
     response = HttpResponse(cached.content, content_type=cached.content_type)
     for name, value in cached.headers:
         response[name] = value
