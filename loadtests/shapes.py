@@ -239,12 +239,17 @@ def catalog_feed(users: int, duration_s: int) -> LoadPlan:
 
 
 def release(users: int, duration_s: int) -> LoadPlan:
-    """A steady load, warm, then a release is deployed under it: does the store notice?"""
-    ramp, before, after = _split(duration_s, min(0.1, 10 / duration_s), 0.4, 1.0)
+    """A steady load, warmed up, then a release is deployed under it: does the store notice?
+
+    The run starts cold, so `before-release` follows a warm-up: the release is compared
+    with a warm store, not with the cold start.
+    """
+    ramp, warm, before, after = _split(duration_s, min(0.1, 10 / duration_s), 0.35, 0.2, 1.0)
     return LoadPlan(
         "release",
         (
             Phase("ramp-up", ramp, users, ramp=True),
+            Phase("warm-up", warm, users),
             Phase("before-release", before, users),
             Phase("after-release", after, users, release=True),
         ),
