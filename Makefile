@@ -10,6 +10,7 @@ RECORD_BASELINE ?=
 WORKERS ?=
 
 .PHONY: help install lint format test demo run loadtest bench clean
+.PHONY: lab lab-check compare
 
 help:
 	@echo "make demo      seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)"
@@ -19,6 +20,9 @@ help:
 	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots (RECORD_BASELINE=1: store its baseline)"
 	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
+	@echo "make lab       MODE=<mode> the failure-mode lab: the mode's scenario on, then off, one report"
+	@echo "make lab-check can this laptop run the lab's exercises? (under a minute)"
+	@echo "make compare   A=<run> B=<run> two load-test reports side by side (compare.html)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Peakstore needs Python 3.11+; set PYTHON=python3.11")'
@@ -64,3 +68,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var reports .pytest_cache .ruff_cache .mypy_cache
+
+# The failure-mode lab (loadtests/lab.py): `python manage.py lab list` names the modes.
+MODE ?=
+lab: $(STAMP)
+	@test -n "$(MODE)" || { $(PY) manage.py lab list; echo "usage: make lab MODE=<mode>"; exit 2; }
+	PEAKSTORE_LAB=1 $(PY) manage.py lab run $(MODE)
+
+lab-check: $(STAMP)
+	$(PY) manage.py lab_check
+
+compare: $(STAMP)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<report dir> B=<report dir>"; exit 2; }
+	$(PY) manage.py loadtest compare $(A) $(B)

@@ -21,6 +21,7 @@ from catalog.dto import (
 )
 from catalog.models import Brand, Category, Product, SlugHistory, Variant
 from toolkit.cache import DoNotCache
+from toolkit.lab import mode_on
 from toolkit.pagination import Page, page_bounds, page_of
 
 ProductSort = Literal["popular", "newest", "name"]
@@ -47,10 +48,13 @@ def _brand_ref(brand: Brand) -> BrandRef:
 
 
 def _card_queryset() -> QuerySet[Product]:
-    return (
-        Product.objects.filter(is_published=True)
-        .select_related("brand")
-        .prefetch_related(Prefetch("variants", queryset=Variant.objects.only("id", "product_id")))
+    published = Product.objects.filter(is_published=True)
+    if mode_on("n-plus-one"):
+        # The naive path (lab mode `n-plus-one`): nothing declared, so `_card` loads each
+        # product's brand, images and variants lazily, three queries per card.
+        return published
+    return published.select_related("brand").prefetch_related(
+        Prefetch("variants", queryset=Variant.objects.only("id", "product_id"))
     )
 
 
@@ -61,10 +65,19 @@ def _card(product: Product) -> ProductCard:
         name=product.name,
         brand=_brand_ref(product.brand),
         category_id=product.category_id,
-        image_url=product.image_url,
+        image_url=_card_image_url(product),
         popularity=product.popularity,
         variant_ids=tuple(variant.pk for variant in product.variants.all()),
     )
+
+
+def _card_image_url(product: Product) -> str:
+    """The card's picture: the denormalised `image_url`, which the seeder and imports keep
+    equal to the first gallery image. The naive path (`n-plus-one`) reads the gallery."""
+    if mode_on("n-plus-one"):
+        first = next(iter(product.images.all()), None)
+        return first.url if first is not None else product.image_url
+    return product.image_url
 
 
 def category_tree() -> tuple[CategoryRef, ...]:

@@ -333,6 +333,8 @@ def locust_env(
         # A folder of Locust's own: starting a stack empties its metrics folder, and the
         # store's workers are still writing to theirs.
         "PROMETHEUS_MULTIPROC_DIR": str(report_dir / "locust-prometheus"),
+        # Empty: a fresh draw (loadtests/users.py).
+        "PEAKSTORE_LOAD_SEED": "" if scenario.seed is None else str(scenario.seed),
     }
 
 
@@ -345,8 +347,12 @@ def scenario_run(
     loadgen_key: str = "",
     hosts: tuple[str, ...] = (),
     write: Callable[[str], None] = print,
+    before_load: Callable[[], None] | None = None,
 ) -> LoadSummary:
     """Snapshot the catalog, run the scenario's Locust shape against the stack, summarize it.
+
+    `before_load` runs once the snapshot is written, just before Locust starts (the lab
+    switches its mode on there, so that the snapshot is read the good way).
 
     Bounded three ways: the shape's duration (plus a margin, then Locust is killed), its
     user count, and the request budget (Locust stops itself once it is spent).
@@ -373,6 +379,8 @@ def scenario_run(
     )
     locust = locust_processes(scenario=scenario, host=stack.base_url, report_dir=report_dir)
     sampler = MetricsSampler(url=f"{stack.base_url}/metrics", path=report_dir / "metrics.jsonl")
+    if before_load is not None:
+        before_load()
     with Stack(config, processes=locust) as runner:
         sampler.start()
         try:

@@ -1,5 +1,6 @@
 """Bring a database and static files to the state the stack serves from."""
 
+import secrets
 from pathlib import Path
 from typing import TextIO
 
@@ -39,3 +40,24 @@ def store_prepare(
     if collect_static and not (static_root.is_dir() and any(static_root.iterdir())):
         stdout.write(f"Collecting static files into {static_root}\n")
         call_command("collectstatic", interactive=False, verbosity=0, stdout=stdout)
+
+
+DEMO_STAFF_USERNAME = "staff"
+
+
+def demo_staff_user() -> tuple[str, str]:
+    """Create (or reset) the local demo's staff user; return its username and password.
+
+    So that /ops/ works out of the box on a laptop. A fresh random password every time,
+    printed to the person who started the demo, never stored anywhere else. Local stacks
+    only: production settings do not install devstack, so no command there can call it.
+    """
+    from django.contrib.auth import get_user_model
+
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_STAFF_USERNAME)
+    user.is_staff = True
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    return DEMO_STAFF_USERNAME, password

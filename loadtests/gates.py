@@ -50,6 +50,8 @@ GATE_KEYS = frozenset(
         "p95_ratio",
         "slo_attainment_min",
         "queries_per_request",
+        "cache_hit_ratio_min",
+        "tagged_page_hit_ratio_min",
     }
 )
 
@@ -269,6 +271,8 @@ def gates_evaluate(
         ),
         _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
         *_queries(results, gates.get("queries_per_request", {})),
+        *_cache_hit_ratios(results, gates.get("cache_hit_ratio_min", {})),
+        *_tagged_page_hits(results, gates.get("tagged_page_hit_ratio_min")),
         *(_audit(audit) for audit in audits),
         *_baseline_rows(results, gates, baseline),
     ]
@@ -383,6 +387,31 @@ def _queries(results: RunResults, budgets: Mapping[str, float]) -> list[GateResu
             )
         )
     return rows
+
+
+def _cache_hit_ratios(results: RunResults, minimums: Mapping[str, float]) -> list[GateResult]:
+    """Per cache namespace: hits (stale served included) over lookups, over the run."""
+    rows = []
+    for namespace, minimum in sorted(minimums.items()):
+        name = f"cache hit ratio {namespace}"
+        value = results.cache_hit_share(namespace)
+        if value is None:
+            rows.append(GateResult(name, "no data", f">= {_percent(minimum)}", SKIP))
+            continue
+        rows.append(_row(name, value, minimum, value >= minimum, "{:.1%}"))
+    return rows
+
+
+def _tagged_page_hits(results: RunResults, minimum: float | None) -> list[GateResult]:
+    """Campaign landings (URLs with parameters the page ignores) answered by the page
+    cache: with click ids kept out of the key they share the plain pages' entries."""
+    if minimum is None:
+        return []
+    name = "page cache hit ratio, tagged landings"
+    value = results.tagged_page_hit_share()
+    if value is None:
+        return [GateResult(name, "no data", f">= {_percent(minimum)}", SKIP)]
+    return [_row(name, value, minimum, value >= minimum, "{:.1%}")]
 
 
 def _baseline_rows(

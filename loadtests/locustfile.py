@@ -14,11 +14,14 @@ PEAKSTORE_CATALOG_SNAPSHOT; the shape then defaults to `steady` with Locust's ow
 | PEAKSTORE_LOAD_RESULTS_DIR | where the event log and phases go (`loadtests/recorder.py`) |
 | INTEGRATIONS_UPSTREAM_URL | the simulator whose fault presets the shape switches |
 | PEAKSTORE_BACKOFFICE_TOKEN | the back-office writers' token (and the flash sale's restock) |
+| PEAKSTORE_LOAD_SEED | seeds every user's choices: two runs ask for the same pages |
 """
 
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from loadtests.users import (
     BuyerUser,
     CartHoarderBot,
     CartUser,
+    CatalogApiUser,
     FlashSaleUser,
     SearchUser,
     catalog,
@@ -48,6 +52,7 @@ __all__ = [
     "BuyerUser",
     "CartHoarderBot",
     "CartUser",
+    "CatalogApiUser",
     "FlashSaleUser",
     "ScenarioShape",
     "SearchUser",
@@ -58,8 +63,11 @@ USERS_ENV, DURATION_ENV = "PEAKSTORE_LOAD_USERS", "PEAKSTORE_LOAD_DURATION"
 UPSTREAM_ENV = "INTEGRATIONS_UPSTREAM_URL"  # the store's name for it too
 PHASES_FILE = "phases.json"
 USER_CLASSES = {cls.__name__: cls for cls in (
-    BackOfficeUser, BrowseUser, BuyerUser, CartHoarderBot, CartUser, FlashSaleUser, SearchUser
+    BackOfficeUser, BrowseUser, BuyerUser, CartHoarderBot, CartUser, CatalogApiUser,
+    FlashSaleUser, SearchUser,
 )}  # fmt: skip
+# The store's checkout, whose manage.py a release's post-deploy hook runs.
+STORE_DIR = Path(__file__).resolve().parents[1]
 logger = logging.getLogger(__name__)
 _recorder = None
 
@@ -98,7 +106,8 @@ class ScenarioShape(LoadTestShape):
     """The load plan named by PEAKSTORE_LOAD_SHAPE, with its phase actions.
 
     Runs on the master (or the lone local runner). When a phase starts it logs it, and
-    switches the simulator's fault preset or opens the flash sale if the phase says so.
+    switches the simulator's fault preset, opens the flash sale or deploys a release if the
+    phase says so.
     """
 
     def __init__(self) -> None:
@@ -142,6 +151,8 @@ class ScenarioShape(LoadTestShape):
             host = self.runner.environment.host
             assert host is not None  # and the runner was given the stack's URL
             gevent.spawn(_flash_sale_open, host, phase.flash_sale_stock)
+        if phase.release:
+            gevent.spawn(_release_deploy)
 
     def _phases_write(self, started_at: float) -> None:
         results_dir = os.environ.get(RESULTS_ENV)
@@ -194,3 +205,20 @@ def _flash_sale_open(host: str, stock: int) -> None:
         trust_env=False,
     )
     logger.info("flash sale: %s restocked to %d (HTTP %d)", sku, stock, response.status_code)
+
+
+def _release_deploy() -> None:
+    """Deploy a release as a pipeline would: run the store's post-deploy hook.
+
+    The code does not change (this is a load test); the hook does what it does after every
+    deploy, which is the point: `storefront/management/commands/post_deploy.py`.
+    """
+    done = subprocess.run(
+        [sys.executable, str(STORE_DIR / "manage.py"), "post_deploy"],
+        cwd=STORE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    logger.info("release deployed: post_deploy exited %d %s", done.returncode, done.stdout.strip())

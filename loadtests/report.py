@@ -6,6 +6,10 @@ opened years later. The JSON holds every figure (for tools, and the rounds `comp
 pairs); the Markdown summary is short enough for a CI log or a pull-request comment; and
 `junit.xml` lists every gate as a test case, so any CI shows a failing gate as it shows
 a failing test.
+
+`comparison_html` puts two runs side by side on one such page (`loadtest compare` and the
+failure-mode lab write it): each run's gates, the figures against noise (`compare.py`),
+and both runs on every chart over time, from the `series` each report.json carries.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
-from loadtests.compare import run_rounds
+from loadtests.compare import IMPROVED, REGRESSION, Comparison, run_rounds
 from loadtests.gates import GateResult, verdict
 from loadtests.results import RunResults
 from perfstats.charts import line_chart
@@ -145,6 +150,53 @@ def _store_charts(results: RunResults, chart: Callable[..., str]) -> list[str]:
             results.metric_rates(r"^peakstore_checkout_funnel_total\{", group_by="step"),
         ),
     ]
+
+
+# What `series` names its time series; `compare` draws two runs' side by side from these.
+SERIES_UNITS = {
+    "p50 ms": " ms",
+    "p95 ms": " ms",
+    "p99 ms": " ms",
+    "requests/s": "",
+    "errors/s": "",
+    "queries/request": "",
+    "SQL statements/s": "",
+    "cache hit ratio": "",
+    "page cache misses/s": "",
+    "upstream calls/s": "",
+    "repeated-statement requests/s": "",
+}
+
+
+def report_series(results: RunResults) -> dict[str, list[tuple[float, float]]]:
+    """The run over time, as plain points (seconds into the run, value): what users saw
+    (latency percentiles of admitted requests, throughput, errors) and how the store
+    worked for it (queries, cache, upstream calls, from its /metrics)."""
+    size = results.bucket_s()
+    total = [(t, f) for t, f in results.timeline() if f.served]
+
+    def rate(pattern: str) -> list[tuple[float, float]]:
+        rates = results.metric_rates(pattern)
+        return next(iter(rates.values()), [])
+
+    series = {
+        "p50 ms": [(t, f.p50_ms) for t, f in total],
+        "p95 ms": [(t, f.p95_ms) for t, f in total],
+        "p99 ms": [(t, f.p99_ms) for t, f in total],
+        "requests/s": [(t, f.served / size) for t, f in total],
+        "errors/s": [(t, f.errors / size) for t, f in results.timeline()],
+        "queries/request": results.queries_per_request_series(),
+        "SQL statements/s": rate(r"^peakstore_http_request_queries_sum\{"),
+        "cache hit ratio": results.cache_hit_ratio(),
+        "page cache misses/s": rate(
+            r'^peakstore_cache_events_total\{.*event="miss".*namespace="storefront\.page"'
+        ),
+        "upstream calls/s": rate(r"^peakstore_dependency_calls_total\{"),
+        "repeated-statement requests/s": rate(r"^peakstore_http_duplicate_query_requests_total"),
+    }
+    return {
+        name: [(round(t, 1), round(v, 4)) for t, v in points] for name, points in series.items()
+    }
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], classes=None) -> str:
@@ -289,6 +341,7 @@ def report_json(
         "gates": [row.as_dict() for row in rows],
         "baseline": baseline,
         "rounds": run_rounds(results),
+        "series": report_series(results),
     }
 
 
@@ -478,3 +531,124 @@ def report_write(
     paths["markdown"].write_text(report_markdown(results, rows, meta=meta, baseline=baseline))
     report_junit(rows, scenario=results.scenario, meta=meta).write(str(paths["junit"]), pretty=True)
     return paths
+
+
+# --- two runs side by side -------------------------------------------------------------
+MOVED = (REGRESSION, IMPROVED)
+
+
+@dataclass(frozen=True)
+class _PhaseSpan:
+    name: str
+    start_s: float
+    end_s: float
+
+
+def _gate_pairs(base: Mapping, head: Mapping) -> list[tuple[str, dict | None, dict | None]]:
+    """Each gate of either run, with its row in each (None where a run has no such gate)."""
+    base_rows = {row["gate"]: row for row in base.get("gates", [])}
+    head_rows = {row["gate"]: row for row in head.get("gates", [])}
+    names = [*base_rows, *(name for name in head_rows if name not in base_rows)]
+    return [(name, base_rows.get(name), head_rows.get(name)) for name in names]
+
+
+def _gate_cells(row: Mapping | None) -> list[object]:
+    return ["-", "-"] if row is None else [row["value"], row["status"]]
+
+
+def comparison_charts(
+    base: Mapping, head: Mapping, *, labels: tuple[str, str], highlight: str | None = None
+) -> list[str]:
+    """One chart per time series of the runs' `report.json`, both runs on it, aligned on
+    seconds into the run (the same moment of the shape); `highlight` first."""
+    base_series, head_series = base.get("series", {}), head.get("series", {})
+    names = [name for name in SERIES_UNITS if name in base_series or name in head_series]
+    if highlight in names:
+        names.remove(highlight)
+        names.insert(0, highlight)
+    chart = partial(
+        line_chart,
+        duration_s=max(float(base.get("duration_s", 0)), float(head.get("duration_s", 0))),
+        phases=[_PhaseSpan(p["name"], p["start_s"], p["end_s"]) for p in base.get("phases", [])],
+    )
+    return [
+        chart(
+            f"{name} (the mode's own signal)" if name == highlight else name,
+            {
+                labels[0]: [tuple(point) for point in base_series.get(name, [])],
+                labels[1]: [tuple(point) for point in head_series.get(name, [])],
+            },
+            unit=SERIES_UNITS[name],
+            y_max=1.0 if name == "cache hit ratio" else None,
+        )
+        for name in names
+    ]
+
+
+def comparison_html(
+    comparison: Comparison,
+    base: Mapping,
+    head: Mapping,
+    *,
+    labels: tuple[str, str] = ("base", "head"),
+    title: str | None = None,
+    preface: str = "",
+    highlight: str | None = None,
+) -> str:
+    """Two runs side by side as one self-contained page: each run's gate verdicts, the
+    figure-by-figure comparison against noise, then both runs over time on each chart.
+
+    `preface` is trusted HTML placed under the title (the lab's "what happened and why").
+    """
+    e = html.escape
+    verdict_word = "REGRESSION" if comparison.regressed else "no regression"
+    gates = _gate_pairs(base, head)
+    figures = [f for f in comparison.figures if not f.name.startswith("[") or f.verdict in MOVED]
+    return "\n".join(
+        [
+            "<!doctype html><html lang=en><meta charset=utf-8>",
+            f"<title>{e(title or 'Comparison of two load tests')}</title><style>{_CSS}</style>",
+            f"<h1>{e(title or f'Load test {comparison.scenario}: {labels[1]} against {labels[0]}')}"
+            f' <span class="verdict {"failed" if comparison.regressed else "passed"}">'
+            f"{verdict_word}</span></h1>",
+            f'<p class="meta">{e(labels[0])}: {e(comparison.base)} · '
+            f"{e(labels[1])}: {e(comparison.head)}</p>",
+            preface,
+            "<h2>Gate verdicts</h2>",
+            _table(
+                ["gate", f"{labels[0]}", "status", f"{labels[1]}", "status"],
+                [[name, *_gate_cells(b), *_gate_cells(h)] for name, b, h in gates],
+                [
+                    "fail" if any(r is not None and r["status"] == "fail" for r in (b, h)) else ""
+                    for _, b, h in gates
+                ],
+            ),
+            "<h2>Figures against noise</h2>",
+            _table(
+                ["figure", labels[0], labels[1], "shift (worse +)", "noise band", "p", "verdict"],
+                [
+                    [
+                        f.name,
+                        _figure_value(f.unit, f.base),
+                        _figure_value(f.unit, f.head),
+                        _figure_value(f.unit, f.shift),
+                        _figure_value(f.unit, f.band),
+                        f"{f.p_value:.4f}",
+                        f.verdict,
+                    ]
+                    for f in figures
+                ],
+                ["fail" if f.verdict == REGRESSION else "" for f in figures],
+            ),
+            "".join(f"<p class=meta>{e(note)}</p>" for note in comparison.notes),
+            "<h2>Over time</h2>",
+            *comparison_charts(base, head, labels=labels, highlight=highlight),
+            "</html>",
+        ]
+    )
+
+
+def _figure_value(unit: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} ms" if unit == "ms" else f"{value:.2%}"

@@ -29,6 +29,8 @@ ORDER_REQUEST = re.compile(r"/api/v1/orders/$")
 ADMISSION_WAIT = "peakstore_admission_expected_wait_seconds"
 ADMISSION_BUDGET = "peakstore_admission_budget_seconds"
 REQUESTS_SHED = "peakstore_requests_shed_total"
+CACHE_EVENTS = "peakstore_cache_events_total"
+TAGGED_PAGE_LOOKUPS = "peakstore_page_cache_tagged_lookups_total"
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -325,6 +327,49 @@ class RunResults:
         """Requests the store shed during the run, by route class (its own counter)."""
         growth = self.counter_growth(REQUESTS_SHED, group_by="route_class")
         return {label: round(count) for label, count in sorted(growth.items()) if count > 0}
+
+    def queries_per_request_series(self) -> list[tuple[float, float]]:
+        """Mean SQL statements per request over all routes, between scrapes."""
+        series = []
+        for (_, before), (t1, after) in zip(self.metrics, self.metrics[1:], strict=False):
+            sums = counts = 0.0
+            for key, value in after.items():
+                name = _name(key)
+                if name == "peakstore_http_request_queries_sum":
+                    sums += value - before.get(key, 0.0)
+                elif name == "peakstore_http_request_queries_count":
+                    counts += value - before.get(key, 0.0)
+            if counts > 0:
+                series.append((t1 - self.started_at, sums / counts))
+        return series
+
+    def tagged_page_hit_share(self) -> float | None:
+        """Page-cache hits over answers for requests whose URL carried parameters the page
+        does not read (campaign landings), over the run; None without such requests."""
+        if len(self.metrics) < 2:
+            return None
+        first, last = self.metrics[0][1], self.metrics[-1][1]
+        events: dict[str, float] = defaultdict(float)
+        for key, value in last.items():
+            if _name(key) == TAGGED_PAGE_LOOKUPS:
+                events[_labels(key).get("event", "")] += value - first.get(key, 0.0)
+        lookups = events["hit"] + events["miss"]
+        return events["hit"] / lookups if lookups > 0 else None
+
+    def cache_hit_share(self, namespace: str) -> float | None:
+        """One cache namespace's hits (stale served included) over its lookups, over the
+        run (from /metrics); None without scrapes or lookups."""
+        if len(self.metrics) < 2:
+            return None
+        first, last = self.metrics[0][1], self.metrics[-1][1]
+        events: dict[str, float] = defaultdict(float)
+        for key, value in last.items():
+            labels = _labels(key)
+            if _name(key) == CACHE_EVENTS and labels.get("namespace") == namespace:
+                events[labels.get("event", "")] += value - first.get(key, 0.0)
+        hits = events["hit"] + events["stale_served"]
+        lookups = hits + events["miss"]
+        return hits / lookups if lookups > 0 else None
 
     def queries_per_request(self) -> dict[str, float]:
         """Mean SQL statements per request by route over the run (from /metrics)."""

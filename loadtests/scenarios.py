@@ -3,7 +3,9 @@
 A scenario names its load shape (`loadtests/shapes.py`), the shape's peak user count and
 duration, a hard cap on requests, how many Locust processes generate the load, and the
 catalog size to seed an empty store with. Its gates are in `loadtests/gates.toml` under
-the same name. CI runs `smoke`; the others are for people and benchmarks.
+the same name. CI runs `smoke`; the others are for people and benchmarks. The `lab-*`
+scenarios are the failure-mode lab's (`loadtests/lab.py`): short, seeded, each shaped to
+show a mode.
 """
 
 from dataclasses import dataclass, replace
@@ -27,6 +29,9 @@ class Scenario:
     workers: int = 0
     # Short enough for every CI run.
     ci: bool = False
+    # Seeds the load generator's choices (None: a fresh draw each run). Two runs of a
+    # seeded scenario ask for the same pages in the same order.
+    seed: int | None = None
 
     @property
     def spawn_rate(self) -> float:
@@ -141,5 +146,117 @@ scenario_register(
         users=20,
         run_time_s=1800,
         max_requests=1_000_000,
+    )
+)
+
+
+# The failure-mode lab's scenarios (loadtests/lab.py): each at most about 100 s of load,
+# so a lab run (the mode on, then off) fits in 6 minutes on 2 cores, and seeded.
+scenario_register(
+    Scenario(
+        name="lab-catalog-feed",
+        description="The everyday mix with a partner's catalog feed paging the product API.",
+        shape="catalog-feed",
+        users=16,
+        run_time_s=80,
+        max_requests=60_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-campaign",
+        description="A short campaign spike: every visit lands with utm_* and a click id.",
+        shape="campaign-spike",
+        users=30,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-release",
+        description="A steady load, warm, then a release is deployed under it.",
+        shape="release",
+        users=20,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-rollout",
+        description="A steady load while a slow release rolls out: early and late halves.",
+        shape="rollout",
+        users=20,
+        run_time_s=100,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-backoffice",
+        description="The everyday mix, back-office price and stock imports included.",
+        shape="steady",
+        users=20,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-search",
+        description="Searches mostly, on the seeded catalog.",
+        shape="search-heavy",
+        users=16,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-checkout",
+        description="Carts and orders mostly, with many promotions active.",
+        shape="checkout-heavy",
+        users=16,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-outage",
+        description="A short campaign spike with optional dependencies hanging mid-way.",
+        shape="partial-outage",
+        users=30,
+        run_time_s=100,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="lab-flash-sale",
+        description="A short flash sale: a crowd buys one hot SKU.",
+        shape="flash-sale",
+        users=30,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+        seed=15,
     )
 )

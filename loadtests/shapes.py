@@ -28,6 +28,8 @@ DEFAULT_MIX = (
     "CartHoarderBot",
 )
 FLASH_MIX = (*DEFAULT_MIX, "FlashSaleUser")
+# The everyday mix plus a partner's catalog feed on the product API (uncached listings).
+FEED_MIX = (*DEFAULT_MIX, "CatalogApiUser")
 # Users started per second on a step: a campaign e-mail lands within seconds.
 STEP_SPAWN_RATE_MIN = 5.0
 SPIKE_FACTOR = 10
@@ -44,6 +46,8 @@ class Phase:
     faults: str | None = None
     # Units the hot SKU is restocked to when the phase starts: the sale goes live.
     flash_sale_stock: int | None = None
+    # A release is deployed when the phase starts (its post-deploy hook runs).
+    release: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,12 +226,64 @@ def soak(users: int, duration_s: int) -> LoadPlan:
     return LoadPlan("soak", (Phase("ramp-up", ramp, users, ramp=True), Phase("soak", hold, users)))
 
 
+def catalog_feed(users: int, duration_s: int) -> LoadPlan:
+    """The steady everyday mix with a partner's catalog feed paging through the API."""
+    ramp, hold = _split(duration_s, min(0.1, 10 / duration_s), 1.0)
+    return LoadPlan(
+        "catalog-feed",
+        (
+            Phase("ramp-up", ramp, users, ramp=True, user_classes=FEED_MIX),
+            Phase("steady", hold, users, user_classes=FEED_MIX),
+        ),
+    )
+
+
+def release(users: int, duration_s: int) -> LoadPlan:
+    """A steady load, warmed up, then a release is deployed under it: does the store notice?
+
+    The run starts cold, so `before-release` follows a warm-up: the release is compared
+    with a warm store, not with the cold start.
+    """
+    ramp, warm, before, after = _split(duration_s, min(0.1, 10 / duration_s), 0.35, 0.2, 1.0)
+    return LoadPlan(
+        "release",
+        (
+            Phase("ramp-up", ramp, users, ramp=True),
+            Phase("warm-up", warm, users),
+            Phase("before-release", before, users),
+            Phase("after-release", after, users, release=True),
+        ),
+    )
+
+
+def early_late(name: str, mix: tuple[str, ...] = DEFAULT_MIX) -> Callable[[int, int], LoadPlan]:
+    """A steady load cut into an early and a late half, for gates comparing the two."""
+
+    def plan(users: int, duration_s: int) -> LoadPlan:
+        ramp, early, late = _split(duration_s, min(0.1, 10 / duration_s), 0.4, 1.0)
+        return LoadPlan(
+            name,
+            (
+                Phase("ramp-up", ramp, users, ramp=True, user_classes=mix),
+                Phase("early", early, users, user_classes=mix),
+                Phase("late", late, users, user_classes=mix),
+            ),
+        )
+
+    return plan
+
+
 SHAPES: dict[str, Callable[[int, int], LoadPlan]] = {
     "steady": steady,
     "campaign-spike": campaign_spike,
     "flash-sale": flash_sale,
     "partial-outage": partial_outage,
     "soak": soak,
+    "catalog-feed": catalog_feed,
+    "release": release,
+    "rollout": early_late("rollout"),
+    "search-heavy": early_late("search-heavy", ("SearchUser", "BrowseUser")),
+    "checkout-heavy": early_late("checkout-heavy", ("BuyerUser", "CartUser", "BrowseUser")),
 }
 
 

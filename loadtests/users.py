@@ -15,10 +15,15 @@ shed under load is its own outcome; a 5xx, an unexpected status or a timeout is 
 | FlashSaleUser | flash | the flash-sale crowd: one hot SKU, bought through the API |
 | BackOfficeUser | backoffice | price and stock writes during the run (back-office API) |
 | CartHoarderBot | bot | many carts holding hot SKUs, never checked out |
+| CatalogApiUser | feed | a partner's catalog feed paging through the product API (lab shapes) |
 
 In the campaign shapes, visitors arrive from a campaign: the first home, category or
 product page of each visit carries `utm_*` and a click id of its own (`campaign.py`),
 while the request keeps its page's stats name.
+
+With PEAKSTORE_LOAD_SEED set, each user draws its choices from a generator seeded with it
+and the user's number in its process, so two runs of one scenario (the failure-mode
+lab's "mode on" and "mode off") ask for the same pages in the same order.
 
 Every Locust user sends from one address, yet stands for one shopper per visit, as
 real traffic comes from many: each visit names a client id of its own
@@ -47,6 +52,8 @@ from loadtests.outcomes import BOT_REFUSALS, EXPECTED_REFUSALS, expect, expect_o
 from loadtests.shapes import SHAPE_ENV
 
 BACKOFFICE_TOKEN_ENV = "PEAKSTORE_BACKOFFICE_TOKEN"
+SEED_ENV = "PEAKSTORE_LOAD_SEED"
+_user_numbers = itertools.count()
 # The product page is cached for everyone, so its form has no CSRF token; the store
 # checks the Origin header instead, which a browser sends with every form POST.
 _ADD_TO_CART_FORM = re.compile(r'<form class="add-to-cart" method="post" action="/cart/add/">')
@@ -71,6 +78,13 @@ def host_for_next_user(default: str | None) -> str | None:
     return hosts[next(_next_host) % len(hosts)] if hosts else default
 
 
+def user_rng() -> random.Random:
+    """A new user's generator: seeded from PEAKSTORE_LOAD_SEED and its number, if set."""
+    seed = os.environ.get(SEED_ENV)
+    number = next(_user_numbers)
+    return random.Random(f"{seed}:{number}") if seed else random.Random()
+
+
 @functools.cache
 def catalog() -> CatalogSnapshot:
     """Load the snapshot once per Locust process."""
@@ -90,7 +104,7 @@ class StoreUser(FastHttpUser):
         super().__init__(environment)
 
     def on_start(self) -> None:
-        self.rng = random.Random()
+        self.rng = user_rng()
         self.catalog = catalog()
         campaign = campaign_for_shape(os.environ.get(SHAPE_ENV, ""))
         self.campaign = CampaignTraffic(campaign, self.rng) if campaign else None
@@ -375,3 +389,25 @@ class CartHoarderBot(ApiBuyer):
         for _ in range(self.rng.randint(1, 3)):
             product = self.catalog.buyable.pick(self.rng)
             self.cart_add(token, self.rng.choice(product.skus))
+
+
+class CatalogApiUser(StoreUser):
+    """A partner's catalog feed (a price-comparison site, a mobile app) paging through the
+    product API: the whole catalog, popular first, a random page at a time. Only the lab
+    shapes run it; the everyday mix has no feed."""
+
+    weight = 2
+    journey = "feed"
+
+    @task
+    def product_page(self) -> None:
+        # Pages the snapshot's products fill (the store's page size is 24): never past the end.
+        page = self.rng.randint(1, max(1, len(self.catalog.products) // 24))
+        sort = self.rng.choice(("popular", "newest", "name"))
+        with self.client.get(
+            f"/api/v1/products/?sort={sort}&page={page}",
+            name="[feed] /api/v1/products/?page=",
+            headers=self.identity,
+            catch_response=True,
+        ) as response:
+            expect(response, 200)

@@ -14,6 +14,10 @@ samples). Each closed interval passes, fails or is inconclusive; the step decisi
   row, the step's dwell time and sample size reached (the next step's entry criteria:
   the previous step passed with enough samples), unless a freeze window is open;
 - completes after the last step passes.
+
+The failure-mode lab's mode `monitoring-blind` (`_on_schedule`) is the naive rollout:
+every step on its dwell time, no judgement. Asking whether it is on costs nothing while
+the lab is disabled, as it always is in production.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from enum import StrEnum
 
 from perfstats.quantiles import bucket_delta, histogram_quantile
 from releases.spec import Criteria, Step
+from toolkit.lab import mode_on
 
 
 class Verdict(StrEnum):
@@ -315,6 +320,8 @@ def step_decide(
     verdict = judgement.verdict
     if verdict is Verdict.COLLECTING:
         return StepDecision(Action.NONE, "", progress)
+    if mode_on("monitoring-blind"):
+        return _on_schedule(progress, steps=steps, now=now)
     progress = replace(
         progress, step_samples=progress.step_samples + judgement.sample.canary.requests
     )
@@ -323,6 +330,22 @@ def step_decide(
     if verdict is Verdict.INCONCLUSIVE:
         return _after_inconclusive(progress, judgement, criteria=criteria)
     return _after_pass(progress, steps=steps, criteria=criteria, now=now, frozen=frozen)
+
+
+def _on_schedule(progress: StepProgress, *, steps: tuple[Step, ...], now: float) -> StepDecision:
+    """The naive rollout (lab mode `monitoring-blind`): each step once its dwell time is
+    up, whatever the canary did. Nothing compares it with control or with its criteria,
+    so a slow release grows to 100% and only the funnel notices, late."""
+    step = steps[progress.step_index]
+    if now - progress.step_started_at < step.min_dwell_s:
+        return StepDecision(Action.NONE, "", progress)
+    if progress.step_index == len(steps) - 1:
+        return StepDecision(Action.COMPLETE, f"last step ({step.percent:g}%) dwelt", progress)
+    return StepDecision(
+        Action.ADVANCE,
+        f"step {step.percent:g}% dwelt {step.min_dwell_s} s (on schedule)",
+        StepProgress(step_index=progress.step_index + 1, step_started_at=now),
+    )
 
 
 def _after_failure(

@@ -108,6 +108,8 @@ SIGNALS = (
     Signal("peakstore_celery_queue_depth", "toolkit", "messages waiting, read at scrape"),
     Signal("peakstore_celery_broker_up", "toolkit", "the broker answered the depth probe"),
     Signal("peakstore_cache_events", "toolkit", "cache hits, misses, ... by namespace"),
+    Signal("peakstore_page_cache_tagged_lookups", "toolkit", "campaign landings: hit or miss"),
+    Signal("peakstore_lab_mode", "toolkit", "failure-mode lab modes on, read at scrape"),
     Signal("peakstore_dependency_calls", "integrations", "calls by dependency and outcome"),
     Signal("peakstore_dependency_latency_seconds", "integrations", "call wall time"),
     Signal("peakstore_dependency_breaker_state", "integrations", "0 closed, 1 half, 2 open"),

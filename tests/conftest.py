@@ -60,16 +60,15 @@ def lab(db, settings):
     from toolkit import lab as lab_module
 
     settings.PEAKSTORE_LAB = True
+    lab_module.memo_forget()
 
     def switch_on(*modes: str) -> None:
         for mode in modes:
             lab_module.switch(mode, on=True, actor="test")
 
     yield switch_on
-    # Forget this test's switches in the process memo: re-read with the lab off, since
-    # a read now would see them (the test's transaction is not rolled back yet).
-    settings.PEAKSTORE_LAB = False
-    lab_module.active_modes_fresh()
+    # Forget this test's switches (reading them now would still see its rows).
+    lab_module.memo_forget()
 
 
 @pytest.fixture(scope="session")

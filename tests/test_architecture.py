@@ -40,7 +40,7 @@ LIBRARIES = {
         "toolkit.clients",  # client address behind trusted proxies, identity, key
         "toolkit.filebroker",  # the embedded broker transport (wholefiles://)
         "toolkit.errors",
-        "toolkit.lab",  # mode_on: where an app's naive lab path parts from the good one
+        "toolkit.lab",  # the failure-mode lab's switches: `mode_on` where the paths part
         "toolkit.manifest",
         "toolkit.metrics",
         "toolkit.metrics.celery",  # task metrics, wired by the project's Celery app
@@ -58,6 +58,7 @@ LIBRARIES = {
         "loadtests.compare",
         "loadtests.gates",
         "loadtests.identity",  # simulated clients' signed ids (bench_overload)
+        "loadtests.lab",  # the failure-mode lab's runs: scenario and deciding gates per mode
         "loadtests.names",
         "loadtests.openloop",
         "loadtests.overload",

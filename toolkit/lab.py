@@ -13,11 +13,13 @@ switches sees its own change at once.
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
 
 # How stale another process's view of the switches may be, in seconds.
 REFRESH_SECONDS = 1.0
@@ -54,7 +56,7 @@ MODES: dict[str, LabMode] = {
         ),
         LabMode(
             "click-id-busting",
-            "storefront",
+            "toolkit",  # the page cache's key (toolkit/cache/http.py)
             "page-cache keys include every query parameter",
             "hit ratio, p95, upstream calls per page",
         ),
@@ -177,6 +179,50 @@ def reset(*, actor: str) -> list[str]:
 
 def active_modes_fresh() -> frozenset[str]:
     """The modes switched on, read now (commands and /ops/ show this, not a memo)."""
+    memo_forget()
+    return active_modes()
+
+
+def memo_forget() -> None:
+    """Drop this process's memo of the switches: the next read goes to the database."""
     global _seen
     _seen = (float("-inf"), frozenset())
-    return active_modes()
+
+
+@dataclass(frozen=True)
+class LabChangeRecord:
+    mode: str
+    on: bool
+    at: str  # ISO 8601
+    actor: str
+
+
+def lab_changes(*, limit: int = 20) -> list[LabChangeRecord]:
+    """The latest switch changes, newest first: the lab's decision log. One query (none
+    while the lab is disabled)."""
+    if not lab_enabled():
+        return []
+    from toolkit.models import LabChange
+
+    return [
+        LabChangeRecord(mode=row.mode, on=row.on, at=row.at.isoformat(), actor=row.actor)
+        for row in LabChange.objects.all()[:limit]
+    ]
+
+
+class LabModeCollector:
+    """`peakstore_lab_mode{mode}`: 1 for each mode on, 0 for each off, read at scrape time.
+
+    A collector rather than a gauge each process sets: the switches live in the database
+    (at most REFRESH_SECONDS old here), so every scrape says the stack's state, not the
+    state the answering worker last acted on. No I/O while the lab is disabled.
+    """
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "peakstore_lab_mode", "1 while the failure-mode lab's mode is on", labels=["mode"]
+        )
+        on = active_modes()
+        for name in MODES:
+            family.add_metric([name], 1.0 if name in on else 0.0)
+        yield family

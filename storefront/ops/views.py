@@ -5,6 +5,8 @@
 either is configured, as production requires.
 """
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,6 +20,7 @@ from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
 from storefront.ops.readings import reading_take, ring_update
+from toolkit.lab import LabModeCollector, lab_changes, lab_enabled
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
@@ -30,7 +33,7 @@ from toolkit.replicas import ReplicaLagCollector, replica_readings
 def metrics(request: HttpRequest) -> HttpResponse:
     """Expose every process's metrics, plus the queue depth and replica lag read now."""
     queues = (settings.CELERY_TASK_DEFAULT_QUEUE,)
-    extra = [CeleryQueueCollector(celery_app, queues), ReplicaLagCollector()]
+    extra = [CeleryQueueCollector(celery_app, queues), ReplicaLagCollector(), LabModeCollector()]
     body = metrics_exposition(extra=extra)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
@@ -43,6 +46,7 @@ def _current_data() -> dict:
         **dashboard_data(ring, now, ownership_manifest()),
         "release_exposures": releases_overview(decisions=6),
         "replicas": _replicas(),
+        "lab": {"enabled": lab_enabled(), "changes": [asdict(c) for c in lab_changes(limit=8)]},
     }
 
 

@@ -27,6 +27,10 @@ def test_compare_exits_non_zero_on_a_regression_and_writes_both_reports(tmp_path
     assert "against the base: REGRESSION" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / "compare.json").read_text())["regressed"] is True
     assert (tmp_path / "out" / "compare.md").read_text().startswith("## Load test `smoke`")
+    page = (tmp_path / "out" / "compare.html").read_text()
+    assert "REGRESSION" in page
+    assert "<h2>Gate verdicts</h2>" in page
+    assert page.count("<svg") >= 5  # both runs over time: latency, throughput, errors...
 
 
 def test_compare_of_an_unchanged_store_passes(tmp_path, capsys):

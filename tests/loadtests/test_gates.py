@@ -205,6 +205,30 @@ def test_queries_per_request_come_from_the_metrics_scrapes():
     assert _failed(rows) == {"queries/request pages:home": "12.0"}
 
 
+def test_a_cache_hit_ratio_gate_counts_one_namespace_stale_hits_included():
+    run = _run()
+
+    def events(hit: float, stale: float, miss: float, other_miss: float) -> dict[str, float]:
+        key = 'peakstore_cache_events_total{{event="{}",namespace="{}"}}'
+        return {
+            key.format("hit", "storefront.page"): hit,
+            key.format("stale_served", "storefront.page"): stale,
+            key.format("miss", "storefront.page"): miss,
+            key.format("miss", "catalog.listing"): other_miss,
+        }
+
+    # over the run: 50 hits, 10 stale served, 40 misses on pages (others' misses ignored)
+    run.metrics = [(T0, events(100, 0, 10, 0)), (T0 + 50, events(150, 10, 50, 999))]
+    gates = {**GATES, "cache_hit_ratio_min": {"storefront.page": 0.7, "catalog.none": 0.5}}
+
+    rows = {row.gate: row for row in gates_evaluate(run, gates, audits=CLEAN, baseline=None)}
+
+    assert run.cache_hit_share("storefront.page") == pytest.approx(0.6)
+    assert rows["cache hit ratio storefront.page"].status == "fail"
+    assert rows["cache hit ratio storefront.page"].value == "60.0%"
+    assert rows["cache hit ratio catalog.none"].status == "skipped"
+
+
 def test_the_versioned_gates_merge_a_scenario_over_the_defaults():
     gates = gates_load("campaign-spike")
 

@@ -13,6 +13,7 @@ from releases.gates import (
 )
 from releases.spec import Criteria, Step
 from tests.releases.conftest import CohortStream
+from toolkit import lab as the_lab
 
 STEPS = (Step(100, min_dwell_s=60, min_samples=90), Step(500, min_dwell_s=60, min_samples=90))
 CRITERIA = Criteria(min_interval_samples=30, passes_to_exit=3, max_failures=2, max_inconclusive=2)
@@ -197,3 +198,29 @@ def test_campaign_criteria_are_stricter():
     assert campaign.passes_to_exit == CRITERIA.passes_to_exit + 1
     assert interval_judge(unsure_normally, campaign).verdict is Verdict.FAIL
     assert run([interval(canary_s=0.5)], criteria=campaign)[-1].action is Action.STOP
+
+
+def test_monitoring_blind_rolls_a_slow_release_out_on_the_clock(lab):
+    slow = interval(canary_s=0.5)  # five times control: the gate stops this (above)
+    lab("monitoring-blind")
+
+    decisions = run([slow] * 4)
+
+    # no failure counted, no stop: each step once its 60 s dwell is up, then complete
+    assert [d.action for d in decisions] == [
+        Action.NONE,
+        Action.ADVANCE,
+        Action.NONE,
+        Action.COMPLETE,
+    ]
+    assert all(d.progress.failures == 0 for d in decisions)
+
+
+def test_switching_monitoring_blind_off_brings_the_gate_back(lab):
+    lab("monitoring-blind")
+    the_lab.switch("monitoring-blind", on=False, actor="test")
+
+    decisions = run([interval(canary_s=0.5)] * 4)
+
+    assert Action.STOP in [d.action for d in decisions]
+    assert Action.ADVANCE not in [d.action for d in decisions]

@@ -5,7 +5,9 @@ namespace, keyed by the scheme, host (pages embed canonical URLs), path, the vie
 declared query parameters in canonical order (`toolkit.query`) and the caller's variant.
 Undeclared parameters (a campaign's click ids among them) are removed before the view
 runs, so they neither create entries nor leak into a cached page's links. The
-namespace's `depends_on` makes every entry die with a bump of the data it shows.
+namespace's `depends_on` makes every entry die with a bump of the data it shows. The
+failure-mode lab's state is part of every key (`toolkit.lab.state_token`), and its mode
+`click-id-busting` selects the naive key over the query as sent.
 
 The response carries a strong ETag and answers 304 to a matching `If-None-Match`;
 `Cache-Control` lets browsers and a CDN store it but makes them revalidate, so a price
@@ -29,8 +31,10 @@ from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from toolkit.accesslog import PAGE_CACHE_META
+from toolkit.cache.metrics import tagged_page_lookup
 from toolkit.cache.owned import DoNotCache, OwnedCache, Peeked
-from toolkit.query import InvalidParameter, QuerySpec, query_apply
+from toolkit.lab import mode_on, state_token
+from toolkit.query import RAW_QUERY_STRING, InvalidParameter, QuerySpec, query_apply
 
 View = Callable[..., HttpResponseBase]
 Variant = Callable[[HttpRequest], str]
@@ -90,10 +94,19 @@ class PageCachePolicy:
         it) ever stores an entry, so a forged host finds nothing and gets its 400 there.
         """
         meta = request.META
+        query = meta.get("QUERY_STRING", "")
+        if mode_on("click-id-busting"):
+            # The naive key (lab mode `click-id-busting`): the query as sent, so every
+            # click id, `utm_*` tag and parameter order makes an entry of its own.
+            query = meta.get(RAW_QUERY_STRING, query)
         url = (
             f"{request.scheme}://{meta.get('HTTP_HOST') or meta.get('SERVER_NAME', '')}"
-            f"{request.path}?{meta.get('QUERY_STRING', '')} {variant}"
+            f"{request.path}?{query} {variant}"
         )
+        # The lab's modes on ("" when none, and always under production settings): a page
+        # rendered under a mode is never served once the mode is off, nor the reverse.
+        if lab := state_token():
+            url = f"{url} lab:{lab}"
         return hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
 
     def peek(self, request: HttpRequest, *, variant: str) -> Peeked:
@@ -133,7 +146,11 @@ def _snapshot(response: HttpResponseBase) -> CachedResponse | DoNotCache[HttpRes
 def cached_response(request: HttpRequest, cached: CachedResponse) -> HttpResponseBase:
     """The response for a cached page: 200 with its validators, or 304."""
     # For the access log: served from the cache, unless the view just computed it.
-    request.META.setdefault(PAGE_CACHE_META, "hit")
+    event = request.META.setdefault(PAGE_CACHE_META, "hit")
+    if request.META.get(RAW_QUERY_STRING, "") != request.META.get("QUERY_STRING", ""):
+        # A campaign landing (or any URL with parameters the page ignores): do they share
+        # the plain page's entry? The lab's `click-id-busting` gate reads this.
+        tagged_page_lookup(event)
     response = HttpResponse(cached.content, content_type=cached.content_type)
     for name, value in cached.headers:
         response[name] = value

@@ -46,3 +46,22 @@ def cache_event(namespace: str, event: CacheEvent, amount: int = 1) -> None:
 def cache_event_count(namespace: str, event: CacheEvent) -> float:
     """Return this process's count of one event (for tests and the audit report)."""
     return _counter(namespace, event)._value.get()
+
+
+TAGGED_PAGE_LOOKUPS = Counter(
+    "peakstore_page_cache_tagged_lookups",
+    "Page-cache answers to requests whose URL carried parameters the page does not read "
+    "(campaign tags, click ids), by hit or miss: a click id in the key makes every one a "
+    "miss.",
+    ["event"],
+)
+
+
+@cache
+def _tagged(event: str):
+    return TAGGED_PAGE_LOOKUPS.labels(event=event)
+
+
+def tagged_page_lookup(event: str) -> None:
+    """Count a page-cache answer ("hit" or "miss") to a request with tracking parameters."""
+    _tagged(event).inc()

@@ -39,6 +39,7 @@ from django.db import transaction
 from toolkit.cache import store
 from toolkit.cache.metrics import CacheEvent, cache_event
 from toolkit.cache.spec import CacheSpec
+from toolkit.lab import mode_on
 
 logger = logging.getLogger(__name__)
 
@@ -547,6 +548,10 @@ class OwnedCache(CacheReader):
 
     def _lock(self, full_key: str) -> bool:
         """Try to become the one request that recomputes. A dead cache: everyone computes."""
+        if mode_on("cold-release"):
+            # The naive path (lab mode `cold-release`): no single flight, so every request
+            # that misses recomputes the entry, all at once after a release empties the cache.
+            return True
         lock_key = self._lock_key(full_key)
         try:
             return bool(

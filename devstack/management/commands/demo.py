@@ -1,7 +1,9 @@
 """The demo: `python manage.py demo` (`make demo`).
 
-Seeds an empty store, boots the stack, runs a minute of mixed Locust traffic, prints
-the figures and writes the reports, then keeps serving until Ctrl-C. With DEMO_SERVE=0 it
+Seeds an empty store, creates a local staff user (a fresh password each time, printed
+with how to log in, so /ops/ works out of the box), boots the stack, runs a minute of
+mixed Locust traffic, prints the figures and writes the reports, then keeps serving until
+Ctrl-C. With DEMO_SERVE=0 it
 exits after the report instead, non-zero when the error rate is over 1%.
 """
 
@@ -13,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from devstack.audit import audits_clean, audits_run
 from devstack.loadrun import scenario_run, summary_table
 from devstack.management.commands.run_stack import stack_banner
-from devstack.prepare import store_prepare
+from devstack.prepare import demo_staff_user, store_prepare
 from devstack.processes import (
     Stack,
     StackConfig,
@@ -37,6 +39,7 @@ class Command(BaseCommand):
         scenario = scenario_get("demo")
         report_dir = reports / scenario.name
         store_prepare(products=products, stdout=self.stdout)
+        staff = demo_staff_user()
         token = secrets.token_urlsafe(24)  # the back-office writers' token, for this run
         # Its load generator's key: each simulated visit is a client of its own to the
         # store's throttles and holds (loadtests/users.py, toolkit/clients.py).
@@ -66,6 +69,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Reports in {report_dir}/ (locust.html, CSV and JSON stats)")
                 if ENV.demo_serve:
                     self.stdout.write(self.style.SUCCESS(stack_banner(config)))
+                    self.stdout.write(self.style.SUCCESS(staff_login(config, *staff)))
                     # From here on the terminal is the person's: one line per request.
                     stack.wait(follow=self.stdout.write)
         except KeyboardInterrupt:
@@ -79,3 +83,10 @@ class Command(BaseCommand):
             )
         if not clean:
             raise CommandError("the order audit found violations (see above)")
+
+
+def staff_login(config: StackConfig, username: str, password: str) -> str:
+    return (
+        f"Staff login for the ops dashboard: {config.base_url}/admin/login/?next=/ops/\n"
+        f"  username {username}  password {password}  (a new password every `make demo`)"
+    )

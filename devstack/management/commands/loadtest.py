@@ -13,7 +13,8 @@ one, e.g. a distributed Locust master's (see `loadtests/README.md`).
 
 `loadtest compare BASE HEAD` compares two runs' reports (folders or report.json files)
 figure by figure against their measured noise (`loadtests/compare.py`), writes
-`compare.md` and `compare.json`, and exits non-zero on a regression.
+`compare.md`, `compare.json` and `compare.html` (both runs side by side over time, with
+each run's gates: `make compare A=... B=...`), and exits non-zero on a regression.
 """
 
 import json
@@ -56,7 +57,7 @@ from loadtests.gates import (
     gates_load,
     verdict,
 )
-from loadtests.report import report_write
+from loadtests.report import comparison_html, report_write
 from loadtests.results import results_read
 from loadtests.scenarios import SCENARIOS, Scenario, scenario_get
 from releases.interface import release_decisions
@@ -179,17 +180,17 @@ class Command(BaseCommand):
 
     def _compare(self, base: Path, head: Path, *, out: Path) -> None:
         try:
+            base_doc, head_doc = report_document_read(base), report_document_read(head)
             comparison = reports_compare(
-                report_document_read(base),
-                report_document_read(head),
-                base_name=str(base),
-                head_name=str(head),
+                base_doc, head_doc, base_name=str(base), head_name=str(head)
             )
         except (FileNotFoundError, NotComparable) as error:
             raise CommandError(str(error)) from None
         paths = comparison_write(comparison, out_dir=out)
+        # The same runs side by side over time, with each run's gates (report.py).
+        (out / "compare.html").write_text(comparison_html(comparison, base_doc, head_doc))
         self.stdout.write(comparison_markdown(comparison))
-        self.stdout.write(f"Comparison: {paths['markdown']} (and compare.json)")
+        self.stdout.write(f"Comparison: {paths['markdown']} (and compare.json, compare.html)")
         if comparison.regressed:
             names = ", ".join(f.name for f in comparison.regressions)
             raise CommandError(f"regression against the base: {names}")

@@ -1,0 +1,76 @@
+"""The failure-mode lab's run table: every mode has a runnable scenario, deciding gates the
+scenario's gates can produce, and code paths that exist; and its verdict logic."""
+
+import pytest
+
+from loadtests.gates import gates_load
+from loadtests.lab import LAB_RUNS, GateVerdict, deciding_verdicts, lab_run_get
+from loadtests.report import SERIES_UNITS
+from loadtests.scenarios import scenario_get
+from loadtests.shapes import plan_for
+from storefront.settings.environment import BASE_DIR
+from toolkit.lab import MODES
+
+
+def test_every_lab_mode_has_a_run():
+    assert set(LAB_RUNS) == set(MODES)
+
+
+@pytest.mark.parametrize("mode", sorted(LAB_RUNS))
+def test_each_run_is_short_seeded_and_its_signal_is_charted(mode):
+    run = lab_run_get(mode)
+    scenario = scenario_get(run.scenario)
+
+    # both runs' load within 3 minutes together, leaving room for boot, audits, report
+    assert scenario.run_time_s <= 100
+    assert scenario.seed is not None
+    assert plan_for(scenario.shape, users=scenario.users, duration_s=scenario.run_time_s)
+    assert run.signal in SERIES_UNITS
+
+
+@pytest.mark.parametrize("mode", sorted(LAB_RUNS))
+def test_each_deciding_gate_is_configured_for_its_scenario(mode):
+    run = lab_run_get(mode)
+    gates = gates_load(run.scenario)
+    configured = {
+        *(f"queries/request {route}" for route in gates.get("queries_per_request", {})),
+        *(f"cache hit ratio {ns}" for ns in gates.get("cache_hit_ratio_min", {})),
+        *(
+            ["page cache hit ratio, tagged landings"]
+            if "tagged_page_hit_ratio_min" in gates
+            else []
+        ),
+        *(f"{j} p95 {r['phase']} / {r['over']}" for j, r in gates.get("p95_ratio", {}).items()),
+        *(f"{journey} p95 ms" for journey in gates.get("p95_ms", {})),
+        "audit audit_orders",
+        "audit cache_audit",
+    }
+
+    assert set(run.deciding_gates) <= configured
+
+
+@pytest.mark.parametrize(
+    "mode", ["n-plus-one", "click-id-busting", "cold-release", "monitoring-blind"]
+)
+def test_the_code_paths_of_the_built_modes_exist(mode):
+    for path in (*lab_run_get(mode).naive, *lab_run_get(mode).good):
+        source = (BASE_DIR / path.path).read_text()
+        assert f"def {path.symbol.rpartition('.')[2]}" in source
+    naive_files = {path.path for path in lab_run_get(mode).naive}
+    assert any(f'mode_on("{mode}")' in (BASE_DIR / f).read_text() for f in naive_files)
+
+
+def test_a_mode_is_demonstrated_only_when_its_gate_fails_on_and_passes_off():
+    run = lab_run_get("n-plus-one")
+    gate = run.deciding_gates[0]
+
+    def verdict(on: str, off: str) -> GateVerdict:
+        return deciding_verdicts(
+            run, on_gates=[{"gate": gate, "status": on}], off_gates=[{"gate": gate, "status": off}]
+        )[0]
+
+    assert verdict("fail", "pass").demonstrated
+    assert not verdict("fail", "fail").demonstrated
+    assert not verdict("pass", "pass").demonstrated
+    assert not verdict("skipped", "pass").demonstrated
+    assert deciding_verdicts(run, on_gates=[], off_gates=[])[0].on == "missing"
