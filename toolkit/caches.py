@@ -11,3 +11,13 @@ declare_state(
         expiry="thirty days after the last bump, like the generations",
     )
 )
+
+declare_state(
+    StateSpec(
+        prefix="toolkit:cache-shapes",
+        owner="toolkit",
+        entity="each namespace's shape fingerprint as the last deploy published it, so the "
+        "next one names the namespaces whose entries it retires (toolkit.cache.registry)",
+        expiry="thirty days after the last deploy",
+    )
+)
