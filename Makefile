@@ -7,13 +7,14 @@ SCENARIO ?= smoke
 # RECORD_BASELINE=1 stores the run as its machine class's baseline (loadtests/baselines/).
 RECORD_BASELINE ?=
 
-.PHONY: help install lint format test demo run loadtest bench clean
+.PHONY: help install lint format test demo run loadtest bench clean deploy
 
 help:
 	@echo "make demo      seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)"
 	@echo "make test      lint, then the whole test suite"
 	@echo "make run       web + worker on 127.0.0.1:\$${PORT:-8000} in the profile the environment selects"
 	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots (RECORD_BASELINE=1: store its baseline)"
+	@echo "make deploy    apply this checkout to the stack make run serves, without downtime"
 	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
 
@@ -47,6 +48,9 @@ demo: $(STAMP)
 
 run: $(STAMP)
 	$(PY) manage.py run_stack
+
+deploy: $(STAMP)
+	$(PY) manage.py deploy
 
 loadtest: $(STAMP)
 	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline)
