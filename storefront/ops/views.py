@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from releases.interface import releases_overview
+from releases.interface import deploy_steps_recent, releases_overview
 from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
@@ -40,7 +40,23 @@ def _current_data() -> dict:
     return {
         **dashboard_data(ring, now, ownership_manifest()),
         "release_exposures": releases_overview(decisions=6),
+        "deploys": _deploys(),
     }
+
+
+def _deploys() -> list[dict]:
+    """The latest deploy steps (`manage.py deploy`), newest first: markers for the charts."""
+    return [
+        {
+            "deploy": step.deploy,
+            "step": step.step,
+            "ok": step.ok,
+            "started_at": step.started_at.isoformat(),
+            "seconds": round(step.seconds, 1),
+            "detail": step.detail,
+        }
+        for step in deploy_steps_recent(limit=10)
+    ]
 
 
 @require_safe
