@@ -154,11 +154,14 @@ def _expand() -> str:
     return "applied " + ", ".join(f"{m.app_label}.{m.name}" for m in pending)
 
 
-def _caches() -> str:
+def _caches(retire: Sequence[str] = ()) -> str:
     changed = registry.shapes_publish()
+    for namespace in retire:
+        registry.retire(namespace)
+    retired = f"; retired by hand: {', '.join(retire)}" if retire else ""
     if not changed:
-        return "no cached shape changed: every namespace keeps its entries"
-    return "shape changed, entries retire as read: " + ", ".join(changed)
+        return f"no cached shape changed: every namespace keeps its entries{retired}"
+    return "shape changed, entries retire as read: " + ", ".join(changed) + retired
 
 
 def deploy_run(
@@ -166,6 +169,7 @@ def deploy_run(
     var_dir: Path,
     steps: Sequence[str] = ("expand", "caches", *PROCESS_STEPS),
     timeout: float = 300.0,
+    retire: Sequence[str] = (),
     report: Callable[[DeployMarker], object] = print,
 ) -> list[DeployMarker]:
     """Deploy to the stack running on `var_dir`; return its markers (raise if one failed)."""
@@ -185,7 +189,7 @@ def deploy_run(
         if not marker.ok:
             raise DeployRefused(f"the {marker.step} step failed: {marker.detail}")
 
-    for step, action in (("expand", _expand), ("caches", _caches)):
+    for step, action in (("expand", _expand), ("caches", partial(_caches, retire))):
         if step in steps:
             done(_timed(deploy, step, action))
     asked = [step for step in PROCESS_STEPS if step in steps]

@@ -117,6 +117,7 @@ class Environment:
     recommendations_v2_delay: float
     trusted_proxies: tuple[str, ...]
     loadgen_key: str
+    demo_release: bool = False
 
     @property
     def profile(self) -> str:
@@ -159,6 +160,9 @@ def read_environment() -> Environment:
         # Read by `run_stack`, `demo` and `loadtest`, not by Django settings.
         port=_int("PORT", 8000),
         demo_serve=_flag("DEMO_SERVE", default=True),
+        # The deploy-during-spike scenario's deploy only: installs devstack.demo_release,
+        # whose migration adds a column and an index to the products table.
+        demo_release=_flag("PEAKSTORE_DEMO_RELEASE"),
         # The upstream simulator (or the real services' gateway) every client talks to.
         # Unset: the simulator of the stack running on this var dir, so `faults` and
         # `audit_orders` beside `make run PORT=9000` talk to its simulator at 9101.

@@ -96,6 +96,18 @@ class CacheRegistry:
             if namespace in published and published[namespace] != shape
         )
 
+    def retire(self, namespace: str) -> None:
+        """Make every entry of one namespace unreachable, as a changed shape does for the
+        new code: each key misses once and is recomputed under single flight.
+
+        For operators and the deploy scenario (`manage.py deploy --retire`); apps never
+        call it. Its counter restarts from the clock, past any value it had.
+        """
+        if namespace not in self._handles:
+            raise KeyError(f"no cache namespace {namespace!r}")
+        keys = [f"{namespace}:gen", EPOCH_KEY]
+        store.call("(registry)", lambda cache: cache.delete_many(keys))
+
     def retire_all(self) -> None:
         """Make every entry of every namespace unreachable at once (drop the generations).
 

@@ -24,15 +24,31 @@ class Command(BaseCommand):
             help=f"comma-separated, in this order whatever is given: {','.join(STEPS)}",
         )
         parser.add_argument("--timeout", type=float, default=300.0, help="for the reloads")
+        parser.add_argument(
+            "--retire",
+            action="append",
+            default=[],
+            metavar="NAMESPACE",
+            help="also retire a cache namespace's entries, as a changed cached type would "
+            "(the deploy-during-spike scenario); repeatable",
+        )
 
-    def handle(self, *args: Any, steps: str, timeout: float, **options: Any) -> None:
+    def handle(
+        self, *args: Any, steps: str, timeout: float, retire: list[str], **options: Any
+    ) -> None:
         wanted = [step.strip() for step in steps.split(",") if step.strip()]
         if unknown := sorted(set(wanted) - set(STEPS)):
             raise CommandError(f"unknown steps: {', '.join(unknown)} (known: {', '.join(STEPS)})")
         self.stdout.write(f"Deploying to the stack on {ENV.var_dir}")
         try:
-            deploy_run(var_dir=ENV.var_dir, steps=wanted, timeout=timeout, report=self._report)
-        except DeployRefused as error:
+            deploy_run(
+                var_dir=ENV.var_dir,
+                steps=wanted,
+                timeout=timeout,
+                retire=retire,
+                report=self._report,
+            )
+        except (DeployRefused, KeyError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS("Deployed."))
 
