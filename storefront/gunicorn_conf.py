@@ -8,6 +8,7 @@ on the request hooks time every request the worker serves, for admission control
 recent service time (`storefront.admission.ExpectedWait`).
 """
 
+import os
 from typing import Any
 
 from prometheus_client import multiprocess
@@ -29,6 +30,11 @@ def post_worker_init(worker: Any) -> None:
 
     gunicorn_worker_adopt(worker)
     _expected_wait = EXPECTED_WAIT
+    # Booted: a deploy's rolling reload retires an old worker only after this one
+    # (devstack/processes.py, Stack.web_reload). Stacks the runner did not start skip it.
+    if ready := os.environ.get("PEAKSTORE_WEB_READY_DIR"):
+        os.makedirs(ready, exist_ok=True)
+        open(os.path.join(ready, str(worker.pid)), "w").close()
 
 
 def pre_request(worker: Any, req: Any) -> None:

@@ -3,6 +3,7 @@ Celery worker replaced with no task lost or run twice, each step a marker."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -14,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from devstack.deploy import JOURNAL, DeployRefused, contract_steps_check
-from devstack.processes import Stack
+from devstack.processes import Stack, free_port, http_ready
 from devstack.tasks import PROBES
-from storefront.settings.environment import BASE_DIR
+from storefront.settings.environment import BASE_DIR, STACK_FILE
 from tests.devstack.conftest import http, manage
-from tests.devstack.test_stack import _children, _wait_until
+from tests.devstack.test_stack import _children, _run_stack, _wait_until
 
 pytestmark = pytest.mark.stack
 # Bounds of the request loops: each thread stops at its budget or the time limit.
@@ -136,8 +137,8 @@ def test_the_deploy_command_reloads_the_stack_while_it_serves_and_loses_no_task(
     stack: Stack, stack_env, slugs
 ):
     # given tasks waiting and running on the Celery worker, and shoppers on the web workers
-    # (a task every 0.25 s for 30 s: some are queued and running when the worker goes)
-    token, count = uuid.uuid4().hex[:8], 120
+    # (a task every 0.25 s for 60 s: some are queued and running when the worker goes)
+    token, count = uuid.uuid4().hex[:8], 240
     old_worker, old_web = stack.pids["worker"], set(_children(stack.pids["web"]))
     producer = _probes(stack_env, token, count, every=0.25)
     with RequestLoop(stack.config.base_url, slugs) as loop:
@@ -212,3 +213,40 @@ def test_a_contract_migration_is_refused_in_the_release_of_its_expand():
 
     # a release later, the expand is applied: the contract may go
     contract_steps_check([contract])
+
+
+def test_make_run_keeps_serving_through_make_deploy(stack_env, tmp_path):
+    # given `manage.py run_stack` (make run) serving, its supervisor watching every process
+    port, log = free_port(), tmp_path / "run_stack.log"
+    env = {**stack_env, "PEAKSTORE_VAR_DIR": str(tmp_path / "var")}
+    # A var dir of its own (the seeded store copied, not the module stack's description,
+    # or the deploy would find that stack's supervisor)
+    shutil.copytree(
+        stack_env["PEAKSTORE_VAR_DIR"],
+        env["PEAKSTORE_VAR_DIR"],
+        ignore=shutil.ignore_patterns(STACK_FILE, "deploy*", "metrics", "log", "mail"),
+    )
+    command = _run_stack(env, port, log)
+    try:
+        assert _wait_until(lambda: http_ready(f"http://127.0.0.1:{port}/healthz"), timeout=120)
+
+        # when `manage.py deploy` (make deploy) runs beside it
+        deployed = subprocess.run(
+            [sys.executable, "manage.py", "deploy"],
+            cwd=BASE_DIR,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "storefront.settings", **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+        # then every step worked, and the supervisor took the replaced processes' exits
+        # (beat stops before its successor starts) as part of the deploy, not a failure
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        time.sleep(2)  # the supervisor polls every second
+        assert command.poll() is None, log.read_text()
+        assert http("GET", f"http://127.0.0.1:{port}/healthz").status == 200
+    finally:
+        command.terminate()
+        command.wait(timeout=60)
