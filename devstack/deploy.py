@@ -9,7 +9,8 @@
 2. caches: publish the new code's cache shapes (`toolkit.cache.registry.shapes_publish`);
    the namespaces whose shape changed are named, and their entries become clean misses
    for the new code, recomputed under single flight as they are asked for.
-3. web: gunicorn `HUP`: new workers (the new code) start before the old ones finish.
+3. web: the gunicorn workers replaced one by one: a new one (the new code) boots
+   before an old one stops, finishing its request (`Stack.web_reload`: not `HUP`).
 4. worker: a new Celery worker starts, then the old one shuts down warm (it finishes
    and acknowledges its tasks; the ones it had reserved go to the new one).
 5. beat: restarted (one at a time: only one scheduler may run).

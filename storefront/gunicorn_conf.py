@@ -5,7 +5,9 @@ or a restarted worker's last value would stay in the sum forever; counters and
 histograms of a dead worker are kept: what it counted did happen. When a worker starts,
 admission control adopts its listening sockets to read the accept queue, and from then
 on the request hooks time every request the worker serves, for admission control's
-recent service time (`storefront.admission.ExpectedWait`).
+recent service time (`storefront.admission.ExpectedWait`). A booted worker marks itself
+in `PEAKSTORE_WEB_READY_DIR` when the stack runner set it, so a deploy's rolling reload
+retires an old worker only once its replacement serves (`devstack/processes.py`).
 """
 
 import os

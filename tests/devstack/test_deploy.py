@@ -83,7 +83,7 @@ def slugs(store_catalog) -> list[str]:
     return [product["slug"] for product in store_catalog["products"]]
 
 
-def test_a_graceful_reload_under_load_replaces_every_web_worker_without_an_error(stack, slugs):
+def test_a_rolling_reload_under_load_replaces_every_web_worker_without_an_error(stack, slugs):
     # given the web workers serving a bounded loop of reads and writes
     master = stack.pids["web"]
     before = set(_children(master))
@@ -91,7 +91,7 @@ def test_a_graceful_reload_under_load_replaces_every_web_worker_without_an_error
         assert _wait_until(lambda: loop.answered_now() > 20, timeout=30)
         during_from = loop.answered_now()
 
-        # when gunicorn reloads (HUP)
+        # when the web workers are replaced one by one
         detail = stack.web_reload()
         during = loop.answered_now() - during_from
         time.sleep(1.0)  # the new workers serve a while too

@@ -14,7 +14,7 @@ STEPS = ("expand", "caches", *PROCESS_STEPS)
 class Command(BaseCommand):
     help = (
         "Apply a release to the running stack without downtime: expand migrations, cache "
-        "shapes, gunicorn HUP, Celery worker replaced warm, beat restarted."
+        "shapes, web workers replaced one by one, Celery worker replaced warm, beat restarted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
