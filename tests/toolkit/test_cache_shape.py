@@ -152,3 +152,18 @@ def test_every_store_namespace_that_holds_entries_declares_their_shape():
 
     assert undeclared == []
     assert all(len(shape) == 8 for shape in registry.shapes().values())
+
+
+def test_retiring_one_namespace_misses_its_entries_and_keeps_the_others():
+    from tests.toolkit.caches import BATCH
+    from tests.toolkit.caches import registry as tests_registry
+
+    HOT.get_or_compute("kept?", lambda: "before")
+    BATCH.set_many({1: "batch"})
+
+    tests_registry.retire("tests.hot")
+
+    assert HOT.get_or_compute("kept?", lambda: "recomputed") == "recomputed"
+    assert BATCH.get_many([1]) == {1: "batch"}
+    with pytest.raises(KeyError):
+        tests_registry.retire("tests.nothing")
