@@ -9,7 +9,7 @@ RECORD_BASELINE ?=
 # WORKERS=N runs Locust distributed: one --master and N --worker processes.
 WORKERS ?=
 
-.PHONY: help install lint format test demo run loadtest bench clean
+.PHONY: help install lint format test demo run loadtest bench clean deploy
 .PHONY: lab lab-check compare
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make run       web + worker on 127.0.0.1:\$${PORT:-8000} in the profile the environment selects"
 	@echo "               (WEB_ONLY=1 PORT=8001: a second web stack on the same store)"
 	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots (RECORD_BASELINE=1: store its baseline)"
+	@echo "make deploy    apply this checkout to the stack make run serves, without downtime"
 	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
 	@echo "make lab       MODE=<mode> the failure-mode lab: the mode's scenario on, then off, one report"
@@ -55,6 +56,9 @@ demo: $(STAMP)
 # WEB_ONLY=1 PORT=8001: a second web stack on the store `make run` already serves.
 run: $(STAMP)
 	$(PY) manage.py run_stack $(if $(filter 1,$(WEB_ONLY)),--web-only)
+
+deploy: $(STAMP)
+	$(PY) manage.py deploy
 
 loadtest: $(STAMP)
 	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline) $(if $(WORKERS),--workers $(WORKERS))

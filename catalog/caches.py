@@ -8,7 +8,9 @@ entries live long and a stale one is served while one request recomputes it.
 from collections.abc import Mapping
 from typing import Any
 
+from catalog.dto import BrandFacet, CategoryRef, ProductCard, ProductDetail
 from toolkit.cache import CacheSpec, Stampede, declare
+from toolkit.pagination import Page
 
 
 def _audit_tree(entries: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -35,6 +37,7 @@ CATEGORY_TREE = declare(
         staleness_tolerance=0,
         stampede=Stampede.SINGLE_FLIGHT_STALE,
         audit=_audit_tree,
+        shape=tuple[CategoryRef, ...],
     )
 )
 
@@ -52,6 +55,7 @@ LISTINGS = declare(
         stampede=Stampede.SINGLE_FLIGHT_STALE,
         depends_on=("catalog.category_tree",),
         notes="Not audited entry by entry: a page is a query result, re-run by the next miss.",
+        shape=Page[ProductCard] | tuple[BrandFacet, ...],
     )
 )
 
@@ -69,5 +73,6 @@ PRODUCTS = declare(
         # Breadcrumbs come from the tree: a category_create retires these entries too.
         depends_on=("catalog.category_tree",),
         audit=_audit_products,
+        shape=ProductDetail | None,
     )
 )

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -31,6 +33,7 @@ from pathlib import Path
 from django.urls import Resolver404, resolve
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.deploy import deploy_markers_between
 from devstack.processes import (
     ProcessSpec,
     Stack,
@@ -379,14 +382,17 @@ def scenario_run(
     )
     locust = locust_processes(scenario=scenario, host=stack.base_url, report_dir=report_dir)
     sampler = MetricsSampler(url=f"{stack.base_url}/metrics", path=report_dir / "metrics.jsonl")
+    deployer = DeployAtPhase(scenario, stack=stack, report_dir=report_dir, write=write)
     if before_load is not None:
         before_load()
     with Stack(config, processes=locust) as runner:
         sampler.start()
+        deployer.start()
         try:
             code = _locust_wait(runner, scenario=scenario, report_dir=report_dir, write=write)
         finally:
             sampler.stop()
+            deployer.finish()
     if code != 0:
         raise StackError(f"Locust exited with code {code}; see {report_dir / 'locust.log'}")
     write(f"/metrics scraped {sampler.scrapes} times")
@@ -400,6 +406,70 @@ def scenario_run(
     return summary
 
 
+class DeployAtPhase(threading.Thread):
+    """Run `manage.py deploy` against the stack when the scenario's deploy phase starts.
+
+    A subprocess, as a person would run it beside the stack: it finds the stack's
+    supervisor (this process) by the var dir. The deploy applies the demo release's
+    migration (`PEAKSTORE_DEMO_RELEASE`: a column and an index on the products table, in
+    `devstack/demo_release/`, which no other migrate applies) and retires
+    `catalog.product` as a changed cached type would (`--retire`). Its output goes to
+    `deploy.log`, its markers to `deploys.json` in the results folder.
+    """
+
+    # Locust needs a few seconds to start its shape: land inside the phase, not before.
+    START_LAG_S = 5.0
+    RETIRED = "catalog.product"
+
+    def __init__(
+        self, scenario: Scenario, *, stack: StackConfig, report_dir: Path, write: Callable
+    ) -> None:
+        super().__init__(name="deploy-at-phase", daemon=True)
+        self.stack, self.report_dir, self.write = stack, report_dir, write
+        self.at_s: float | None = None
+        if scenario.deploy_phase is not None:
+            self.at_s = scenario.phase_start_s(scenario.deploy_phase) + self.START_LAG_S
+        self._cancel = threading.Event()
+        self._began = time.time()
+
+    def start(self) -> None:
+        if self.at_s is not None:
+            self._began = time.time()
+            super().start()
+
+    def run(self) -> None:
+        assert self.at_s is not None
+        if self._cancel.wait(self.at_s):
+            return
+        self.write(f"Deploying to the stack ({self.at_s:.0f}s into the run)...")
+        env = {
+            **os.environ,
+            **self.stack.env,
+            "PEAKSTORE_VAR_DIR": str(self.stack.var_dir),
+            "PEAKSTORE_DEMO_RELEASE": "1",
+        }
+        with (self.report_dir / "deploy.log").open("w") as log:
+            result = subprocess.run(
+                [sys.executable, "manage.py", "deploy", "--retire", self.RETIRED],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+                check=False,
+            )
+        self.write(f"Deploy exited with code {result.returncode} (deploy.log)")
+
+    def finish(self) -> None:
+        """Wait for a deploy under way (bounded by its timeout); keep its markers."""
+        if self.at_s is None:
+            return
+        self._cancel.set()
+        self.join(timeout=310)
+        markers = deploy_markers_between(self.stack.var_dir, self._began, time.time())
+        (self.report_dir / "deploys.json").write_text(json.dumps(markers, indent=1))
+
+
 def _run_folder_prepare(report_dir: Path, *, write: Callable[[str], None]) -> Path:
     """Clear a previous run's results from the folder, write the catalog snapshot Locust
     reads, and return the snapshot's path.
@@ -408,7 +478,14 @@ def _run_folder_prepare(report_dir: Path, *, write: Callable[[str], None]) -> Pa
     previous run's events, phases or metrics.
     """
     report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.csv", "users.csv", "phases.json", "metrics.jsonl", SLOS_FILE):
+    for stale in (
+        "events.csv",
+        "users.csv",
+        "phases.json",
+        "metrics.jsonl",
+        SLOS_FILE,
+        "deploys.json",
+    ):
         (report_dir / stale).unlink(missing_ok=True)
     snapshot_path = report_dir / "catalog-snapshot.json"
     counts = catalog_snapshot_write(path=snapshot_path)

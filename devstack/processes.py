@@ -9,7 +9,8 @@ Several stacks may run at once (tests beside a demo), so nothing here uses a fix
 port: ports come from the configuration, and gunicorn runs without its control socket.
 While a stack with a simulator runs, it describes itself in `stack.json` under its own
 PEAKSTORE_VAR_DIR, so commands run beside it find its simulator
-(`storefront.settings.environment.running_stack`).
+(`storefront.settings.environment.running_stack`) and `manage.py deploy` finds the
+supervisor, which reloads its processes on request (`devstack/deploy.py`).
 """
 
 from __future__ import annotations
@@ -27,16 +28,20 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 from http.client import HTTPResponse
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from storefront.settings.environment import BASE_DIR, ENV, STACK_FILE, running_stack
 
 _PR_SET_PDEATHSIG = 1
+# The folder each web worker marks itself booted in (storefront/gunicorn_conf.py).
+WEB_READY_ENV = "PEAKSTORE_WEB_READY_DIR"
 # The catalog snapshot the upstream simulator answers from, under PEAKSTORE_VAR_DIR.
 SIMULATOR_CATALOG = "simulator-catalog.json"
 # What the simulated systems of record recorded (payments, captures, ERP exports), kept
@@ -322,6 +327,42 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _children(pid: int) -> set[int]:
+    """The ids of a process's live children, from /proc (Linux)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[0] != "Z" and int(fields[1]) == pid:
+            children.add(int(entry.name))
+    return children
+
+
+def _children_added(pid: int, before: set[int]) -> set[int]:
+    return _children(pid) - before
+
+
+def _children_count_is(pid: int, count: int) -> bool:
+    return len(_children(pid)) == count
+
+
+def _children_none_of(pid: int, old: set[int]) -> bool:
+    return not _children(pid) & old
+
+
+def _renamed(argv: tuple[str, ...], suffix: str) -> tuple[str, ...]:
+    """A Celery worker's argv with `suffix` added to its node name (before the @)."""
+    at = argv.index("--hostname") + 1
+    name, _, host = argv[at].partition("@")
+    return (*argv[:at], f"{name}{suffix}@{host}", *argv[at + 1 :])
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -399,6 +440,13 @@ class Stack:
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self._described: Path | None = None
+        # Processes being replaced by a deploy: their exit is expected, not a failure.
+        self._lock = threading.Lock()
+        self._retiring: list[subprocess.Popen[bytes]] = []
+        self._env: dict[str, str] = {}
+        self._previous_usr1: Any = None
+        self._deploy_wanted = threading.Event()
+        self._generation = 0
 
     def __enter__(self) -> Stack:
         try:
@@ -428,7 +476,7 @@ class Stack:
         # Samples of a previous run would be counted again (and pids get reused).
         shutil.rmtree(self.config.metrics_dir, ignore_errors=True)
         self.config.metrics_dir.mkdir(parents=True)
-        env = {
+        self._env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": self.config.settings_module,
             "PYTHONUNBUFFERED": "1",
@@ -438,26 +486,124 @@ class Stack:
             # so ops access stays open whatever the shell exported (storefront.ops.access).
             "PEAKSTORE_OPS_TOKEN": "",
             "PEAKSTORE_OPS_ALLOWED_NETWORKS": "",
+            # Where each web worker marks itself booted (a deploy's rolling reload).
+            WEB_READY_ENV: str(self.config.var_dir / "web-ready" / uuid.uuid4().hex[:8]),
             **self.config.env,
         }
         if self.config.log_dir:
             self.config.log_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.processes:
-            output: IO[bytes] | None = None
-            if log_path := self.log_path(spec.name):
-                output = log_path.open("ab")
-                self._logs.append(output)
-            # preexec_fn is unsafe only when other threads may hold locks at fork time;
-            # the supervisor starts its processes before it starts any thread.
-            self._running[spec.name] = subprocess.Popen(
-                spec.argv,
-                cwd=BASE_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-                preexec_fn=_die_with_parent,
-            )
+            self._running[spec.name] = self._spawn(spec)
+
+    def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[bytes]:
+        output: IO[bytes] | None = None
+        if log_path := self.log_path(spec.name):
+            output = log_path.open("ab")
+            self._logs.append(output)
+        # preexec_fn is unsafe only when other threads may hold locks at fork time: the
+        # supervisor starts its processes before any thread, and a deploy's replacements
+        # from its one deploy thread, while the main thread only polls.
+        return subprocess.Popen(
+            spec.argv,
+            cwd=BASE_DIR,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            preexec_fn=_die_with_parent,
+        )
+
+    # Deploys ------------------------------------------------------------------------------
+
+    def web_reload(self, *, timeout: float = 120.0) -> str:
+        """Replace every gunicorn worker with one running the current code, one by one,
+        never serving with fewer workers than before. Returns what happened, in words.
+
+        Not gunicorn's `HUP`: it forks the new workers and stops the old ones at once, and
+        a new worker (the app is not preloaded, so it imports the code afresh) takes
+        seconds to boot, during which nobody accepts: the deploy-during-spike scenario
+        measured 55 requests timing out at 10 s. Instead, `TTIN` adds a worker (new
+        code), and once it has booted (its `post_worker_init` hook marks it ready in
+        `web-ready/`), `TTOU` retires the oldest, which finishes its request first.
+        """
+        master = self._running["web"].pid
+        old = _children(master)
+        deadline = time.monotonic() + timeout
+        for _ in old:
+            before = _children(master)
+            os.kill(master, signal.SIGTTIN)
+            added = self._wait_for(partial(_children_added, master, before), deadline, "a worker")
+            self._wait_for(partial(self._web_booted, added), deadline, "its boot")
+            os.kill(master, signal.SIGTTOU)  # gunicorn stops its oldest worker, gracefully
+            self._wait_for(partial(_children_count_is, master, len(before)), deadline, "retiring")
+        self._wait_for(partial(_children_none_of, master, old), deadline, "the old workers")
+        return f"{len(old)} workers replaced one by one by {len(_children(master))} new ones"
+
+    def _web_booted(self, workers: set[int]) -> bool:
+        """Whether these web workers finished booting (storefront/gunicorn_conf.py marks them)."""
+        folder = Path(self._env.get(WEB_READY_ENV, ""))
+        return workers <= {int(path.name) for path in folder.glob("*") if path.name.isdigit()}
+
+    def _wait_for(self, condition: Callable[[], Any], deadline: float, what: str) -> Any:
+        while not (found := condition()):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise StackError(f"gave up waiting for {what}")
+            time.sleep(0.1)
+        return found
+
+    def process_replace(self, name: str, *, overlap: bool, timeout: float = 120.0) -> str:
+        """Replace a Celery process with one running the current code; warm shutdown.
+
+        `overlap`: start the new process first, and stop the old one once the new one has
+        its pool (a worker: no pause in consuming). Without it (beat, of which only one
+        may run), stop the old one first. The old one gets SIGTERM, Celery's warm
+        shutdown: it stops taking tasks, finishes the ones it runs and acknowledges them
+        (late acks), and the broker hands the ones it had reserved, never started, to the
+        new worker: no task is lost, none runs twice.
+        """
+        spec = next(spec for spec in self.processes if spec.name == name)
+        self._generation += 1
+        if name == "worker":  # its own node name: two workers may consume at once
+            spec = replace(spec, argv=_renamed(spec.argv, f"-g{self._generation}"))
+        with self._lock:
+            old = self._running[name]
+            self._retiring.append(old)
+        if overlap:
+            new = self._spawn(spec)
+            with self._lock:
+                self._running[name] = new
+            self._wait_pool(new, timeout=timeout)
+        started = time.monotonic()
+        old.terminate()
+        try:
+            old.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(old.pid, signal.SIGKILL)
+            old.wait()
+            raise StackError(f"the old {name} did not stop within {timeout:.0f}s") from None
+        finally:
+            _signal_group(old.pid, signal.SIGKILL)  # its pool, if anything is left
+            with self._lock:
+                self._retiring.remove(old)
+        if not overlap:
+            new = self._spawn(spec)
+            with self._lock:
+                self._running[name] = new
+        return (
+            f"pid {old.pid} stopped warm in {time.monotonic() - started:.1f}s "
+            f"(exit {old.returncode}); pid {new.pid} serves"
+        )
+
+    def _wait_pool(self, process: subprocess.Popen[bytes], *, timeout: float) -> None:
+        """Wait until a new Celery worker has forked its pool (it consumes right after)."""
+        deadline = time.monotonic() + timeout
+        while len(_children(process.pid)) < self.config.worker_concurrency:
+            if process.poll() is not None:
+                raise StackError(f"the new worker exited with code {process.returncode}")
+            if time.monotonic() > deadline:
+                raise StackError(f"the new worker had no pool within {timeout:.0f}s")
+            time.sleep(0.1)
 
     def wait_ready(self) -> None:
         """Wait, bounded, until every process with a ready_url answers it.
@@ -493,8 +639,32 @@ class Stack:
         partial.write_text(json.dumps(description, indent=1) + "\n")
         partial.replace(path)  # atomic: a reader sees the old file or the whole new one
         self._described = path
+        if threading.current_thread() is threading.main_thread():
+            from devstack.deploy import DEPLOY_SIGNAL
+
+            # The handler only wakes the deploy thread: the reloads take seconds. That
+            # thread lives as long as the supervisor, because the kernel sends a child's
+            # PR_SET_PDEATHSIG when the *thread* that started it exits.
+            threading.Thread(target=self._deploys_serve, name="deploy", daemon=True).start()
+            self._previous_usr1 = signal.signal(DEPLOY_SIGNAL, self._deploy_requested)
+
+    def _deploy_requested(self, signum: int, frame: object) -> None:
+        self._deploy_wanted.set()
+
+    def _deploys_serve(self) -> None:
+        from devstack.deploy import deploy_request_serve
+
+        while True:
+            self._deploy_wanted.wait()
+            self._deploy_wanted.clear()
+            deploy_request_serve(self)
 
     def _undescribe(self) -> None:
+        if self._previous_usr1 is not None:
+            from devstack.deploy import DEPLOY_SIGNAL
+
+            signal.signal(DEPLOY_SIGNAL, self._previous_usr1)
+            self._previous_usr1 = None
         if self._described is not None:
             # Still ours: a file of a stack that started after this one died is left.
             if (running_stack(self.config.var_dir) or {}).get("pid") == os.getpid():
@@ -503,7 +673,11 @@ class Stack:
 
     def check_alive(self) -> None:
         """Raise StackError if a started process has exited."""
-        for name, process in self._running.items():
+        with self._lock:
+            # A process a deploy is replacing exits on purpose (beat stops before its
+            # successor starts).
+            running = [(n, p) for n, p in self._running.items() if p not in self._retiring]
+        for name, process in running:
             if (code := process.poll()) is not None:
                 raise StackError(f"{name} exited with code {code}{self._log_hint(name)}")
 
@@ -540,7 +714,7 @@ class Stack:
         """
         with _signals_deferred():
             self._undescribe()
-            started = list(reversed(self._running.values()))
+            started = [*self._retiring, *reversed(self._running.values())]
             for process in started:
                 if process.poll() is None:
                     process.terminate()

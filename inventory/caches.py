@@ -34,5 +34,6 @@ AVAILABILITY = declare(
         stampede=Stampede.BATCH,
         audit=_audit_availability,
         notes="Orders and cart reservations change it without a bump: within tolerance.",
+        shape=int | None,
     )
 )

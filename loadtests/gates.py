@@ -52,8 +52,12 @@ GATE_KEYS = frozenset(
         "queries_per_request",
         "cache_hit_ratio_min",
         "tagged_page_hit_ratio_min",
+        "deploy",
     }
 )
+# The store's metrics the deploy gates read (black box: names, not imports).
+BREAKER_STATE = "peakstore_dependency_breaker_state"  # closed 0, half open 1, open 2
+CACHE_EVENTS = "peakstore_cache_events_total"
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,7 @@ def gates_evaluate(
         *_queries(results, gates.get("queries_per_request", {})),
         *_cache_hit_ratios(results, gates.get("cache_hit_ratio_min", {})),
         *_tagged_page_hits(results, gates.get("tagged_page_hit_ratio_min")),
+        *(_deploy_gates(results, gates["deploy"]) if "deploy" in gates else ()),
         *(_audit(audit) for audit in audits),
         *_baseline_rows(results, gates, baseline),
     ]
@@ -367,6 +372,67 @@ def _p95_ratio(results: RunResults, journey: str, rule: Mapping[str, Any]) -> Ga
         f"<= {rule['max']}",
         PASS if ratio <= rule["max"] else FAIL,
         f"{during.p95_ms:.0f} ms vs {before.p95_ms:.0f} ms",
+    )
+
+
+def _deploy_gates(results: RunResults, rule: Mapping[str, Any]) -> list[GateResult]:
+    """A deploy during the run: every step done, the cache hit ratio back to its share of
+    the minute before within the limit after the last step, no breaker opened, no cache
+    error (a new version's entries must be clean misses)."""
+    steps = [d for _, d in results.deploys]
+    failed = [d["step"] for d in steps if not d["ok"]]
+    rows = [
+        GateResult(
+            "deploy steps",
+            f"{len(steps) - len(failed)} of {len(steps)} ok",
+            "all ok, at least one",
+            PASS if steps and not failed else FAIL,
+            ", ".join(f"{d['step']} {d['finished_at'] - d['started_at']:.1f}s" for d in steps)
+            or "no deploy ran (deploys.json)",
+        )
+    ]
+    if steps:
+        rows.append(_hit_ratio_recovery(results, rule))
+    breaker_peak = max(
+        (
+            value
+            for series in results.gauge_max(BREAKER_STATE, group_by="dependency").values()
+            for _, value in series
+        ),
+        default=0.0,
+    )
+    rows.append(
+        GateResult(
+            "breakers opened",
+            "yes" if breaker_peak >= 2 else "none",
+            "none",
+            PASS if breaker_peak < 2 else FAIL,
+        )
+    )
+    errors = results.counter_growth(CACHE_EVENTS, group_by="event").get("error", 0.0)
+    rows.append(_row("cache errors", errors, 0, errors == 0))
+    return rows
+
+
+def _hit_ratio_recovery(results: RunResults, rule: Mapping[str, Any]) -> GateResult:
+    within = float(rule.get("hit_ratio_recovered_within_s", 60))
+    share = float(rule.get("hit_ratio_recovered_share", 0.9))
+    gate = f"cache hit ratio back to {share:.0%} of before within {within:.0f} s"
+    started = min(t for t, _ in results.deploys)
+    ended = max(t + d["finished_at"] - d["started_at"] for t, d in results.deploys)
+    ratio = results.cache_hit_ratio()
+    before = [r for t, r in ratio if started - 60 <= t < started]
+    if not before:
+        return GateResult(gate, "no data", f"<= {within:.0f} s", SKIP, "no /metrics before")
+    target = share * sum(before) / len(before)
+    back = next((t for t, r in ratio if t >= ended and r >= target), None)
+    took = None if back is None else back - ended
+    return GateResult(
+        gate,
+        "never" if took is None else f"{took:.0f} s",
+        f"<= {within:.0f} s",
+        PASS if took is not None and took <= within else FAIL,
+        f"before {sum(before) / len(before):.1%}, target {target:.1%}, after the last step",
     )
 
 

@@ -35,7 +35,7 @@ def release_markers(results: RunResults) -> list[tuple[float, str]]:
         (t, f"{d['flag']} {d['action']} ({d['actor']})")
         for t, d in results.releases
         if d["action"] not in {"frozen"}
-    ]
+    ] + [(t, f"deploy {d['step']}") for t, d in results.deploys]
 
 
 def _release_rows(results: RunResults) -> list[list[object]]:
@@ -468,9 +468,30 @@ def _checkout_tables(results: RunResults) -> list[str]:
 
 
 def _releases_html(results: RunResults) -> str:
+    deploys = _deploys_html(results)
     if not results.releases:
-        return "<p>No release decision was taken during the run.</p>"
-    return _table(["at", "flag", "action", "by", "exposure", "reason"], _release_rows(results))
+        return "<p>No release decision was taken during the run.</p>" + deploys
+    return (
+        _table(["at", "flag", "action", "by", "exposure", "reason"], _release_rows(results))
+        + deploys
+    )
+
+
+def _deploys_html(results: RunResults) -> str:
+    """The deploy's steps (`manage.py deploy`), each also a marker on every chart."""
+    if not results.deploys:
+        return ""
+    rows = [
+        [
+            f"{t:.0f}s",
+            d["step"],
+            "ok" if d["ok"] else "FAILED",
+            f"{d['finished_at'] - d['started_at']:.1f}s",
+            d["detail"],
+        ]
+        for t, d in results.deploys
+    ]
+    return "<h3>Deploy</h3>" + _table(["at", "step", "outcome", "took", "what happened"], rows)
 
 
 def _baseline_html(rows: list[GateResult], baseline: Mapping | None) -> str:

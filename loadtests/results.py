@@ -175,6 +175,9 @@ class RunResults:
     releases: list[tuple[float, dict]] = field(default_factory=list)
     # Each request name's route p95 SLO in ms (slos.json); empty when the runner left none.
     slos: dict[str, float] = field(default_factory=dict)
+    # The steps of deploys run during the run (deploys.json, `manage.py deploy`'s markers):
+    # seconds into the run when the step started, and the marker.
+    deploys: list[tuple[float, dict]] = field(default_factory=list)
 
     # --- aggregates -------------------------------------------------------------------
     def journeys(self) -> list[str]:
@@ -456,8 +459,22 @@ def results_read(results_dir: Path, *, scenario: str) -> RunResults:
         for decision in json.loads(releases_path.read_text()):
             at = datetime.fromisoformat(decision["at"]).timestamp()
             releases.append((at - started_at, decision))
+    deploys_path = results_dir / "deploys.json"
+    deploys = [
+        (marker["started_at"] - started_at, marker)
+        for marker in (json.loads(deploys_path.read_text()) if deploys_path.exists() else [])
+    ]
     return RunResults(
-        scenario, started_at, max(duration_s, 1e-3), events, phases, users, metrics, releases, slos
+        scenario,
+        started_at,
+        max(duration_s, 1e-3),
+        events,
+        phases,
+        users,
+        metrics,
+        releases,
+        slos,
+        deploys,
     )
 
 

@@ -10,6 +10,8 @@ show a mode.
 
 from dataclasses import dataclass, replace
 
+from loadtests.shapes import plan_for
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -32,6 +34,13 @@ class Scenario:
     # Seeds the load generator's choices (None: a fresh draw each run). Two runs of a
     # seeded scenario ask for the same pages in the same order.
     seed: int | None = None
+    # The phase at whose start the runner deploys to the stack (`manage.py deploy`).
+    deploy_phase: str | None = None
+
+    def phase_start_s(self, phase: str) -> int:
+        """Seconds into the run at which one of the shape's phases starts."""
+        plan = plan_for(self.shape, users=self.users, duration_s=self.run_time_s)
+        return next(window.start_s for window in plan.windows() if window.name == phase)
 
     @property
     def spawn_rate(self) -> float:
@@ -258,5 +267,20 @@ scenario_register(
         max_requests=80_000,
         seed_products=2_000,
         seed=15,
+    )
+)
+scenario_register(
+    Scenario(
+        name="deploy-during-spike",
+        description=(
+            "A campaign spike with a deploy at its peak: a migration adding a column and an "
+            "index to the products table, a cached namespace retired as a changed shape "
+            "retires it, gunicorn reloaded, the Celery worker replaced, beat restarted."
+        ),
+        shape="deploy-during-spike",
+        users=60,
+        run_time_s=240,
+        max_requests=200_000,
+        deploy_phase="deploy",
     )
 )

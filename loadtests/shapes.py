@@ -220,6 +220,25 @@ def partial_outage(users: int, duration_s: int) -> LoadPlan:
     )
 
 
+def deploy_during_spike(users: int, duration_s: int) -> LoadPlan:
+    """A campaign spike with a deploy at its peak (`manage.py deploy`, run by the runner
+    when the `deploy` phase starts): the spike before it is what the deploy is judged by."""
+    baseline = max(1, round(users / SPIKE_FACTOR))
+    ramp_share = min(0.15, 60 / duration_s)
+    parts = _split(duration_s, 0.15, ramp_share, 0.25, 0.25, 0.1, 1.0)
+    return LoadPlan(
+        "deploy-during-spike",
+        (
+            Phase("baseline", parts[0], baseline),
+            Phase("ramp", parts[1], users, ramp=True),
+            Phase("spike", parts[2], users),
+            Phase("deploy", parts[3], users),
+            Phase("spike-after", parts[4], users),
+            Phase("decay", parts[5], baseline, ramp=True),
+        ),
+    )
+
+
 def soak(users: int, duration_s: int) -> LoadPlan:
     """A steady load held long enough for leaks, queue growth and cache churn to show."""
     ramp, hold = _split(duration_s, min(0.05, 60 / duration_s), 1.0)
@@ -278,6 +297,7 @@ SHAPES: dict[str, Callable[[int, int], LoadPlan]] = {
     "campaign-spike": campaign_spike,
     "flash-sale": flash_sale,
     "partial-outage": partial_outage,
+    "deploy-during-spike": deploy_during_spike,
     "soak": soak,
     "catalog-feed": catalog_feed,
     "release": release,

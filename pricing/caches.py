@@ -62,6 +62,7 @@ PRICES = declare(
         stampede=Stampede.BATCH,
         audit=_audit_prices,
         notes="Checkout never reads it: carts are priced from the database.",
+        shape=tuple[PriceEntry, ...],
     )
 )
 
@@ -76,6 +77,7 @@ PROMOTIONS = declare(
         staleness_tolerance=0,
         stampede=Stampede.SINGLE_FLIGHT,
         notes="A process also recompiles after PRICING_INDEX_MAX_AGE, so ended ones drop out.",
+        shape=None,
     )
 )
 

@@ -105,3 +105,24 @@ class ReleaseWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.name}"
+
+
+class DeployStep(models.Model):
+    """One step of a deploy (`manage.py deploy`): migrations, caches, reloads; its marker.
+
+    A deploy changes the code every visitor gets at once, so /ops/ and the load-test
+    reports show its steps beside the latency they may have moved.
+    """
+
+    deploy = models.CharField(max_length=32, db_index=True)  # one id for all its steps
+    step = models.CharField(max_length=20)  # expand, caches, web, worker, beat
+    ok = models.BooleanField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"deploy {self.deploy}: {self.step} {'ok' if self.ok else 'failed'}"

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from releases.models import ReleaseDecision, ReleaseFlag, ReleaseWindow
+from releases.dto import DeployStepRecord
+from releases.models import DeployStep, ReleaseDecision, ReleaseFlag, ReleaseWindow
 from releases.services import release_actions_available
 from releases.spec import FLAGS, FlagKind, flag_spec
 
@@ -89,3 +90,18 @@ def release_decisions(*, since: datetime | None = None) -> list[dict[str, Any]]:
     if since is not None:
         query = query.filter(at__gte=since)
     return [_decision_row(decision) for decision in query]
+
+
+def deploy_steps_recent(*, limit: int = 12) -> tuple[DeployStepRecord, ...]:
+    """The latest deploy steps, newest first. 1 query."""
+    return tuple(
+        DeployStepRecord(
+            deploy=row.deploy,
+            step=row.step,
+            ok=row.ok,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            detail=row.detail,
+        )
+        for row in DeployStep.objects.all()[:limit]
+    )

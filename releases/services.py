@@ -32,6 +32,7 @@ from releases.gates import (
 )
 from releases.hashing import BASIS_POINTS
 from releases.models import (
+    DeployStep,
     ReleaseDecision,
     ReleaseFlag,
     ReleaseStatus,
@@ -439,3 +440,17 @@ def _interval_open(
 ) -> None:
     flag.interval_started_at = now
     flag.interval_baseline = {metrics.CANARY: canary.to_json(), metrics.CONTROL: control.to_json()}
+
+
+def deploy_step_record(
+    *, deploy: str, step: str, ok: bool, started_at: datetime, finished_at: datetime, detail: str
+) -> None:
+    """Record one step of a deploy (its marker on /ops/). One INSERT, in autocommit."""
+    DeployStep.objects.create(
+        deploy=deploy[:32],
+        step=step[:20],
+        ok=ok,
+        started_at=started_at,
+        finished_at=finished_at,
+        detail=detail[:1000],
+    )

@@ -5,6 +5,7 @@ results, facet counts and suggestions depend on it, so a refreshed document reti
 them, even when the refresh runs in a task long after the owner's write.
 """
 
+from search.dto import SearchFacets, Suggestion
 from toolkit.cache import CacheSpec, Stampede, declare
 
 DOCUMENTS = declare(
@@ -17,6 +18,7 @@ DOCUMENTS = declare(
         invalidated_by=("search_documents_refresh", "search_reindex"),
         staleness_tolerance=0,
         stampede=Stampede.SINGLE_FLIGHT,
+        shape=None,
     )
 )
 
@@ -34,6 +36,7 @@ FACETS = declare(
         stampede=Stampede.SINGLE_FLIGHT,
         depends_on=("search.documents",),
         notes="Computed under the search latency budget; a search past it skips them.",
+        shape=SearchFacets,
     )
 )
 
@@ -48,5 +51,6 @@ SUGGESTIONS = declare(
         staleness_tolerance=0,
         stampede=Stampede.SINGLE_FLIGHT,
         depends_on=("search.documents",),
+        shape=tuple[Suggestion, ...],
     )
 )

@@ -11,7 +11,10 @@ metric readings, and the throwaway key each readiness probe writes and reads bac
 
 from dataclasses import replace
 
+from django.utils.safestring import SafeString
+
 from toolkit.cache import CacheSpec, Stampede, StateSpec, declare, declare_state
+from toolkit.cache.http import CachedResponse
 
 # What a catalog page shows. Catalog content: a bump in any of it retires every page (it
 # changes rarely, and a category rename shows everywhere). Only the search page shows the
@@ -49,6 +52,7 @@ PAGES = declare(
         early_refresh_beta=1.0,
         lock_timeout=5.0,
         notes="Carts, checkout and orders are never cached: they are personal.",
+        shape=CachedResponse,
     )
 )
 
@@ -83,6 +87,7 @@ SITEMAP_PAGES = declare(
         depends_on=SITEMAP_SOURCES,
         lock_timeout=30.0,
         notes="Apart from the other pages so that price and stock changes leave it alone.",
+        shape=CachedResponse,
     )
 )
 
@@ -100,6 +105,7 @@ FRAGMENTS = declare(
         depends_on=("catalog.listing", "pricing.price", "inventory.availability"),
         notes="Shared by every URL showing the same cards (filters in another order, "
         "tracking parameters), which the page cache keys apart.",
+        shape=SafeString,
     )
 )
 

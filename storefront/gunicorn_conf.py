@@ -5,9 +5,12 @@ or a restarted worker's last value would stay in the sum forever; counters and
 histograms of a dead worker are kept: what it counted did happen. When a worker starts,
 admission control adopts its listening sockets to read the accept queue, and from then
 on the request hooks time every request the worker serves, for admission control's
-recent service time (`storefront.admission.ExpectedWait`).
+recent service time (`storefront.admission.ExpectedWait`). A booted worker marks itself
+in `PEAKSTORE_WEB_READY_DIR` when the stack runner set it, so a deploy's rolling reload
+retires an old worker only once its replacement serves (`devstack/processes.py`).
 """
 
+import os
 from typing import Any
 
 from prometheus_client import multiprocess
@@ -29,6 +32,11 @@ def post_worker_init(worker: Any) -> None:
 
     gunicorn_worker_adopt(worker)
     _expected_wait = EXPECTED_WAIT
+    # Booted: a deploy's rolling reload retires an old worker only after this one
+    # (devstack/processes.py, Stack.web_reload). Stacks the runner did not start skip it.
+    if ready := os.environ.get("PEAKSTORE_WEB_READY_DIR"):
+        os.makedirs(ready, exist_ok=True)
+        open(os.path.join(ready, str(worker.pid)), "w").close()
 
 
 def pre_request(worker: Any, req: Any) -> None:

@@ -21,3 +21,13 @@ REPLICA_FENCE = declare_state(
         expiry="one day after the last write; absent, no write is waited for",
     )
 )
+
+declare_state(
+    StateSpec(
+        prefix="toolkit:cache-shapes",
+        owner="toolkit",
+        entity="each namespace's shape fingerprint as the last deploy published it, so the "
+        "next one names the namespaces whose entries it retires (toolkit.cache.registry)",
+        expiry="thirty days after the last deploy",
+    )
+)

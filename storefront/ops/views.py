@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from releases.interface import releases_overview
+from releases.interface import deploy_steps_recent, releases_overview
 from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
@@ -47,6 +47,7 @@ def _current_data() -> dict:
         "release_exposures": releases_overview(decisions=6),
         "replicas": _replicas(),
         "lab": {"enabled": lab_enabled(), "changes": [asdict(c) for c in lab_changes(limit=8)]},
+        "deploys": _deploys(),
     }
 
 
@@ -64,6 +65,21 @@ def _replicas() -> list[dict]:
             "max_lag_ms": max_lag * 1000,
         }
         for reading in replica_readings()
+    ]
+
+
+def _deploys() -> list[dict]:
+    """The latest deploy steps (`manage.py deploy`), newest first: markers for the charts."""
+    return [
+        {
+            "deploy": step.deploy,
+            "step": step.step,
+            "ok": step.ok,
+            "started_at": step.started_at.isoformat(),
+            "seconds": round(step.seconds, 1),
+            "detail": step.detail,
+        }
+        for step in deploy_steps_recent(limit=10)
     ]
 
 

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     # Development tooling (run_stack, demo, loadtest, seed_store, benchmarks): not in
     # production, which starts gunicorn and Celery itself.
     "devstack",
+    # Only in the deploy-during-spike scenario's deploy (devstack/demo_release/).
+    *(["devstack.demo_release"] if ENV.demo_release else []),
 ]
 
 MIDDLEWARE = [

@@ -122,6 +122,7 @@ class Environment:
     database_replica_urls: tuple[str, ...] = ()
     replica_max_lag: float = 5.0
     replica_check_interval: float = 1.0
+    demo_release: bool = False
 
     @property
     def profile(self) -> str:
@@ -164,6 +165,9 @@ def read_environment() -> Environment:
         # Read by `run_stack`, `demo` and `loadtest`, not by Django settings.
         port=_int("PORT", 8000),
         demo_serve=_flag("DEMO_SERVE", default=True),
+        # The deploy-during-spike scenario's deploy only: installs devstack.demo_release,
+        # whose migration adds a column and an index to the products table.
+        demo_release=_flag("PEAKSTORE_DEMO_RELEASE"),
         # The upstream simulator (or the real services' gateway) every client talks to.
         # Unset: the simulator of the stack running on this var dir, so `faults` and
         # `audit_orders` beside `make run PORT=9000` talk to its simulator at 9101.

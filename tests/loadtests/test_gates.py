@@ -374,3 +374,101 @@ def test_a_results_folder_reads_back_what_the_recorder_wrote(tmp_path):
     assert results.slos == {"[browse] /": 150.0}
     assert results.slo_attainment("browse").ratio == 1.0
     assert results.slo_attainment("bot") is None  # no SLO for its request: not judged
+
+
+# A deploy during the run (`deploy-during-spike`): its markers and the store's metrics.
+DEPLOY_GATES = {**GATES, "deploy": {"hit_ratio_recovered_within_s": 60}}
+HITS = 'peakstore_cache_events_total{event="hit",namespace="catalog.product"}'
+MISSES = 'peakstore_cache_events_total{event="miss",namespace="catalog.product"}'
+ERRORS = 'peakstore_cache_events_total{event="error",namespace="catalog.product"}'
+BREAKER = 'peakstore_dependency_breaker_state{dependency="reviews",pid="7"}'
+
+
+def _deployed(*, recovered_after_s: float | None, ok: bool = True, breaker: float = 0.0):
+    """A run with a deploy from 40 s to 50 s into it, and cache scrapes every 5 s: 90%
+    hits before, 20% from the deploy until `recovered_after_s` past its end, then 90%."""
+    run = _run()
+    run.deploys = [
+        (
+            40.0,
+            {
+                "step": "caches",
+                "ok": True,
+                "started_at": T0 + 40,
+                "finished_at": T0 + 42,
+                "detail": "retired by hand: catalog.product",
+            },
+        ),
+        (
+            42.0,
+            {
+                "step": "web",
+                "ok": ok,
+                "started_at": T0 + 42,
+                "finished_at": T0 + 50,
+                "detail": "2 old workers replaced by 2 new ones",
+            },
+        ),
+    ]
+    hits = misses = 0.0
+    run.metrics = []
+    for t in range(0, 101, 5):
+        back = recovered_after_s is not None and t >= 50 + recovered_after_s
+        ratio = 0.9 if t <= 40 or back else 0.2
+        hits, misses = hits + 100 * ratio, misses + 100 * (1 - ratio)
+        run.metrics.append((T0 + t, {HITS: hits, MISSES: misses, ERRORS: 0.0, BREAKER: breaker}))
+    return run
+
+
+def _statuses(rows) -> dict[str, str]:
+    return {row.gate: row.status for row in rows}
+
+
+def test_a_deploy_whose_cache_recovers_in_time_passes_its_gates():
+    rows = gates_evaluate(
+        _deployed(recovered_after_s=20), DEPLOY_GATES, audits=CLEAN, baseline=None
+    )
+
+    statuses = _statuses(rows)
+    assert statuses["deploy steps"] == "pass"
+    assert statuses["cache hit ratio back to 90% of before within 60 s"] == "pass"
+    assert statuses["breakers opened"] == "pass"
+    assert statuses["cache errors"] == "pass"
+
+
+def test_a_cache_still_cold_a_minute_after_the_deploy_fails():
+    rows = gates_evaluate(
+        _deployed(recovered_after_s=None), DEPLOY_GATES, audits=CLEAN, baseline=None
+    )
+
+    assert _failed(rows) == {"cache hit ratio back to 90% of before within 60 s": "never"}
+
+
+def test_a_failed_step_an_open_breaker_or_no_deploy_at_all_fails():
+    failed_step = gates_evaluate(
+        _deployed(recovered_after_s=0, ok=False), DEPLOY_GATES, audits=CLEAN, baseline=None
+    )
+    tripped = gates_evaluate(
+        _deployed(recovered_after_s=0, breaker=2.0), DEPLOY_GATES, audits=CLEAN, baseline=None
+    )
+    no_deploy = gates_evaluate(_run(), DEPLOY_GATES, audits=CLEAN, baseline=None)
+
+    assert _statuses(failed_step)["deploy steps"] == "fail"
+    assert _statuses(tripped)["breakers opened"] == "fail"
+    assert _statuses(no_deploy)["deploy steps"] == "fail"
+
+
+def test_deploy_markers_read_back_from_the_results_folder(tmp_path):
+    marker = {
+        "deploy": "d1",
+        "step": "web",
+        "ok": True,
+        "started_at": 0.0,
+        "finished_at": 1.0,
+        "detail": "",
+    }
+    (tmp_path / "deploys.json").write_text(json.dumps([marker]))
+
+    run = results_read(tmp_path, scenario="deploy-during-spike")
+
+    assert [d["step"] for _, d in run.deploys] == ["web"]

@@ -245,3 +245,18 @@ def test_the_summary_names_the_baseline_it_was_held_to():
     summary = report_markdown(run, rows, meta={}, baseline=baseline)
 
     assert "Baseline: same machine class (2-cores-8-gib-services)." in summary
+
+
+def test_a_deploys_steps_are_marked_on_the_timeline_and_listed(tmp_path):
+    from tests.loadtests.test_gates import DEPLOY_GATES, _deployed
+
+    run = _deployed(recovered_after_s=10)
+    rows = gates_evaluate(run, DEPLOY_GATES, audits=CLEAN, baseline=None)
+
+    page = report_write(run, rows, report_dir=tmp_path, baseline=None, meta={})["html"]
+    html = page.read_text()
+
+    assert html.count('class="marker"><title>deploy web</title>') >= 3
+    assert "<h3>Deploy</h3>" in html
+    assert "2 old workers replaced by 2 new ones" in html
+    assert "cache hit ratio back to 90% of before within 60 s" in html

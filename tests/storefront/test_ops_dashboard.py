@@ -281,3 +281,40 @@ def test_ops_and_metrics_show_each_replicas_lag_and_rotation(staff_client, monke
 
 def test_ops_says_there_is_no_replica_when_none_is_configured(staff_client):
     assert "No read replica" in staff_client.get("/ops/").content.decode()
+
+
+def test_ops_shows_each_step_of_the_latest_deploys(staff_client, db):
+    from datetime import UTC, datetime, timedelta
+
+    from releases.interface import deploy_step_record
+
+    started = datetime(2026, 12, 5, 4, 0, tzinfo=UTC)
+    for offset, (step, ok, detail) in enumerate(
+        [("expand", True, "applied catalog.0099_badge"), ("web", False, "did not reload")]
+    ):
+        at = started + timedelta(seconds=10 * offset)
+        deploy_step_record(
+            deploy="d1",
+            step=step,
+            ok=ok,
+            started_at=at,
+            finished_at=at + timedelta(seconds=3),
+            detail=detail,
+        )
+
+    data = staff_client.get("/ops/data.json").json()
+    page = staff_client.get("/ops/").content.decode()
+
+    assert [(s["step"], s["ok"], s["seconds"]) for s in data["deploys"]] == [
+        ("web", False, 3.0),
+        ("expand", True, 3.0),
+    ]
+    assert "applied catalog.0099_badge" in page
+    assert "did not reload" in page
+
+
+def test_the_deploys_panel_says_how_to_deploy_when_there_was_none(staff_client, db):
+    page = staff_client.get("/ops/").content.decode()
+
+    assert "No deploys yet" in page
+    assert "make deploy" in page

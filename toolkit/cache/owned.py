@@ -1,10 +1,13 @@
 """Owned cache namespaces: generational keys, single-flight recompute, early refresh.
 
-Keys are `<namespace>:v<generation>:<key>`, where the generation digests the counters
-of the namespace and of every namespace it depends on. The owner's write services bump
-the counter in `transaction.on_commit`, so the next read anywhere (any worker, any host)
-builds a new key and misses; a rolled-back write bumps nothing. Old entries are never
-deleted one by one: they are unreachable and expire on their own.
+Keys are `<namespace>:v<generation>s<shape>:<key>`, where the generation digests the
+counters of the namespace and of every namespace it depends on, and the shape is the
+fingerprint of the cached type (`toolkit.cache.shape`): code that caches another shape
+of value builds other keys, so old and new code never read each other's entries. The
+owner's write services bump the counter in `transaction.on_commit`, so the next read
+anywhere (any worker, any host) builds a new key and misses; a rolled-back write bumps
+nothing. Old entries are never deleted one by one: they are unreachable and expire on
+their own.
 
 An entry is stored as `(value, stored_at, fresh_until, compute_seconds)`. Past
 `fresh_until` it is stale; it lives `grace` seconds longer so that one request can
@@ -38,6 +41,7 @@ from django.db import transaction
 
 from toolkit.cache import store
 from toolkit.cache.metrics import CacheEvent, cache_event
+from toolkit.cache.shape import shape_fingerprint
 from toolkit.cache.spec import CacheSpec
 from toolkit.lab import mode_on
 
@@ -58,9 +62,9 @@ EPOCH_KEY = "toolkit:cache-epoch"
 WAIT_POLL_SECONDS = 0.02
 # Marks a key cached as "no value" inside get_many_or_compute; never stored.
 _ABSENT = object()
-# namespace -> (the epoch when read, its generations, their version); per process,
-# threads share it.
-_generations_seen: dict[str, tuple[int, tuple[int, ...], str]] = {}
+# (namespace, shape) -> (the epoch when read, its generations, their version); per
+# process, threads share it.
+_generations_seen: dict[tuple[str, str], tuple[int, tuple[int, ...], str]] = {}
 # A bulk write that names more keys than this retires every entry instead: one counter
 # write, rather than thousands, and the entries that read none of them recompute once.
 SCOPED_INVALIDATION_MAX = 500
@@ -107,9 +111,9 @@ def _new_generation() -> int:
     return time.time_ns() // 1000
 
 
-def _version_of(generations: tuple[int, ...]) -> str:
+def _version_of(generations: tuple[int, ...], shape: str) -> str:
     text = ".".join(str(generation) for generation in generations)
-    return "v" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+    return f"v{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}s{shape}"
 
 
 class CacheOwnershipError(PermissionError):
@@ -176,6 +180,18 @@ class CacheReader:
     def __init__(self, spec: CacheSpec) -> None:
         self.spec = spec
         self.namespace = spec.namespace
+        self._shape: str | None = None
+
+    @property
+    def shape(self) -> str:
+        """The fingerprint of the cached type, part of every key.
+
+        Computed on first use, not at declaration: the type hints it reads may name
+        modules that are still loading while the apps declare their caches.
+        """
+        if self._shape is None:
+            self._shape = shape_fingerprint(self.spec.shape, self.spec.shape_revision)
+        return self._shape
 
     def generation_keys(self) -> tuple[str, ...]:
         """The counters in this namespace's keys: its own, its dependencies', and the
@@ -247,12 +263,12 @@ class CacheReader:
         epoch = store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY))
         if epoch is None:
             epoch = self._counters((EPOCH_KEY,))[0]
-        remembered = _generations_seen.get(self.namespace)
+        remembered = _generations_seen.get((self.namespace, self.shape))
         if remembered is not None and remembered[0] == epoch:
             return remembered
         generations = self._counters(self.generation_keys())
-        version = _version_of(generations)
-        _generations_seen[self.namespace] = (epoch, generations, version)
+        version = _version_of(generations, self.shape)
+        _generations_seen[(self.namespace, self.shape)] = (epoch, generations, version)
         return epoch, generations, version
 
     def _counters(self, keys: tuple[str, ...]) -> tuple[int, ...]:
@@ -271,7 +287,7 @@ class CacheReader:
     def version(self, generations: tuple[int, ...] | None = None) -> str:
         if generations is None:
             return self._current()[2]
-        return _version_of(generations)
+        return _version_of(generations, self.shape)
 
     def full_key(self, key: object, version: str) -> str:
         return f"{self.namespace}:{version}:{key}"
@@ -387,7 +403,7 @@ class OwnedCache(CacheReader):
         remembered other state at an epoch (the release flags) knows it is still current.
         """
         try:
-            remembered = _generations_seen.get(self.namespace)
+            remembered = _generations_seen.get((self.namespace, self.shape))
             if remembered is not None:
                 full_key = self.full_key(key, remembered[2])
                 found = store.call(

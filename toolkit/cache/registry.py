@@ -20,6 +20,9 @@ from toolkit.cache.spec import CacheSpec, StateSpec
 from toolkit.cache.state import SharedState
 
 DECLARING_MODULE = "caches"
+# The shapes the last deploy published (`CacheRegistry.shapes_publish`).
+SHAPES_KEY = "toolkit:cache-shapes"
+SHAPES_TTL = 30 * 24 * 3600
 
 
 class CacheRegistry:
@@ -71,6 +74,39 @@ class CacheRegistry:
     def reader(self, namespace: str) -> CacheReader:
         """Return a read-only view of a namespace, for any app."""
         return CacheReader(self._handles[namespace].spec)
+
+    def shapes(self) -> dict[str, str]:
+        """Each namespace's shape fingerprint, as this code builds its keys."""
+        return {namespace: handle.shape for namespace, handle in sorted(self._handles.items())}
+
+    def shapes_publish(self) -> tuple[str, ...]:
+        """Record this code's shapes; return the namespaces whose shape changed since the
+        last call (none the first time: nothing was published to compare with).
+
+        A deploy calls it with the new code, before the reload: the namespaces it returns
+        are those whose entries the new code reads as misses (`toolkit.cache.shape`);
+        every other namespace keeps its entries. Raises CacheUnavailable.
+        """
+        current = self.shapes()
+        published = store.call("(registry)", lambda cache: cache.get(SHAPES_KEY)) or {}
+        store.call("(registry)", lambda cache: cache.set(SHAPES_KEY, current, SHAPES_TTL))
+        return tuple(
+            namespace
+            for namespace, shape in current.items()
+            if namespace in published and published[namespace] != shape
+        )
+
+    def retire(self, namespace: str) -> None:
+        """Make every entry of one namespace unreachable, as a changed shape does for the
+        new code: each key misses once and is recomputed under single flight.
+
+        For operators and the deploy scenario (`manage.py deploy --retire`); apps never
+        call it. Its counter restarts from the clock, past any value it had.
+        """
+        if namespace not in self._handles:
+            raise KeyError(f"no cache namespace {namespace!r}")
+        keys = [f"{namespace}:gen", EPOCH_KEY]
+        store.call("(registry)", lambda cache: cache.delete_many(keys))
 
     def retire_all(self) -> None:
         """Make every entry of every namespace unreachable at once (drop the generations).

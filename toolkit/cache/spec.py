@@ -62,6 +62,12 @@ class CacheSpec:
     lock_timeout: float = 10.0
     audit: AuditHook | None = None
     notes: str = ""
+    # The type of what an entry holds (`ProductDetail | None`, `tuple[CategoryRef, ...]`):
+    # its fingerprint is part of every key (toolkit.cache.shape), so a release that
+    # changes it reads the old entries as clean misses and the old code never reads the
+    # new ones. `shape_revision` is for a change the types do not show (what a field means).
+    shape: Any = None
+    shape_revision: int = 0
 
     def __post_init__(self) -> None:
         if not self.namespace.startswith(f"{self.owner}.") or ":" in self.namespace:
