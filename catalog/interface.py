@@ -34,6 +34,7 @@ from catalog.selectors import (
     product_search_sources,
     product_sitemap_entries,
     slug_redirect_target,
+    variant_skus_after,
     variants_by_ids,
     variants_by_skus,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "product_sitemap_entries",
     "products_import",
     "slug_redirect_target",
+    "variant_skus_after",
     "variants_by_ids",
     "variants_by_skus",
 ]

@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from checkout.dto import DeadLetter
 from checkout.models import Order, OutboxMessage
 from checkout.selectors import order_view_for
 from integrations.interface import erp_order_export
@@ -210,3 +211,40 @@ def outbox_requeue(*, message_ids: list[int] | None = None) -> int:
     requeued = dead.update(dead_at=None, attempts=0, claimed_until=None)
     outbox_dead_letters_publish()
     return requeued
+
+
+def outbox_dead_letter_views(*, limit: int = 500) -> tuple[DeadLetter, ...]:
+    """Return dead-lettered messages as plain records, oldest first. One query."""
+    return tuple(
+        DeadLetter(
+            id=message.pk,
+            topic=message.topic,
+            dedupe_key=message.dedupe_key,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            dead_at=message.dead_at,
+        )
+        for message in OutboxMessage.objects.filter(dead_at__isnull=False).order_by(
+            "dead_at", "pk"
+        )[:limit]
+        if message.dead_at is not None
+    )
+
+
+def order_export_resend(*, number: str) -> bool:
+    """Deliver an order's ERP export again (the ERP lost or never acknowledged it).
+
+    The message keeps its dedupe key, so an ERP that did book it books it once; it is
+    made due now with a fresh set of attempts and handed to the broker after commit.
+    Returns False when the order has no ERP export (never paid).
+    """
+    with transaction.atomic():
+        updated = OutboxMessage.objects.filter(
+            topic="order.erp_export", dedupe_key=f"order.erp_export:{number}"
+        ).update(delivered_at=None, dead_at=None, attempts=0, claimed_until=None)
+        if updated:
+            message_id = OutboxMessage.objects.values_list("pk", flat=True).get(
+                dedupe_key=f"order.erp_export:{number}"
+            )
+            transaction.on_commit(lambda: outbox_publish(message_id))
+    return bool(updated)

@@ -11,7 +11,7 @@ from pricing.dto import (
     PromotionOutcome,
 )
 from pricing.models import coupon_code_normalise
-from pricing.selectors import prices_for_listing, prices_for_variants
+from pricing.selectors import list_prices_for_variants, prices_for_listing, prices_for_variants
 from pricing.services import (
     PRICES_CHANGED,
     CouponUnavailable,
@@ -40,6 +40,7 @@ __all__ = [
     "coupon_redeem",
     "coupon_release",
     "coupons_create",
+    "list_prices_for_variants",
     "price_list_create",
     "prices_for_listing",
     "prices_for_variants",

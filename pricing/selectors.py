@@ -43,6 +43,19 @@ def prices_for_variants(
     return prices
 
 
+def list_prices_for_variants(
+    *, price_list_code: str, variant_ids: Iterable[int]
+) -> dict[int, Decimal]:
+    """Return the variants' prices on one list (the PIM feeds `base`); absent if none.
+
+    One query. Reconciliation compares these with the PIM, whatever list wins today.
+    """
+    rows = Price.objects.filter(
+        price_list__code=price_list_code, variant_id__in=list(variant_ids)
+    ).values_list("variant_id", "amount")
+    return dict(rows)
+
+
 def prices_for_listing(
     *, variant_ids: Iterable[int], at: datetime | None = None
 ) -> dict[int, Decimal]:

@@ -14,6 +14,7 @@ from toolkit.manifest import (
     CacheNamespaceOwnership,
     Criticality,
     DependencyOwnership,
+    ExceptionOwnership,
     OwnershipManifest,
     ReleaseAuthority,
     RouteOwnership,
@@ -122,6 +123,11 @@ SIGNALS = (
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
     Signal("peakstore_admission_expected_wait_seconds", "storefront", "queue wait estimate"),
     Signal("peakstore_admission_budget_seconds", "storefront", "wait budget by route class"),
+    Signal("peakstore_reconciliation_differences", "reconciliation", "drift found by routine"),
+    Signal("peakstore_reconciliation_repairs", "reconciliation", "drift repaired by routine"),
+    Signal("peakstore_reconciliation_runs", "reconciliation", "runs by routine and ending"),
+    Signal("peakstore_reconciliation_exceptions_open", "reconciliation", "by kind and age"),
+    Signal("peakstore_reconciliation_operator_actions", "reconciliation", "people's actions"),
 )
 
 # Release flags and kill switches (declared in storefront/releases.py): who owns each and
@@ -154,10 +160,30 @@ RELEASES = (
     ),
 )
 
+# Reconciliation exceptions (reconciliation/): each kind's owner works the queue on /ops/,
+# following its runbook.
+EXCEPTIONS = tuple(
+    ExceptionOwnership(kind, owner, f"docs/runbooks/{kind}.md", description)
+    for kind, owner, description in (
+        ("stock.mismatch", "inventory", "on hand differs from the ERP beyond policy"),
+        ("stock.missing", "inventory", "the ERP holds units of a SKU the store has no stock for"),
+        ("price.mismatch", "pricing", "a list price differs from the PIM beyond policy"),
+        ("price.missing", "pricing", "the PIM prices a SKU the store has no list price for"),
+        ("payment.unknown_capture", "checkout", "the gateway captured money for no paid order"),
+        ("payment.missing_capture", "checkout", "a paid order has no capture at the gateway"),
+        ("payment.amount_mismatch", "checkout", "a capture's amount is not its order's total"),
+        ("payment.stuck_pending", "checkout", "an order waits for its payment's outcome"),
+        ("order.export_missing", "checkout", "the ERP never acknowledged a paid order"),
+        ("outbox.dead_letter", "checkout", "an outbox message was given up on"),
+        ("search.stale", "search", "the search read model disagrees with pricing or stock"),
+    )
+)
+
 MANIFEST = OwnershipManifest(
     routes=ROUTES,
     cache_namespaces=CACHE_NAMESPACES,
     dependencies=DEPENDENCIES,
     signals=SIGNALS,
     releases=RELEASES,
+    exceptions=EXCEPTIONS,
 )

@@ -1,0 +1,94 @@
+"""Reconciliation reads: the exception queue, runs, proposals, for /ops/ and the gates."""
+
+from collections import Counter
+from datetime import timedelta
+
+from django.utils import timezone
+
+from reconciliation.dto import ExceptionActionView, ExceptionView, RunSummary
+from reconciliation.models import DataException, ExceptionAction, Run
+
+LIVE = (DataException.State.OPEN, DataException.State.ACKNOWLEDGED)
+AGE_BANDS = ((timedelta(hours=1), "under_1h"), (timedelta(days=1), "1h_1d"))
+OLDEST_BAND = "over_1d"
+
+
+def _view(row: DataException) -> ExceptionView:
+    return ExceptionView(
+        id=row.pk,
+        kind=row.kind,
+        entity=row.entity,
+        state=row.state,
+        owner=row.owner,
+        runbook=row.runbook,
+        evidence=dict(row.evidence),
+        reason=row.reason,
+        proposed_change=row.proposed_change,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        seen_count=row.seen_count,
+    )
+
+
+def exceptions_live(*, limit: int = 100, kind: str | None = None) -> tuple[ExceptionView, ...]:
+    """Open and acknowledged exceptions, oldest first. One query."""
+    rows = DataException.objects.filter(state__in=LIVE)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return tuple(_view(row) for row in rows.order_by("first_seen", "pk")[:limit])
+
+
+def exceptions_with_proposals(*, limit: int = 50) -> tuple[ExceptionView, ...]:
+    """Resolved exceptions that propose a gate or alert change, newest first. One query."""
+    rows = DataException.objects.exclude(proposed_change="").order_by("-closed_at", "-pk")
+    return tuple(_view(row) for row in rows[:limit])
+
+
+def exception_counts_by_kind_and_age() -> dict[tuple[str, str], int]:
+    """Live exceptions by kind and age band (first seen). One query."""
+    now = timezone.now()
+    counts: Counter[tuple[str, str]] = Counter()
+    for kind, first_seen in DataException.objects.filter(state__in=LIVE).values_list(
+        "kind", "first_seen"
+    ):
+        age = now - first_seen
+        band = next((name for limit, name in AGE_BANDS if age < limit), OLDEST_BAND)
+        counts[(kind, band)] += 1
+    return dict(counts)
+
+
+def exception_actions_recent(*, limit: int = 50) -> tuple[ExceptionActionView, ...]:
+    """The latest actions on exceptions, people's and runs', newest first. One query."""
+    rows = ExceptionAction.objects.order_by("-at", "-pk")[:limit]
+    return tuple(
+        ExceptionActionView(
+            exception_id=row.exception_id,
+            action=row.action,
+            actor=row.actor,
+            note=row.note,
+            at=row.at,
+        )
+        for row in rows
+    )
+
+
+def run_summary(run: Run) -> RunSummary:
+    return RunSummary(
+        id=run.pk,
+        routine=run.routine,
+        status=run.status,
+        dry_run=run.dry_run,
+        compared=run.compared,
+        differences=run.differences,
+        repaired=run.repaired,
+        exceptions_opened=run.exceptions_opened,
+        exceptions_seen_again=run.exceptions_seen_again,
+        auto_resolved=run.auto_resolved,
+        by_classification=dict(run.by_classification),
+        note=run.note,
+    )
+
+
+def runs_recent(*, limit: int = 20) -> tuple[RunSummary, ...]:
+    """The latest runs of every routine, newest first (/ops/). One query."""
+    return tuple(run_summary(run) for run in Run.objects.order_by("-started_at", "-pk")[:limit])
