@@ -5,6 +5,7 @@ from reconciliation.selectors import (
     exception_actions_recent,
     exception_counts_by_kind_and_age,
     exceptions_live,
+    exceptions_overview,
     exceptions_with_proposals,
     runs_recent,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "exception_actions_recent",
     "exception_counts_by_kind_and_age",
     "exceptions_live",
+    "exceptions_overview",
     "exceptions_with_proposals",
     "reconcile",
     "runs_recent",

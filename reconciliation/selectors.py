@@ -2,6 +2,7 @@
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -92,3 +93,61 @@ def run_summary(run: Run) -> RunSummary:
 def runs_recent(*, limit: int = 20) -> tuple[RunSummary, ...]:
     """The latest runs of every routine, newest first (/ops/). One query."""
     return tuple(run_summary(run) for run in Run.objects.order_by("-started_at", "-pk")[:limit])
+
+
+def exceptions_overview(*, limit: int = 20) -> dict[str, Any]:
+    """The queue for /ops/ as JSON-ready data: live exceptions, counts, proposals, runs.
+
+    Five queries, whatever the queue's length (each list is capped).
+    """
+    counts = exception_counts_by_kind_and_age()
+    by_kind: dict[str, int] = {}
+    for (kind, _), count in counts.items():
+        by_kind[kind] = by_kind.get(kind, 0) + count
+    hour_ago = timezone.now() - timedelta(hours=1)
+    return {
+        "open_by_kind": dict(sorted(by_kind.items())),
+        "open_by_kind_and_age": {f"{kind} {age}": n for (kind, age), n in sorted(counts.items())},
+        "operator_actions_last_hour": ExceptionAction.objects.filter(at__gte=hour_ago)
+        .exclude(actor__startswith="reconcile ")
+        .count(),
+        "exceptions": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "entity": e.entity,
+                "state": e.state,
+                "owner": e.owner,
+                "runbook": e.runbook,
+                "evidence": e.evidence,
+                "seen_count": e.seen_count,
+                "first_seen": e.first_seen.isoformat(),
+                "actions": [
+                    a for a in ("acknowledge", "resolve", "ignore") if _allowed(e.state, a)
+                ],
+            }
+            for e in exceptions_live(limit=limit)
+        ],
+        "proposals": [
+            {"id": e.id, "kind": e.kind, "entity": e.entity, "proposed_change": e.proposed_change}
+            for e in exceptions_with_proposals(limit=10)
+        ],
+        "runs": [
+            {
+                "id": r.id,
+                "routine": r.routine,
+                "status": r.status,
+                "compared": r.compared,
+                "differences": r.differences,
+                "repaired": r.repaired,
+                "exceptions_opened": r.exceptions_opened,
+                "auto_resolved": r.auto_resolved,
+                "dry_run": r.dry_run,
+            }
+            for r in runs_recent(limit=8)
+        ],
+    }
+
+
+def _allowed(state: str, action: str) -> bool:
+    return action != "acknowledge" or state == DataException.State.OPEN

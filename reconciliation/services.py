@@ -35,6 +35,10 @@ class InvalidTransition(DomainError):
     status = 409
 
 
+class UnknownAction(NotFound):
+    code = "unknown_action"
+
+
 class ReasonRequired(DomainError):
     code = "reason_required"
     status = 400
@@ -133,7 +137,7 @@ def exception_act(
     or an alert threshold, which /ops/ lists for review. Every action is recorded.
     """
     if action not in _TRANSITIONS:
-        raise InvalidTransition(f"Unknown action {action!r}.", known=list(ACTIONS))
+        raise UnknownAction(f"Unknown action {action!r}.", known=list(ACTIONS))
     row = DataException.objects.select_for_update().filter(pk=exception_id).first()
     if row is None:
         raise ExceptionNotFound("No such exception.")

@@ -70,6 +70,8 @@ ROUTES = (
     Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
     Route("releases:data", "releases", 500, INTERNAL, "release flags, steps, decisions (JSON)"),
     Route("releases:decide", "releases", 500, INTERNAL, "a person's release decision (POST)"),
+    Route("reconciliation:data", "reconciliation", 500, INTERNAL, "the exception queue (JSON)"),
+    Route("reconciliation:act", "reconciliation", 500, INTERNAL, "a person's action (POST)"),
     Route("admin:*", "storefront", 1000, INTERNAL, "Django admin"),
     Route("backoffice:price-set", "pricing", 500, INTERNAL, "back-office price write"),
     Route("backoffice:stock-set", "inventory", 500, INTERNAL, "back-office stock write"),

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from reconciliation.interface import exceptions_overview
 from releases.interface import releases_overview
 from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
@@ -40,6 +41,7 @@ def _current_data() -> dict:
     return {
         **dashboard_data(ring, now, ownership_manifest()),
         "release_exposures": releases_overview(decisions=6),
+        "exceptions": exceptions_overview(limit=20),
     }
 
 
