@@ -20,7 +20,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
@@ -44,6 +44,16 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 publish_failures = Counter(
     "peakstore_outbox_publish_failures",
     "Outbox deliveries that could not be handed to the broker (left for the sweep).",
+)
+backlog = Gauge(
+    "peakstore_outbox_backlog",
+    "Outbox messages not delivered yet and not dead-lettered, as the last sweep counted.",
+    multiprocess_mode="mostrecent",
+)
+oldest_age = Gauge(
+    "peakstore_outbox_oldest_age_seconds",
+    "Age of the oldest undelivered outbox message at the last sweep (0 when none).",
+    multiprocess_mode="mostrecent",
 )
 dead_letters = Gauge(
     "peakstore_outbox_dead_letters",
@@ -198,6 +208,16 @@ def outbox_dead_letters_publish() -> int:
     count = OutboxMessage.objects.filter(dead_at__isnull=False).count()
     dead_letters.set(count)
     return count
+
+
+def outbox_backlog_publish() -> int:
+    """Set the backlog gauges from the table (the sweep calls it). One query."""
+    waiting = OutboxMessage.objects.filter(delivered_at__isnull=True, dead_at__isnull=True)
+    summary = waiting.aggregate(count=Count("pk"), oldest=Min("created_at"))
+    backlog.set(summary["count"])
+    oldest = summary["oldest"]
+    oldest_age.set((timezone.now() - oldest).total_seconds() if oldest else 0)
+    return int(summary["count"])
 
 
 def outbox_requeue(*, message_ids: list[int] | None = None) -> int:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from catalog.interface import variant_skus_after
+from catalog.interface import product_id_batches, variant_skus_after
 from checkout.interface import (
     order_export_resend,
     order_settlements_after,
@@ -37,6 +37,7 @@ from inventory.interface import stock_adjust, stock_levels
 from pricing.interface import PriceInput, list_prices_for_variants, prices_import
 from reconciliation.dto import Finding
 from reconciliation.services import RunContext, SystemOfRecordUnavailable
+from search.interface import search_documents_refresh, search_documents_stale
 
 BATCH = 100  # keys per request: the most the ERP, the PIM and the gateway answer
 BASE_PRICE_LIST = "base"  # the list the PIM feeds
@@ -290,6 +291,34 @@ def orders(context: RunContext) -> None:
     )
 
 
+def search(context: RunContext) -> None:
+    """The search read model's price and stock per product against pricing and
+    inventory. Repairs: the documents rebuilt, at most `max_repairs` a run."""
+    budget = int(_policy("search")["max_repairs"])
+    for batch in product_id_batches(batch_size=BATCH * 5):
+        stale = search_documents_stale(product_ids=batch)
+        context.compared(len(batch))
+        for _ in stale:
+            context.difference("stale")
+        repair, rest = stale[:budget], stale[budget:]
+        budget -= len(repair)
+        if repair:
+            if not context.dry_run:
+                search_documents_refresh(product_ids=repair)
+            context.repaired(len(repair))
+        context.findings(
+            [
+                Finding(
+                    kind="search.stale",
+                    entity=f"product:{product_id}",
+                    classification="stale",
+                    evidence={"why_not_repaired": "repair budget spent"},
+                )
+                for product_id in rest
+            ]
+        )
+
+
 ROUTINES = {
     "inventory": (inventory, ("stock.mismatch", "stock.missing")),
     "prices": (prices, ("price.mismatch", "price.missing")),
@@ -303,4 +332,5 @@ ROUTINES = {
         ),
     ),
     "orders": (orders, ("order.export_missing", "outbox.dead_letter")),
+    "search": (search, ("search.stale",)),
 }

@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
             ("prices", 900.0),
             ("payments", 600.0),
             ("orders", 600.0),
+            ("search", 900.0),
         )
     },
 }
@@ -209,6 +210,7 @@ RECONCILIATION_POLICY: dict[str, dict[str, int | float]] = {
     "inventory": {"max_units": 20, "max_repairs": 200},
     "prices": {"max_change": 0.10, "max_repairs": 200},
     "orders": {"max_repairs": 50, "grace_s": 300},
+    "search": {"max_repairs": 1000},
 }
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"

@@ -174,3 +174,23 @@ def test_people_work_the_queue_and_every_action_names_its_actor(agreed_store):
         .values_list("action", "actor")
     )
     assert actions == [("opened", "reconcile prices"), ("acknowledge", "ada"), ("resolve", "grace")]
+
+
+def test_the_search_read_model_is_reconciled_with_pricing_and_inventory(agreed_store):
+    from search.interface import search_reindex
+    from search.models import SearchDocument
+
+    search_reindex()
+    assert reconcile(routine="search").differences == 0
+    # A price and a stock change whose notifications were lost (no commit in a test).
+    drift_inject("pim-prices", 0.05)
+    reconcile(routine="prices")
+    drift_inject("erp-stock", 0.05)
+    reconcile(routine="inventory")
+
+    run = reconcile(routine="search")
+
+    assert run.differences > 0
+    assert run.repaired == run.differences
+    assert reconcile(routine="search").differences == 0
+    assert SearchDocument.objects.count() > 0

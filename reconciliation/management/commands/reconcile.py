@@ -1,4 +1,4 @@
-"""`python manage.py reconcile inventory|prices|payments|orders [--since ...] [--dry-run]`.
+"""`python manage.py reconcile inventory|prices|payments|orders|search [--since ...] [--dry-run]`.
 
 Compares the store with the routine's system of record, repairs what policy allows,
 opens or updates an exception for the rest, and prints the run's counts. Exit 1 when
