@@ -14,6 +14,7 @@ from reconciliation.services import (
     ExceptionNotFound,
     InvalidTransition,
     ReasonRequired,
+    UnknownAction,
     exception_act,
 )
 from reconciliation.tasks import ROUTINE_NAMES, reconcile
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidTransition",
     "ReasonRequired",
     "RunSummary",
+    "UnknownAction",
     "exception_act",
     "exception_actions_recent",
     "exception_counts_by_kind_and_age",
