@@ -21,7 +21,12 @@ from checkout.idempotency import (
     request_fingerprint,
 )
 from checkout.metrics import FunnelStep, funnel_step_listen
-from checkout.outbox import order_export_resend, outbox_dead_letter_views, outbox_requeue
+from checkout.outbox import (
+    order_export_resend,
+    order_exports_delivered,
+    outbox_dead_letter_views,
+    outbox_requeue,
+)
 from checkout.selectors import (
     CartNotFound,
     OrderNotFound,
@@ -84,6 +89,7 @@ __all__ = [
     "funnel_step_listen",
     "idempotent_response",
     "order_export_resend",
+    "order_exports_delivered",
     "order_place",
     "order_settlements_after",
     "order_settlements_by_numbers",

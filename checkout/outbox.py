@@ -12,7 +12,7 @@ each passes the message's dedupe key on, so a redelivery is recognised downstrea
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -249,6 +249,17 @@ def outbox_dead_letter_views(*, limit: int = 500) -> tuple[DeadLetter, ...]:
         )[:limit]
         if message.dead_at is not None
     )
+
+
+def order_exports_delivered(*, numbers: Iterable[str]) -> set[str]:
+    """Return which of these orders' ERP exports the outbox has delivered. One query.
+
+    An export not delivered yet is on its way (or dead-lettered), not lost by the ERP.
+    """
+    keys = [f"order.erp_export:{number}" for number in numbers]
+    delivered = OutboxMessage.objects.filter(dedupe_key__in=keys, delivered_at__isnull=False)
+    prefix = len("order.erp_export:")
+    return {key[prefix:] for key in delivered.values_list("dedupe_key", flat=True)}
 
 
 def order_export_resend(*, number: str) -> bool:

@@ -11,7 +11,8 @@ from loadtests.gates import AuditResult
 
 # Each audit exits non-zero (CommandError) on a violation. One that does not exist in this
 # checkout is reported as skipped, never as clean.
-AUDIT_COMMANDS = ("audit_orders", "cache_audit")
+# reconcile_verify does nothing unless drift was injected (the `reconcile-drift` scenario).
+AUDIT_COMMANDS = ("audit_orders", "cache_audit", "reconcile_verify")
 AUDIT_LINES_SHOWN = 12
 
 

@@ -44,6 +44,8 @@ class Phase:
     faults: str | None = None
     # Units the hot SKU is restocked to when the phase starts: the sale goes live.
     flash_sale_stock: int | None = None
+    # Simulator drift to inject when the phase starts: (kind, rate) pairs.
+    drift: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,27 @@ def partial_outage(users: int, duration_s: int) -> LoadPlan:
     )
 
 
+DRIFT_RATE = 0.05
+DRIFT_KINDS = ("erp-stock", "pim-prices", "payment-captures", "erp-orders")
+
+
+def reconcile_drift(users: int, duration_s: int) -> LoadPlan:
+    """Steady traffic; a third of the way in, every system of record drifts by 5%.
+
+    Orders placed before the drift give the gateway and the ERP records to lose; the
+    runner reconciles after the load and checks every injected difference was found.
+    """
+    before, after = _split(duration_s, 0.35, 1.0)
+    drift = tuple((kind, DRIFT_RATE) for kind in DRIFT_KINDS)
+    return LoadPlan(
+        "reconcile-drift",
+        (
+            Phase("before-drift", before, users, ramp=True),
+            Phase("drifted", after, users, drift=drift),
+        ),
+    )
+
+
 def soak(users: int, duration_s: int) -> LoadPlan:
     """A steady load held long enough for leaks, queue growth and cache churn to show."""
     ramp, hold = _split(duration_s, min(0.05, 60 / duration_s), 1.0)
@@ -228,6 +251,7 @@ SHAPES: dict[str, Callable[[int, int], LoadPlan]] = {
     "flash-sale": flash_sale,
     "partial-outage": partial_outage,
     "soak": soak,
+    "reconcile-drift": reconcile_drift,
 }
 
 

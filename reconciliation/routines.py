@@ -13,11 +13,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 
 from catalog.interface import product_id_batches, variant_skus_after
 from checkout.interface import (
     order_export_resend,
+    order_exports_delivered,
     order_settlements_after,
     order_settlements_by_numbers,
     orders_stuck_pending,
@@ -231,20 +231,19 @@ def _captures_against_orders(context: RunContext) -> set[str]:
 
 def orders(context: RunContext) -> None:
     """Paid orders against the ERP's bookings. Repairs: the export sent again, at most
-    `max_repairs` a run. Dead-lettered outbox messages become exceptions too."""
-    policy = _policy("orders")
-    budget = int(policy["max_repairs"])
-    settled_before = timezone.now() - timedelta(seconds=float(policy["grace_s"]))
+    `max_repairs` a run. Dead-lettered outbox messages become exceptions too.
+
+    Only orders whose export the outbox delivered are compared: one still in the outbox
+    is on its way (or dead-lettered, reported below), not lost by the ERP.
+    """
+    budget = int(_policy("orders")["max_repairs"])
     after = 0
     while batch := order_settlements_after(after_id=after, limit=BATCH):
         after = batch[-1].id
-        # Younger orders may still have their export in the outbox: not yet a difference.
-        batch = tuple(
-            o
-            for o in batch
-            if o.created_at <= settled_before
-            and (context.since is None or o.created_at >= context.since)
-        )
+        if context.since is not None:
+            batch = tuple(o for o in batch if o.created_at >= context.since)
+        delivered = order_exports_delivered(numbers=[o.number for o in batch])
+        batch = tuple(o for o in batch if o.number in delivered)
         if not batch:
             continue
         try:

@@ -209,7 +209,7 @@ CELERY_BEAT_SCHEDULE = {
 RECONCILIATION_POLICY: dict[str, dict[str, int | float]] = {
     "inventory": {"max_units": 20, "max_repairs": 200},
     "prices": {"max_change": 0.10, "max_repairs": 200},
-    "orders": {"max_repairs": 50, "grace_s": 300},
+    "orders": {"max_repairs": 50},
     "search": {"max_repairs": 1000},
 }
 
