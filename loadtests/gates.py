@@ -50,6 +50,8 @@ GATE_KEYS = frozenset(
         "p95_ratio",
         "slo_attainment_min",
         "queries_per_request",
+        "drift_found_min",
+        "exceptions_open_max",
     }
 )
 
@@ -75,6 +77,9 @@ class AuditResult:
     name: str
     clean: bool | None  # None: the audit does not exist here (skipped)
     output: str = ""
+    # Figures an audit reports for gates (reconcile_verify: drift injected and found,
+    # exceptions left open), by name.
+    figures: Mapping[str, float] | None = None
 
 
 def gates_load(scenario: str, path: Path = GATES_FILE) -> dict[str, Any]:
@@ -270,6 +275,7 @@ def gates_evaluate(
         _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
         *_queries(results, gates.get("queries_per_request", {})),
         *(_audit(audit) for audit in audits),
+        *_reconciliation(audits, gates),
         *_baseline_rows(results, gates, baseline),
     ]
 
@@ -328,6 +334,50 @@ def _audit(audit: AuditResult) -> GateResult:
         "clean",
         PASS if audit.clean else FAIL,
     )
+
+
+def _reconciliation(audits: list[AuditResult], gates: Mapping[str, Any]) -> list[GateResult]:
+    """Drift found after reconciling, and exceptions left open, from the audit's figures."""
+    wanted = [key for key in ("drift_found_min", "exceptions_open_max") if key in gates]
+    if not wanted:
+        return []
+    figures = next(
+        (a.figures for a in audits if a.figures and a.figures.get("drift_injected")), None
+    )
+    if figures is None:
+        return [
+            GateResult(key, "no data", str(gates[key]), SKIP, "no drift injected") for key in wanted
+        ]
+    detail = (
+        f"{figures['drift_injected']:.0f} injected, {figures['drift_found']:.0f} found, "
+        f"{figures['repaired']:.0f} repaired, {figures['exceptions_open']:.0f} exceptions open"
+    )
+    rows = []
+    if "drift_found_min" in gates:
+        share = figures["drift_found"] / figures["drift_injected"]
+        minimum = float(gates["drift_found_min"])
+        rows.append(
+            GateResult(
+                "drift found by reconciliation",
+                _percent(share),
+                f">= {_percent(minimum)}",
+                PASS if share >= minimum else FAIL,
+                detail,
+            )
+        )
+    if "exceptions_open_max" in gates:
+        limit = int(gates["exceptions_open_max"])
+        open_ = figures["exceptions_open"]
+        rows.append(
+            GateResult(
+                "exceptions open after reconciliation",
+                f"{open_:.0f}",
+                f"<= {limit}",
+                PASS if open_ <= limit else FAIL,
+                detail,
+            )
+        )
+    return rows
 
 
 def _attainment(results: RunResults, journey: str, minimum: float) -> GateResult:

@@ -6,6 +6,7 @@ difference must now either agree (a repair within policy) or have a live excepti
 its entity. Exit 1 when any was missed. Without drift injected it does nothing.
 """
 
+import json
 import time
 
 import httpx
@@ -32,8 +33,10 @@ class Command(BaseCommand):
         if not injected:
             self.stdout.write("No drift injected: nothing to verify.")
             return
+        repaired = 0
         for routine in ROUTINE_NAMES:
             run = reconcile(routine=routine)
+            repaired += run.repaired
             self.stdout.write(
                 f"reconcile {routine}: {run.status}, {run.compared} compared, "
                 f"{run.differences} different, {run.repaired} repaired, "
@@ -48,6 +51,14 @@ class Command(BaseCommand):
         )
         for drift in missed[:20]:
             self.stdout.write(f"  missed: {drift}")
+        figures = {
+            "drift_injected": len(injected),
+            "drift_found": found,
+            "repaired": repaired,
+            "exceptions_open": len(live),
+        }
+        # The load runner reads this line into the drift gates (devstack/audit.py).
+        self.stdout.write(f"figures: {json.dumps(figures)}")
         if missed:
             raise CommandError(f"{len(missed)} injected differences were not found")
 
