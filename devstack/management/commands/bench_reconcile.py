@@ -2,11 +2,12 @@
 
 `python manage.py bench_reconcile` builds, per size, a throwaway store of that many SKUs
 (`devstack.benchenv`), starts an upstream simulator that knows them, brings the store's
-stock in line with the ERP, injects 5% drift, then times one
-`python manage.py reconcile inventory` in a process of its own and reads that process's
-peak RSS (`os.wait4`). Targets: peak RSS at 100k <= 1.2x at 10k (batches are bounded,
-so memory must not grow with the catalog), time at 100k <= 12x at 10k. Exits non-zero
-when either is missed. The preparation runs as `--prepare SIZE` in a child process.
+stock in line with the ERP, injects 5% drift, then runs one inventory reconciliation in
+a process of its own and reads that process's peak RSS (`os.wait4`) and its Python
+heap's peak (tracemalloc, started after Django's set-up). Targets: peak RSS at 100k
+<= 1.2x at 10k (batches are bounded, so memory must not grow with the catalog), time at
+100k <= 12x at 10k. Exits non-zero when either is missed. The preparation runs as
+`--prepare SIZE` and `--align` in child processes.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,7 @@ class Measure:
     skus: int
     seconds: float
     peak_rss_mib: float
+    python_heap_peak_mib: float
     counts: dict
 
 
@@ -95,6 +98,7 @@ class Command(BaseCommand):
         parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
         parser.add_argument("--catalog", type=Path, help=argparse.SUPPRESS)
         parser.add_argument("--align", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
 
     def handle(self, *args: object, **options: object) -> None:
         if options["prepare"]:
@@ -102,6 +106,9 @@ class Command(BaseCommand):
             return
         if options["align"]:
             _align()
+            return
+        if options["measure"]:
+            self.stdout.write(json.dumps(_measured_run()))
             return
         sizes = [int(size) for size in str(options["sizes"]).split(",")]
         measures = [
@@ -139,7 +146,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryFile(mode="w+") as errors:
             started = time.perf_counter()
             child = subprocess.Popen(
-                [sys.executable, "manage.py", "reconcile", "inventory"],
+                [sys.executable, "manage.py", "bench_reconcile", "--measure"],
                 cwd=BASE_DIR,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -155,12 +162,15 @@ class Command(BaseCommand):
             if child.returncode != 0:
                 errors.seek(0)
                 raise CommandError(f"reconcile failed at {size:,} SKUs: {errors.read()[-2000:]}")
-        return Measure(size, seconds, usage.ru_maxrss / 1024, json.loads(out))  # KiB on Linux
+        counts = json.loads(out)
+        heap = counts.pop("python_heap_peak_mib")
+        return Measure(size, seconds, usage.ru_maxrss / 1024, heap, counts)  # KiB on Linux
 
     def _report(self, measures: list[Measure]) -> None:
         for m in measures:
             self.stdout.write(
-                f"{m.skus:>8,} SKUs: {m.seconds:7.1f} s, peak RSS {m.peak_rss_mib:6.1f} MiB, "
+                f"{m.skus:>8,} SKUs: {m.seconds:7.1f} s, peak RSS {m.peak_rss_mib:6.1f} MiB "
+                f"(Python heap {m.python_heap_peak_mib:5.1f} MiB), "
                 f"{m.counts['differences']} differences, {m.counts['repaired']} repaired, "
                 f"{m.counts['exceptions_opened']} exceptions"
             )
@@ -168,12 +178,32 @@ class Command(BaseCommand):
             return
         small, large = measures[0], measures[-1]
         rss, seconds = large.peak_rss_mib / small.peak_rss_mib, large.seconds / small.seconds
+        heap = large.python_heap_peak_mib / small.python_heap_peak_mib
         self.stdout.write(
             f"peak RSS {large.skus:,} / {small.skus:,}: {rss:.2f} (target <= {RSS_RATIO_MAX}); "
-            f"time: {seconds:.2f} (target <= {TIME_RATIO_MAX})"
+            f"time: {seconds:.2f} (target <= {TIME_RATIO_MAX}); Python heap peak: {heap:.2f}"
         )
         if rss > RSS_RATIO_MAX or seconds > TIME_RATIO_MAX:
             raise CommandError("a reconciliation scaling target was missed")
+
+
+def _measured_run() -> dict[str, object]:
+    """Reconcile inventory once; its counts and the Python heap's peak during the run.
+
+    The heap (tracemalloc) tells the run's own objects from what the database library
+    holds outside Python (SQLite's page cache, up to `cache_size` per connection).
+    """
+    from dataclasses import asdict
+
+    from reconciliation.interface import reconcile
+
+    tracemalloc.start()
+    summary = reconcile(routine="inventory")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    if summary.status != "finished":
+        raise CommandError(f"reconcile inventory {summary.status}: {summary.note}")
+    return {**asdict(summary), "python_heap_peak_mib": peak / 2**20}
 
 
 def _prepare(size: int, catalog: Path) -> None:
