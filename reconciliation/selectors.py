@@ -1,9 +1,9 @@
 """Reconciliation reads: the exception queue, runs, proposals, for /ops/ and the gates."""
 
-from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from reconciliation.dto import ExceptionActionView, ExceptionView, RunSummary
@@ -46,16 +46,21 @@ def exceptions_with_proposals(*, limit: int = 50) -> tuple[ExceptionView, ...]:
 
 
 def exception_counts_by_kind_and_age() -> dict[tuple[str, str], int]:
-    """Live exceptions by kind and age band (first seen). One query."""
+    """Live exceptions by kind and age band (first seen). One aggregate query: its
+    memory does not grow with the queue."""
     now = timezone.now()
-    counts: Counter[tuple[str, str]] = Counter()
-    for kind, first_seen in DataException.objects.filter(state__in=LIVE).values_list(
-        "kind", "first_seen"
-    ):
-        age = now - first_seen
-        band = next((name for limit, name in AGE_BANDS if age < limit), OLDEST_BAND)
-        counts[(kind, band)] += 1
-    return dict(counts)
+    bands, newer = {}, None
+    for limit, name in AGE_BANDS:
+        bands[name] = Q(first_seen__gt=now - limit) & (Q() if newer is None else ~newer)
+        newer = Q(first_seen__gt=now - limit)
+    assert newer is not None
+    bands[OLDEST_BAND] = ~newer
+    rows = (
+        DataException.objects.filter(state__in=LIVE)
+        .values("kind")
+        .annotate(**{name: Count("pk", filter=condition) for name, condition in bands.items()})
+    )
+    return {(row["kind"], name): row[name] for row in rows for name in bands if row[name]}
 
 
 def exception_actions_recent(*, limit: int = 50) -> tuple[ExceptionActionView, ...]:

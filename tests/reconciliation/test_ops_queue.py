@@ -73,3 +73,29 @@ def test_visitors_cannot_act(client, exception):
     assert answer.status_code == 302  # to the admin login
     exception.refresh_from_db()
     assert exception.state == "open"
+
+
+def test_open_exceptions_are_counted_by_kind_and_age(exception):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reconciliation.interface import exception_counts_by_kind_and_age
+
+    exceptions_record(
+        findings=[Finding("price.mismatch", f"sku:P{n}", "mismatch") for n in range(3)],
+        actor="reconcile prices",
+    )
+    DataException.objects.filter(entity="sku:P0").update(
+        first_seen=timezone.now() - timedelta(hours=3)
+    )
+    DataException.objects.filter(entity="sku:P1").update(
+        first_seen=timezone.now() - timedelta(days=2)
+    )
+
+    assert exception_counts_by_kind_and_age() == {
+        ("stock.mismatch", "under_1h"): 1,
+        ("price.mismatch", "under_1h"): 1,
+        ("price.mismatch", "1h_1d"): 1,
+        ("price.mismatch", "over_1d"): 1,
+    }
