@@ -226,6 +226,13 @@ def reconcile_run(
             body(context)
         except SystemOfRecordUnavailable as failure:
             run.status, run.note, run.complete = Run.Status.FAILED, str(failure)[:500], False
+        except Exception as crash:
+            # Recorded, so no run is left "running"; the task's failure shows the cause.
+            run.status, run.note = Run.Status.FAILED, f"crashed: {crash!r}"[:500]
+            run.finished_at = timezone.now()
+            run.save()
+            metrics.runs.labels(routine, run.status).inc()
+            raise
         else:
             run.status = Run.Status.FINISHED
         if run.complete and not dry_run and run.status == Run.Status.FINISHED:

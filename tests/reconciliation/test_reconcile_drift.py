@@ -194,3 +194,18 @@ def test_the_search_read_model_is_reconciled_with_pricing_and_inventory(agreed_s
     assert run.repaired == run.differences
     assert reconcile(routine="search").differences == 0
     assert SearchDocument.objects.count() > 0
+
+
+def test_a_system_of_record_that_stops_answering_fails_the_run_and_resolves_nothing(
+    agreed_store, settings
+):
+    drift_inject("erp-stock", 0.05)
+    first = reconcile(routine="inventory")
+    agreed_store.set_fault("erp", down=True)
+
+    run = reconcile(routine="inventory")
+
+    assert run.status == "failed"
+    assert "ERP" in run.note
+    assert run.auto_resolved == 0
+    assert DataException.objects.filter(state="open").count() == first.exceptions_opened
