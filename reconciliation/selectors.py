@@ -55,12 +55,19 @@ def exception_counts_by_kind_and_age() -> dict[tuple[str, str], int]:
         newer = Q(first_seen__gt=now - limit)
     assert newer is not None
     bands[OLDEST_BAND] = ~newer
+    names = list(bands)
     rows = (
         DataException.objects.filter(state__in=LIVE)
         .values("kind")
-        .annotate(**{name: Count("pk", filter=condition) for name, condition in bands.items()})
+        .annotate(**{name: Count("pk", filter=bands[name]) for name in names})
+        .values_list("kind", *names)
     )
-    return {(row["kind"], name): row[name] for row in rows for name in bands if row[name]}
+    return {
+        (row[0], name): count
+        for row in rows
+        for name, count in zip(names, row[1:], strict=True)
+        if count
+    }
 
 
 def exception_actions_recent(*, limit: int = 50) -> tuple[ExceptionActionView, ...]:
