@@ -243,3 +243,19 @@ def test_empty_panels_say_what_to_do(staff_client, monkeypatch):
     assert "No checkouts in the window: add a product to the cart" in page
     assert "No cache lookups in the window" in page
     assert "No tasks ran in the window" in page
+
+
+def test_celery_panel_shows_the_outbox_backlog_and_its_oldest_message():
+    families = list(
+        text_string_to_metric_families(
+            "# TYPE peakstore_outbox_backlog gauge\n"
+            "peakstore_outbox_backlog 7.0\n"
+            "# TYPE peakstore_outbox_oldest_age_seconds gauge\n"
+            "peakstore_outbox_oldest_age_seconds 93.4\n"
+        )
+    )
+
+    celery = dashboard_data([], reading_from(families, at=5.0), MANIFEST)["celery"]
+
+    assert (celery["outbox_backlog"], celery["outbox_oldest_age_s"]) == (7, 93)
+    assert dashboard_data([], Reading(at=1.0), MANIFEST)["celery"]["outbox_backlog"] is None
