@@ -35,6 +35,7 @@ from catalog.selectors import (
     product_sitemap_entries,
     slug_redirect_target,
     variant_sku_batches,
+    variant_skus_after,
     variants_by_ids,
     variants_by_skus,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "products_import",
     "slug_redirect_target",
     "variant_sku_batches",
+    "variant_skus_after",
     "variants_by_ids",
     "variants_by_skus",
 ]

@@ -103,3 +103,27 @@ class OrderView:
     currency: str
     coupon_code: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderSettlement:
+    """What reconciliation compares with the gateway and the ERP: an order's money state."""
+
+    id: int
+    number: str
+    status: str
+    total: Decimal
+    currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An outbox message given up on: someone must requeue or discard it."""
+
+    id: int
+    topic: str
+    dedupe_key: str
+    attempts: int
+    last_error: str
+    dead_at: datetime

@@ -3,7 +3,9 @@
 from checkout.dto import (
     CartLineView,
     CartView,
+    DeadLetter,
     OrderLineView,
+    OrderSettlement,
     OrderView,
     ShippingAddress,
     ShippingMethod,
@@ -19,7 +21,21 @@ from checkout.idempotency import (
     request_fingerprint,
 )
 from checkout.metrics import FunnelStep, funnel_step_listen
-from checkout.selectors import CartNotFound, OrderNotFound, cart_view, order_view
+from checkout.outbox import (
+    order_export_resend,
+    order_exports_delivered,
+    outbox_dead_letter_views,
+    outbox_requeue,
+)
+from checkout.selectors import (
+    CartNotFound,
+    OrderNotFound,
+    cart_view,
+    order_settlements_after,
+    order_settlements_by_numbers,
+    order_view,
+    orders_stuck_pending,
+)
 from checkout.services import (
     CartEmpty,
     CartLineNotFound,
@@ -46,6 +62,7 @@ __all__ = [
     "CartNotFound",
     "CartNotOpen",
     "CartView",
+    "DeadLetter",
     "FunnelStep",
     "IdempotencyKeyInvalid",
     "IdempotencyKeyMissing",
@@ -57,6 +74,7 @@ __all__ = [
     "InvalidQuantity",
     "OrderLineView",
     "OrderNotFound",
+    "OrderSettlement",
     "OrderView",
     "ShippingAddress",
     "ShippingMethod",
@@ -70,8 +88,15 @@ __all__ = [
     "cart_view",
     "funnel_step_listen",
     "idempotent_response",
+    "order_export_resend",
+    "order_exports_delivered",
     "order_place",
+    "order_settlements_after",
+    "order_settlements_by_numbers",
     "order_view",
     "orders_reconcile",
+    "orders_stuck_pending",
+    "outbox_dead_letter_views",
+    "outbox_requeue",
     "request_fingerprint",
 ]

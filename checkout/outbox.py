@@ -12,7 +12,7 @@ each passes the message's dedupe key on, so a redelivery is recognised downstrea
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +20,12 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from checkout.dto import DeadLetter
 from checkout.models import Order, OutboxMessage
 from checkout.selectors import order_view_for
 from integrations.interface import erp_order_export
@@ -43,6 +44,16 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 publish_failures = Counter(
     "peakstore_outbox_publish_failures",
     "Outbox deliveries that could not be handed to the broker (left for the sweep).",
+)
+backlog = Gauge(
+    "peakstore_outbox_backlog",
+    "Outbox messages not delivered yet and not dead-lettered, as the last sweep counted.",
+    multiprocess_mode="mostrecent",
+)
+oldest_age = Gauge(
+    "peakstore_outbox_oldest_age_seconds",
+    "Age of the oldest undelivered outbox message at the last sweep (0 when none).",
+    multiprocess_mode="mostrecent",
 )
 dead_letters = Gauge(
     "peakstore_outbox_dead_letters",
@@ -206,6 +217,16 @@ def outbox_dead_letters_publish() -> int:
     return count
 
 
+def outbox_backlog_publish() -> int:
+    """Set the backlog gauges from the table (the sweep calls it). One query."""
+    waiting = OutboxMessage.objects.filter(delivered_at__isnull=True, dead_at__isnull=True)
+    summary = waiting.aggregate(count=Count("pk"), oldest=Min("created_at"))
+    backlog.set(summary["count"])
+    oldest = summary["oldest"]
+    oldest_age.set((timezone.now() - oldest).total_seconds() if oldest else 0)
+    return int(summary["count"])
+
+
 def outbox_requeue(*, message_ids: list[int] | None = None) -> int:
     """Give dead-lettered messages (all, or these) a fresh set of attempts, due now.
 
@@ -217,3 +238,51 @@ def outbox_requeue(*, message_ids: list[int] | None = None) -> int:
     requeued = dead.update(dead_at=None, attempts=0, claimed_until=None)
     outbox_dead_letters_publish()
     return requeued
+
+
+def outbox_dead_letter_views(*, limit: int = 500) -> tuple[DeadLetter, ...]:
+    """Return dead-lettered messages as plain records, oldest first. One query."""
+    return tuple(
+        DeadLetter(
+            id=message.pk,
+            topic=message.topic,
+            dedupe_key=message.dedupe_key,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            dead_at=message.dead_at,
+        )
+        for message in OutboxMessage.objects.filter(dead_at__isnull=False).order_by(
+            "dead_at", "pk"
+        )[:limit]
+        if message.dead_at is not None
+    )
+
+
+def order_exports_delivered(*, numbers: Iterable[str]) -> set[str]:
+    """Return which of these orders' ERP exports the outbox has delivered. One query.
+
+    An export not delivered yet is on its way (or dead-lettered), not lost by the ERP.
+    """
+    keys = [f"order.erp_export:{number}" for number in numbers]
+    delivered = OutboxMessage.objects.filter(dedupe_key__in=keys, delivered_at__isnull=False)
+    prefix = len("order.erp_export:")
+    return {key[prefix:] for key in delivered.values_list("dedupe_key", flat=True)}
+
+
+def order_export_resend(*, number: str) -> bool:
+    """Deliver an order's ERP export again (the ERP lost or never acknowledged it).
+
+    The message keeps its dedupe key, so an ERP that did book it books it once; it is
+    made due now with a fresh set of attempts and handed to the broker after commit.
+    Returns False when the order has no ERP export (never paid).
+    """
+    with transaction.atomic():
+        updated = OutboxMessage.objects.filter(
+            topic="order.erp_export", dedupe_key=f"order.erp_export:{number}"
+        ).update(delivered_at=None, dead_at=None, attempts=0, claimed_until=None)
+        if updated:
+            message_id = OutboxMessage.objects.values_list("pk", flat=True).get(
+                dedupe_key=f"order.erp_export:{number}"
+            )
+            transaction.on_commit(lambda: outbox_publish(message_id))
+    return bool(updated)

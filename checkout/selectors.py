@@ -1,15 +1,18 @@
 """Checkout reads: a cart or an order composed with catalog, pricing and inventory."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
+from django.utils import timezone
 
 from catalog.interface import variants_by_ids
 from checkout.dto import (
     CartLineView,
     CartView,
     OrderLineView,
+    OrderSettlement,
     OrderView,
     ShippingAddress,
 )
@@ -164,3 +167,49 @@ def units_sold_unbooked(variant_ids: Sequence[int]) -> dict[int, int]:
         .values_list("variant_id", "units")
     )
     return dict(rows)
+
+
+def _settlement(order: Order) -> OrderSettlement:
+    return OrderSettlement(
+        id=order.pk,
+        number=order.number,
+        status=order.status,
+        total=order.total,
+        currency=order.currency,
+        created_at=order.created_at,
+    )
+
+
+_SETTLEMENT_FIELDS = ("id", "number", "status", "total", "currency", "created_at")
+
+
+def order_settlements_after(
+    *, after_id: int, limit: int, statuses: tuple[str, ...] = (Order.Status.PAID,)
+) -> tuple[OrderSettlement, ...]:
+    """Return up to `limit` orders in these states with ids above `after_id`, by id.
+
+    Keyset pagination for reconciliation: one query per batch on the primary key.
+    """
+    rows = (
+        Order.objects.filter(pk__gt=after_id, status__in=statuses)
+        .order_by("pk")
+        .only(*_SETTLEMENT_FIELDS)[:limit]
+    )
+    return tuple(_settlement(order) for order in rows)
+
+
+def order_settlements_by_numbers(*, numbers: Iterable[str]) -> dict[str, OrderSettlement]:
+    """Return each known order number's settlement; unknown numbers are absent. One query."""
+    rows = Order.objects.filter(number__in=list(numbers)).only(*_SETTLEMENT_FIELDS)
+    return {order.number: _settlement(order) for order in rows}
+
+
+def orders_stuck_pending(*, older_than: timedelta, limit: int) -> tuple[OrderSettlement, ...]:
+    """Return orders still waiting for their payment's outcome past `older_than`. One query."""
+    cutoff = timezone.now() - older_than
+    rows = (
+        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lte=cutoff)
+        .order_by("created_at", "pk")
+        .only(*_SETTLEMENT_FIELDS)[:limit]
+    )
+    return tuple(_settlement(order) for order in rows)

@@ -10,7 +10,12 @@ from datetime import timedelta
 from celery import shared_task
 
 from checkout.idempotency import idempotency_records_purge
-from checkout.outbox import outbox_dead_letters_publish, outbox_publish, outbox_undelivered_ids
+from checkout.outbox import (
+    outbox_backlog_publish,
+    outbox_dead_letters_publish,
+    outbox_publish,
+    outbox_undelivered_ids,
+)
 from checkout.services import orders_reconcile
 from toolkit.once import one_at_a_time
 
@@ -39,6 +44,7 @@ def outbox_dispatch_pending() -> int:
         for message_id in message_ids:
             outbox_publish(message_id)
         outbox_dead_letters_publish()
+        outbox_backlog_publish()
         return len(message_ids)
 
 

@@ -1,5 +1,6 @@
 """The audits a load run ends with, run against the stack while it is still up."""
 
+import json
 from collections.abc import Callable
 from io import StringIO
 
@@ -11,8 +12,10 @@ from loadtests.gates import AuditResult
 
 # Each audit exits non-zero (CommandError) on a violation. One that does not exist in this
 # checkout is reported as skipped, never as clean.
-AUDIT_COMMANDS = ("audit_orders", "cache_audit")
+# reconcile_verify does nothing unless drift was injected (the `reconcile-drift` scenario).
+AUDIT_COMMANDS = ("audit_orders", "cache_audit", "reconcile_verify")
 AUDIT_LINES_SHOWN = 12
+FIGURES_PREFIX = "figures: "
 
 
 def _audit(name: str) -> AuditResult:
@@ -23,8 +26,14 @@ def _audit(name: str) -> AuditResult:
         call_command(name, stdout=out)
     except CommandError as error:
         out.write(f"  {error}\n")
-        return AuditResult(name, False, out.getvalue())
-    return AuditResult(name, True, out.getvalue())
+        return AuditResult(name, False, out.getvalue(), _figures(out.getvalue()))
+    return AuditResult(name, True, out.getvalue(), _figures(out.getvalue()))
+
+
+def _figures(output: str) -> dict[str, float] | None:
+    """The figures an audit printed for the gates: its last `figures: {json}` line."""
+    lines = [line for line in output.splitlines() if line.startswith(FIGURES_PREFIX)]
+    return json.loads(lines[-1].removeprefix(FIGURES_PREFIX)) if lines else None
 
 
 def audits_run(*, config: StackConfig, write: Callable[[str], None]) -> list[AuditResult]:

@@ -63,6 +63,24 @@ def erp_order_export(
         raise ErpUnavailable(f"ERP refused the export: {reply.status} {reply.body}")
 
 
+def erp_orders_booked(*, references: list[str]) -> set[str]:
+    """Return which of these order references the ERP has booked (at most MAX_SKUS)."""
+    if not 0 < len(references) <= MAX_SKUS:
+        raise ValueError(f"ask for 1 to {MAX_SKUS} references at a time")
+    try:
+        reply = dependency_call(
+            SPEC,
+            lambda: upstream_call(
+                POLICY, "GET", "/erp/orders", params={"references": ",".join(references)}
+            ),
+        )
+    except (DependencyUnavailable, UpstreamUnavailable, UpstreamTimeout) as failure:
+        raise ErpUnavailable(str(failure)) from failure
+    if reply.is_error:
+        raise ErpUnavailable(f"ERP refused: {reply.status} {reply.body}")
+    return {row["reference"] for row in reply.body["orders"]}
+
+
 def erp_stock_levels(*, skus: list[str]) -> dict[str, int]:
     """Return units on hand per SKU as the ERP books them (at most MAX_SKUS per call)."""
     if not 0 < len(skus) <= MAX_SKUS:

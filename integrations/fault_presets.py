@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from integrations.simulator.drift import KINDS as DRIFT_KINDS
 from integrations.simulator.presets import PRESETS
 from integrations.simulator.server import CONTROL_HEADER
 
@@ -51,3 +52,15 @@ def faults_preset_apply(name: str, *, url: str | None = None) -> dict[str, Any]:
     if name not in PRESETS:
         raise UnknownPreset(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     return _control("POST", f"/_faults/preset/{name}", url=url)
+
+
+def drift_inject(kind: str, rate: float, *, url: str | None = None) -> dict[str, Any]:
+    """Make the simulator's systems of record drift (`integrations/simulator/drift.py`)."""
+    if kind not in DRIFT_KINDS:
+        raise ValueError(f"unknown drift kind {kind!r}; known: {', '.join(DRIFT_KINDS)}")
+    return _control("POST", f"/_drift/{kind}", url=url, json={"rate": rate})
+
+
+def drift_record(*, url: str | None = None) -> dict[str, Any]:
+    """Every change drift made so far: a test's oracle, never read by reconciliation."""
+    return _control("GET", "/_drift", url=url)

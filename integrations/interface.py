@@ -1,7 +1,7 @@
 """Integrations' public interface: clients for every external service."""
 
 from integrations.breakers import breakers_close
-from integrations.erp import ErpUnavailable, erp_order_export, erp_stock_levels
+from integrations.erp import ErpUnavailable, erp_order_export, erp_orders_booked, erp_stock_levels
 from integrations.fanout import (
     FanOutBudget,
     FanOutRecord,
@@ -9,7 +9,12 @@ from integrations.fanout import (
     fan_out_start,
     fanout_recorded,
 )
-from integrations.fault_presets import faults_preset_apply, faults_status
+from integrations.fault_presets import (
+    drift_inject,
+    drift_record,
+    faults_preset_apply,
+    faults_status,
+)
 from integrations.payments import (
     Authorization,
     Capture,
@@ -23,6 +28,7 @@ from integrations.payments import (
     payment_authorize,
     payment_capture,
     payment_captures,
+    payment_captures_page,
     payment_lookup,
     payment_void,
 )
@@ -56,7 +62,10 @@ __all__ = [
     "TaxUnavailable",
     "UndeclaredDependency",
     "breakers_close",
+    "drift_inject",
+    "drift_record",
     "erp_order_export",
+    "erp_orders_booked",
     "erp_stock_levels",
     "fan_out_start",
     "fanout_recorded",
@@ -65,6 +74,7 @@ __all__ = [
     "payment_authorize",
     "payment_capture",
     "payment_captures",
+    "payment_captures_page",
     "payment_lookup",
     "payment_void",
     "pim_prices",

@@ -27,6 +27,11 @@ dependency_breaker_state = Gauge(
     ["dependency"],
     multiprocess_mode="max",
 )
+dependency_retries = Counter(
+    "peakstore_dependency_retries_total",
+    "Attempts retried after a retryable failure (timeouts, resets, 5xx), by dependency.",
+    ["dependency"],
+)
 
 
 def outcome_count(*, dependency: str, outcome: str) -> None:

@@ -176,6 +176,22 @@ def payment_captures(*, since: datetime | None = None) -> list[CaptureRecord]:
     ]
 
 
+def payment_captures_page(*, after: str = "", limit: int = 100) -> tuple[list[CaptureRecord], str]:
+    """Return up to `limit` captures made after capture `after`, and the next cursor
+    ("" on the last page): reconciliation reads the gateway in bounded pages."""
+    params = {"limit": str(limit), **({"after": after} if after else {})}
+    body = _call("GET", "/payment/captures", params=params)
+    page = [
+        CaptureRecord(
+            reference=capture["reference"],
+            captured_amount=Decimal(capture["captured_amount"]),
+            currency=capture["currency"],
+        )
+        for capture in body["captures"]
+    ]
+    return page, body.get("next") or ""
+
+
 def _policy() -> CallPolicy:
     """Read at call time, so a changed setting (or a test override) applies at once."""
     read_timeout = settings.INTEGRATIONS_PAYMENT_TIMEOUT

@@ -53,6 +53,8 @@ GATE_KEYS = frozenset(
         "cache_hit_ratio_min",
         "tagged_page_hit_ratio_min",
         "deploy",
+        "drift_found_min",
+        "exceptions_open_max",
     }
 )
 # The store's metrics the deploy gates read (black box: names, not imports).
@@ -81,6 +83,9 @@ class AuditResult:
     name: str
     clean: bool | None  # None: the audit does not exist here (skipped)
     output: str = ""
+    # Figures an audit reports for gates (reconcile_verify: drift injected and found,
+    # exceptions left open), by name.
+    figures: Mapping[str, float] | None = None
 
 
 def gates_load(scenario: str, path: Path = GATES_FILE) -> dict[str, Any]:
@@ -279,6 +284,7 @@ def gates_evaluate(
         *_tagged_page_hits(results, gates.get("tagged_page_hit_ratio_min")),
         *(_deploy_gates(results, gates["deploy"]) if "deploy" in gates else ()),
         *(_audit(audit) for audit in audits),
+        *_reconciliation(audits, gates),
         *_baseline_rows(results, gates, baseline),
     ]
 
@@ -337,6 +343,50 @@ def _audit(audit: AuditResult) -> GateResult:
         "clean",
         PASS if audit.clean else FAIL,
     )
+
+
+def _reconciliation(audits: list[AuditResult], gates: Mapping[str, Any]) -> list[GateResult]:
+    """Drift found after reconciling, and exceptions left open, from the audit's figures."""
+    wanted = [key for key in ("drift_found_min", "exceptions_open_max") if key in gates]
+    if not wanted:
+        return []
+    figures = next(
+        (a.figures for a in audits if a.figures and a.figures.get("drift_injected")), None
+    )
+    if figures is None:
+        return [
+            GateResult(key, "no data", str(gates[key]), SKIP, "no drift injected") for key in wanted
+        ]
+    detail = (
+        f"{figures['drift_injected']:.0f} injected, {figures['drift_found']:.0f} found, "
+        f"{figures['repaired']:.0f} repaired, {figures['exceptions_open']:.0f} exceptions open"
+    )
+    rows = []
+    if "drift_found_min" in gates:
+        share = figures["drift_found"] / figures["drift_injected"]
+        minimum = float(gates["drift_found_min"])
+        rows.append(
+            GateResult(
+                "drift found by reconciliation",
+                _percent(share),
+                f">= {_percent(minimum)}",
+                PASS if share >= minimum else FAIL,
+                detail,
+            )
+        )
+    if "exceptions_open_max" in gates:
+        limit = int(gates["exceptions_open_max"])
+        open_ = figures["exceptions_open"]
+        rows.append(
+            GateResult(
+                "exceptions open after reconciliation",
+                f"{open_:.0f}",
+                f"<= {limit}",
+                PASS if open_ <= limit else FAIL,
+                detail,
+            )
+        )
+    return rows
 
 
 def _attainment(results: RunResults, journey: str, minimum: float) -> GateResult:

@@ -146,6 +146,8 @@ class ScenarioShape(LoadTestShape):
         # Off the shape's greenlet: a slow upstream must not hold the next tick.
         if phase.faults is not None:
             gevent.spawn(_faults_switch, phase.faults)
+        for kind, rate in phase.drift:
+            gevent.spawn(_drift_inject, kind, rate)
         if phase.flash_sale_stock is not None:
             assert self.runner is not None  # a shape ticks only under a runner
             host = self.runner.environment.host
@@ -192,6 +194,26 @@ def _faults_switch(preset: str) -> None:
         logger.info("simulator fault preset: %s", preset)
     except httpx.HTTPError:
         logger.exception("could not switch the simulator to %s", preset)
+
+
+def _drift_inject(kind: str, rate: float) -> None:
+    """Make one of the simulator's systems of record drift, through its control API."""
+    upstream = os.environ.get(UPSTREAM_ENV)
+    if not upstream:
+        logger.warning("no %s: drift %s not injected", UPSTREAM_ENV, kind)
+        return
+    try:
+        response = httpx.post(
+            f"{upstream.rstrip('/')}/_drift/{kind}",
+            json={"rate": rate},
+            headers={"X-Simulator-Control": "1"},
+            timeout=30,
+            trust_env=False,
+        )
+        response.raise_for_status()
+        logger.info("simulator drift %s: %d changes", kind, len(response.json()["injected"]))
+    except httpx.HTTPError:
+        logger.exception("could not inject drift %s", kind)
 
 
 def _flash_sale_open(host: str, stock: int) -> None:

@@ -149,6 +149,21 @@ scenario_register(
 )
 scenario_register(
     Scenario(
+        name="reconcile-drift",
+        description=(
+            "Steady traffic; a third in, the ERP's stock, the PIM's prices, the gateway's "
+            "captures and the ERP's bookings drift by 5%. After the load, reconciliation "
+            "must find every injected difference (audit `reconcile_verify`)."
+        ),
+        shape="reconcile-drift",
+        users=20,
+        run_time_s=90,
+        max_requests=80_000,
+        seed_products=2_000,
+    )
+)
+scenario_register(
+    Scenario(
         name="soak",
         description="Half an hour at a steady load: leaks, queue growth, cache churn.",
         shape="soak",

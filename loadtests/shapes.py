@@ -48,6 +48,8 @@ class Phase:
     flash_sale_stock: int | None = None
     # A release is deployed when the phase starts (its post-deploy hook runs).
     release: bool = False
+    # Simulator drift to inject when the phase starts: (kind, rate) pairs.
+    drift: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,27 @@ def deploy_during_spike(users: int, duration_s: int) -> LoadPlan:
     )
 
 
+DRIFT_RATE = 0.05
+DRIFT_KINDS = ("erp-stock", "pim-prices", "payment-captures", "erp-orders")
+
+
+def reconcile_drift(users: int, duration_s: int) -> LoadPlan:
+    """Steady traffic; a third of the way in, every system of record drifts by 5%.
+
+    Orders placed before the drift give the gateway and the ERP records to lose; the
+    runner reconciles after the load and checks every injected difference was found.
+    """
+    before, after = _split(duration_s, 0.35, 1.0)
+    drift = tuple((kind, DRIFT_RATE) for kind in DRIFT_KINDS)
+    return LoadPlan(
+        "reconcile-drift",
+        (
+            Phase("before-drift", before, users, ramp=True),
+            Phase("drifted", after, users, drift=drift),
+        ),
+    )
+
+
 def soak(users: int, duration_s: int) -> LoadPlan:
     """A steady load held long enough for leaks, queue growth and cache churn to show."""
     ramp, hold = _split(duration_s, min(0.05, 60 / duration_s), 1.0)
@@ -304,6 +327,7 @@ SHAPES: dict[str, Callable[[int, int], LoadPlan]] = {
     "rollout": early_late("rollout"),
     "search-heavy": early_late("search-heavy", ("SearchUser", "BrowseUser")),
     "checkout-heavy": early_late("checkout-heavy", ("BuyerUser", "CartUser", "BrowseUser")),
+    "reconcile-drift": reconcile_drift,
 }
 
 

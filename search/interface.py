@@ -11,7 +11,7 @@ from search.dto import (
 )
 from search.query import MAX_QUERY_LENGTH, InvalidCursor, normalise_query
 from search.selectors import search_documents, search_suggestions
-from search.services import search_documents_refresh, search_reindex
+from search.services import search_documents_refresh, search_documents_stale, search_reindex
 
 
 def search_products(
@@ -47,6 +47,7 @@ __all__ = [
     "Suggestion",
     "normalise_query",
     "search_documents_refresh",
+    "search_documents_stale",
     "search_products",
     "search_reindex",
     "search_suggestions",

@@ -86,6 +86,37 @@ def search_documents_refresh(
     return len(documents)
 
 
+def search_documents_stale(*, product_ids: Iterable[int]) -> tuple[int, ...]:
+    """Return the products whose document disagrees with pricing or inventory now.
+
+    A document is stale when its lowest price or its in-stock flag is not what the
+    owners say, or when it is missing or should not exist (reconciliation repairs these
+    with `search_documents_refresh`). Six queries, whatever the number of products.
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return ()
+    sources = product_search_sources(product_ids=ids)
+    variant_ids = [variant.id for source in sources for variant in source.variants]
+    prices = prices_for_variants(variant_ids=variant_ids)
+    levels = stock_levels(variant_ids=variant_ids)
+    categories = {category.path: category for category in category_tree()}
+    fresh = {
+        document.product_id: (document.min_price, document.in_stock)
+        for source in sources
+        if (document := _document(source, prices, levels, categories)) is not None
+    }
+    stored = {
+        product_id: (min_price, in_stock)
+        for product_id, min_price, in_stock in SearchDocument.objects.filter(
+            product_id__in=ids
+        ).values_list("product_id", "min_price", "in_stock")
+    }
+    return tuple(
+        product_id for product_id in ids if fresh.get(product_id) != stored.get(product_id)
+    )
+
+
 # What a document says. Not `indexed_at` (when it was written) nor `search_vector`
 # (PostgreSQL derives it from the text fields compared here).
 _DOCUMENT_FIELDS = tuple(

@@ -14,6 +14,7 @@ from toolkit.manifest import (
     CacheNamespaceOwnership,
     Criticality,
     DependencyOwnership,
+    ExceptionOwnership,
     OwnershipManifest,
     ReleaseAuthority,
     RouteOwnership,
@@ -69,6 +70,8 @@ ROUTES = (
     Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
     Route("releases:data", "releases", 500, INTERNAL, "release flags, steps, decisions (JSON)"),
     Route("releases:decide", "releases", 500, INTERNAL, "a person's release decision (POST)"),
+    Route("reconciliation:data", "reconciliation", 500, INTERNAL, "the exception queue (JSON)"),
+    Route("reconciliation:act", "reconciliation", 500, INTERNAL, "a person's action (POST)"),
     Route("admin:*", "storefront", 1000, INTERNAL, "Django admin"),
     Route("backoffice:price-set", "pricing", 500, INTERNAL, "back-office price write"),
     Route("backoffice:stock-set", "inventory", 500, INTERNAL, "back-office stock write"),
@@ -118,6 +121,9 @@ SIGNALS = (
     Signal("peakstore_checkout_funnel", "checkout", "buyers reaching each checkout step"),
     Signal("peakstore_outbox_publish_failures", "checkout", "outbox messages not queued"),
     Signal("peakstore_outbox_dead_letters", "checkout", "outbox messages given up on"),
+    Signal("peakstore_outbox_backlog", "checkout", "outbox messages waiting for delivery"),
+    Signal("peakstore_outbox_oldest_age_seconds", "checkout", "oldest waiting message's age"),
+    Signal("peakstore_dependency_retries", "integrations", "retried attempts by dependency"),
     Signal("peakstore_release_request_duration_seconds", "releases", "latency by flag, cohort"),
     Signal("peakstore_release_request_errors", "releases", "5xx by flag and cohort"),
     Signal("peakstore_release_request_timeouts", "releases", "timeouts by flag and cohort"),
@@ -125,6 +131,11 @@ SIGNALS = (
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
     Signal("peakstore_admission_expected_wait_seconds", "storefront", "queue wait estimate"),
     Signal("peakstore_admission_budget_seconds", "storefront", "wait budget by route class"),
+    Signal("peakstore_reconciliation_differences", "reconciliation", "drift found by routine"),
+    Signal("peakstore_reconciliation_repairs", "reconciliation", "drift repaired by routine"),
+    Signal("peakstore_reconciliation_runs", "reconciliation", "runs by routine and ending"),
+    Signal("peakstore_reconciliation_exceptions_open", "reconciliation", "by kind and age"),
+    Signal("peakstore_reconciliation_operator_actions", "reconciliation", "people's actions"),
 )
 
 # Release flags and kill switches (declared in storefront/releases.py): who owns each and
@@ -157,10 +168,30 @@ RELEASES = (
     ),
 )
 
+# Reconciliation exceptions (reconciliation/): each kind's owner works the queue on /ops/,
+# following its runbook.
+EXCEPTIONS = tuple(
+    ExceptionOwnership(kind, owner, f"docs/runbooks/{kind}.md", description)
+    for kind, owner, description in (
+        ("stock.mismatch", "inventory", "on hand differs from the ERP beyond policy"),
+        ("stock.missing", "inventory", "the ERP holds units of a SKU the store has no stock for"),
+        ("price.mismatch", "pricing", "a list price differs from the PIM beyond policy"),
+        ("price.missing", "pricing", "the PIM prices a SKU the store has no list price for"),
+        ("payment.unknown_capture", "checkout", "the gateway captured money for no paid order"),
+        ("payment.missing_capture", "checkout", "a paid order has no capture at the gateway"),
+        ("payment.amount_mismatch", "checkout", "a capture's amount is not its order's total"),
+        ("payment.stuck_pending", "checkout", "an order waits for its payment's outcome"),
+        ("order.export_missing", "checkout", "the ERP never acknowledged a paid order"),
+        ("outbox.dead_letter", "checkout", "an outbox message was given up on"),
+        ("search.stale", "search", "the search read model disagrees with pricing or stock"),
+    )
+)
+
 MANIFEST = OwnershipManifest(
     routes=ROUTES,
     cache_namespaces=CACHE_NAMESPACES,
     dependencies=DEPENDENCIES,
     signals=SIGNALS,
     releases=RELEASES,
+    exceptions=EXCEPTIONS,
 )

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("storefront.api.urls")),
     path("", include("storefront.ops.urls")),
     path("", include("releases.urls")),
+    path("", include("reconciliation.urls")),
     path("", include("storefront.pages.urls")),
 ]
 

@@ -69,12 +69,23 @@ class ReleaseAuthority:
 
 
 @dataclass(frozen=True)
+class ExceptionOwnership:
+    """A kind of reconciliation exception: who works it, and the runbook that says how."""
+
+    kind: str
+    owner: str
+    runbook: str  # a path in the repository, docs/runbooks/<kind>.md
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class OwnershipManifest:
     routes: tuple[RouteOwnership, ...]
     cache_namespaces: tuple[CacheNamespaceOwnership, ...] = ()
     dependencies: tuple[DependencyOwnership, ...] = ()
     signals: tuple[SignalOwnership, ...] = field(default=())
     releases: tuple[ReleaseAuthority, ...] = ()
+    exceptions: tuple[ExceptionOwnership, ...] = ()
 
     @cached_property
     def _routes_by_name(self) -> dict[str, RouteOwnership]:
@@ -97,6 +108,9 @@ class OwnershipManifest:
 
     def release(self, flag: str) -> ReleaseAuthority | None:
         return next((entry for entry in self.releases if entry.flag == flag), None)
+
+    def exception(self, kind: str) -> ExceptionOwnership | None:
+        return next((entry for entry in self.exceptions if entry.kind == kind), None)
 
 
 @cache

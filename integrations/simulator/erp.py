@@ -25,6 +25,8 @@ class Erp:
     name: str = "erp"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # On hand set by drift (integrations.simulator.drift), over the seeded levels.
+    _on_hand: dict[str, int] = field(default_factory=dict)
     _shipped: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -49,6 +51,7 @@ class Erp:
     def forget(self) -> None:
         with self._lock:
             self._exports.clear()
+            self._on_hand.clear()
             self._shipped.clear()
             self.state.forget(self.name)
 
@@ -72,23 +75,53 @@ class Erp:
         return Reply(201, {"reference": body["reference"], "status": "booked"})
 
     def orders(self, request: Request) -> Reply:
-        """List booked orders, optionally for one reference."""
-        reference = request.query.get("reference")
+        """List booked orders: all, one `reference`, or up to MAX_SKUS `references=A,B`."""
+        wanted: set[str] | None = None
+        if "reference" in request.query:
+            wanted = {request.query["reference"]}
+        elif "references" in request.query:
+            wanted = {ref for ref in request.query["references"].split(",") if ref}
+            if not 0 < len(wanted) <= MAX_SKUS:
+                return error(400, "invalid_request", f"references: 1 to {MAX_SKUS}")
         with self._lock:
             found = [
                 export
                 for export in self._exports.values()
-                if reference is None or export["reference"] == reference
+                if wanted is None or export["reference"] in wanted
             ]
         return Reply(200, {"orders": found})
+
+    def on_hand(self, sku: str) -> int:
+        """Units on hand of one SKU: the seeded level unless drift changed it."""
+        with self._lock:
+            drifted = self._on_hand.get(sku)
+            shipped = self._shipped[sku]
+        if drifted is not None:
+            return drifted
+        # The seeded level less what booked orders took out of the warehouse.
+        return max(stock_level(self.catalog, sku)["on_hand"] - shipped, 0)
+
+    def on_hand_set(self, sku: str, units: int) -> None:
+        with self._lock:
+            self._on_hand[sku] = units
+
+    def booked_references(self) -> list[str]:
+        with self._lock:
+            return sorted({export["reference"] for export in self._exports.values()})
+
+    def export_drop(self, reference: str) -> None:
+        """Forget every booking of a reference, as if its export was never acknowledged."""
+        with self._lock:
+            for key in [k for k, e in self._exports.items() if e["reference"] == reference]:
+                del self._exports[key]
+                self.state.drop(self.name, "export", key)
 
     def stock(self, request: Request) -> Reply:
         """`GET /erp/stock?skus=A,B` -> on hand per SKU and the warehouse holding it."""
         skus = requested_skus(request)
         if skus is None:
             return error(400, "invalid_request", f"skus: 1 to {MAX_SKUS} comma-separated SKUs")
-        with self._lock:
-            levels = [stock_level(self.catalog, sku) for sku in skus]
-            for level in levels:
-                level["on_hand"] = max(level["on_hand"] - self._shipped[level["sku"]], 0)
-        return Reply(200, {"stock": levels})
+        levels = [stock_level(self.catalog, sku) for sku in skus]
+        return Reply(
+            200, {"stock": [{**level, "on_hand": self.on_hand(level["sku"])} for level in levels]}
+        )

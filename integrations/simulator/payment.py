@@ -157,22 +157,62 @@ class PaymentGateway:
         return Reply(200, {"payments": found})
 
     def captures(self, request: Request) -> Reply:
-        """List every capture, oldest first: what the order audit checks against.
+        """List captures, oldest first: every one, or a page of `limit` after capture `after`.
 
-        `?since=` (ISO 8601, UTC) lists only the captures made at or after it.
+        `?since=` (ISO 8601, UTC) lists only the captures made at or after it. A page's
+        `next` is the last capture's id (null on the last page), so a reader pages through
+        any number of captures in bounded requests.
         """
         since = request.query.get("since", "")
         try:
             cutoff = _utc(since) if since else None
         except ValueError:
             return error(400, "invalid_request", "since must be an ISO 8601 time")
+        limit_text = request.query.get("limit", "")
+        if limit_text and not (limit_text.isdigit() and 0 < int(limit_text) <= 1000):
+            return error(400, "invalid_request", "limit: 1 to 1000")
+        after = request.query.get("after", "")
         with self._lock:
-            found = [
-                c.to_json()
-                for c in self._captures
-                if cutoff is None or _utc(c.captured_at) >= cutoff
-            ]
-        return Reply(200, {"captures": found})
+            captures = self._captures
+            if after:
+                position = next((i for i, c in enumerate(captures) if c.id == after), None)
+                if position is None:
+                    return error(400, "invalid_request", "after: an unknown capture id")
+                captures = captures[position + 1 :]
+            if cutoff is not None:
+                captures = [c for c in captures if _utc(c.captured_at) >= cutoff]
+            if not limit_text:
+                return Reply(200, {"captures": [c.to_json() for c in captures]})
+            page = captures[: int(limit_text)]
+            more = len(captures) > len(page)
+            return Reply(
+                200,
+                {"captures": [c.to_json() for c in page], "next": page[-1].id if more else None},
+            )
+
+    def captures_list(self) -> list["_Capture"]:
+        """Every capture, oldest first (for drift)."""
+        with self._lock:
+            return list(self._captures)
+
+    def capture_drop(self, capture_id: str) -> None:
+        """Lose a capture, as if the gateway never made it (drift: a missing capture)."""
+        with self._lock:
+            self._captures = [c for c in self._captures if c.id != capture_id]
+            self.state.drop(self.name, "capture", capture_id)
+
+    def capture_invent(self, *, capture_id: str, reference: str, amount: Decimal) -> None:
+        """Record a capture no store asked for (drift: an unknown capture)."""
+        authorization = _Authorization(f"auth_{capture_id[4:]}", reference, amount, "EUR")
+        authorization.status, authorization.captured_amount = "captured", amount
+        capture = _Capture(
+            capture_id, authorization.id, reference, amount, "EUR", datetime.now(UTC).isoformat()
+        )
+        with self._lock:
+            self._authorizations[authorization.id] = authorization
+            self._captures.append(capture)
+            self.state.put(self.name, "capture", capture.id, capture.to_json())
+            self._save(authorization)
 
     def _idempotent(self, request: Request, operation: Any) -> Reply:
         key = request.idempotency_key

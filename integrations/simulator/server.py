@@ -14,6 +14,10 @@ Control API (never subject to faults):
     GET  /_stats                 -> 200 {dependency: {"requests", <outcome>: count}}
     POST /_state/reset           -> 200, every dependency forgets what it recorded, in memory
                                     and in the state file (`state.py`)
+    POST /_drift/<kind>          -> 200 {"injected": [...]}: body {"rate": R} changes that
+                                    share of the kind's records (drift.py); 400 if invalid
+    GET  /_drift                 -> 200 {"injected": [...]}: every change drift made (a
+                                    test's oracle; the store never reads it)
 
 The control API answers only requests a web page on another site cannot make: every
 write carries the `X-Simulator-Control` header (a body, as `application/json`), and the
@@ -30,11 +34,13 @@ import select
 import socket
 import struct
 import time
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from integrations.simulator.catalog import SimCatalog
+from integrations.simulator.drift import DriftBook, InvalidDrift
 from integrations.simulator.erp import Erp
 from integrations.simulator.faults import HANG_BOUND_S, FaultBook, FaultProfile, InvalidProfile
 from integrations.simulator.payment import PaymentGateway
@@ -89,6 +95,11 @@ class SimulatorServer(ThreadingHTTPServer):
             dependency.name: dependency for dependency in dependencies(catalog, self.state)
         }
         self.faults = FaultBook(self.dependencies, seed)
+        erp, pim, payment = (self.dependencies[name] for name in ("erp", "pim", "payment"))
+        assert isinstance(erp, Erp)
+        assert isinstance(pim, Pim)
+        assert isinstance(payment, PaymentGateway)
+        self.drift = DriftBook(seed=seed, catalog=catalog, erp=erp, pim=pim, payment=payment)
         self.routes = [
             (name, route)
             for name, dependency in self.dependencies.items()
@@ -220,7 +231,17 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if (self.command, path) == ("POST", "/_state/reset"):
             for dependency in self.server.dependencies.values():
                 dependency.forget()
+            self.server.drift.forget()
             return Reply(200, {"status": "forgotten"})
+        if (self.command, path) == ("GET", "/_drift"):
+            return Reply(200, self.server.drift.record())
+        if self.command == "POST" and path.startswith("/_drift/"):
+            try:
+                rate = body.get("rate") if isinstance(body, dict) else None
+                made = self.server.drift.inject(path.removeprefix("/_drift/"), rate)
+            except InvalidDrift as invalid:
+                return error(400, "invalid_drift", str(invalid))
+            return Reply(200, {"injected": [asdict(entry) for entry in made]})
         if (self.command, path) == ("GET", "/_stats"):
             return Reply(200, faults.stats())
         if self.command == "PUT" and path.startswith("/_faults/"):

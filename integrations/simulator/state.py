@@ -72,6 +72,14 @@ class SimState:
                 (dependency, kind, key, json.dumps(value)),
             )
 
+    def drop(self, dependency: str, kind: str, key: str) -> None:
+        """Delete one record (drift losing a capture or a booking)."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM records WHERE dependency = ? AND kind = ? AND key = ?",
+                (dependency, kind, key),
+            )
+
     def forget(self, dependency: str | None = None) -> None:
         """Delete one dependency's records, or everyone's."""
         with self._lock:

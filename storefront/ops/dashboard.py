@@ -268,6 +268,11 @@ def _celery(ring: list[Reading], now: Reading, before: Reading | None) -> dict[s
                 now.outbox_publish_failures, before.outbox_publish_failures if before else None
             )
         ),
+        # Waiting for delivery at the last sweep, and how old the oldest is.
+        "outbox_backlog": int(now.outbox_backlog) if now.outbox_backlog is not None else None,
+        "outbox_oldest_age_s": (
+            round(now.outbox_oldest_age_s) if now.outbox_oldest_age_s is not None else None
+        ),
     }
 
 

@@ -54,6 +54,8 @@ class Reading:
     tasks: dict[tuple[str, str], float] = field(default_factory=dict)
     outbox_dead_letters: float | None = None  # None: no sweep has counted them yet
     outbox_publish_failures: float = 0.0
+    outbox_backlog: float | None = None  # None: no sweep has counted it yet
+    outbox_oldest_age_s: float | None = None
     funnel: dict[str, float] = field(default_factory=dict)
     duplicate_queries: dict[tuple[str, str], float] = field(default_factory=dict)
     admission_wait: float | None = None  # None: no worker has estimated it yet
@@ -115,6 +117,10 @@ def reading_from(families: Iterable[Metric], *, at: float) -> Reading:
                 reading.outbox_dead_letters = value
             case "peakstore_outbox_publish_failures_total":
                 reading.outbox_publish_failures += value
+            case "peakstore_outbox_backlog":
+                reading.outbox_backlog = value
+            case "peakstore_outbox_oldest_age_seconds":
+                reading.outbox_oldest_age_s = value
             case "peakstore_checkout_funnel_total":
                 reading.funnel[labels["step"]] = value
             case "peakstore_admission_expected_wait_seconds":

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from reconciliation.interface import exceptions_overview
 from releases.interface import deploy_steps_recent, releases_overview
 from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
@@ -48,6 +49,7 @@ def _current_data() -> dict:
         "replicas": _replicas(),
         "lab": {"enabled": lab_enabled(), "changes": [asdict(c) for c in lab_changes(limit=8)]},
         "deploys": _deploys(),
+        "exceptions": exceptions_overview(limit=20),
     }
 
 

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "search",
     "checkout",
     "releases",
+    "reconciliation",
     "storefront",
     # Development tooling (run_stack, demo, loadtest, seed_store, benchmarks): not in
     # production, which starts gunicorn and Celery itself.
@@ -191,6 +192,30 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Samples every cache namespace against its system of record; anomalies are metrics.
     "cache-audit": {"task": "toolkit.tasks.cache_audit_task", "schedule": 300.0},
+    # Compare the store with each system of record (reconciliation.routines).
+    **{
+        f"reconcile-{routine}": {
+            "task": "reconciliation.tasks.reconcile_task",
+            "schedule": every,
+            "args": (routine,),
+        }
+        for routine, every in (
+            ("inventory", 900.0),
+            ("prices", 900.0),
+            ("payments", 600.0),
+            ("orders", 600.0),
+            ("search", 900.0),
+        )
+    },
+}
+# What a reconciliation run may repair on its own (reconciliation/routines.py); the rest
+# becomes an exception for its owner. Per run: at most max_repairs changes, each within
+# its size limit.
+RECONCILIATION_POLICY: dict[str, dict[str, int | float]] = {
+    "inventory": {"max_units": 20, "max_repairs": 200},
+    "prices": {"max_change": 0.10, "max_repairs": 200},
+    "orders": {"max_repairs": 50},
+    "search": {"max_repairs": 1000},
 }
 # Systems of record: prices imported from the PIM, stock levels synced from the ERP, in
 # keyset batches of at most what each upstream answers per call (100 SKUs).

@@ -343,3 +343,21 @@ def test_attempts_that_ended_unrecorded_still_count_toward_the_limit(sku_value, 
 def test_requeue_refuses_ids_with_all(db):
     with pytest.raises(CommandError, match="not both"):
         call_command("outbox_requeue", "1", "--all")
+
+
+@pytest.mark.django_db
+def test_the_backlog_counts_waiting_messages_and_its_oldest_age():
+    from checkout.outbox import backlog, oldest_age, outbox_backlog_publish
+
+    OutboxMessage.objects.create(topic="t", dedupe_key="t:1", payload={})
+    OutboxMessage.objects.create(topic="t", dedupe_key="t:2", payload={}, dead_at=timezone.now())
+    OutboxMessage.objects.create(
+        topic="t", dedupe_key="t:3", payload={}, delivered_at=timezone.now()
+    )
+    OutboxMessage.objects.filter(dedupe_key="t:1").update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    assert outbox_backlog_publish() == 1
+    assert backlog._value.get() == 1  # the gauge the dashboard and the alert read
+    assert 299 <= oldest_age._value.get() <= 330

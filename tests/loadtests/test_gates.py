@@ -472,3 +472,52 @@ def test_deploy_markers_read_back_from_the_results_folder(tmp_path):
     run = results_read(tmp_path, scenario="deploy-during-spike")
 
     assert [d["step"] for _, d in run.deploys] == ["web"]
+
+
+DRIFT_GATES = {**GATES, "drift_found_min": 1.0, "exceptions_open_max": 10}
+
+
+def _verified(*, found: int, exceptions_open: int) -> list[AuditResult]:
+    figures = {
+        "drift_injected": 12,
+        "drift_found": found,
+        "repaired": 12 - exceptions_open,
+        "exceptions_open": exceptions_open,
+    }
+    return [*CLEAN, AuditResult("reconcile_verify", found == 12, "", figures)]
+
+
+def test_drift_found_in_full_within_the_exception_limit_passes():
+    rows = gates_evaluate(
+        _run(), DRIFT_GATES, audits=_verified(found=12, exceptions_open=4), baseline=None
+    )
+
+    statuses = {row.gate: row.status for row in rows}
+    assert statuses["drift found by reconciliation"] == "pass"
+    assert statuses["exceptions open after reconciliation"] == "pass"
+
+
+def test_drift_missed_or_too_many_exceptions_fail():
+    missed = gates_evaluate(
+        _run(), DRIFT_GATES, audits=_verified(found=11, exceptions_open=4), baseline=None
+    )
+    crowded = gates_evaluate(
+        _run(), DRIFT_GATES, audits=_verified(found=12, exceptions_open=11), baseline=None
+    )
+
+    assert _failed(missed)["drift found by reconciliation"] == "91.67%"
+    assert _failed(crowded) == {"exceptions open after reconciliation": "11"}
+
+
+def test_drift_gates_without_injected_drift_are_skipped_not_passed():
+    rows = gates_evaluate(_run(), DRIFT_GATES, audits=CLEAN, baseline=None)
+
+    statuses = {row.gate: row.status for row in rows}
+    assert statuses["drift_found_min"] == statuses["exceptions_open_max"] == "skipped"
+
+
+def test_the_reconcile_drift_scenario_gates_load():
+    gates = gates_load("reconcile-drift")
+
+    assert gates["drift_found_min"] == 1.0
+    assert gates["exceptions_open_max"] > 0

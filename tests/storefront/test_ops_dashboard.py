@@ -318,3 +318,19 @@ def test_the_deploys_panel_says_how_to_deploy_when_there_was_none(staff_client, 
 
     assert "No deploys yet" in page
     assert "make deploy" in page
+
+
+def test_celery_panel_shows_the_outbox_backlog_and_its_oldest_message():
+    families = list(
+        text_string_to_metric_families(
+            "# TYPE peakstore_outbox_backlog gauge\n"
+            "peakstore_outbox_backlog 7.0\n"
+            "# TYPE peakstore_outbox_oldest_age_seconds gauge\n"
+            "peakstore_outbox_oldest_age_seconds 93.4\n"
+        )
+    )
+
+    celery = dashboard_data([], reading_from(families, at=5.0), MANIFEST)["celery"]
+
+    assert (celery["outbox_backlog"], celery["outbox_oldest_age_s"]) == (7, 93)
+    assert dashboard_data([], Reading(at=1.0), MANIFEST)["celery"]["outbox_backlog"] is None

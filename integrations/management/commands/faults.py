@@ -4,6 +4,7 @@ Talks to the simulator's control API at INTEGRATIONS_UPSTREAM_URL (or --url; wit
 either, the simulator of the stack running on this PEAKSTORE_VAR_DIR), e.g.
     python manage.py faults set reviews --latency-ms 50,400 --error-rate 0.1
     python manage.py faults preset optional-down
+    python manage.py faults drift erp-stock --rate 0.05
 """
 
 import json
@@ -13,7 +14,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.fault_presets import (
     DEPENDENCIES,
+    DRIFT_KINDS,
     PRESETS,
+    drift_inject,
     faults_preset_apply,
     faults_set,
     faults_status,
@@ -45,11 +48,18 @@ class Command(BaseCommand):
         fault.add_argument("--down", action="store_true")
         preset = actions.add_parser("preset", help="apply a named scenario to every dependency")
         preset.add_argument("name", choices=sorted(PRESETS))
+        drift = actions.add_parser("drift", help="change a share of a system of record's data")
+        drift.add_argument("kind", choices=DRIFT_KINDS)
+        drift.add_argument("--rate", type=float, default=0.05, metavar="R")
 
     def handle(self, *args: object, action: str, url: str | None, **options: object) -> None:
         try:
             if action == "status":
                 result = faults_status(url=url)
+            elif action == "drift":
+                if not 0 <= float(str(options["rate"])) <= 1:
+                    raise CommandError("--rate is a share from 0 to 1")
+                result = drift_inject(str(options["kind"]), float(str(options["rate"])), url=url)
             elif action == "preset":
                 result = faults_preset_apply(str(options["name"]), url=url)
             else:

@@ -1,0 +1,48 @@
+"""Every alert and every exception kind links to a runbook that says what to do."""
+
+from pathlib import Path
+
+import pytest
+import yaml  # drf-spectacular's dependency
+
+from reconciliation.routines import ROUTINES
+from toolkit.manifest import ownership_manifest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SECTIONS = (
+    "## What it means",
+    "## How to confirm",
+    "## How to fix",
+    "## When to escalate, and to whom",
+)
+
+
+def _alerts():
+    rules = yaml.safe_load((ROOT / "docs/ops/prometheus-rules.yml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def _assert_runbook(path: str) -> None:
+    text = (ROOT / path).read_text()
+    for section in SECTIONS:
+        assert section in text, f"{path} lacks {section!r}"
+
+
+@pytest.mark.parametrize("alert", _alerts(), ids=lambda rule: rule["alert"])
+def test_every_alert_links_its_runbook(alert):
+    runbook = alert["annotations"]["runbook"]
+
+    assert runbook == f"docs/runbooks/{alert['alert']}.md"
+    _assert_runbook(runbook)
+
+
+def test_every_exception_kind_a_routine_opens_is_owned_with_a_runbook():
+    kinds = {kind for _, routine_kinds in ROUTINES.values() for kind in routine_kinds}
+    manifest = ownership_manifest()
+
+    for kind in kinds:
+        entry = manifest.exception(kind)
+        assert entry is not None, f"{kind} is not in the ownership manifest"
+        assert entry.runbook == f"docs/runbooks/{kind}.md"
+        _assert_runbook(entry.runbook)
+    assert {entry.kind for entry in manifest.exceptions} == kinds
