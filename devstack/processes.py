@@ -33,7 +33,13 @@ from http.client import HTTPResponse
 from pathlib import Path
 from typing import IO
 
-from storefront.settings.environment import BASE_DIR, ENV, STACK_FILE, running_stack
+from storefront.settings.environment import (
+    BASE_DIR,
+    ENV,
+    STACK_FILE,
+    TRACE_RING_FILE,
+    running_stack,
+)
 
 _PR_SET_PDEATHSIG = 1
 # The catalog snapshot the upstream simulator answers from, under PEAKSTORE_VAR_DIR.
@@ -204,9 +210,24 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
             "--port",
             str(config.upstream_port),
             *(("--catalog", str(catalog)) if catalog.exists() else ()),
+            *_simulator_tracing(config),
         ),
         ready_url=f"{config.upstream_url}/health",
         port=config.upstream_port,
+    )
+
+
+def _simulator_tracing(config: StackConfig) -> tuple[str, ...]:
+    """The simulator's tracing arguments: the stack's ring and share, or the OTLP endpoint."""
+    if not ENV.tracing_enabled:
+        return ()
+    endpoint = ENV.otlp_endpoint
+    return (
+        "--traces",
+        str(config.var_dir / TRACE_RING_FILE),
+        "--trace-share",
+        str(ENV.tracing_sample_share),
+        *(("--otlp-endpoint", endpoint) if endpoint else ()),
     )
 
 

@@ -48,6 +48,9 @@ LIBRARIES = {
         "toolkit.query",
         "toolkit.request_context",
         "toolkit.routes",
+        "toolkit.tracing",  # store_span, span_annotate, trace_id_get
+        "toolkit.tracing.ring",  # the embedded trace store, read by /ops/traces/
+        "toolkit.tracing.setup",  # tracing for a process without Django (the simulator)
     },
     "perfstats": {"perfstats.charts", "perfstats.quantiles"},
     # What the runner (devstack) drives: the scenarios, the event log, gates and reports.

@@ -1,5 +1,9 @@
 """Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]
-[--catalog PATH]`.
+[--catalog PATH] [--traces RING [--trace-share F] [--otlp-endpoint URL]]`.
+
+`--traces` turns tracing on: each answer is a span continuing the caller's trace, kept
+by the same rules as the store's (errors, slow, the sampled share, and every part of a
+trace the caller sampled) in the stack's ring file, or sent to `--otlp-endpoint`.
 
 `--catalog` reads a catalog snapshot (JSON from `devstack.snapshot`), so stock,
 prices, recommendations and reviews speak of the seeded store's products; without it
@@ -16,6 +20,7 @@ from types import FrameType
 
 from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.server import SimulatorServer
+from toolkit.tracing.setup import TracingConfig, tracing_configure
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +29,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--seed", type=int, default=0, help="seed of every fault stream")
     parser.add_argument("--catalog", type=Path, help="catalog snapshot (JSON) to answer from")
+    parser.add_argument("--traces", type=Path, help="trace ring file (tracing on when given)")
+    parser.add_argument("--trace-share", type=float, default=0.01, help="share of new traces kept")
+    parser.add_argument("--otlp-endpoint", default="", help="send kept traces here instead")
     args = parser.parse_args(argv)
+    if args.traces:
+        tracing_configure(
+            TracingConfig(
+                service_name="simulator",
+                sample_share=args.trace_share,
+                ring_path=args.traces,
+                otlp_endpoint=args.otlp_endpoint,
+            )
+        )
 
     catalog = SimCatalog.load(args.catalog, seed=args.seed)
     server = SimulatorServer((args.host, args.port), seed=args.seed, catalog=catalog)
