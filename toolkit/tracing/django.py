@@ -6,8 +6,8 @@ sets Django up: gunicorn's workers, Celery's, management commands.
 
 - Django: one server span per request, except the excluded paths (probes, /metrics,
   static files, the trace viewer itself). Its hooks name the route as the metrics do
-  (the view name, which the SLOs are keyed by), and put the request id, the SQL count
-  and the cache hits and misses on the span.
+  (the view name, which the SLOs are keyed by), and put the request id and the cache
+  hits and misses on the span.
 - The database driver: psycopg (services profile) through its instrumentation; SQLite
   (embedded) per Django connection, as it opens: instrumenting `sqlite3.connect`
   everywhere would trace the disk cache's own SQLite calls, one span per cache hit.
@@ -28,9 +28,9 @@ from django.http import HttpRequest, HttpResponse
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
-from toolkit.accesslog import PAGE_CACHE_META, QUERIES_META, SHED_HEADER
+from toolkit.accesslog import PAGE_CACHE_META, SHED_HEADER
 from toolkit.manifest import ownership_manifest
-from toolkit.request_context import REQUEST_ID_HEADER
+from toolkit.request_context import REQUEST_ID_HEADER, request_id_get
 from toolkit.routes import route_name
 from toolkit.tracing.ids import trace_id_release, trace_id_reserve, trace_id_reserved
 from toolkit.tracing.ring import CACHE_HITS, CACHE_MISSES
@@ -144,10 +144,8 @@ def _response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> 
     if not span.is_recording():
         return
     span.set_attribute(ROUTE, route_name(request))
-    if request_id := response.get(REQUEST_ID_HEADER):
+    if request_id := request_id_get():
         span.set_attribute(REQUEST_ID, request_id)
-    if (queries := request.META.get(QUERIES_META)) is not None:
-        span.set_attribute("peakstore.sql_count", queries)
     if tally is not None and (tally.hits or tally.misses):
         span.set_attribute(CACHE_HITS, sum(tally.hits.values()))
         span.set_attribute(CACHE_MISSES, sum(tally.misses.values()))
