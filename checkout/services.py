@@ -39,6 +39,7 @@ from pricing.interface import (
     coupon_release,
 )
 from toolkit.errors import DomainError, NotFound
+from toolkit.tracing import traced
 
 logger = logging.getLogger(__name__)
 
@@ -424,6 +425,7 @@ class ReconcileReport:
     still_pending: int = 0
 
 
+@traced("checkout.reconcile")
 def orders_reconcile(*, older_than: timedelta | None = None, limit: int = 200) -> ReconcileReport:
     """Settle orders left `pending_payment` by asking the gateway what happened.
 

@@ -19,6 +19,7 @@ from pricing.models import Coupon, Price, PriceList, Promotion, coupon_code_norm
 from pricing.selectors import coupon_rule_by_code, prices_for_variants, promotion_rules_active
 from toolkit import changes
 from toolkit.errors import DomainError
+from toolkit.tracing import traced
 
 logger = logging.getLogger(__name__)
 EMPTY_INDEX = PromotionIndex()
@@ -52,6 +53,7 @@ def promotion_index_current() -> PromotionIndex:
     return index
 
 
+@traced("pricing.evaluate")
 def cart_price(
     *,
     lines: Sequence[PricingLine],

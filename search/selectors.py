@@ -50,6 +50,7 @@ from search.query import (
     postgres_tsquery,
     query_terms,
 )
+from toolkit.tracing import traced
 
 PRICE_RANGES = ((0, 25), (25, 50), (50, 100), (100, 250), (250, 500), (500, None))
 FACET_LIMIT = 20
@@ -189,6 +190,7 @@ def _card(document: SearchDocument) -> ProductCard:
     )
 
 
+@traced("search.query")
 def search_documents(
     *,
     query: str,

@@ -39,6 +39,7 @@ from django.db import transaction
 from toolkit.cache import store
 from toolkit.cache.metrics import CacheEvent, cache_event
 from toolkit.cache.spec import CacheSpec
+from toolkit.tracing import store_span
 
 logger = logging.getLogger(__name__)
 
@@ -430,7 +431,11 @@ class OwnedCache(CacheReader):
         found = self.get_many(keys, absent=_ABSENT)
         missing = [key for key in keys if key not in found]
         started = time.perf_counter()
-        computed = compute_missing(missing) if missing else {}
+        if missing:
+            with store_span("cache.compute", namespace=self.namespace, keys=len(missing)):
+                computed = compute_missing(missing)
+        else:
+            computed = {}
         self._put_many(
             {key: computed.get(key) for key in missing},
             cost=time.perf_counter() - started,
@@ -568,7 +573,10 @@ class OwnedCache(CacheReader):
         token = _reading.set(reading) if reading is not None else None
         started = time.perf_counter()
         try:
-            result = compute()
+            # A miss is worth a span (the work below it is what a trace explains); a
+            # hit is only counted on the request's span (toolkit.tracing.tally).
+            with store_span("cache.compute", namespace=self.namespace):
+                result = compute()
         finally:
             if token is not None:
                 _reading.reset(token)

@@ -222,6 +222,8 @@ class TraceRootMiddleware:
                 REQUEST_ID: response.get(REQUEST_ID_HEADER, ""),
                 "peakstore.page_cache": request.META.get(PAGE_CACHE_META, "answered early"),
                 CACHE_HITS: int(request.META.get(PAGE_CACHE_META) == "hit"),
+                # Admission control's decision when it shed the request (the class).
+                "peakstore.shed": response.get(SHED_HEADER, ""),
             },
         )
         if failed:
