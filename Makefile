@@ -53,7 +53,7 @@ loadtest: $(STAMP)
 
 # Each entry is a manage.py command that prints its figures and exits non-zero on a
 # missed target; add yours to the list.
-BENCHMARKS ?= bench_product_page bench_metrics_overhead bench_throughput bench_overload bench_pricing bench_search bench_page_hit
+BENCHMARKS ?= bench_product_page bench_metrics_overhead bench_throughput bench_overload bench_pricing bench_search bench_page_hit bench_tracing_overhead
 
 bench: $(STAMP)
 	@for command in $(BENCHMARKS); do echo "== $$command"; $(PY) manage.py $$command || exit 1; done

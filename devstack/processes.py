@@ -218,15 +218,19 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
 
 
 def _simulator_tracing(config: StackConfig) -> tuple[str, ...]:
-    """The simulator's tracing arguments: the stack's ring and share, or the OTLP endpoint."""
-    if not ENV.tracing_enabled:
+    """The simulator's tracing arguments: the stack's ring and share, or the OTLP endpoint.
+
+    As the stack's own processes read them: its `env` first, then this environment's.
+    """
+    if config.env.get("PEAKSTORE_TRACING", "1" if ENV.tracing_enabled else "0") == "0":
         return ()
-    endpoint = ENV.otlp_endpoint
+    endpoint = config.env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ENV.otlp_endpoint)
+    share = config.env.get("PEAKSTORE_TRACING_SAMPLE") or str(ENV.tracing_sample_share)
     return (
         "--traces",
         str(config.var_dir / TRACE_RING_FILE),
         "--trace-share",
-        str(ENV.tracing_sample_share),
+        share,
         *(("--otlp-endpoint", endpoint) if endpoint else ()),
     )
 
