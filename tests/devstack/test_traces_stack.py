@@ -13,7 +13,7 @@ import pytest
 from devstack.processes import Stack, StackConfig, free_port
 from storefront.settings.environment import TRACE_RING_FILE
 from tests.devstack.conftest import cart_with, order_post
-from toolkit.tracing.ring import TraceRing
+from toolkit.tracing.ring import SpanRecord, TraceRing
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +41,24 @@ def test_a_sampled_checkout_is_one_trace_across_web_worker_and_simulator(
 
     assert order.status == 201, order.body
     ring = TraceRing(Path(stack_env["PEAKSTORE_VAR_DIR"]) / TRACE_RING_FILE)
-    wanted = {"peakstore-web", "peakstore-worker", "simulator"}
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        orders = [trace for trace in ring.recent(limit=200) if trace.route == "api:order-list"]
-        if any(wanted <= set(trace.services) for trace in orders):
-            break
+    spans: list[SpanRecord] = []
+    while time.monotonic() < deadline and not _delivered_to_erp(spans):
         time.sleep(0.5)
-    (trace,) = [trace for trace in orders if wanted <= set(trace.services)]
-    spans = ring.spans(trace.trace_id)
-    names = {span.name for span in spans}
-    assert any(name.startswith("run/checkout.") for name in names), names
-    assert any(name.startswith("apply_async/checkout.") for name in names), names
-    # The worker's run continues the web request's publish; the simulator, the worker's call.
+        orders = [trace for trace in ring.recent(limit=200) if trace.route == "api:order-list"]
+        spans = ring.spans(orders[0].trace_id) if orders else []
+
+    # One trace: the web request published the delivery task, the worker ran it, and
+    # the worker's call to the ERP is the simulator's answer's parent.
     by_id = {span.span_id: span for span in spans}
+    publish = next(span for span in spans if span.name.startswith("apply_async/checkout.outbox"))
     delivery = next(span for span in spans if span.name.startswith("run/checkout.outbox"))
-    assert by_id[delivery.parent_id].service == "peakstore-web"
-    simulated = [span for span in spans if span.service == "simulator"]
-    assert any(
-        by_id.get(span.parent_id) and by_id[span.parent_id].service == "peakstore-worker"
-        for span in simulated
-    )
+    erp = next(span for span in spans if span.service == "simulator" and span.name == "POST erp")
+    assert publish.service == "peakstore-web"
+    assert (delivery.service, delivery.parent_id) == ("peakstore-worker", publish.span_id)
+    assert by_id[erp.parent_id].service == "peakstore-worker"
+    assert {span.service for span in spans} == {"peakstore-web", "peakstore-worker", "simulator"}
+
+
+def _delivered_to_erp(spans: list[SpanRecord]) -> bool:
+    return any(span.service == "simulator" and span.name == "POST erp" for span in spans)

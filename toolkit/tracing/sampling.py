@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 _TRACE_ID_SPACE = 1 << 64  # the low 64 bits of a random trace id are uniform
 _RECORD = Decision.RECORD_ONLY
 _SAMPLE = Decision.RECORD_AND_SAMPLE
+_DROPPED = SamplingResult(Decision.DROP)
 
 # Root attributes the keep decision and the trace list read.
 ROUTE = "peakstore.route"
@@ -67,6 +68,10 @@ class ShareSampler(Sampler):
         if parent.is_valid:
             decision = _SAMPLE if parent.trace_flags.sampled else _RECORD
             return SamplingResult(decision, attributes, parent.trace_state)
+        if kind is SpanKind.CLIENT:
+            # A statement or call outside any request or task (migrations, a shell, a
+            # command): nothing to explain it by, so not a trace of its own.
+            return _DROPPED
         return SamplingResult(_SAMPLE if self.picks(trace_id) else _RECORD, attributes)
 
     def picks(self, trace_id: int) -> bool:
