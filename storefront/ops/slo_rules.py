@@ -61,7 +61,8 @@ def slo_rules_yaml(manifest: OwnershipManifest) -> str:
     pattern = "|".join(route.view_name for route in routes)
     lines = [
         "# Written by `python manage.py slo_rules` from the ownership manifest: do not edit.",
-        "# Multi-window, multi-burn-rate SLO alerts on the critical routes (storefront/ops/slo_rules.py).",
+        "# Multi-window, multi-burn-rate SLO alerts on the critical routes"
+        " (storefront/ops/slo_rules.py).",
         "groups:",
         "  - name: peakstore-slo-recording",
         "    rules:",
@@ -69,7 +70,10 @@ def slo_rules_yaml(manifest: OwnershipManifest) -> str:
     for window in WINDOWS:
         for route in routes:
             selector = f'route="{route.view_name}"'
-            count = f"sum by (route) (rate(peakstore_http_request_duration_seconds_count{{{selector}}}[{window}]))"
+            count = (
+                "sum by (route) (rate(peakstore_http_request_duration_seconds_count"
+                f"{{{selector}}}[{window}]))"
+            )
             within = (
                 "sum by (route) (rate(peakstore_http_request_duration_seconds_bucket"
                 f'{{{selector},le="{_le(route.slo_p95_ms / 1000)}"}}[{window}]))'
@@ -99,7 +103,8 @@ def slo_rules_yaml(manifest: OwnershipManifest) -> str:
                 "        for: 2m",
                 f"        labels: {{severity: {alert.severity}}}",
                 "        annotations:",
-                f'          summary: "{{{{ $labels.route }}}} is spending its error budget ({bad}) too fast."',
+                f'          summary: "{{{{ $labels.route }}}} is spending its error budget'
+                f' ({bad}) too fast."',
                 f"          runbook: {RUNBOOKS}/{name}.md",
             ]
     return "\n".join(lines) + "\n"
