@@ -7,7 +7,7 @@ SCENARIO ?= smoke
 # RECORD_BASELINE=1 stores the run as its machine class's baseline (loadtests/baselines/).
 RECORD_BASELINE ?=
 
-.PHONY: help install lint format test demo run loadtest bench clean
+.PHONY: help install lint format test demo run loadtest bench clean observe
 
 help:
 	@echo "make demo      seed, serve, load-test for a minute, then keep serving (DEMO_SERVE=0 to exit)"
@@ -16,6 +16,7 @@ help:
 	@echo "make loadtest  SCENARIO=<name> headless Locust run against a stack it boots (RECORD_BASELINE=1: store its baseline)"
 	@echo "make lint      ruff, import layers and private modules, migrations check and lint, mypy"
 	@echo "make bench     the benchmark commands recorded in docs/benchmarks.md"
+	@echo "make observe   Prometheus with docs/ops' rules against the running stack (Debian's prometheus)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Peakstore needs Python 3.11+; set PYTHON=python3.11")'
@@ -54,6 +55,9 @@ loadtest: $(STAMP)
 # Each entry is a manage.py command that prints its figures and exits non-zero on a
 # missed target; add yours to the list.
 BENCHMARKS ?= bench_product_page bench_metrics_overhead bench_throughput bench_overload bench_pricing bench_search bench_page_hit bench_tracing_overhead
+
+observe: $(STAMP)
+	$(PY) manage.py observe
 
 bench: $(STAMP)
 	@for command in $(BENCHMARKS); do echo "== $$command"; $(PY) manage.py $$command || exit 1; done

@@ -43,6 +43,7 @@ LIBRARIES = {
         "toolkit.manifest",
         "toolkit.metrics",
         "toolkit.metrics.celery",  # task metrics, wired by the project's Celery app
+        "toolkit.metrics.sql",  # statement shapes: the N+1 metric's and the trace waterfall's
         "toolkit.once",
         "toolkit.pagination",
         "toolkit.query",
