@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -79,9 +79,18 @@ def _trace_ring() -> TraceRing:
 @never_cache
 @staff_member_required
 def traces(request: HttpRequest) -> HttpResponse:
-    """The kept traces of every process of this stack, newest first."""
+    """The kept traces of every process of this stack, newest first.
+
+    `?request_id=<X-Request-ID>` goes to that request's trace when it was kept (a load
+    test report's slowest requests link so), else lists the rest with a notice.
+    """
+    ring = _trace_ring()
+    wanted = request.GET.get("request_id", "")[:128]
+    if wanted and (trace_id := ring.trace_for_request(wanted)):
+        return redirect("ops:trace", trace_id=trace_id)
     context = {
-        "traces": _trace_ring().recent(limit=200),
+        "not_kept": wanted,
+        "traces": ring.recent(limit=200),
         "otlp_endpoint": settings.PEAKSTORE_TRACING_OTLP_ENDPOINT,
         "enabled": settings.PEAKSTORE_TRACING_ENABLED,
         "sample_share": settings.PEAKSTORE_TRACING_SAMPLE_SHARE,

@@ -5,6 +5,7 @@ import re
 
 from loadtests.gates import AuditResult, gates_evaluate
 from loadtests.report import report_markdown, report_write
+from loadtests.results import Event
 from tests.loadtests.test_gates import CLEAN, GATES, T0, _run
 
 
@@ -245,3 +246,17 @@ def test_the_summary_names_the_baseline_it_was_held_to():
     summary = report_markdown(run, rows, meta={}, baseline=baseline)
 
     assert "Baseline: same machine class (2-cores-8-gib-services)." in summary
+
+
+def test_the_slowest_requests_link_to_their_traces_by_request_id(tmp_path):
+    results = _run()
+    slow = Event(T0 + 5, "browse", "[browse] /c/[slug]/", 2500, "ok", "req-slow&1")
+    results.events.append(slow)
+    results.events.append(Event(T0 + 6, "browse", "[browse] /", 30, "ok", "req-fast"))
+
+    paths = report_write(results, [], report_dir=tmp_path, baseline=None, meta={})
+    page = paths["html"].read_text()
+
+    section = page.split("<h2>Slowest requests</h2>", 1)[1]
+    assert section.index("req-slow&amp;1") < section.index("req-fast")
+    assert '<a href="/ops/traces/?request_id=req-slow%261">' in section

@@ -148,3 +148,18 @@ def test_the_waterfall_nests_spans_and_flags_a_statement_shape_run_per_row():
         (1, False),
     ]
     assert (waterfall.rows[0].offset_pct, waterfall.rows[0].width_pct) == (0, 100)
+
+
+def test_a_request_id_leads_to_its_kept_trace(client, admin_user, product):
+    trace_id, traceparent = _traceparent(sampled=True)
+    client.get("/c/outdoor/", HTTP_TRACEPARENT=traceparent, HTTP_X_REQUEST_ID="load-run-42")
+    _kept(trace_id)
+    client.force_login(admin_user)
+
+    found = client.get("/ops/traces/?request_id=load-run-42")
+    missing = client.get("/ops/traces/?request_id=never-kept")
+
+    assert found.status_code == 302
+    assert found["Location"] == f"/ops/traces/{trace_id}/"
+    assert missing.status_code == 200
+    assert "No kept trace for request" in missing.content.decode()

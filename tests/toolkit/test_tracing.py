@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
+    SpanKind,
     StatusCode,
     TraceFlags,
     set_span_in_context,
@@ -200,3 +201,15 @@ def test_kept_traces_reach_an_otlp_endpoint(otlp_collector):
     ]
     assert {span.trace_id.hex() for span in spans} == {f"{trace_id:032x}"}
     assert sorted(span.name for span in spans) == ["GET /p/<slug>/", "SELECT"]
+
+
+def test_a_statement_outside_any_request_or_task_is_no_trace():
+    exporter = InMemorySpanExporter()
+    provider, tail = _provider(exporter, share=1.0)
+
+    with provider.get_tracer("test").start_as_current_span("SELECT", kind=SpanKind.CLIENT) as span:
+        recording = span.is_recording()
+    tail.force_flush()
+
+    assert not recording
+    assert exporter.get_finished_spans() == ()

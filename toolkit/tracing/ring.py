@@ -41,11 +41,14 @@ CREATE TABLE IF NOT EXISTS fragment (
     cache_hits INTEGER NOT NULL,
     cache_misses INTEGER NOT NULL,
     upstream_calls INTEGER NOT NULL,
-    spans TEXT NOT NULL
+    spans TEXT NOT NULL,
+    request_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS fragment_trace ON fragment (trace_id);
+CREATE INDEX IF NOT EXISTS fragment_request ON fragment (request_id);
 """
 
+REQUEST_ID = "peakstore.request_id"
 CACHE_HITS = "peakstore.cache.hits"
 CACHE_MISSES = "peakstore.cache.misses"
 
@@ -171,6 +174,7 @@ class TraceRing(SpanExporter):
             _whole(attributes.get(CACHE_MISSES)),
             sum(1 for span in spans if _is_upstream(span)),
             json.dumps([_span_row(span, service) for span in spans], default=str),
+            str(attributes.get(REQUEST_ID, "")),
         )
         connection = self._connection()
         with connection:
@@ -178,7 +182,8 @@ class TraceRing(SpanExporter):
             cursor = connection.execute(
                 "INSERT INTO fragment (trace_id, is_root, service, name, route, started_ns,"
                 " duration_ms, status, kept_because, sql_count, cache_hits, cache_misses,"
-                " upstream_calls, spans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " upstream_calls, spans, request_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             connection.execute(
@@ -218,6 +223,21 @@ class TraceRing(SpanExporter):
                 )
             )
         return summaries[:limit]
+
+    def trace_for_request(self, request_id: str) -> str | None:
+        """The trace id of the kept request with this `X-Request-ID`, if the ring has it.
+
+        What a load-test report or a log line links by: the id every response carries.
+        """
+        row = (
+            self._connection()
+            .execute(
+                "SELECT trace_id FROM fragment WHERE request_id = ? ORDER BY id DESC LIMIT 1",
+                (request_id,),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
 
     def spans(self, trace_id: str) -> list[SpanRecord]:
         """Every recorded span of one trace, from every process, by start time."""
