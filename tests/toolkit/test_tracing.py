@@ -213,3 +213,24 @@ def test_a_statement_outside_any_request_or_task_is_no_trace():
 
     assert not recording
     assert exporter.get_finished_spans() == ()
+
+
+def test_spans_ending_after_their_root_never_fill_the_pending_table():
+    exporter = InMemorySpanExporter()
+    tail = TailSampler(TraceSink(exporter), KeepPolicy(slo_seconds=lambda root: 0.2), max_pending=3)
+    provider = TracerProvider(sampler=ShareSampler(0.0))
+    provider.add_span_processor(tail)
+    tracer = provider.get_tracer("test")
+    for _ in range(10):  # a child that outlives its request, ten times over
+        root = tracer.start_span("GET /p/<slug>/")
+        late = tracer.start_span("GET reviews", context=set_span_in_context(root))
+        root.end()
+        late.end()
+
+    # A trace afterwards is still whole.
+    with tracer.start_as_current_span("run/task"), tracer.start_as_current_span("POST erp") as call:
+        call.set_status(StatusCode.ERROR)
+    tail.force_flush()
+
+    assert len(tail._pending) <= 3
+    assert {span.name for span in exporter.get_finished_spans()} == {"run/task", "POST erp"}

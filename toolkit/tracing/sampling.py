@@ -20,6 +20,7 @@ tasks and upstream calls were told "not sampled" when they started, and kept the
 parts only if they were slow or failed themselves.
 """
 
+import contextlib
 import logging
 import os
 import queue
@@ -178,7 +179,10 @@ class TailSampler(SpanProcessor):
             pending = self._pending.get(trace_id)
             if pending is None:
                 if len(self._pending) >= self.max_pending:
-                    return  # roots that never ended: do not grow without bound
+                    # Spans that ended after their root (a fan-out call past the page's
+                    # deadline) are never collected: forget the oldest trace held.
+                    with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                        del self._pending[next(iter(self._pending))]
                 pending = self._pending.setdefault(trace_id, [])
             pending.append(span)
             return
