@@ -9,7 +9,7 @@ RECORD_BASELINE ?=
 # WORKERS=N runs Locust distributed: one --master and N --worker processes.
 WORKERS ?=
 
-.PHONY: help install lint format test demo run loadtest bench clean deploy
+.PHONY: help install lint format test demo run loadtest bench clean deploy observe
 .PHONY: lab lab-check compare
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make lab       MODE=<mode> the failure-mode lab: the mode's scenario on, then off, one report"
 	@echo "make lab-check can this laptop run the lab's exercises? (under a minute)"
 	@echo "make compare   A=<run> B=<run> two load-test reports side by side (compare.html)"
+	@echo "make observe   Prometheus with docs/ops' rules against the running stack (Debian's prometheus)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Peakstore needs Python 3.11+; set PYTHON=python3.11")'
@@ -65,7 +66,10 @@ loadtest: $(STAMP)
 
 # Each entry is a manage.py command that prints its figures and exits non-zero on a
 # missed target; add yours to the list.
-BENCHMARKS ?= bench_product_page bench_metrics_overhead bench_throughput bench_overload bench_pricing bench_search bench_page_hit
+BENCHMARKS ?= bench_product_page bench_metrics_overhead bench_throughput bench_overload bench_pricing bench_search bench_page_hit bench_tracing_overhead
+
+observe: $(STAMP)
+	$(PY) manage.py observe
 
 bench: $(STAMP)
 	@for command in $(BENCHMARKS); do echo "== $$command"; $(PY) manage.py $$command || exit 1; done

@@ -43,6 +43,7 @@ from pricing.interface import (
 )
 from toolkit.errors import DomainError, NotFound
 from toolkit.lab import mode_on
+from toolkit.tracing import traced
 
 logger = logging.getLogger(__name__)
 
@@ -505,6 +506,7 @@ class ReconcileReport:
     still_pending: int = 0
 
 
+@traced("checkout.reconcile")
 def orders_reconcile(
     *, older_than: timedelta | None = None, since: datetime | None = None, limit: int = 200
 ) -> ReconcileReport:

@@ -37,7 +37,13 @@ from http.client import HTTPResponse
 from pathlib import Path
 from typing import IO, Any
 
-from storefront.settings.environment import BASE_DIR, ENV, STACK_FILE, running_stack
+from storefront.settings.environment import (
+    BASE_DIR,
+    ENV,
+    STACK_FILE,
+    TRACE_RING_FILE,
+    running_stack,
+)
 
 _PR_SET_PDEATHSIG = 1
 # The folder each web worker marks itself booted in (storefront/gunicorn_conf.py).
@@ -221,9 +227,28 @@ def simulator_process(config: StackConfig) -> ProcessSpec:
             *(("--books", str(books)) if books.exists() else ()),
             "--state",
             str(config.var_dir / SIMULATOR_STATE),
+            *_simulator_tracing(config),
         ),
         ready_url=f"{config.upstream_url}/health",
         port=config.upstream_port,
+    )
+
+
+def _simulator_tracing(config: StackConfig) -> tuple[str, ...]:
+    """The simulator's tracing arguments: the stack's ring and share, or the OTLP endpoint.
+
+    As the stack's own processes read them: its `env` first, then this environment's.
+    """
+    if config.env.get("PEAKSTORE_TRACING", "1" if ENV.tracing_enabled else "0") == "0":
+        return ()
+    endpoint = config.env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ENV.otlp_endpoint)
+    share = config.env.get("PEAKSTORE_TRACING_SAMPLE") or str(ENV.tracing_sample_share)
+    return (
+        "--traces",
+        str(config.var_dir / TRACE_RING_FILE),
+        "--trace-share",
+        share,
+        *(("--otlp-endpoint", endpoint) if endpoint else ()),
     )
 
 

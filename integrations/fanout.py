@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings
 
 from toolkit.lab import mode_on
+from toolkit.tracing import store_span
 
 # Scheduling noise allowed past a deadline before a recorded page counts as over budget
 # (a thread handing back a result, a loaded CI machine); far below any hanging call.
@@ -119,6 +120,15 @@ class PendingFanOut:
 
     def collect(self) -> dict[str, Any]:
         """Return each call's result, or its fallback if it failed or missed the deadline."""
+        with store_span(
+            "fanout.wait",
+            page=self.budget.page,
+            budget_ms=round(self.budget.budget_s * 1000),
+            dependencies=sorted(self.calls),
+        ):
+            return self._collect()
+
+    def _collect(self) -> dict[str, Any]:
         waiting_from = time.monotonic()
         if self.sequential:
             results: dict[str, Any] = {

@@ -36,6 +36,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from integrations import metrics
 from integrations.metrics import dependency_retries
 from toolkit.request_context import REQUEST_ID_HEADER, request_id_get
 
@@ -228,6 +229,8 @@ def _read_json(response: httpx.Response, deadline: float) -> Any:
 def _log_retry(policy: CallPolicy, method: str, path: str, state: RetryCallState) -> None:
     dependency_retries.labels(dependency=policy.dependency).inc()
     failure = state.outcome.exception() if state.outcome else None
+    # Retries beside calls: the retry-storm alert's ratio (docs/ops/prometheus-alerts.yml).
+    metrics.outcome_count(dependency=policy.dependency, outcome="retry")
     logger.warning(
         "%s %s %s attempt %d failed (%r); retrying in %.3fs",
         policy.dependency,

@@ -29,7 +29,9 @@ from loadtests.outcomes import outcome_of
 RESULTS_ENV = "PEAKSTORE_LOAD_RESULTS_DIR"
 EVENTS_FILE = "events.csv"
 USERS_FILE = "users.csv"
-EVENT_COLUMNS = ("t", "journey", "name", "ms", "outcome")
+# request_id: the store's X-Request-ID, which finds a kept request's trace
+# (/ops/traces/?request_id=...): the report links the slowest requests so.
+EVENT_COLUMNS = ("t", "journey", "name", "ms", "outcome", "request_id")
 USER_COLUMNS = ("t", "users", "phase")
 _MESSAGE = "peakstore_events"
 
@@ -86,11 +88,26 @@ class EventRecorder:
         environment.events.quitting.add_listener(self._close)
 
     def _on_request(
-        self, *, name: str, response_time: float, exception: Any, context: Any, **_: Any
+        self,
+        *,
+        name: str,
+        response_time: float,
+        exception: Any,
+        context: Any,
+        response: Any = None,
+        **_: Any,
     ) -> None:
         outcome = outcome_of({"exception": exception, "context": context})
+        headers = getattr(response, "headers", None) or {}
         self.pending.append(
-            [round(time.time(), 3), journey_of(name), name, round(response_time, 1), outcome]
+            [
+                round(time.time(), 3),
+                journey_of(name),
+                name,
+                round(response_time, 1),
+                outcome,
+                headers.get("X-Request-ID", ""),
+            ]
         )
 
     def _send(self) -> None:

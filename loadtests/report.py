@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from urllib.parse import quote
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
@@ -436,11 +437,43 @@ def report_html(
             _releases_html(results),
             "<h2>Baseline comparison</h2>",
             _baseline_html(rows, baseline),
+            "<h2>Slowest requests</h2>",
+            _slowest_html(results),
             "<h2>Over time</h2>",
             *charts(results),
             "</html>",
         ]
     )
+
+
+SLOWEST = 10
+
+
+def _slowest_html(results: RunResults) -> str:
+    """The run's slowest answered requests, each linked to its trace in the store.
+
+    Every request over its route's SLO is kept by the store's tracing, so these are in
+    the stack's trace ring (`/ops/traces/`) while the ring has not moved past them.
+    """
+    slowest = sorted(
+        (event for event in results.events if event.request_id), key=lambda event: -event.ms
+    )[:SLOWEST]
+    if not slowest:
+        return "<p>No request ids were recorded.</p>"
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(event.name)}</td><td>{event.ms:.0f}</td><td>{e(event.outcome)}</td>"
+        f'<td><a href="/ops/traces/?request_id={quote(event.request_id)}">'
+        f"{e(event.request_id)}</a></td></tr>"
+        for event in slowest
+    )
+    note = (
+        "<p>Trace links are paths on the store: open them on the stack that served the run "
+        "(its var dir's trace ring), e.g. after <code>make run</code> on the same "
+        "<code>PEAKSTORE_VAR_DIR</code>.</p>"
+    )
+    head = "<tr><th>request</th><th>ms</th><th>outcome</th><th>trace (X-Request-ID)</th></tr>"
+    return f"{note}<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
 
 def _admission_html(results: RunResults) -> str:

@@ -42,6 +42,7 @@ class Event:
     name: str
     ms: float
     outcome: str
+    request_id: str = ""  # the store's X-Request-ID (event logs before it have none)
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,14 @@ def events_read(path: Path) -> list[Event]:
         return []
     with path.open(newline="") as file:
         return [
-            Event(float(row["t"]), row["journey"], row["name"], float(row["ms"]), row["outcome"])
+            Event(
+                float(row["t"]),
+                row["journey"],
+                row["name"],
+                float(row["ms"]),
+                row["outcome"],
+                row.get("request_id") or "",
+            )
             for row in csv.DictReader(file)
         ]
 

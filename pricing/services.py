@@ -32,6 +32,7 @@ from pricing.selectors import (
 from toolkit import changes
 from toolkit.errors import DomainError
 from toolkit.lab import mode_on
+from toolkit.tracing import traced
 
 logger = logging.getLogger(__name__)
 EMPTY_INDEX = PromotionIndex()
@@ -65,6 +66,7 @@ def promotion_index_current() -> PromotionIndex:
     return index
 
 
+@traced("pricing.evaluate")
 def cart_price(
     *,
     lines: Sequence[PricingLine],

@@ -54,6 +54,7 @@ from search.query import (
     query_terms,
 )
 from toolkit.lab import mode_on
+from toolkit.tracing import traced
 
 PRICE_RANGES = ((0, 25), (25, 50), (50, 100), (100, 250), (250, 500), (500, None))
 FACET_LIMIT = 20
@@ -193,6 +194,7 @@ def _card(document: SearchDocument) -> ProductCard:
     )
 
 
+@traced("search.query")
 def search_documents(
     *,
     query: str,

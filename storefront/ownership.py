@@ -68,6 +68,8 @@ ROUTES = (
     Route("ops:metrics", "storefront", 250, INTERNAL, "Prometheus exposition"),
     Route("ops:dashboard", "storefront", 500, INTERNAL, "staff dashboard"),
     Route("ops:data", "storefront", 500, INTERNAL, "dashboard data"),
+    Route("ops:traces", "storefront", 500, INTERNAL, "kept traces (toolkit.tracing's ring)"),
+    Route("ops:trace", "storefront", 500, INTERNAL, "one trace as a waterfall"),
     Route("releases:data", "releases", 500, INTERNAL, "release flags, steps, decisions (JSON)"),
     Route("releases:decide", "releases", 500, INTERNAL, "a person's release decision (POST)"),
     Route("reconciliation:data", "reconciliation", 500, INTERNAL, "the exception queue (JSON)"),

@@ -44,12 +44,16 @@ LIBRARIES = {
         "toolkit.manifest",
         "toolkit.metrics",
         "toolkit.metrics.celery",  # task metrics, wired by the project's Celery app
+        "toolkit.metrics.sql",  # statement shapes: the N+1 metric's and the trace waterfall's
         "toolkit.once",
         "toolkit.pagination",
         "toolkit.query",
         "toolkit.replicas",
         "toolkit.request_context",
         "toolkit.routes",
+        "toolkit.tracing",  # store_span, span_annotate, trace_id_get
+        "toolkit.tracing.ring",  # the embedded trace store, read by /ops/traces/
+        "toolkit.tracing.setup",  # tracing for a process without Django (the simulator)
     },
     "perfstats": {"perfstats.charts", "perfstats.quantiles"},
     # What the runner (devstack) drives: the scenarios, the event log, gates and reports.

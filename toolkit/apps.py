@@ -18,3 +18,9 @@ class ToolkitConfig(AppConfig):
         # Each app's caches.py declares its namespaces, so the registry is complete
         # before the first request, the audit or `cache_registry` reads it.
         autodiscover()
+
+        from toolkit.tracing.django import tracing_setup
+
+        # Before the handler builds its middleware chain, which the Django
+        # instrumentation joins (PEAKSTORE_TRACING=0: nothing is installed).
+        tracing_setup()

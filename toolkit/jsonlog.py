@@ -18,6 +18,7 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None)._
     "message",
     "asctime",
     "request_id",
+    "trace_id",
     "taskName",
 }
 
@@ -37,6 +38,8 @@ class JsonFormatter(logging.Formatter):
         }
         if request_id := getattr(record, "request_id", ""):
             entry["request_id"] = request_id
+        if trace_id := getattr(record, "trace_id", ""):
+            entry["trace_id"] = trace_id
         for name, value in record.__dict__.items():
             if name not in _STANDARD_ATTRIBUTES and not name.startswith("_"):
                 entry[name] = _bounded(value)

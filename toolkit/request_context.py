@@ -16,6 +16,8 @@ from contextvars import ContextVar, Token
 
 from django.http import HttpRequest, HttpResponse
 
+from toolkit.tracing import trace_id_get
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # Read from META: `request.headers` would parse every header of every request.
 _REQUEST_ID_META = "HTTP_X_REQUEST_ID"
@@ -82,8 +84,14 @@ class RequestIdMiddleware:
 
 
 class RequestIdLogFilter(logging.Filter):
-    """Put the current request id on every record as `request_id` ("" when none)."""
+    """Put the current request id and trace id on every record ("" when none).
+
+    The trace id (32 hex digits, what `/ops/traces/<id>/` and any tracing backend look
+    a trace up by) is the current span's, so a Celery task's lines carry the trace of
+    the request that scheduled it.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
+        record.trace_id = trace_id_get()
         return True

@@ -1,5 +1,6 @@
 """Run the upstream simulator: `python -m integrations.simulator --port N [--seed S]
-[--catalog PATH] [--books PATH] [--state PATH [--reset-state]]`.
+[--catalog PATH] [--books PATH] [--state PATH [--reset-state]]
+[--traces RING [--trace-share F] [--otlp-endpoint URL]]`.
 
 `--books` reads the prices and stock the store was seeded with (`catalog.py`): the PIM
 and the ERP answer those for the SKUs they list.
@@ -7,6 +8,11 @@ and the ERP answer those for the SKUs they list.
 `--state` keeps what the systems of record recorded (payments, captures, ERP exports)
 in a SQLite file that outlives the process (`state.py`); `--reset-state` empties it
 first. Without it, the state lives in memory.
+
+
+`--traces` turns tracing on: each answer is a span continuing the caller's trace, kept
+by the same rules as the store's (errors, slow, the sampled share, and every part of a
+trace the caller sampled) in the stack's ring file, or sent to `--otlp-endpoint`.
 
 `--catalog` reads a catalog snapshot (JSON from `devstack.snapshot`), so stock,
 prices, recommendations and reviews speak of the seeded store's products; without it
@@ -24,6 +30,7 @@ from types import FrameType
 from integrations.simulator.catalog import SimCatalog
 from integrations.simulator.server import SimulatorServer
 from integrations.simulator.state import SimState
+from toolkit.tracing.setup import TracingConfig, tracing_configure
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +44,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--reset-state", action="store_true", help="forget everything the state file holds"
     )
+    parser.add_argument("--traces", type=Path, help="trace ring file (tracing on when given)")
+    parser.add_argument("--trace-share", type=float, default=0.01, help="share of new traces kept")
+    parser.add_argument("--otlp-endpoint", default="", help="send kept traces here instead")
     args = parser.parse_args(argv)
+    if args.traces:
+        tracing_configure(
+            TracingConfig(
+                service_name="simulator",
+                sample_share=args.trace_share,
+                ring_path=args.traces,
+                otlp_endpoint=args.otlp_endpoint,
+            )
+        )
 
     catalog = SimCatalog.load(args.catalog, seed=args.seed, books=args.books)
     state = SimState(args.state)

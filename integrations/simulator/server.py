@@ -52,6 +52,7 @@ from integrations.simulator.routes import Dependency, Reply, Request, Route, err
 from integrations.simulator.shipping import Shipping
 from integrations.simulator.state import SimState
 from integrations.simulator.tax import Tax
+from toolkit.tracing.setup import server_span
 
 _DRIP_CHUNK_BYTES = 16
 _DRIP_MIN_PIECES = 8  # even a tiny answer drips in pieces, none late alone
@@ -164,7 +165,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
-        self._serve_with_faults(dependency, route, request)
+        # The caller's trace continues here (`traceparent`): with tracing set up in this
+        # process (`python -m integrations.simulator --traces ...`) the answer is a span.
+        with server_span(f"{self.command} {dependency}", request.headers, dependency=dependency):
+            self._serve_with_faults(dependency, route, request)
 
     def _serve_with_faults(self, dependency: str, route: Route, request: Request) -> None:
         decision = self.server.faults.boxes[dependency].decide()

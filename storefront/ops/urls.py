@@ -10,4 +10,6 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("ops/", views.dashboard, name="dashboard"),
     path("ops/data.json", views.dashboard_data_json, name="data"),
+    path("ops/traces/", views.traces, name="traces"),
+    path("ops/traces/<str:trace_id>/", views.trace_detail, name="trace"),
 ]

@@ -5,12 +5,13 @@
 either is configured, as production requires.
 """
 
+import re
 from dataclasses import asdict
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -21,11 +22,13 @@ from storefront.celery import app as celery_app
 from storefront.ops.access import ops_access_required
 from storefront.ops.dashboard import REFRESH_S, dashboard_data
 from storefront.ops.readings import reading_take, ring_update
+from storefront.ops.traces import waterfall_build
 from toolkit.lab import LabModeCollector, lab_changes, lab_enabled
 from toolkit.manifest import ownership_manifest
 from toolkit.metrics import CONTENT_TYPE_LATEST, metrics_exposition
 from toolkit.metrics.celery import CeleryQueueCollector
 from toolkit.replicas import ReplicaLagCollector, replica_readings
+from toolkit.tracing.ring import TraceRing
 
 
 @require_safe
@@ -102,3 +105,49 @@ def dashboard_data_json(request: HttpRequest) -> JsonResponse:
     data = _current_data()
     panels = render_to_string("storefront/ops/_panels.html", {"data": data}, request=request)
     return JsonResponse({**data, "panels_html": panels})
+
+
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _trace_ring() -> TraceRing:
+    return TraceRing(
+        settings.PEAKSTORE_TRACING_RING_PATH, capacity=settings.PEAKSTORE_TRACING_RING_SIZE
+    )
+
+
+@require_safe
+@never_cache
+@staff_member_required
+def traces(request: HttpRequest) -> HttpResponse:
+    """The kept traces of every process of this stack, newest first.
+
+    `?request_id=<X-Request-ID>` goes to that request's trace when it was kept (a load
+    test report's slowest requests link so), else lists the rest with a notice.
+    """
+    ring = _trace_ring()
+    wanted = request.GET.get("request_id", "")[:128]
+    if wanted and (trace_id := ring.trace_for_request(wanted)):
+        return redirect("ops:trace", trace_id=trace_id)
+    context = {
+        "not_kept": wanted,
+        "traces": ring.recent(limit=200),
+        "otlp_endpoint": settings.PEAKSTORE_TRACING_OTLP_ENDPOINT,
+        "enabled": settings.PEAKSTORE_TRACING_ENABLED,
+        "sample_share": settings.PEAKSTORE_TRACING_SAMPLE_SHARE,
+    }
+    return render(request, "storefront/ops/traces.html", context)
+
+
+@require_safe
+@never_cache
+@staff_member_required
+def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
+    """One trace as a waterfall, its SQL grouped by statement shape."""
+    trace_id = trace_id.lower()
+    if not _TRACE_ID.fullmatch(trace_id):
+        raise Http404("not a trace id")
+    waterfall = waterfall_build(trace_id, _trace_ring().spans(trace_id))
+    if waterfall is None:
+        raise Http404("no such trace in the ring")
+    return render(request, "storefront/ops/trace.html", {"waterfall": waterfall})

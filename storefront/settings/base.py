@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from storefront.settings.environment import BASE_DIR, ENV
+from storefront.settings.environment import BASE_DIR, ENV, TRACE_RING_FILE
 from storefront.settings.keyfile import secret_key_load_or_create
 
 # No key ships in the code: without DJANGO_SECRET_KEY a store makes its own and keeps it
@@ -43,6 +43,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Reserves the request's trace id; the Django span itself starts after the page
+    # cache (PEAKSTORE_TRACING_SPAN_AFTER), so a warm hit makes no span unless kept.
+    "toolkit.tracing.django.TraceRootMiddleware",
     # Outermost: every later middleware's log lines carry the request id, and the
     # metrics time everything, cached answers and redirects included.
     "toolkit.request_context.RequestIdMiddleware",
@@ -292,6 +295,15 @@ PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
 PEAKSTORE_ACCESS_LOG = ENV.access_log
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
+# Tracing (toolkit/README.md, "Tracing"): kept traces in a ring file of the var dir,
+# shared by every process of the stack, or sent to OTLP_ENDPOINT when set.
+PEAKSTORE_TRACING_ENABLED = ENV.tracing_enabled
+PEAKSTORE_TRACING_SERVICE = "peakstore"
+PEAKSTORE_TRACING_SAMPLE_SHARE = ENV.tracing_sample_share
+PEAKSTORE_TRACING_RING_PATH = ENV.var_dir / TRACE_RING_FILE
+PEAKSTORE_TRACING_RING_SIZE = ENV.tracing_ring_size
+PEAKSTORE_TRACING_OTLP_ENDPOINT = ENV.otlp_endpoint
+PEAKSTORE_TRACING_SPAN_AFTER = "storefront.page_cache.PageCacheMiddleware"
 INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
 # Release exposure (toolkit/README.md, "Releases"): who `rollout` decides as by default.
 PEAKSTORE_RELEASE_ACTOR = ENV.release_actor

@@ -17,6 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DEFAULT_UPSTREAM_URL = "http://127.0.0.1:8101"
 # Written into PEAKSTORE_VAR_DIR by the stack runner while its stack runs (devstack).
 STACK_FILE = "stack.json"
+# The embedded trace ring every process of a stack writes kept traces to (toolkit.tracing).
+TRACE_RING_FILE = "traces.sqlite3"
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -118,6 +120,10 @@ class Environment:
     trusted_proxies: tuple[str, ...]
     loadgen_key: str
     lab: bool
+    tracing_enabled: bool
+    tracing_sample_share: float
+    tracing_ring_size: int
+    otlp_endpoint: str
 
     database_replica_urls: tuple[str, ...] = ()
     replica_max_lag: float = 5.0
@@ -220,6 +226,15 @@ def read_environment() -> Environment:
         replica_max_lag=_float("PEAKSTORE_REPLICA_MAX_LAG", 5.0),
         # Seconds a process keeps a replica's lag reading before measuring it again.
         replica_check_interval=_float("PEAKSTORE_REPLICA_CHECK_INTERVAL", 1.0),
+        # Tracing (toolkit/tracing): on unless PEAKSTORE_TRACING=0. Kept: every error,
+        # every request over its route's SLO, and this share of the rest (sampled at
+        # the start, so their Celery tasks and upstream calls are kept with them).
+        tracing_enabled=_flag("PEAKSTORE_TRACING", default=True),
+        tracing_sample_share=_float("PEAKSTORE_TRACING_SAMPLE", 0.01),
+        # Trace fragments the embedded ring (var dir) keeps, all processes together.
+        tracing_ring_size=_int("PEAKSTORE_TRACING_RING_SIZE", 500),
+        # Set: kept traces go there over OTLP/HTTP (a collector, Jaeger, Tempo) instead.
+        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(),
     )
 
 

@@ -18,6 +18,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Kept traces go to a ring of this run's own (the tracing tests read it).
+import tempfile as _tempfile  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+PEAKSTORE_TRACING_RING_PATH = (
+    _Path(_tempfile.mkdtemp(prefix="peakstore-test-traces-")) / "traces.sqlite3"
+)
+
 if ENV.profile == "embedded":
     # Each test run gets its own cache directory so parallel runs never share entries.
     import tempfile

@@ -5,6 +5,7 @@ import re
 
 from loadtests.gates import AuditResult, gates_evaluate
 from loadtests.report import report_markdown, report_write
+from loadtests.results import Event
 from tests.loadtests.test_gates import CLEAN, GATES, T0, _run
 
 
@@ -260,3 +261,17 @@ def test_a_deploys_steps_are_marked_on_the_timeline_and_listed(tmp_path):
     assert "<h3>Deploy</h3>" in html
     assert "2 old workers replaced by 2 new ones" in html
     assert "cache hit ratio back to 90% of before within 60 s" in html
+
+
+def test_the_slowest_requests_link_to_their_traces_by_request_id(tmp_path):
+    results = _run()
+    slow = Event(T0 + 5, "browse", "[browse] /c/[slug]/", 2500, "ok", "req-slow&1")
+    results.events.append(slow)
+    results.events.append(Event(T0 + 6, "browse", "[browse] /", 30, "ok", "req-fast"))
+
+    paths = report_write(results, [], report_dir=tmp_path, baseline=None, meta={})
+    page = paths["html"].read_text()
+
+    section = page.split("<h2>Slowest requests</h2>", 1)[1]
+    assert section.index("req-slow&amp;1") < section.index("req-fast")
+    assert '<a href="/ops/traces/?request_id=req-slow%261">' in section

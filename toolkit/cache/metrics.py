@@ -10,6 +10,8 @@ from functools import cache
 
 from prometheus_client import Counter
 
+from toolkit.tracing.tally import tally_cache
+
 
 class CacheEvent(StrEnum):
     HIT = "hit"
@@ -41,6 +43,11 @@ def _counter(namespace: str, event: CacheEvent):
 def cache_event(namespace: str, event: CacheEvent, amount: int = 1) -> None:
     if amount:
         _counter(namespace, event).inc(amount)
+        # The traced request's own tally (no span per hit): toolkit.tracing.tally.
+        if event is CacheEvent.HIT or event is CacheEvent.STALE_SERVED:
+            tally_cache(namespace, hits=amount)
+        elif event is CacheEvent.MISS:
+            tally_cache(namespace, misses=amount)
 
 
 def cache_event_count(namespace: str, event: CacheEvent) -> float:

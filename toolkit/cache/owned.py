@@ -44,6 +44,7 @@ from toolkit.cache.metrics import CacheEvent, cache_event
 from toolkit.cache.shape import shape_fingerprint
 from toolkit.cache.spec import CacheSpec
 from toolkit.lab import mode_on
+from toolkit.tracing import store_span
 
 logger = logging.getLogger(__name__)
 
@@ -450,7 +451,11 @@ class OwnedCache(CacheReader):
         found = self.get_many(keys, absent=_ABSENT)
         missing = [key for key in keys if key not in found]
         started = time.perf_counter()
-        computed = compute_missing(missing) if missing else {}
+        if missing:
+            with store_span("cache.compute", namespace=self.namespace, keys=len(missing)):
+                computed = compute_missing(missing)
+        else:
+            computed = {}
         self._put_many(
             {key: computed.get(key) for key in missing},
             cost=time.perf_counter() - started,
@@ -597,7 +602,10 @@ class OwnedCache(CacheReader):
         token = _reading.set(reading) if reading is not None else None
         started = time.perf_counter()
         try:
-            result = compute()
+            # A miss is worth a span (the work below it is what a trace explains); a
+            # hit is only counted on the request's span (toolkit.tracing.tally).
+            with store_span("cache.compute", namespace=self.namespace):
+                result = compute()
         finally:
             if token is not None:
                 _reading.reset(token)

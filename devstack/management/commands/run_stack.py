@@ -78,6 +78,7 @@ def stack_banner(config: StackConfig) -> str:
         f"  API docs  {url}/api/docs/\n"
         f"  health    {url}/healthz\n"
         f"  admin     {url}/admin/\n"
+        f"  traces    {url}/ops/traces/ (staff; an account: python manage.py createsuperuser)\n"
         f"  upstream simulator  {config.upstream_url}/_faults\n"
         "Ctrl-C stops every process."
     )
