@@ -34,9 +34,7 @@ bot keeps one id for its whole life: it is one client, and meets the throttles.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
-import random
 import re
 import uuid
 from decimal import Decimal
@@ -45,6 +43,7 @@ from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
+from loadtests.assignment import host_for_next_user, user_rng
 from loadtests.campaign import CampaignTraffic, campaign_for_shape
 from loadtests.catalog import CatalogSnapshot, snapshot_load
 from loadtests.identity import client_headers
@@ -52,8 +51,6 @@ from loadtests.outcomes import BOT_REFUSALS, EXPECTED_REFUSALS, expect, expect_o
 from loadtests.shapes import SHAPE_ENV
 
 BACKOFFICE_TOKEN_ENV = "PEAKSTORE_BACKOFFICE_TOKEN"
-SEED_ENV = "PEAKSTORE_LOAD_SEED"
-_user_numbers = itertools.count()
 # The product page is cached for everyone, so its form has no CSRF token; the store
 # checks the Origin header instead, which a browser sends with every form POST.
 _ADD_TO_CART_FORM = re.compile(r'<form class="add-to-cart" method="post" action="/cart/add/">')
@@ -64,25 +61,6 @@ SHIPPING_ADDRESS = {
     "postal_code": "12345",
     "country": "DE",
 }
-
-
-# Several web stacks of one store (docs/scale-out.md): each new user is given the next
-# base URL in turn, the load generator's own round-robin, so no balancer is needed.
-HOSTS_ENV = "PEAKSTORE_LOAD_HOSTS"
-_next_host = itertools.count()
-
-
-def host_for_next_user(default: str | None) -> str | None:
-    """The next of the comma-separated base URLs in PEAKSTORE_LOAD_HOSTS, else `default`."""
-    hosts = [host.strip() for host in os.environ.get(HOSTS_ENV, "").split(",") if host.strip()]
-    return hosts[next(_next_host) % len(hosts)] if hosts else default
-
-
-def user_rng() -> random.Random:
-    """A new user's generator: seeded from PEAKSTORE_LOAD_SEED and its number, if set."""
-    seed = os.environ.get(SEED_ENV)
-    number = next(_user_numbers)
-    return random.Random(f"{seed}:{number}") if seed else random.Random()
 
 
 @functools.cache

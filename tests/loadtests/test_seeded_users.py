@@ -2,7 +2,7 @@
 
 import itertools
 
-from loadtests import users
+from loadtests import assignment as users
 
 
 def draws(monkeypatch, seed: str | None) -> list[list[float]]:
