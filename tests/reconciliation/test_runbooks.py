@@ -17,9 +17,17 @@ SECTIONS = (
 )
 
 
+RULE_FILES = ("prometheus-rules.yml", "prometheus-slo-rules.yml", "prometheus-alerts.yml")
+
+
 def _alerts():
-    rules = yaml.safe_load((ROOT / "docs/ops/prometheus-rules.yml").read_text())
-    return [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+    return [
+        rule
+        for name in RULE_FILES
+        for group in yaml.safe_load((ROOT / "docs/ops" / name).read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
 
 
 def _assert_runbook(path: str) -> None:
@@ -34,6 +42,14 @@ def test_every_alert_links_its_runbook(alert):
 
     assert runbook == f"docs/runbooks/{alert['alert']}.md"
     _assert_runbook(runbook)
+
+
+def test_the_runbooks_index_lists_every_runbook():
+    index = (ROOT / "docs/runbooks/README.md").read_text()
+    pages = {path.name for path in (ROOT / "docs/runbooks").glob("*.md")} - {"README.md"}
+
+    for page in pages:
+        assert f"]({page})" in index, f"docs/runbooks/README.md does not list {page}"
 
 
 def test_every_exception_kind_a_routine_opens_is_owned_with_a_runbook():

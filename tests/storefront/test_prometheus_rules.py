@@ -82,6 +82,18 @@ def test_every_alert_has_a_case_that_fires_it():
     assert set(_alerts()) <= fired
 
 
+def test_every_alert_has_a_case_that_keeps_it_quiet():
+    cases = yaml.safe_load(TESTS_FILE.read_text())["tests"]
+    quiet = {
+        check["alertname"]
+        for case in cases
+        for check in case.get("alert_rule_test", [])
+        if not check.get("exp_alerts")
+    }
+
+    assert set(_alerts()) - quiet == set()
+
+
 def test_every_alert_names_a_runbook_that_exists():
     for name, rule in _alerts().items():
         runbook = rule.get("annotations", {}).get("runbook", "")
