@@ -63,7 +63,8 @@ def _degrade(simulator):
 def _run_periodic_tasks():
     celery_app.loader.import_default_modules()  # the apps' tasks modules, as a worker does
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
-        celery_app.tasks[entry["task"]].apply().get(propagate=True)
+        task = celery_app.tasks[entry["task"]]
+        task.apply(args=entry.get("args", ())).get(propagate=True)
 
 
 def test_the_store_writes_no_cache_key_that_no_declaration_owns(
