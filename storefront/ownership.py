@@ -107,7 +107,7 @@ SIGNALS = (
     Signal("peakstore_http_request_queries", "toolkit", "SQL statements per request"),
     Signal("peakstore_http_duplicate_query_requests", "toolkit", "requests with N+1 suspects"),
     Signal("peakstore_http_duplicate_queries", "toolkit", "repeated statements by fingerprint"),
-    Signal("peakstore_db_reads_routed", "toolkit", "reads routed to a replica or the primary, and why"),
+    Signal("peakstore_db_reads_routed", "toolkit", "reads routed to a replica or primary, why"),
     Signal("peakstore_celery_tasks", "toolkit", "task runs by final state"),
     Signal("peakstore_celery_task_duration_seconds", "toolkit", "task run time"),
     Signal("peakstore_celery_task_queue_wait_seconds", "toolkit", "publish to start"),
