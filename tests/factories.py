@@ -51,8 +51,9 @@ class ProductFactory(factory.django.DjangoModelFactory):
     brand = factory.SubFactory(BrandFactory)
     description = "A product made for tests."
     image_url = factory.Sequence(lambda n: f"https://img.peakstore.example/p/{n}.jpg")
-    # Falling with each product, never below 0 (a check constraint): suites create more.
-    popularity = factory.Sequence(lambda n: max(1000 - n, 0))
+    # Earlier products are more popular; far from 0, so a session's thousands of
+    # products (reconciliation's tests make 120 each) never reach a test's explicit 1.
+    popularity = factory.Sequence(lambda n: 1_000_000 - n)
 
 
 class ProductImageFactory(factory.django.DjangoModelFactory):
