@@ -35,7 +35,6 @@ from catalog.selectors import (
     product_sitemap_entries,
     slug_redirect_target,
     variant_sku_batches,
-    variant_skus_after,
     variants_by_ids,
     variants_by_skus,
 )
@@ -87,7 +86,6 @@ __all__ = [
     "products_import",
     "slug_redirect_target",
     "variant_sku_batches",
-    "variant_skus_after",
     "variants_by_ids",
     "variants_by_skus",
 ]

@@ -248,16 +248,6 @@ def variants_by_skus(*, skus: Iterable[str]) -> dict[str, VariantSummary]:
     return {summary.sku: summary for summary in summaries.values()}
 
 
-def variant_skus_after(*, after_id: int, limit: int) -> tuple[tuple[int, str], ...]:
-    """Return up to `limit` (variant id, SKU) pairs with ids above `after_id`, by id.
-
-    Keyset pagination for jobs that walk every SKU (reconciliation): each batch is one
-    query on the primary key, whatever the catalog's size.
-    """
-    rows = Variant.objects.filter(pk__gt=after_id).order_by("pk").values_list("pk", "sku")
-    return tuple(rows[:limit])
-
-
 def _variant_summaries(queryset: QuerySet[Variant]) -> dict[int, VariantSummary]:
     """One query: variants joined with product and category."""
     rows = queryset.select_related("product", "product__category").filter(

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from catalog.interface import product_id_batches, variant_skus_after
+from catalog.interface import product_id_batches, variant_sku_batches
 from checkout.interface import (
     order_export_resend,
     order_exports_delivered,
@@ -52,9 +52,8 @@ def inventory(context: RunContext) -> None:
     """On hand per SKU against the ERP. Repairs: a count off by at most `max_units`."""
     policy = _policy("inventory")
     budget = int(policy["max_repairs"])
-    after = 0
-    while batch := variant_skus_after(after_id=after, limit=BATCH):
-        after = batch[-1][0]
+    for skus_by_id in variant_sku_batches(batch_size=BATCH):
+        batch = tuple(skus_by_id.items())
         try:
             theirs = erp_stock_levels(skus=[sku for _, sku in batch])
         except ErpUnavailable as failure:
@@ -100,9 +99,8 @@ def prices(context: RunContext) -> None:
     policy = _policy("prices")
     budget = int(policy["max_repairs"])
     max_change = Decimal(str(policy["max_change"]))
-    after = 0
-    while batch := variant_skus_after(after_id=after, limit=BATCH):
-        after = batch[-1][0]
+    for skus_by_id in variant_sku_batches(batch_size=BATCH):
+        batch = tuple(skus_by_id.items())
         try:
             theirs = pim_prices(skus=[sku for _, sku in batch])
         except PimUnavailable as failure:

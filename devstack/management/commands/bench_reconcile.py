@@ -247,16 +247,15 @@ def _prepare(size: int, catalog: Path) -> None:
 
 def _align() -> None:
     """Book the ERP's stock and the PIM's prices for every SKU, as the sync jobs would."""
-    from catalog.interface import variant_skus_after
+    from catalog.interface import variant_sku_batches
     from integrations.interface import erp_stock_levels, pim_prices
     from inventory.interface import StockReceipt, stock_receive
     from pricing.interface import PriceInput, prices_import
     from toolkit import changes
 
-    after = 0
     with changes.muted():
-        while batch := variant_skus_after(after_id=after, limit=100):
-            after = batch[-1][0]
+        for skus_by_id in variant_sku_batches(batch_size=100):
+            batch = tuple(skus_by_id.items())
             skus = [sku for _, sku in batch]
             on_hand, prices = erp_stock_levels(skus=skus), pim_prices(skus=skus)
             receipts = [
