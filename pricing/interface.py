@@ -11,7 +11,12 @@ from pricing.dto import (
     PromotionOutcome,
 )
 from pricing.models import coupon_code_normalise
-from pricing.selectors import prices_for_listing, prices_for_variants, prices_on_list
+from pricing.selectors import (
+    prices_for_listing,
+    prices_for_variants,
+    prices_on_list,
+    promotions_named_count,
+)
 from pricing.services import (
     PRICES_CHANGED,
     CouponUnavailable,
@@ -48,4 +53,5 @@ __all__ = [
     "prices_on_list",
     "prices_sync_from_pim",
     "promotions_create",
+    "promotions_named_count",
 ]

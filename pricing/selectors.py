@@ -76,6 +76,11 @@ def prices_for_listing(
     return {variant_id: price for variant_id, price in prices.items() if price is not None}
 
 
+def promotions_named_count(*, prefix: str) -> int:
+    """How many promotions, active or not, have a name starting with `prefix`. One query."""
+    return Promotion.objects.filter(name__startswith=prefix).count()
+
+
 def promotion_rules_active(*, at: datetime | None = None) -> list[PromotionRule]:
     """Return every active promotion that has not ended, as engine rules. One query.
 

@@ -101,3 +101,21 @@ def test_promotions_seeds_a_storm_of_sku_markdowns_on_seeded_skus(db):
 def test_a_negative_promotion_count_is_refused(db):
     with pytest.raises(CommandError, match="--promotions"):
         seed(10, 7, "--promotions", "-1")
+
+
+def test_seed_promotions_tops_a_seeded_store_up_to_the_count_once(db):
+    seed(100, 7)
+    storm = Promotion.objects.filter(name__startswith="Storm markdown")
+
+    call_command("seed_promotions", "--count", "300", stdout=StringIO())
+    call_command("seed_promotions", "--count", "300", stdout=StringIO())
+    assert storm.count() == 300
+    call_command("seed_promotions", "--count", "450", stdout=StringIO())
+
+    assert storm.count() == 450
+    assert storm.values("name").distinct().count() == 450
+
+
+def test_seed_promotions_needs_a_seeded_store(db):
+    with pytest.raises(CommandError, match="no SKUs"):
+        call_command("seed_promotions", "--count", "10", stdout=StringIO())

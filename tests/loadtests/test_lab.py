@@ -2,6 +2,7 @@
 scenario's gates can produce, and code paths that exist; and its verdict logic."""
 
 import pytest
+from django.core.management import get_commands
 
 from loadtests.gates import gates_load
 from loadtests.lab import LAB_RUNS, GateVerdict, deciding_verdicts, lab_run_get
@@ -49,10 +50,8 @@ def test_each_deciding_gate_is_configured_for_its_scenario(mode):
     assert set(run.deciding_gates) <= configured
 
 
-@pytest.mark.parametrize(
-    "mode", ["n-plus-one", "click-id-busting", "cold-release", "monitoring-blind"]
-)
-def test_the_code_paths_of_the_built_modes_exist(mode):
+@pytest.mark.parametrize("mode", sorted(LAB_RUNS))
+def test_the_code_paths_of_every_mode_exist(mode):
     for path in (*lab_run_get(mode).naive, *lab_run_get(mode).good):
         source = (BASE_DIR / path.path).read_text()
         assert f"def {path.symbol.rpartition('.')[2]}" in source
@@ -74,3 +73,9 @@ def test_a_mode_is_demonstrated_only_when_its_gate_fails_on_and_passes_off():
     assert not verdict("pass", "pass").demonstrated
     assert not verdict("skipped", "pass").demonstrated
     assert deciding_verdicts(run, on_gates=[], off_gates=[])[0].on == "missing"
+
+
+@pytest.mark.parametrize("mode", sorted(mode for mode, run in LAB_RUNS.items() if run.prepare))
+def test_each_prepare_step_is_a_management_command(mode):
+    for command, *_ in lab_run_get(mode).prepare:
+        assert command in get_commands()

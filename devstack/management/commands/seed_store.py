@@ -7,6 +7,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import TypeVar
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -54,8 +55,7 @@ class Command(BaseCommand):
             "--promotions",
             type=int,
             default=0,
-            help="also N per-SKU markdowns over the seeded SKUs: a promotion storm "
-            "(the lab's promotions-naive exercise uses 10000)",
+            help="then `seed_promotions --count N`: a storm of per-SKU markdowns",
         )
 
     def handle(
@@ -78,7 +78,6 @@ class Command(BaseCommand):
                 return
             raise CommandError("The store already has data; seed an empty database.")
         started = time.perf_counter()
-        self._skus: list[str] = []
         rng = random.Random(seed)
         brands = seeding.brands(rng)
         with transaction.atomic():
@@ -104,7 +103,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self._seed_promotions(rng)
         if promotions:
-            self._seed_promotion_storm(rng, count=promotions)
+            call_command("seed_promotions", count=promotions, seed=seed, stdout=self.stdout)
         indexed = search_reindex(batch_size=BATCH)
         self.stdout.write(f"  {indexed:,} products indexed for search")
         elapsed = time.perf_counter() - started
@@ -119,7 +118,6 @@ class Command(BaseCommand):
                 item.product.variants, item.base_prices, item.stock, strict=True
             ):
                 variant_id = variant_ids[variant.sku]
-                self._skus.append(variant.sku)
                 base_prices.append(PriceInput(variant_id=variant_id, amount=price))
                 if rng.random() < 0.05:
                     campaign = (price * Decimal("0.8")).quantize(Decimal("0.01"))
@@ -129,24 +127,6 @@ class Command(BaseCommand):
         prices_import(price_list_code="base", prices=base_prices)
         prices_import(price_list_code="campaign", prices=campaign_prices)
         stock_receive(receipts=receipts, reference="seed")
-
-    def _seed_promotion_storm(self, rng: random.Random, *, count: int) -> None:
-        """`count` markdowns of 1 to 5% on seeded SKUs: what grows to thousands in a
-        campaign (broad campaigns stay few). Deterministic for a seed."""
-        for chunk in _batches(range(count), BATCH):
-            promotions_create(
-                promotions=[
-                    PromotionInput(
-                        name=f"Storm markdown {index + 1}",
-                        kind="percent",
-                        value=Decimal(rng.randint(1, 5)),
-                        target="sku",
-                        target_ref=rng.choice(self._skus),
-                    )
-                    for index in chunk
-                ]
-            )
-        self.stdout.write(f"  {count:,} storm promotions (per-SKU markdowns)")
 
     def _seed_promotions(self, rng: random.Random) -> None:
         tree = category_tree_query()
