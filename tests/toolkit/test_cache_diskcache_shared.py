@@ -1,0 +1,40 @@
+"""The embedded profile's diskcache is opened once per process, however many backend
+objects Django makes for it: the integrations' fan-out runs each call in a copied
+context on a pool thread, where Django makes a new cache object every time."""
+
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+
+import pytest
+from django.conf import settings
+from django.core.cache import caches
+
+from toolkit.cache.backends import PersistentDiskCache
+
+pytestmark = pytest.mark.skipif(
+    settings.CACHES["default"]["BACKEND"] != "toolkit.cache.backends.PersistentDiskCache",
+    reason="the services profile caches in Redis",
+)
+
+
+def test_backends_on_one_directory_share_one_diskcache(tmp_path):
+    params = {"SHARDS": 2, "DATABASE_TIMEOUT": 0.25, "OPTIONS": {"size_limit": 2**20}}
+
+    first = PersistentDiskCache(str(tmp_path), params)
+    second = PersistentDiskCache(str(tmp_path), params)
+    elsewhere = PersistentDiskCache(str(tmp_path / "other"), params)
+    first.set("k", "v")
+
+    assert second._cache is first._cache
+    assert second.get("k") == "v"
+    assert elsewhere._cache is not first._cache
+
+
+def test_a_pool_thread_in_a_copied_context_reuses_the_request_threads_diskcache():
+    in_request = caches["default"]._cache
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        seen = [pool.submit(copy_context().run, lambda: caches["default"]._cache).result()]
+        seen += [pool.submit(copy_context().run, lambda: caches["toolkit"]._cache).result()]
+
+    assert all(cache is in_request for cache in seen)
