@@ -2,6 +2,7 @@
 objects Django makes for it: the integrations' fan-out runs each call in a copied
 context on a pool thread, where Django makes a new cache object every time."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 
@@ -38,3 +39,16 @@ def test_a_pool_thread_in_a_copied_context_reuses_the_request_threads_diskcache(
         seen += [pool.submit(copy_context().run, lambda: caches["toolkit"]._cache).result()]
 
     assert all(cache is in_request for cache in seen)
+
+
+def test_set_many_writes_every_entry_with_its_timeout_across_the_shards(tmp_path):
+    cache = PersistentDiskCache(str(tmp_path), {"SHARDS": 4, "OPTIONS": {}})
+    entries = {f"key-{n}": {"n": n} for n in range(40)}
+
+    assert cache.set_many(entries, timeout=60) == []
+    cache.set_many({"gone": 1}, timeout=-1)
+
+    assert cache.get_many(list(entries)) == entries
+    assert {cache._cache._hash(cache.make_key(k)) % 4 for k in entries} == {0, 1, 2, 3}
+    assert 55 < cache._cache.get(cache.make_key("key-0"), expire_time=True)[1] - time.time() <= 60
+    assert cache.get("gone") is None

@@ -14,7 +14,7 @@ from typing import Any
 
 from diskcache import DjangoCache, FanoutCache
 from diskcache.core import Disk
-from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django_redis.client import DefaultClient
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,31 @@ class PersistentDiskCache(DjangoCache):
         except UndecodableEntry as error:
             logger.info("cache entry %r no longer decodes (%s): read as a miss", key, error)
             return default
+
+    def set_many(
+        self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> list[Any]:
+        """Write the entries one transaction per shard, not one per key.
+
+        Django's `set_many` is a loop over `set`, and each diskcache `set` is a SQLite
+        transaction of its own: a product grid's 24 card entries were 24 commits, 13% of
+        a web worker's CPU under the campaign spike. The shards are diskcache's own
+        (`FanoutCache` keeps no public way to reach them).
+        """
+        expire = self.get_backend_timeout(timeout)
+        fanout = self._cache
+        by_shard: dict[int, list[tuple[str, Any]]] = {}
+        for key, value in data.items():
+            full_key = self.make_and_validate_key(key, version=version)
+            by_shard.setdefault(fanout._hash(full_key) % fanout._count, []).append(
+                (full_key, value)
+            )
+        for index, entries in by_shard.items():
+            shard = fanout._shards[index]
+            with shard.transact(retry=True):
+                for full_key, value in entries:
+                    shard.set(full_key, value, expire, retry=True)
+        return []
 
     def close(self, **kwargs: object) -> None:
         """Keep the connections: see the class docstring."""
