@@ -29,11 +29,21 @@ AVAILABILITY = declare(
         key_schema="<variant id>",
         ttl=5,
         jitter=0.2,
-        invalidated_by=("stock_receive", "stock_adjust", "stock_levels_sync"),
+        invalidated_by=(
+            "stock_receive",
+            "stock_adjust",
+            "stock_levels_sync",
+            "stock_release",
+            # These two only when the value a page shows changes (AVAILABILITY_SHOWN_BELOW).
+            "stock_reserve",
+            "stock_allocate",
+        ),
         staleness_tolerance=5,
         stampede=Stampede.BATCH,
         audit=_audit_availability,
-        notes="Orders and cart reservations change it without a bump: within tolerance.",
+        notes="Reservations and orders above the shown threshold (AVAILABILITY_SHOWN_BELOW) "
+        "change it without a bump, and a lapsing reservation frees units without a write: "
+        "within tolerance here; pages that track it may under-show for their own TTL.",
         shape=int | None,
     )
 )

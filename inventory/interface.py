@@ -8,6 +8,7 @@ from inventory.selectors import (
     stock_levels,
 )
 from inventory.services import (
+    AVAILABILITY_SHOWN_BELOW,
     STOCK_CHANGED,
     InsufficientStock,
     InvalidStockChange,
@@ -26,6 +27,7 @@ from inventory.services import (
 )
 
 __all__ = [
+    "AVAILABILITY_SHOWN_BELOW",
     "STOCK_CHANGED",
     "InsufficientStock",
     "InvalidStockChange",

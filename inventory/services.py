@@ -32,6 +32,28 @@ STOCK_CHANGED = changes.topic_declare(
 )
 
 
+# Availability a page shows as a number only below this ("Only 3 left"); from it up, only
+# as "In stock" (`storefront.offers` reads it). Pages live longer than availability's
+# own cache, so a reservation or an order retires the entries that show its variant
+# (`AVAILABILITY.invalidate_on_commit`) when, and only when, what they show changes:
+# a busy product's hundredth cart add leaves its pages alone.
+AVAILABILITY_SHOWN_BELOW = 5
+
+
+def _shown(units: int) -> int:
+    return min(max(units, 0), AVAILABILITY_SHOWN_BELOW)
+
+
+def _retire_shown(units: Mapping[int, tuple[int, int]]) -> None:
+    """Retire cached availability, and the pages showing it, where the shown value changed.
+
+    `units` maps a variant id to the units anyone may get before and after the write.
+    """
+    changed = [v for v, (before, after) in units.items() if _shown(before) != _shown(after)]
+    if changed:
+        AVAILABILITY.invalidate_on_commit(changed)
+
+
 class InsufficientStock(DomainError):
     """Fewer units are free than asked for; `available` has what is left per variant id.
 
@@ -153,12 +175,14 @@ def stock_reserve(*, holder: str, variant_id: int, quantity: int, client: str = 
         raise InsufficientStock(f"Only {free} left.", available={variant_id: free})
     ttl = settings.INVENTORY_RESERVATION_TTL
     if quantity == 0 or ttl <= 0:
-        Reservation.objects.filter(holder=holder, variant_id=variant_id).delete()
+        deleted, _ = Reservation.objects.filter(holder=holder, variant_id=variant_id).delete()
+        if deleted:  # what it held is free again: at most `free` before, `free` now
+            _retire_shown({variant_id: (0, free)})
         return
     client = client or holder
     now = timezone.now()
     holds = Reservation.objects.filter(holder=holder)
-    held_since, elsewhere = _holder_and_client_holds(
+    held_since, elsewhere, held_here = _holder_and_client_holds(
         holder=holder, client=client, variant_id=variant_id, now=now
     )
     cap = reservation_cap(rows[variant_id].on_hand)
@@ -185,19 +209,23 @@ def stock_reserve(*, holder: str, variant_id: int, quantity: int, client: str = 
             "expires_at": expires_at,
         },
     )
+    _retire_shown({variant_id: (free - held_here, free - quantity)})
 
 
 def _holder_and_client_holds(
     *, holder: str, client: str, variant_id: int, now: datetime
-) -> tuple[datetime | None, int]:
+) -> tuple[datetime | None, int, int]:
     """The holder's first hold (expired holds count, so renewing never restarts the
-    clock) and the units of the variant the client holds in its other carts. One query."""
+    clock), the units of the variant the client holds in its other carts, and the units
+    of it this holder holds now. One query."""
     elsewhere = Q(variant_id=variant_id, client=client, expires_at__gt=now) & ~Q(holder=holder)
+    here = Q(holder=holder, variant_id=variant_id, expires_at__gt=now)
     found = Reservation.objects.filter(Q(holder=holder) | elsewhere).aggregate(
         first=Min("held_since", filter=Q(holder=holder)),
         elsewhere=Sum("quantity", filter=elsewhere),
+        here=Sum("quantity", filter=here),
     )
-    return found["first"], found["elsewhere"] or 0
+    return found["first"], found["elsewhere"] or 0, found["here"] or 0
 
 
 def reservation_cap(on_hand: int) -> int:
@@ -244,11 +272,29 @@ def stock_allocate(
     }
     if short:
         raise InsufficientStock("Not enough stock for some items.", available=short)
+    held = _held_by(holder, quantities) if holder else {}
+    shown = {
+        v: (_free(rows, reserved, v) - held.get(v, 0), _free(rows, reserved, v) - quantity)
+        for v, quantity in quantities.items()
+    }
     for variant_id, quantity in quantities.items():
         rows[variant_id].allocated += quantity
     _save(rows, quantities, kind=StockMovement.Kind.ALLOCATION, reference=reference)
     if holder:
         stock_reservations_release(holder=holder)
+    _retire_shown(shown)
+
+
+def _held_by(holder: str, variant_ids: Iterable[int]) -> dict[int, int]:
+    """Units `holder`'s live reservations hold, per variant. One query."""
+    rows = (
+        active_reservations()
+        .filter(holder=holder, variant_id__in=list(variant_ids))
+        .values("variant_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("variant_id", "total")
+    )
+    return dict(rows)
 
 
 @transaction.atomic
@@ -258,6 +304,8 @@ def stock_release(*, quantities: Mapping[int, int], reference: str) -> None:
     for variant_id, quantity in quantities.items():
         rows[variant_id].allocated -= quantity
     _save(rows, quantities, kind=StockMovement.Kind.RELEASE, reference=reference)
+    # Rare (an order that will not be paid): retired without reading the reservations.
+    AVAILABILITY.invalidate_on_commit(list(quantities))
 
 
 @transaction.atomic

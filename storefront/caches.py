@@ -2,8 +2,9 @@
 
 Public pages read no visitor state, so a whole response can be shared by every visitor.
 Their entries depend on the generations of everything they show, so an owner's bump
-(a price import, a restock) retires them on the next request; their short TTL bounds
-what no write invalidates (availability).
+(a price import, a restock) retires them on the next request, as does a price or a shown
+stock level of a variant they show; their TTL bounds what no write announces (a cart
+reservation that lapses).
 
 Two pieces of shared state are not caches of anything: the ops dashboard's ring of
 metric readings, and the throwaway key each readiness probe writes and reads back.
@@ -37,15 +38,18 @@ PAGES = declare(
         entity="a whole public page (home, category, product, robots.txt, sitemaps): body, "
         "type, ETag",
         key_schema="<digest of the URL with its declared parameters and release variant>",
-        ttl=5,
+        ttl=30,
         jitter=0.2,
         grace=5,
         invalidated_by=(
             "(any bump of the namespaces it depends on)",
             "(an invalidation of a price or stock it shows)",
         ),
-        # Its own 10 s, plus the 5 s availability it embeds may already have been stale.
-        staleness_tolerance=15,
+        # Its own 35 s, plus the 5 s availability it embeds may already have been stale.
+        # Prices and shown stock retire entries as they change (PAGE_TRACKS); the TTL
+        # bounds only what no write announces: a lapsed cart reservation's units (shown
+        # as taken a little longer, never the reverse) and the optional widgets.
+        staleness_tolerance=40,
         stampede=Stampede.SINGLE_FLIGHT_STALE,
         depends_on=PAGE_SOURCES,
         tracks=PAGE_TRACKS,
@@ -97,12 +101,20 @@ FRAGMENTS = declare(
         owner="storefront",
         entity="the rendered product grid of a listing (cards with price and stock)",
         key_schema="grid:<listing kind>:<digest of the listing's cards>",
-        ttl=5,
+        # As long as the pages that embed it, and retired the same way: key by key by
+        # the prices and shown stock of its cards. Depending on the whole of pricing and
+        # inventory, any price or stock write anywhere retired every grid: under the
+        # campaign spike not one grid was ever served from the cache.
+        ttl=30,
         jitter=0.2,
-        invalidated_by=("(any bump of the namespaces it depends on)",),
-        staleness_tolerance=10,
+        invalidated_by=(
+            "(any bump of the namespaces it depends on)",
+            "(an invalidation of a price or stock it shows)",
+        ),
+        staleness_tolerance=40,
         stampede=Stampede.SINGLE_FLIGHT,
-        depends_on=("catalog.listing", "pricing.price", "inventory.availability"),
+        depends_on=("catalog.listing",),
+        tracks=PAGE_TRACKS,
         notes="Shared by every URL showing the same cards (filters in another order, "
         "tracking parameters), which the page cache keys apart.",
         shape=SafeString,

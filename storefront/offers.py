@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from catalog.interface import ProductCard, VariantInfo
-from inventory.interface import availability_for_variants
+from inventory.interface import AVAILABILITY_SHOWN_BELOW, availability_for_variants
 from pricing.interface import prices_for_listing, prices_for_variants
 
-LOW_STOCK = 5
+# Below this a page shows how many are left; inventory retires pages by the same rule.
+LOW_STOCK = AVAILABILITY_SHOWN_BELOW
 
 
 @dataclass(frozen=True)
