@@ -8,8 +8,8 @@ between the two, as `bench_metrics_overhead` does (its notes say why), in two pa
 
 1. warm: the home page, answered from the page cache (the hottest path);
 2. cold product page: every request asks for a product page nobody asked for in the
-   last page-cache TTL (each client walks its own stride of the catalog's most popular
-   products, both servers in turn), so the view renders it; the data caches below the
+   last page-cache TTL (each round walks its own slice of the catalog, each client its
+   own stride of it, both servers in turn), so the view renders it; the data caches below the
    page (product, prices, stock) may be warm, as they are in a store that runs.
 
 The overhead is 1 - rate(traced) / rate(untraced) per round, the median over rounds.
@@ -150,7 +150,7 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=8, help="rounds per page")
         parser.add_argument("--seconds", type=float, default=4.0, help="per round")
         parser.add_argument("--clients", type=int, default=2, help="client processes")
-        parser.add_argument("--products", type=int, default=2000, help="seed size if empty")
+        parser.add_argument("--products", type=int, default=10_000, help="seed size if empty")
 
     def handle(
         self,
@@ -163,14 +163,14 @@ class Command(BaseCommand):
         **_: object,
     ) -> None:
         store_prepare(products=products, stdout=self.stdout)
-        slugs = [card.slug for card in product_cards_popular(limit=5000)]
+        slugs = [card.slug for card in product_cards_popular(limit=products)]
         report_dir = BASE_DIR / "reports" / "bench"
 
         def cold_paths(number: int) -> list[list[str]]:
-            # Rounds take turns over halves of the catalog, so a product is asked for
-            # again only after a whole round (longer than the page cache's TTL) passed.
-            half = slugs[number % 2 :: 2]
-            return [[f"/p/{slug}/" for slug in half[index::clients]] for index in range(clients)]
+            # Each round walks a slice of the catalog no other round asks for, so no
+            # product page is asked for twice in the run, however long pages live.
+            part = slugs[number % rounds :: rounds]
+            return [[f"/p/{slug}/" for slug in part[index::clients]] for index in range(clients)]
 
         try:
             with ExitStack() as stacks:
