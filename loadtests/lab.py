@@ -180,7 +180,7 @@ LAB_RUNS: dict[str, LabRun] = {
                 "the naive one evaluates every promotion against every line, so pricing "
                 "time per cart and checkout p95 grow with the number of promotions."
             ),
-            prepare=(("seed_promotions", "--count", "5000"),),
+            prepare=(("seed_promotions", "--count", "10000"),),
         ),
         LabRun(
             mode="integrations-blocking",
