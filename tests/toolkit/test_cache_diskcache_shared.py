@@ -6,16 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 
-import pytest
-from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import CacheHandler
 
 from toolkit.cache.backends import PersistentDiskCache
-
-pytestmark = pytest.mark.skipif(
-    settings.CACHES["default"]["BACKEND"] != "toolkit.cache.backends.PersistentDiskCache",
-    reason="the services profile caches in Redis",
-)
 
 
 def test_backends_on_one_directory_share_one_diskcache(tmp_path):
@@ -31,7 +24,11 @@ def test_backends_on_one_directory_share_one_diskcache(tmp_path):
     assert elsewhere._cache is not first._cache
 
 
-def test_a_pool_thread_in_a_copied_context_reuses_the_request_threads_diskcache():
+def test_a_pool_thread_in_a_copied_context_reuses_the_request_threads_diskcache(tmp_path):
+    # Django's cache handler, as the embedded profile configures it (two aliases, one
+    # directory); built here so that the test runs on every profile.
+    disk = {"BACKEND": "toolkit.cache.backends.PersistentDiskCache", "LOCATION": str(tmp_path)}
+    caches = CacheHandler({"default": disk, "toolkit": disk})
     in_request = caches["default"]._cache
 
     with ThreadPoolExecutor(max_workers=2) as pool:
