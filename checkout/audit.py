@@ -13,9 +13,16 @@
 `since` narrows the payment check to orders placed and captures made since then (what
 one load run did, on a database that has seen others); the stock, pending and outbox
 checks are about the present and always cover everything.
+
+A finding someone already owns is not a new violation: a higher layer that keeps a queue
+of open problems (reconciliation's exceptions) registers with
+`audit_acknowledged_listen`, and a finding it names is reported as acknowledged, listed
+but not failing the audit. Once the exception is closed, the finding fails again if the
+problem is still there.
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -46,10 +53,23 @@ class Finding:
 class AuditReport:
     checked: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # Findings an open problem in a higher layer's queue already owns: listed, not failing.
+    acknowledged: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+
+# Given the findings, return those an open problem already owns (see the module docstring).
+AcknowledgedFindings = Callable[[Iterable[Finding]], Iterable[Finding]]
+_acknowledgers: list[AcknowledgedFindings] = []
+
+
+def audit_acknowledged_listen(provider: AcknowledgedFindings) -> None:
+    """Let a higher layer name the findings it already tracks. From `AppConfig.ready()`."""
+    if provider not in _acknowledgers:
+        _acknowledgers.append(provider)
 
 
 def _audit_stock(report: AuditReport) -> None:
@@ -186,4 +206,7 @@ def orders_audit(*, since: datetime | None = None) -> AuditReport:
     _audit_carts(report)
     _audit_pending(report)
     _audit_outbox(report)
+    owned = {f for provider in _acknowledgers for f in provider(tuple(report.findings))}
+    report.acknowledged = [f for f in report.findings if f in owned]
+    report.findings = [f for f in report.findings if f not in owned]
     return report

@@ -1,5 +1,6 @@
 """Checkout's public interface: the only module other apps may import."""
 
+from checkout.audit import audit_acknowledged_listen
 from checkout.dto import (
     CartLineView,
     CartView,
@@ -80,6 +81,7 @@ __all__ = [
     "ShippingMethod",
     "UnknownShippingMethod",
     "UnknownSku",
+    "audit_acknowledged_listen",
     "cart_add_line",
     "cart_create",
     "cart_remove_line",

@@ -1,5 +1,6 @@
 """Reconciliation reads: the exception queue, runs, proposals, for /ops/ and the gates."""
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -163,3 +164,34 @@ def exceptions_overview(*, limit: int = 20) -> dict[str, Any]:
 
 def _allowed(state: str, action: str) -> bool:
     return action != "acknowledge" or state == DataException.State.OPEN
+
+
+def audit_findings_owned(findings: Iterable[Any]) -> list[Any]:
+    """The order audit's findings that a live exception already owns. One query.
+
+    Registered with checkout's `audit_acknowledged_listen`: the audit lists them as
+    known rather than failing on them, because reconciliation found them and a person
+    is working them. A finding maps to the exception its payment routine opens.
+    """
+    wanted: dict[tuple[str, str], list[Any]] = {}
+    for finding in findings:
+        if key := _exception_for_finding(finding.check, finding.subject, finding.detail):
+            wanted.setdefault(key, []).append(finding)
+    if not wanted:
+        return []
+    live = DataException.objects.filter(
+        state__in=LIVE, entity__in={entity for _, entity in wanted}
+    ).values_list("kind", "entity")
+    return [finding for key in set(live) & set(wanted) for finding in wanted[key]]
+
+
+def _exception_for_finding(check: str, subject: str, detail: str) -> tuple[str, str] | None:
+    if check != "captures":
+        return None
+    if detail == "paid without a capture":
+        return "payment.missing_capture", f"order:{subject}"
+    if detail == "captured, but the order is not paid":
+        return "payment.unknown_capture", f"capture:{subject}"
+    if detail.startswith("captured ") and " of " in detail:
+        return "payment.amount_mismatch", f"capture:{subject}"
+    return None

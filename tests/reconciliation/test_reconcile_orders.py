@@ -113,3 +113,19 @@ def test_dead_letters_appear_in_the_queue(paid_orders):
 
     assert run.by_classification == {"stale": 20}
     assert DataException.objects.filter(kind="outbox.dead_letter").count() == 20
+
+
+def test_the_order_audit_lists_what_an_open_exception_owns_as_known_until_it_closes(paid_orders):
+    from checkout.audit import orders_audit
+
+    drift_inject("payment-captures", 0.05)
+    before = orders_audit()
+    reconcile(routine="payments")
+
+    during = orders_audit()
+    DataException.objects.update(state=DataException.State.RESOLVED)
+    after = orders_audit()
+
+    assert len(before.findings) == 2 and not before.acknowledged
+    assert during.ok and set(during.acknowledged) == set(before.findings)
+    assert set(after.findings) == set(before.findings) and not after.acknowledged

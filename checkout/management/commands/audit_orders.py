@@ -40,6 +40,11 @@ class Command(BaseCommand):
         report = orders_audit(since=since_parse(since) if since else None)
         for name, count in report.checked.items():
             self.stdout.write(f"  checked {count:>7,} {name}")
+        for finding in report.acknowledged:
+            self.stdout.write(
+                f"  KNOWN {finding.check}: {finding.subject}: {finding.detail} "
+                "(an open exception owns it)"
+            )
         for finding in report.findings:
             self.stdout.write(
                 self.style.ERROR(f"  FAIL {finding.check}: {finding.subject}: {finding.detail}")
