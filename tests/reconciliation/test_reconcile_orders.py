@@ -126,6 +126,9 @@ def test_the_order_audit_lists_what_an_open_exception_owns_as_known_until_it_clo
     DataException.objects.update(state=DataException.State.RESOLVED)
     after = orders_audit()
 
-    assert len(before.findings) == 2 and not before.acknowledged
-    assert during.ok and set(during.acknowledged) == set(before.findings)
-    assert set(after.findings) == set(before.findings) and not after.acknowledged
+    assert len(before.findings) == 2
+    assert not before.acknowledged
+    assert during.ok
+    assert set(during.acknowledged) == set(before.findings)
+    assert set(after.findings) == set(before.findings)
+    assert not after.acknowledged
