@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, Q, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from integrations.interface import erp_stock_levels
@@ -141,9 +141,19 @@ def stock_receive(*, receipts: Sequence[StockReceipt], reference: str = "") -> N
 
 
 def _reserved_by_others(variant_ids: Iterable[int], holder: str | None) -> dict[int, int]:
+    return _reserved_totals(active_reservations(exclude_holder=holder), variant_ids)
+
+
+def _held_by(holder: str, variant_ids: Iterable[int]) -> dict[int, int]:
+    """Units `holder`'s live reservations hold, per variant. One query."""
+    return _reserved_totals(active_reservations().filter(holder=holder), variant_ids)
+
+
+def _reserved_totals(
+    reservations: QuerySet[Reservation], variant_ids: Iterable[int]
+) -> dict[int, int]:
     rows = (
-        active_reservations(exclude_holder=holder)
-        .filter(variant_id__in=list(variant_ids))
+        reservations.filter(variant_id__in=list(variant_ids))
         .values("variant_id")
         .annotate(total=Sum("quantity"))
         .values_list("variant_id", "total")
@@ -273,9 +283,9 @@ def stock_allocate(
     if short:
         raise InsufficientStock("Not enough stock for some items.", available=short)
     held = _held_by(holder, quantities) if holder else {}
+    free = {v: _free(rows, reserved, v) for v in quantities}
     shown = {
-        v: (_free(rows, reserved, v) - held.get(v, 0), _free(rows, reserved, v) - quantity)
-        for v, quantity in quantities.items()
+        v: (free[v] - held.get(v, 0), free[v] - quantity) for v, quantity in quantities.items()
     }
     for variant_id, quantity in quantities.items():
         rows[variant_id].allocated += quantity
@@ -283,18 +293,6 @@ def stock_allocate(
     if holder:
         stock_reservations_release(holder=holder)
     _retire_shown(shown)
-
-
-def _held_by(holder: str, variant_ids: Iterable[int]) -> dict[int, int]:
-    """Units `holder`'s live reservations hold, per variant. One query."""
-    rows = (
-        active_reservations()
-        .filter(holder=holder, variant_id__in=list(variant_ids))
-        .values("variant_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("variant_id", "total")
-    )
-    return dict(rows)
 
 
 @transaction.atomic
