@@ -47,6 +47,9 @@ class Finding:
     check: str
     subject: str
     detail: str
+    # What broke, for a program (`detail` is for a person): the payment findings a
+    # reconciliation exception can own say which.
+    code: str = ""
 
 
 @dataclass
@@ -137,14 +140,20 @@ def _audit_payments(report: AuditReport, since: datetime | None) -> None:
             report.findings.append(Finding("captures", reference, f"captured {count} times"))
         if reference not in paid and reference not in pending:
             report.findings.append(
-                Finding("captures", reference, "captured, but the order is not paid")
+                Finding(
+                    "captures", reference, "captured, but the order is not paid", "unknown_capture"
+                )
             )
     for number, total in paid.items():
         if number not in captured:
-            report.findings.append(Finding("captures", number, "paid without a capture"))
+            report.findings.append(
+                Finding("captures", number, "paid without a capture", "missing_capture")
+            )
         elif captured[number] != total:
             report.findings.append(
-                Finding("captures", number, f"captured {captured[number]} of {total}")
+                Finding(
+                    "captures", number, f"captured {captured[number]} of {total}", "amount_mismatch"
+                )
             )
     report.checked["paid orders"] = len(paid)
     report.checked["captures"] = len(captures)

@@ -175,7 +175,7 @@ def audit_findings_owned(findings: Iterable[Any]) -> list[Any]:
     """
     wanted: dict[tuple[str, str], list[Any]] = {}
     for finding in findings:
-        if key := _exception_for_finding(finding.check, finding.subject, finding.detail):
+        if key := _exception_for_finding(finding.code, finding.subject):
             wanted.setdefault(key, []).append(finding)
     if not wanted:
         return []
@@ -185,13 +185,16 @@ def audit_findings_owned(findings: Iterable[Any]) -> list[Any]:
     return [finding for key in set(live) & set(wanted) for finding in wanted[key]]
 
 
-def _exception_for_finding(check: str, subject: str, detail: str) -> tuple[str, str] | None:
-    if check != "captures":
+# The order audit's payment finding codes, and the exception and entity its routine opens.
+_EXCEPTION_FOR_FINDING = {
+    "missing_capture": ("payment.missing_capture", "order:{}"),
+    "unknown_capture": ("payment.unknown_capture", "capture:{}"),
+    "amount_mismatch": ("payment.amount_mismatch", "capture:{}"),
+}
+
+
+def _exception_for_finding(code: str, subject: str) -> tuple[str, str] | None:
+    if (owner := _EXCEPTION_FOR_FINDING.get(code)) is None:
         return None
-    if detail == "paid without a capture":
-        return "payment.missing_capture", f"order:{subject}"
-    if detail == "captured, but the order is not paid":
-        return "payment.unknown_capture", f"capture:{subject}"
-    if detail.startswith("captured ") and " of " in detail:
-        return "payment.amount_mismatch", f"capture:{subject}"
-    return None
+    kind, entity = owner
+    return kind, entity.format(subject)
