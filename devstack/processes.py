@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -345,11 +346,35 @@ def _ensure_port_free(host: str, port: int) -> None:
             raise StackError(f"{host}:{port} is in use ({error.strerror})") from None
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux; 32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a port that is free now (for tests and parallel stacks)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """Return a port that is free now (for tests and parallel stacks).
+
+    The port comes from below the kernel's ephemeral range: a port the kernel picked
+    (bind to 0) is one it may hand to an outgoing connection before our server binds it.
+    """
+    low, high = 20000, max(20001, _ephemeral_low() - 1)
+    for _ in range(200):
+        port = random.randint(low, high)
+        if port in _PORTS_GIVEN:
+            continue
+        try:
+            _ensure_port_free(host, port)
+        except StackError:
+            continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise StackError(f"no free port on {host} between {low} and {high}")
 
 
 def _children(pid: int) -> set[int]:

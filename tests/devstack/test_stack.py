@@ -211,3 +211,12 @@ def test_processes_stop_when_the_supervisor_is_killed(stack_env, tmp_path):
     assert _wait_until(lambda: not any(_running(pid) for pid in started), timeout=30), [
         pid for pid in started if _running(pid)
     ]
+
+
+def test_free_ports_lie_below_the_ephemeral_range_and_are_not_given_twice():
+    # An outgoing connection takes its port from the ephemeral range; a port from there
+    # could be taken between free_port() and the server's bind.
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert all(port < low for port in ports)
+    assert len(set(ports)) == len(ports)
