@@ -39,6 +39,7 @@ from tenacity import (
 from integrations import metrics
 from integrations.metrics import dependency_retries
 from toolkit.request_context import REQUEST_ID_HEADER, request_id_get
+from toolkit.tracing import outgoing_request_span
 
 logger = logging.getLogger(__name__)
 
@@ -163,15 +164,22 @@ def upstream_call(
         nonlocal unanswered_write
         deadline = float("inf") if naive else started + policy.budget
         remaining = max(deadline - time.monotonic(), MIN_ATTEMPT_S)
+        sent_headers = dict(headers)  # each attempt is a span of its own, with its traceparent
         try:
-            with upstream_client().stream(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=LIBRARY_DEFAULT_TIMEOUT if naive else policy.timeout(remaining),
-            ) as response:
+            with (
+                outgoing_request_span(
+                    method, url, sent_headers, **{"peer.service": policy.dependency}
+                ) as span,
+                upstream_client().stream(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=sent_headers,
+                    timeout=LIBRARY_DEFAULT_TIMEOUT if naive else policy.timeout(remaining),
+                ) as response,
+            ):
+                span.set_attribute("http.status_code", response.status_code)
                 if response.status_code >= 500:
                     raise _ServerError(response.status_code)
                 return UpstreamReply(response.status_code, _read_json(response, deadline))

@@ -43,8 +43,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Reserves the request's trace id; the Django span itself starts after the page
-    # cache (PEAKSTORE_TRACING_SPAN_AFTER), so a warm hit makes no span unless kept.
+    # Reserves the request's trace id; the request's span starts after the page cache
+    # (ServerSpanMiddleware), so a warm hit makes no span unless kept.
     "toolkit.tracing.django.TraceRootMiddleware",
     # Outermost: every later middleware's log lines carry the request id, and the
     # metrics time everything, cached answers and redirects included.
@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A warm public page is answered here: nothing below runs for it.
     "storefront.page_cache.PageCacheMiddleware",
+    # The request's span, for what got past the page cache (none when tracing is off).
+    "toolkit.tracing.django.ServerSpanMiddleware",
     # Below the fast path: a warm hit never asks where its reads would go.
     "storefront.replica_routes.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -303,7 +305,6 @@ PEAKSTORE_TRACING_SAMPLE_SHARE = ENV.tracing_sample_share
 PEAKSTORE_TRACING_RING_PATH = ENV.var_dir / TRACE_RING_FILE
 PEAKSTORE_TRACING_RING_SIZE = ENV.tracing_ring_size
 PEAKSTORE_TRACING_OTLP_ENDPOINT = ENV.otlp_endpoint
-PEAKSTORE_TRACING_SPAN_AFTER = "storefront.page_cache.PageCacheMiddleware"
 INTEGRATIONS_RESILIENCE = ENV.integrations_resilience
 # Release exposure (toolkit/README.md, "Releases"): who `rollout` decides as by default.
 PEAKSTORE_RELEASE_ACTOR = ENV.release_actor

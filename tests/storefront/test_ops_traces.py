@@ -49,6 +49,12 @@ def test_a_cold_page_is_one_trace_with_its_sql_and_the_clients_request_id(client
     spans = _kept(trace_id)
     (server,) = [span for span in spans if span.kind == "SERVER"]
     assert server.attributes[ROUTE] == "pages:product"
+    assert server.parent_id == traceparent.split("-")[2]  # the caller's trace, continued
+    assert server.name == f"GET {server.attributes['http.route']}"
+    assert server.attributes["http.route"].startswith("p/<")
+    assert server.attributes["http.method"] == "GET"
+    assert server.attributes["http.target"] == "/p/trail-runner/"
+    assert server.attributes["http.status_code"] == 200
     assert server.attributes["peakstore.request_id"] == "client-chose-this"
     assert server.attributes[KEPT_BECAUSE] in {"sampled", "slow"}  # slow is said first
     statements = [span for span in spans if "db.statement" in span.attributes]

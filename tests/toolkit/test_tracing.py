@@ -19,6 +19,7 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
+from toolkit.tracing.light import LightTracerProvider
 from toolkit.tracing.ring import TraceRing
 from toolkit.tracing.sampling import (
     KEPT_BECAUSE,
@@ -34,8 +35,7 @@ def _provider(
     exporter, *, share: float = 0.0, slo: float = 0.2
 ) -> tuple[TracerProvider, TailSampler]:
     tail = TailSampler(TraceSink(exporter), KeepPolicy(slo_seconds=lambda root: slo))
-    provider = TracerProvider(sampler=ShareSampler(share))
-    provider.add_span_processor(tail)
+    provider = LightTracerProvider(processor=tail, sampler=ShareSampler(share))
     return provider, tail
 
 
@@ -218,8 +218,7 @@ def test_a_statement_outside_any_request_or_task_is_no_trace():
 def test_spans_ending_after_their_root_never_fill_the_pending_table():
     exporter = InMemorySpanExporter()
     tail = TailSampler(TraceSink(exporter), KeepPolicy(slo_seconds=lambda root: 0.2), max_pending=3)
-    provider = TracerProvider(sampler=ShareSampler(0.0))
-    provider.add_span_processor(tail)
+    provider = LightTracerProvider(processor=tail, sampler=ShareSampler(0.0))
     tracer = provider.get_tracer("test")
     for _ in range(10):  # a child that outlives its request, ten times over
         root = tracer.start_span("GET /p/<slug>/")

@@ -1,19 +1,23 @@
-"""Tracing for the store's processes: the maintained instrumentations, configured once.
+"""Tracing for the store's processes: configured once, with the store's own request spans.
 
-Called from `ToolkitConfig.ready()` (before Django builds its middleware chain, which
-the Django instrumentation joins as the outermost middleware) in every process that
-sets Django up: gunicorn's workers, Celery's, management commands.
+Called from `ToolkitConfig.ready()` in every process that sets Django up: gunicorn's
+workers, Celery's, management commands.
 
-- Django: one server span per request, except the excluded paths (probes, /metrics,
-  static files, the trace viewer itself). Its hooks name the route as the metrics do
-  (the view name, which the SLOs are keyed by), and put the request id and the cache
-  hits and misses on the span.
-- The database driver: psycopg (services profile) through its instrumentation; SQLite
-  (embedded) per Django connection, as it opens: instrumenting `sqlite3.connect`
-  everywhere would trace the disk cache's own SQLite calls, one span per cache hit.
-- Redis: commands only in traces sampled at their start (`setup.py`).
-- httpx (every upstream call, with `traceparent`) and Celery (publish and run spans,
-  the context carried in the task's headers).
+- Requests: `ServerSpanMiddleware`, one server span per request that gets past the page
+  cache, named and labelled as OpenTelemetry's HTTP conventions say, the route named as
+  the metrics name it (the view name, which the SLOs are keyed by), with the request id
+  and the cache hits and misses. A warm hit makes no span (`TraceRootMiddleware`).
+- SQL, in both profiles: an execute wrapper on each Django connection as it opens
+  (`toolkit.tracing.statements`), whose timings become spans only in kept traces.
+- Upstream calls: `toolkit.tracing.outgoing_request_span`, around each attempt of
+  `integrations.upstream`, which carries `traceparent`.
+- Redis (commands only in traces sampled at their start, `setup.py`) and Celery (publish
+  and run spans, the context in the task's headers): the maintained instrumentations.
+
+Why the store makes its request, SQL and upstream spans itself: OpenTelemetry's Django,
+httpx, psycopg and sqlite3 instrumentations did the same on every request, traced or
+not, at about 370, 200 (per call) and 40 (per statement) microseconds; with them tracing
+cost a cold product page 12-14% of its throughput. docs/benchmarks.md has the figures.
 """
 
 import sys
@@ -23,15 +27,18 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse
+from opentelemetry.context import Context
 from opentelemetry.propagate import extract
-from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span
+from opentelemetry.util.types import AttributeValue
 
 from toolkit.accesslog import PAGE_CACHE_META, SHED_HEADER
 from toolkit.manifest import ownership_manifest
 from toolkit.request_context import REQUEST_ID_HEADER, request_id_get
-from toolkit.routes import route_name
+from toolkit.routes import route_match, route_name
 from toolkit.tracing.ids import trace_id_release, trace_id_reserve, trace_id_reserved
 from toolkit.tracing.ring import CACHE_HITS, CACHE_MISSES, REQUEST_ID
 from toolkit.tracing.sampling import ROUTE
@@ -42,7 +49,11 @@ from toolkit.tracing.setup import (
     tracing_configure,
     tracing_installed,
 )
-from toolkit.tracing.tally import tally_start, tally_stop
+from toolkit.tracing.statements import StatementRecorder
+from toolkit.tracing.tally import RequestTally, tally_start, tally_stop
+
+# Methods named as they are; any other is "_OTHER" (a client chooses it: unbounded).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 # Paths never traced: probes and scrapes (many a minute, nothing to learn), static
 # files, and the trace viewer, which would fill the ring with itself.
@@ -93,84 +104,41 @@ def _instrument(tracing: Tracing) -> None:
     if _instrumented:
         return
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    DjangoInstrumentor().instrument(
-        tracer_provider=tracing.provider,
-        middleware_position=_span_position(),
-        excluded_urls=",".join(EXCLUDED_PATHS),
-        request_hook=_request_hook,
-        response_hook=_response_hook,
-    )
-    # Its middleware, made safe for requests it cannot describe (below).
-    settings.MIDDLEWARE = [
-        SERVER_SPAN_MIDDLEWARE if entry == DjangoInstrumentor._opentelemetry_middleware else entry
-        for entry in settings.MIDDLEWARE
-    ]
-    PsycopgInstrumentor().instrument(tracer_provider=tracing.provider)
-    connection_created.connect(_sqlite_instrument, dispatch_uid="toolkit.tracing.sqlite")
+    connection_created.connect(_statements_record, dispatch_uid="toolkit.tracing.statements")
     RedisInstrumentor().instrument(tracer_provider=tracing.sampled_only_provider)
-    HTTPXClientInstrumentor().instrument(tracer_provider=tracing.provider)
     CeleryInstrumentor().instrument(tracer_provider=tracing.provider)
     _instrumented.append(True)
 
 
-def _span_position() -> int:
-    """Where the Django span's middleware goes: after PEAKSTORE_TRACING_SPAN_AFTER."""
-    middleware = list(settings.MIDDLEWARE)
-    after = settings.PEAKSTORE_TRACING_SPAN_AFTER
-    return middleware.index(after) + 1 if after in middleware else 0
-
-
-def _sqlite_instrument(sender: type, connection: object, **_: object) -> None:
-    """Trace this Django SQLite connection's statements (not every sqlite3 user's)."""
-    if getattr(connection, "vendor", "") != "sqlite":
-        return
-    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
-
+def _statements_record(sender: type, connection: BaseDatabaseWrapper, **_: object) -> None:
+    """Record this Django connection's statements for the traces that are kept."""
+    if any(isinstance(wrapper, StatementRecorder) for wrapper in connection.execute_wrappers):
+        return  # a reconnect of the same connection object
     tracing = tracing_installed()
-    raw = connection.connection  # type: ignore[attr-defined]
-    connection.connection = SQLite3Instrumentor.instrument_connection(  # type: ignore[attr-defined]
-        raw, tracer_provider=tracing.provider if tracing else None
-    )
-
-
-def _request_hook(span: Span, request: HttpRequest) -> None:
-    request.META[_TRACED_META] = True
-    tally_start()
-
-
-def _response_hook(span: Span, request: HttpRequest, response: HttpResponse) -> None:
-    tally = tally_stop()
-    if not span.is_recording():
+    if tracing is None:
         return
-    span.set_attribute(ROUTE, route_name(request))
-    if request_id := request_id_get():
-        span.set_attribute(REQUEST_ID, request_id)
-    if tally is not None and (tally.hits or tally.misses):
-        span.set_attribute(CACHE_HITS, sum(tally.hits.values()))
-        span.set_attribute(CACHE_MISSES, sum(tally.misses.values()))
-        span.set_attribute(
-            "peakstore.cache.namespaces",
-            [
-                f"{namespace} {tally.hits[namespace]} hit {tally.misses[namespace]} miss"
-                for namespace in sorted(set(tally.hits) | set(tally.misses))
-            ],
-        )
+    recorder = StatementRecorder(
+        tracing.tail.statement_record,
+        time.time_ns,
+        vendor=connection.vendor,
+        name=str(connection.settings_dict.get("NAME") or ""),
+    )
+    # First in line: `connection.execute_wrapper()` blocks pop the last one on exit,
+    # and a connection may open inside such a block.
+    connection.execute_wrappers.insert(0, recorder)
 
 
-# The request META key the Django span's hook sets: the request went past the page cache.
+# The request META key `ServerSpanMiddleware` sets: the request went past the page cache.
 _TRACED_META = "peakstore.traced"
 
 
 class TraceRootMiddleware:
     """Reserve the request's trace id; give a kept page-cache hit its span afterwards.
 
-    The outermost middleware. The Django instrumentation's span starts after the page
-    cache (`PEAKSTORE_TRACING_SPAN_AFTER`), so a warm hit, the store's hottest path,
+    The outermost middleware. The request's span (`ServerSpanMiddleware`) starts after
+    the page cache, so a warm hit, the store's hottest path,
     makes no span: this middleware reads the clock twice, and only when the hit was an
     error, slower than its route's SLO or in the sampled share does it record a span
     for it after the fact, with the times it took. Everything else costs nothing more.
@@ -251,26 +219,100 @@ def _trace_id_from(traceparent: str) -> int:
         return 0
 
 
-SERVER_SPAN_MIDDLEWARE = "toolkit.tracing.django.ServerSpanMiddleware"
+class ServerSpanMiddleware:
+    """One server span per request that got past the page cache.
 
-
-def _server_span_middleware_base() -> type:
-    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
-
-    return _DjangoMiddleware
-
-
-class ServerSpanMiddleware(_server_span_middleware_base()):  # type: ignore[misc]
-    """The Django instrumentation's middleware, minus its 500 on a path it cannot describe.
-
-    It builds `http.url` with `wsgiref`, which encodes the path as Latin-1 and raises on
-    anything else (a hostile `/admin/auth/group/١٢/` did, in the hostile-input tests):
-    that request goes untraced instead. Nothing was started when it raises, so there is
-    nothing to end; `process_response` finds no span and passes the response through.
+    Named `<METHOD> <route pattern>`, with OpenTelemetry's HTTP attributes (the
+    conventions the Django instrumentation reports by default), the caller's trace
+    continued from `traceparent`, and what the store adds: the route's view name (what
+    the SLOs and metrics are keyed by), the request id, and the request's cache hits
+    and misses per namespace, counted without spans (`toolkit.tracing.tally`).
     """
 
-    def process_request(self, request: HttpRequest) -> None:
-        try:
-            super().process_request(request)
-        except UnicodeError:
-            return
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        tracing = tracing_installed()
+        if tracing is None:
+            raise MiddlewareNotUsed("tracing is off (PEAKSTORE_TRACING=0)")
+        self.get_response = get_response
+        self.tracer = tracing.provider.get_tracer("peakstore.server")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(EXCLUDED_PATHS):
+            return self.get_response(request)
+        meta = request.META
+        meta[_TRACED_META] = True
+        match = route_match(request)
+        method = request.method if request.method in _METHODS else "_OTHER"
+        pattern = getattr(match, "route", "") if match is not None else ""
+        attributes: dict[str, AttributeValue] = {
+            "http.method": method,
+            "http.scheme": request.scheme or "http",
+            "http.host": meta.get("HTTP_HOST", ""),
+            "http.target": meta.get("RAW_URI") or request.get_full_path(),
+            "http.flavor": meta.get("SERVER_PROTOCOL", "").removeprefix("HTTP/"),
+            "net.peer.ip": meta.get("REMOTE_ADDR", ""),
+        }
+        if user_agent := meta.get("HTTP_USER_AGENT"):
+            attributes["http.user_agent"] = user_agent
+        if pattern:
+            attributes["http.route"] = pattern
+        tally_start()
+        with self.tracer.start_as_current_span(
+            _span_name(method, pattern),
+            context=_caller_context(meta),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        ) as span:
+            try:
+                response = self.get_response(request)
+            finally:
+                tally = tally_stop()
+            if span.is_recording():
+                _describe(span, request, response, tally)
+            return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """A view's exception, on the span, before Django turns it into a 500."""
+        span = get_current_span()
+        if span.is_recording():
+            span.record_exception(exception)
+
+
+def _span_name(method: str, pattern: str) -> str:
+    """As OpenTelemetry's HTTP conventions name a server span: `GET p/<slug:slug>/`."""
+    if method == "_OTHER":
+        return "HTTP"
+    return f"{method} {pattern}" if pattern else method
+
+
+def _caller_context(meta: dict[str, object]) -> Context | None:
+    """The caller's trace context from W3C `traceparent` (and baggage), if it sent one."""
+    traceparent = meta.get("HTTP_TRACEPARENT")
+    if not isinstance(traceparent, str):
+        return None
+    carrier = {"traceparent": traceparent}
+    for header, key in (("HTTP_TRACESTATE", "tracestate"), ("HTTP_BAGGAGE", "baggage")):
+        if isinstance(value := meta.get(header), str):
+            carrier[key] = value
+    return extract(carrier)
+
+
+def _describe(
+    span: Span, request: HttpRequest, response: HttpResponse, tally: RequestTally | None
+) -> None:
+    span.set_attribute("http.status_code", response.status_code)
+    if response.status_code >= 500 and not response.has_header(SHED_HEADER):
+        span.set_status(Status(StatusCode.ERROR))
+    span.set_attribute(ROUTE, route_name(request))
+    if request_id := request_id_get():
+        span.set_attribute(REQUEST_ID, request_id)
+    if tally is not None and (tally.hits or tally.misses):
+        span.set_attribute(CACHE_HITS, sum(tally.hits.values()))
+        span.set_attribute(CACHE_MISSES, sum(tally.misses.values()))
+        span.set_attribute(
+            "peakstore.cache.namespaces",
+            [
+                f"{namespace} {tally.hits[namespace]} hit {tally.misses[namespace]} miss"
+                for namespace in sorted(set(tally.hits) | set(tally.misses))
+            ],
+        )

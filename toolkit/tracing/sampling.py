@@ -4,11 +4,14 @@ Why not the SDK's samplers alone: they decide when a trace starts, before anyone
 it will be slow or fail, and "every error and every request over its route's SLO" is
 the point of keeping traces at all. So:
 
-- `ShareSampler` records every span (a span that is not recorded costs almost nothing,
-  but cannot be kept later), and marks a small share of new traces *sampled* at their
-  start. That flag travels in `traceparent` to Celery tasks and the simulator, which
-  keep their parts of a sampled trace too: the random share shows whole journeys.
-- `TailSampler` holds a trace's finished spans in memory until its local root ends
+- Every span is recorded (a span that is not recorded cannot be kept later). `ShareSampler`
+  marks a small share of new traces *sampled* at their start, and their spans are the
+  SDK's own. That flag travels in `traceparent` to Celery tasks and the simulator, which
+  keep their parts of a sampled trace too: the random share shows whole journeys. The
+  other traces' spans are light (`toolkit.tracing.light`): the sampler answers DROP for
+  them, and the tracer records them as plain values instead of the SDK's span.
+- `TailSampler` holds a trace's finished spans (and its SQL statements' timings,
+  `toolkit.tracing.statements`) in memory until its local root ends
   (the request, the task, the simulator's answer), then keeps the lot when the root is
   an error or a 5xx, took longer than its route's SLO, or was sampled; otherwise it
   drops them. A dropped trace costs its span objects and a dict entry, nothing else:
@@ -35,10 +38,12 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, StatusCode, get_current_span
 from opentelemetry.util.types import Attributes
 
+from toolkit.tracing.light import LightSpan
+from toolkit.tracing.statements import Statement, statement_spans
+
 logger = logging.getLogger(__name__)
 
 _TRACE_ID_SPACE = 1 << 64  # the low 64 bits of a random trace id are uniform
-_RECORD = Decision.RECORD_ONLY
 _SAMPLE = Decision.RECORD_AND_SAMPLE
 _DROPPED = SamplingResult(Decision.DROP)
 
@@ -48,7 +53,10 @@ KEPT_BECAUSE = "peakstore.kept_because"
 
 
 class ShareSampler(Sampler):
-    """Record every span; mark `share` of new traces, and every child of a marked one, sampled."""
+    """Mark `share` of new traces, and every child of a marked one, sampled; DROP the rest.
+
+    DROP here means "not the SDK's span": `LightTracer` records those as light spans.
+    """
 
     def __init__(self, share: float) -> None:
         self.share = min(max(share, 0.0), 1.0)
@@ -67,13 +75,14 @@ class ShareSampler(Sampler):
         # The result carries the span's starting attributes: the SDK takes them from it.
         parent = get_current_span(parent_context).get_span_context()
         if parent.is_valid:
-            decision = _SAMPLE if parent.trace_flags.sampled else _RECORD
-            return SamplingResult(decision, attributes, parent.trace_state)
+            if not parent.trace_flags.sampled:
+                return _DROPPED
+            return SamplingResult(_SAMPLE, attributes, parent.trace_state)
         if kind is SpanKind.CLIENT:
             # A statement or call outside any request or task (migrations, a shell, a
             # command): nothing to explain it by, so not a trace of its own.
             return _DROPPED
-        return SamplingResult(_SAMPLE if self.picks(trace_id) else _RECORD, attributes)
+        return SamplingResult(_SAMPLE, attributes) if self.picks(trace_id) else _DROPPED
 
     def picks(self, trace_id: int) -> bool:
         """Whether a new trace with this id is in the sampled share."""
@@ -167,29 +176,42 @@ class TailSampler(SpanProcessor):
         self.sink = sink
         self.policy = policy
         self.max_pending = max_pending
-        self._pending: dict[int, list[ReadableSpan]] = {}
+        self._pending: dict[int, list[ReadableSpan | Statement]] = {}
 
     def on_start(self, span: object, parent_context: Context | None = None) -> None:
         return None
+
+    def statement_record(self, statement: Statement) -> None:
+        """Hold a SQL statement's timing with its trace (`toolkit.tracing.statements`)."""
+        self._held(statement.parent.trace_id).append(statement)
 
     def on_end(self, span: ReadableSpan) -> None:
         parent = span.parent
         trace_id = span.context.trace_id
         if parent is not None and not parent.is_remote:
-            pending = self._pending.get(trace_id)
-            if pending is None:
-                if len(self._pending) >= self.max_pending:
-                    # Spans that ended after their root (a fan-out call past the page's
-                    # deadline) are never collected: forget the oldest trace held.
-                    with contextlib.suppress(StopIteration, KeyError, RuntimeError):
-                        del self._pending[next(iter(self._pending))]
-                pending = self._pending.setdefault(trace_id, [])
-            pending.append(span)
+            self._held(trace_id).append(span)
             return
-        children = self._pending.pop(trace_id, None) or []
+        held = self._pending.pop(trace_id, None) or []
+        children = [child for child in held if not isinstance(child, Statement)]
+        statements = [child for child in held if isinstance(child, Statement)]
         reason = self.policy.reason(span, children)
+        if not reason and any(statement.error for statement in statements):
+            reason = "error"
         if reason:
-            self.sink.submit([*children, _with_reason(span, reason)])
+            root = _with_reason(span, reason)
+            spans = [_readable(child) for child in children] + statement_spans(statements, root)
+            self.sink.submit([*spans, root])
+
+    def _held(self, trace_id: int) -> list[ReadableSpan | Statement]:
+        pending = self._pending.get(trace_id)
+        if pending is None:
+            if len(self._pending) >= self.max_pending:
+                # What ended after its root (a fan-out call past the page's deadline) is
+                # never collected: forget the oldest trace held.
+                with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                    del self._pending[next(iter(self._pending))]
+            pending = self._pending.setdefault(trace_id, [])
+        return pending
 
     def shutdown(self) -> None:
         self.sink.flush()
@@ -199,8 +221,14 @@ class TailSampler(SpanProcessor):
         return True
 
 
-def _with_reason(span: ReadableSpan, reason: str) -> ReadableSpan:
+def _readable(span: ReadableSpan | LightSpan) -> ReadableSpan:
+    return span.readable() if isinstance(span, LightSpan) else span
+
+
+def _with_reason(span: ReadableSpan | LightSpan, reason: str) -> ReadableSpan:
     """The root as kept, its attributes saying why (a span is read-only once ended)."""
+    if isinstance(span, LightSpan):
+        return span.readable(**{KEPT_BECAUSE: reason})
     return ReadableSpan(
         name=span.name,
         context=span.context,

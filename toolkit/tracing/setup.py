@@ -20,6 +20,7 @@ from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from toolkit.tracing.ids import ReservedIdGenerator
+from toolkit.tracing.light import LightTracerProvider
 from toolkit.tracing.ring import TraceRing
 from toolkit.tracing.sampling import ROUTE, KeepPolicy, ShareSampler, TailSampler, TraceSink
 
@@ -69,12 +70,12 @@ def tracing_configure(config: TracingConfig, *, exporter: SpanExporter | None = 
     tail = TailSampler(TraceSink(exporter), KeepPolicy(slo_seconds=_slo_reader(config)))
     resource = Resource.create({"service.name": config.service_name})
     sampler = ShareSampler(config.sample_share)
-    provider = TracerProvider(
+    provider = LightTracerProvider(
+        processor=tail,
         sampler=sampler,
         resource=resource,
         id_generator=ReservedIdGenerator(),
     )
-    provider.add_span_processor(tail)
     # A Redis command is a span only when its trace was sampled at its start: warm pages
     # make one or two cache calls, and a span for each would cost more than the call.
     sampled_only = TracerProvider(sampler=ParentBased(root=ALWAYS_OFF), resource=resource)

@@ -12,7 +12,9 @@ between the two, as `bench_metrics_overhead` does (its notes say why), in two pa
    own stride of it, both servers in turn), so the view renders it; the data caches below the
    page (product, prices, stock) may be warm, as they are in a store that runs.
 
-The overhead is 1 - rate(traced) / rate(untraced) per round, the median over rounds.
+The overhead is 1 - rate(traced) / rate(untraced) per round, the median over rounds;
+beside it, each server's CPU per answered request (the clients alternate, so both
+answer as many), which the waits on the shared simulator and cores do not blur.
 Writes reports/bench/tracing-overhead.json; exits non-zero past 5% on either page.
 """
 
@@ -28,6 +30,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.interface import product_cards_popular
+from devstack.benchenv import gunicorn_cpu_seconds
 from devstack.management.commands.bench_metrics_overhead import _get
 from devstack.prepare import store_prepare
 from devstack.processes import (
@@ -67,8 +70,9 @@ def _client(
 
 def _round(
     host: str, ports: list[int], paths_per_client: list[list[str]], seconds: float
-) -> tuple[list[float], int]:
-    """One interleaved round; each port's answered requests per second of client time."""
+) -> tuple[list[float], list[int], int]:
+    """One interleaved round: each port's answered requests per second of client time,
+    each port's answered requests, and the answers that were not 200."""
     results: multiprocessing.Queue = multiprocessing.Queue()
     workers = [
         multiprocessing.Process(
@@ -82,11 +86,12 @@ def _round(
     answers = [results.get(timeout=seconds + 30) for _ in workers]
     for worker in workers:
         worker.join()
+    answered = [sum(answer[port][0] for answer in answers) for port in ports]
     rates = [
-        sum(answer[port][0] for answer in answers) / sum(answer[port][2] for answer in answers)
-        for port in ports
+        count / sum(answer[port][2] for answer in answers)
+        for count, port in zip(answered, ports, strict=True)
     ]
-    return rates, sum(answer[port][1] for answer in answers for port in ports)
+    return rates, answered, sum(answer[port][1] for answer in answers for port in ports)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class _Part:
 
     rates: dict[str, list[float]]
     non_200: int
+    # Server CPU (gunicorn master and workers, user + system) per answered request.
+    cpu_per_answer: dict[str, float]
 
     @property
     def ratios(self) -> list[float]:
@@ -113,33 +120,55 @@ class _Part:
             "overhead": round(self.overhead, 4),
             "overhead_by_round": [round(1 - ratio, 4) for ratio in self.ratios],
             "non_200": self.non_200,
+            "server_cpu_us_per_answer": {
+                name: round(cpu * 1e6) for name, cpu in self.cpu_per_answer.items()
+            },
+            "cpu_overhead": round(self.cpu_overhead, 4),
         }
+
+    @property
+    def cpu_overhead(self) -> float:
+        return self.cpu_per_answer["traced"] / self.cpu_per_answer["untraced"] - 1
 
     def line(self, label: str) -> str:
         return (
             f"{label}: traced {statistics.median(self.rates['traced']):.0f} req/s, untraced "
             f"{statistics.median(self.rates['untraced']):.0f} req/s per client connection; "
             f"overhead {self.overhead:.1%} (rounds {1 - self.ratios[-1]:.1%} to "
-            f"{1 - self.ratios[0]:.1%}); non-200: {self.non_200}"
+            f"{1 - self.ratios[0]:.1%}); server CPU per answer "
+            f"{self.cpu_per_answer['traced'] * 1e6:.0f} / "
+            f"{self.cpu_per_answer['untraced'] * 1e6:.0f} us (+{self.cpu_overhead:.1%}); "
+            f"non-200: {self.non_200}"
         )
 
 
 def _measure(
     host: str,
-    ports: list[int],
+    servers: dict[int, int],
     paths_for_round: Callable[[int], list[list[str]]],
     *,
     rounds: int,
     seconds: float,
 ) -> _Part:
+    """Run the rounds; `servers` maps each port to its gunicorn master's pid."""
+    ports = list(servers)
     rates: dict[str, list[float]] = {name: [] for name in _NAMES}
+    answered = dict.fromkeys(_NAMES, 0)
     failed = 0
+    cpu_before = [gunicorn_cpu_seconds(master) for master in servers.values()]
     for number in range(rounds):
-        round_rates, round_failed = _round(host, ports, paths_for_round(number), seconds)
-        for name, rate in zip(_NAMES, round_rates, strict=True):
+        round_rates, round_answered, round_failed = _round(
+            host, ports, paths_for_round(number), seconds
+        )
+        for name, rate, count in zip(_NAMES, round_rates, round_answered, strict=True):
             rates[name].append(rate)
+            answered[name] += count
         failed += round_failed
-    return _Part(rates=rates, non_200=failed)
+    cpu_per_answer = {
+        name: (gunicorn_cpu_seconds(master) - before) / max(answered[name], 1)
+        for name, master, before in zip(_NAMES, servers.values(), cpu_before, strict=True)
+    }
+    return _Part(rates=rates, non_200=failed, cpu_per_answer=cpu_per_answer)
 
 
 class Command(BaseCommand):
@@ -174,12 +203,12 @@ class Command(BaseCommand):
 
         try:
             with ExitStack() as stacks:
-                host, ports = _servers_start(stacks, report_dir)
-                _round(host, ports, [[warm_path]] * clients, 1.0)  # warm page and workers
+                host, servers = _servers_start(stacks, report_dir)
+                _round(host, list(servers), [[warm_path]] * clients, 1.0)  # warm page, workers
                 warm = _measure(
-                    host, ports, lambda _: [[warm_path]] * clients, rounds=rounds, seconds=seconds
+                    host, servers, lambda _: [[warm_path]] * clients, rounds=rounds, seconds=seconds
                 )
-                cold = _measure(host, ports, cold_paths, rounds=rounds, seconds=seconds)
+                cold = _measure(host, servers, cold_paths, rounds=rounds, seconds=seconds)
         except StackError as error:
             raise CommandError(str(error)) from None
         summary = {
@@ -200,15 +229,18 @@ class Command(BaseCommand):
             raise CommandError("tracing overhead over target (or errors); see the report")
 
 
-def _servers_start(stacks: ExitStack, report_dir: Path) -> tuple[str, list[int]]:
-    """Start the simulator, then a traced and an untraced web server; return host, ports."""
+def _servers_start(stacks: ExitStack, report_dir: Path) -> tuple[str, dict[int, int]]:
+    """Start the simulator, then a traced and an untraced web server.
+
+    Return the host, and each server's port with its gunicorn master's pid, traced first.
+    """
     simulator = StackConfig(
         port=free_port(),
         simulator_port=free_port(),
         log_dir=report_dir / "tracing-overhead-simulator",
     )
     stacks.enter_context(Stack(simulator, processes=(simulator_process(simulator),)))
-    ports = []
+    servers = {}
     for name in _NAMES:
         config = StackConfig(
             port=free_port(),
@@ -219,6 +251,6 @@ def _servers_start(stacks: ExitStack, report_dir: Path) -> tuple[str, list[int]]
             },
             log_dir=report_dir / f"tracing-overhead-{name}",
         )
-        stacks.enter_context(Stack(config, processes=(web_process(config),)))
-        ports.append(config.port)
-    return config.host, ports
+        stack = stacks.enter_context(Stack(config, processes=(web_process(config),)))
+        servers[config.port] = stack.pids["web"]
+    return config.host, servers
