@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtests.results import RunResults
+from loadtests.results import RATE_COUNTERS, RunResults
 
 GATES_FILE = Path(__file__).with_name("gates.toml")
 BASELINES_DIR = Path(__file__).with_name("baselines")
@@ -48,6 +48,7 @@ GATE_KEYS = frozenset(
         "baseline_error_slack",
         "p95_ms",
         "p95_ratio",
+        "rate_peak_ratio",
         "slo_attainment_min",
         "queries_per_request",
         "cache_hit_ratio_min",
@@ -278,6 +279,10 @@ def gates_evaluate(
             _p95_ratio(results, journey, rule)
             for journey, rule in gates.get("p95_ratio", {}).items()
         ),
+        *(
+            _rate_peak_ratio(results, series, rule)
+            for series, rule in gates.get("rate_peak_ratio", {}).items()
+        ),
         _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
         *_queries(results, gates.get("queries_per_request", {})),
         *_cache_hit_ratios(results, gates.get("cache_hit_ratio_min", {})),
@@ -422,6 +427,31 @@ def _p95_ratio(results: RunResults, journey: str, rule: Mapping[str, Any]) -> Ga
         f"<= {rule['max']}",
         PASS if ratio <= rule["max"] else FAIL,
         f"{during.p95_ms:.0f} ms vs {before.p95_ms:.0f} ms",
+    )
+
+
+def _rate_peak_ratio(results: RunResults, series: str, rule: Mapping[str, Any]) -> GateResult:
+    """The busiest scrape interval of a store counter in one phase, over its mean in
+    another: a storm (every request recomputing after a release) is a peak, and a peak
+    is what a phase's mean or p95 spreads thin."""
+    gate = f"{series} peak {rule['phase']} / mean {rule['over']}"
+    rates = results.metric_rates(RATE_COUNTERS[series]).values()
+    points = [point for counter in rates for point in counter]
+    during, before = results.phase_span(rule["phase"]), results.phase_span(rule["over"])
+    if during is None or before is None:
+        return GateResult(gate, "no data", f"<= {rule['max']}", SKIP, "no such phase")
+    peak = max((v for t, v in points if during.start_s < t <= during.end_s), default=None)
+    base = [v for t, v in points if before.start_s < t <= before.end_s]
+    if peak is None or not base or not sum(base):
+        return GateResult(gate, "no data", f"<= {rule['max']}", SKIP, "no /metrics scrapes")
+    mean = sum(base) / len(base)
+    ratio = peak / mean
+    return GateResult(
+        gate,
+        f"{ratio:.1f}",
+        f"<= {rule['max']}",
+        PASS if ratio <= rule["max"] else FAIL,
+        f"peak {peak:.1f}/s vs mean {mean:.1f}/s",
     )
 
 

@@ -91,8 +91,8 @@ LAB_RUNS: dict[str, LabRun] = {
         LabRun(
             mode="cold-release",
             scenario="lab-release",
-            deciding_gates=("browse p95 after-release / before-release",),
-            signal="SQL statements/s",
+            deciding_gates=("cache recomputes/s peak after-release / mean before-release",),
+            signal="cache recomputes/s",
             naive=(
                 CodePath("storefront/management/commands/post_deploy.py", "Command.handle"),
                 CodePath("toolkit/cache/owned.py", "OwnedCache._lock"),
@@ -107,8 +107,8 @@ LAB_RUNS: dict[str, LabRun] = {
                 "release that changes no data has nothing to retire, and a miss is "
                 "recomputed by one request while the others wait (single flight). The naive "
                 "hook clears every cache 'to be safe', and without single flight every "
-                "request that misses recomputes: a storm of statements, p95 up after the "
-                "release, the hit ratio down until the caches refill."
+                "request that misses recomputes: a storm of recomputes and statements, p95 "
+                "up after the release, the hit ratio down until the caches refill."
             ),
         ),
         LabRun(

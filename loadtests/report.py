@@ -26,7 +26,7 @@ from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from loadtests.compare import IMPROVED, REGRESSION, Comparison, run_rounds
 from loadtests.gates import GateResult, verdict
-from loadtests.results import RunResults
+from loadtests.results import RATE_COUNTERS, RunResults
 from perfstats.charts import line_chart
 
 
@@ -162,6 +162,7 @@ SERIES_UNITS = {
     "errors/s": "",
     "queries/request": "",
     "SQL statements/s": "",
+    "cache recomputes/s": "",
     "cache hit ratio": "",
     "page cache misses/s": "",
     "upstream calls/s": "",
@@ -187,7 +188,8 @@ def report_series(results: RunResults) -> dict[str, list[tuple[float, float]]]:
         "requests/s": [(t, f.served / size) for t, f in total],
         "errors/s": [(t, f.errors / size) for t, f in results.timeline()],
         "queries/request": results.queries_per_request_series(),
-        "SQL statements/s": rate(r"^peakstore_http_request_queries_sum\{"),
+        "SQL statements/s": rate(RATE_COUNTERS["SQL statements/s"]),
+        "cache recomputes/s": rate(RATE_COUNTERS["cache recomputes/s"]),
         "cache hit ratio": results.cache_hit_ratio(),
         "page cache misses/s": rate(
             r'^peakstore_cache_events_total\{.*event="miss".*namespace="storefront\.page"'

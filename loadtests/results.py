@@ -30,6 +30,11 @@ ADMISSION_WAIT = "peakstore_admission_expected_wait_seconds"
 ADMISSION_BUDGET = "peakstore_admission_budget_seconds"
 REQUESTS_SHED = "peakstore_requests_shed_total"
 CACHE_EVENTS = "peakstore_cache_events_total"
+# Counters the report charts as rates and a `rate_peak_ratio` gate may judge, by name.
+RATE_COUNTERS = {
+    "SQL statements/s": r"^peakstore_http_request_queries_sum\{",
+    "cache recomputes/s": r'^peakstore_cache_events_total\{.*event="recompute"',
+}
 TAGGED_PAGE_LOOKUPS = "peakstore_page_cache_tagged_lookups_total"
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -188,7 +193,7 @@ class RunResults:
         return figures(self._events(journey, None), self.duration_s)
 
     def in_phase(self, phase: str, journey: str | None = None) -> Figures | None:
-        span = self._phase(phase)
+        span = self.phase_span(phase)
         if span is None:
             return None
         return figures(self._events(journey, span), span.end_s - span.start_s)
@@ -196,7 +201,7 @@ class RunResults:
     def slo_attainment(self, journey: str, phase: str | None = None) -> Attainment | None:
         """The journey's SLO attainment over offered requests (in one phase, or the whole
         run); None when it has no requests there or one of them has no known SLO."""
-        span = self._phase(phase) if phase else None
+        span = self.phase_span(phase) if phase else None
         if phase and span is None:
             return None
         chosen = self._events(journey, span)
@@ -204,7 +209,8 @@ class RunResults:
             return None
         return attainment(chosen, self.slos)
 
-    def _phase(self, name: str) -> PhaseSpan | None:
+    def phase_span(self, name: str) -> PhaseSpan | None:
+        """When a phase ran (seconds into the run), or None if the run had no such phase."""
         return next((p for p in self.phases if p.name == name), None)
 
     def _events(self, journey: str | None, span: PhaseSpan | None) -> list[Event]:

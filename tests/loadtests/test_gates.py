@@ -521,3 +521,39 @@ def test_the_reconcile_drift_scenario_gates_load():
 
     assert gates["drift_found_min"] == 1.0
     assert gates["exceptions_open_max"] > 0
+
+
+def _recomputes(per_scrape: list[float]) -> RunResults:
+    """A run whose /metrics were scraped every 5 s, `per_scrape[i]` recomputes in interval i;
+    the release at 50 s."""
+    results = _run()
+    key = 'peakstore_cache_events_total{event="recompute",namespace="catalog.product"}'
+    total, samples = 0.0, [(T0, {key: 0.0})]
+    for index, count in enumerate(per_scrape, start=1):
+        total += count
+        samples.append((T0 + 5 * index, {key: total}))
+    results.metrics = samples
+    return results
+
+
+RECOMPUTE_STORM = {
+    "rate_peak_ratio": {"cache recomputes/s": {"phase": "spike", "over": "baseline", "max": 3.0}}
+}
+
+
+def test_a_recompute_storm_after_a_release_fails_its_peak_ratio_gate():
+    steady = [10.0] * 20
+    storm = [10.0] * 10 + [200.0] + [10.0] * 9  # everything recomputed at once
+
+    assert not _failed(
+        gates_evaluate(_recomputes(steady), RECOMPUTE_STORM, audits=[], baseline=None)
+    )
+    rows = gates_evaluate(_recomputes(storm), RECOMPUTE_STORM, audits=[], baseline=None)
+    assert _failed(rows) == {"cache recomputes/s peak spike / mean baseline": "20.0"}
+
+
+def test_a_peak_ratio_without_scrapes_is_skipped_not_passed():
+    rows = gates_evaluate(_run(), RECOMPUTE_STORM, audits=[], baseline=None)
+
+    (row,) = [row for row in rows if row.gate.startswith("cache recomputes/s")]
+    assert row.status == "skipped"

@@ -42,6 +42,10 @@ def test_each_deciding_gate_is_configured_for_its_scenario(mode):
             else []
         ),
         *(f"{j} p95 {r['phase']} / {r['over']}" for j, r in gates.get("p95_ratio", {}).items()),
+        *(
+            f"{series} peak {r['phase']} / mean {r['over']}"
+            for series, r in gates.get("rate_peak_ratio", {}).items()
+        ),
         *(f"{journey} p95 ms" for journey in gates.get("p95_ms", {})),
         "audit audit_orders",
         "audit cache_audit",
