@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 from io import StringIO
+from pathlib import Path
 
 from django.core.management import CommandError, call_command, get_commands
 from django.test.utils import override_settings
@@ -18,6 +19,7 @@ from loadtests.gates import AuditResult
 AUDIT_COMMANDS = ("reconcile_verify", "audit_orders", "cache_audit")
 AUDIT_LINES_SHOWN = 12
 FIGURES_PREFIX = "figures: "
+AUDITS_FILE = "audits.txt"
 
 
 def _audit(name: str) -> AuditResult:
@@ -38,10 +40,14 @@ def _figures(output: str) -> dict[str, float] | None:
     return json.loads(lines[-1].removeprefix(FIGURES_PREFIX)) if lines else None
 
 
-def audits_run(*, config: StackConfig, write: Callable[[str], None]) -> list[AuditResult]:
+def audits_run(
+    *, config: StackConfig, write: Callable[[str], None], keep_in: Path | None = None
+) -> list[AuditResult]:
     """Run every audit against this stack's database, cache and simulator.
 
     The simulator is asked for its captures, so this must run before the stack stops.
+    Only each audit's last lines are written; with `keep_in`, all of them go to
+    `audits.txt` there, beside the run's report.
     """
     # This process is not one of the stack's: point the payment client at its simulator.
     with override_settings(INTEGRATIONS_UPSTREAM_URL=config.upstream_url):
@@ -54,6 +60,10 @@ def audits_run(*, config: StackConfig, write: Callable[[str], None]) -> list[Aud
             if len(lines) > len(shown):
                 write(f"  ... {len(lines) - len(shown)} more lines")
             write("\n".join(shown))
+    if keep_in is not None:
+        (keep_in / AUDITS_FILE).write_text(
+            "".join(f"== {result.name}\n{result.output}\n" for result in results)
+        )
     return results
 
 

@@ -157,7 +157,7 @@ def _one_run(
     (run_dir / "releases.json").write_text(
         json.dumps(release_decisions(since=run_started), default=str)
     )
-    audits = audits_run(config=config, write=write)
+    audits = audits_run(config=config, write=write, keep_in=run_dir)
     results = results_read(run_dir, scenario=scenario.name)
     rows = gates_evaluate(results, gates_load(scenario.name), audits=audits, baseline=None)
     meta: dict[str, Any] = {

@@ -147,7 +147,9 @@ class Command(BaseCommand):
         )
         if evaluate is not None:
             report_dir = evaluate
-            audits = audits_run(config=StackConfig(port=port), write=self.stdout.write)
+            audits = audits_run(
+                config=StackConfig(port=port), write=self.stdout.write, keep_in=report_dir
+            )
         else:
             report_dir = reports / chosen.name
             report_dir.mkdir(parents=True, exist_ok=True)
@@ -245,7 +247,7 @@ class Command(BaseCommand):
                     json.dumps(release_decisions(since=run_started), default=str)
                 )
                 self.stdout.write("Running the audits against the live stack...")
-                audits = audits_run(config=config, write=self.stdout.write)
+                audits = audits_run(config=config, write=self.stdout.write, keep_in=report_dir)
         except KeyboardInterrupt:
             raise CommandError("interrupted; stopped every process") from None
         except StackError as error:
