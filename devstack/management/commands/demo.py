@@ -65,11 +65,15 @@ class Command(BaseCommand):
                     write=self.stdout.write,
                 )
                 self.stdout.write(summary_table(summary))
-                clean = audits_clean(audits_run(config=config, write=self.stdout.write))
+                clean = audits_clean(
+                    audits_run(config=config, write=self.stdout.write, keep_in=report_dir)
+                )
                 self.stdout.write(f"Reports in {report_dir}/ (locust.html, CSV and JSON stats)")
+                # Served or not: after DEMO_SERVE=0, `make run` serves the same store, and
+                # this is the only place the password is ever shown.
+                self.stdout.write(self.style.SUCCESS(staff_login(config, *staff)))
                 if ENV.demo_serve:
                     self.stdout.write(self.style.SUCCESS(stack_banner(config)))
-                    self.stdout.write(self.style.SUCCESS(staff_login(config, *staff)))
                     # From here on the terminal is the person's: one line per request.
                     stack.wait(follow=self.stdout.write)
         except KeyboardInterrupt:
