@@ -53,8 +53,12 @@ def test_stock_drift_is_found_in_full_repaired_within_policy_and_the_rest_opened
         assert _stock_of(drift["key"]) == int(drift["after"])
     open_entities = set(DataException.objects.values_list("entity", flat=True))
     assert open_entities == {f"sku:{d['key']}" for d in large}
+    # A SKU the ERP counted 0 has no stock row here (the store receives only what is on
+    # hand): drift on it is stock missing, not a mismatch. Which SKUs drift depends on
+    # the factories' names, so the expected kinds come from the drift itself.
+    kinds = {"stock.missing" if int(d["before"]) == 0 else "stock.mismatch" for d in large}
     assert set(DataException.objects.values_list("kind", "owner", "runbook").distinct()) == {
-        ("stock.mismatch", "inventory", "docs/runbooks/stock.mismatch.md")
+        (kind, "inventory", f"docs/runbooks/{kind}.md") for kind in kinds
     }
 
 
