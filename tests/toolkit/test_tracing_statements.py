@@ -1,7 +1,5 @@
 """SQL statements in traces: timings held with the trace, spans only when it is kept."""
 
-import time
-
 import pytest
 from django.db import DatabaseError, connection, transaction
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -20,9 +18,7 @@ def traced():
     exporter = InMemorySpanExporter()
     tail = TailSampler(TraceSink(exporter), KeepPolicy(slo_seconds=lambda root: 0.5))
     provider = LightTracerProvider(processor=tail, sampler=ShareSampler(0.0))
-    recorder = StatementRecorder(
-        tail.statement_record, time.time_ns, vendor=connection.vendor, name="peakstore"
-    )
+    recorder = StatementRecorder(tail.statement_record, vendor=connection.vendor, name="peakstore")
     with connection.execute_wrapper(recorder):
         yield provider.get_tracer("test"), tail, exporter
 

@@ -122,7 +122,6 @@ def _statements_record(sender: type, connection: BaseDatabaseWrapper, **_: objec
         return
     recorder = StatementRecorder(
         tracing.tail.statement_record,
-        time.time_ns,
         vendor=connection.vendor,
         name=str(connection.settings_dict.get("NAME") or ""),
     )

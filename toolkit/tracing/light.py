@@ -16,10 +16,10 @@ those) inside a request, a task, or a trace that came from another process.
 
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 
-from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
@@ -32,6 +32,7 @@ from opentelemetry.trace import (
     SpanKind,
     Status,
     StatusCode,
+    use_span,
 )
 from opentelemetry.util.types import AnyValue, Attributes
 
@@ -211,7 +212,8 @@ class LightTracer(trace_api.Tracer):
             start_time=start_time,
         )
 
-    def start_as_current_span(  # type: ignore[override]  # a context manager, not a decorator
+    @contextmanager
+    def start_as_current_span(
         self,
         name: str,
         context: "trace_api.Context | None" = None,
@@ -222,7 +224,7 @@ class LightTracer(trace_api.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
         end_on_exit: bool = True,
-    ) -> "_CurrentSpan":
+    ) -> Iterator[trace_api.Span]:
         span = self.start_span(
             name,
             context,
@@ -233,51 +235,13 @@ class LightTracer(trace_api.Tracer):
             record_exception,
             set_status_on_exception,
         )
-        return _CurrentSpan(span, end_on_exit, record_exception, set_status_on_exception)
-
-
-class _CurrentSpan:
-    """`use_span` as a class: the span current for the block, ended after it.
-
-    What the SDK does with two generator-based context managers, done with none: a
-    cache miss or a fan-out makes one of these per span.
-    """
-
-    __slots__ = ("end_on_exit", "record_exception", "set_status_on_exception", "span", "token")
-
-    def __init__(
-        self,
-        span: trace_api.Span,
-        end_on_exit: bool,
-        record_exception: bool,
-        set_status_on_exception: bool,
-    ) -> None:
-        self.span = span
-        self.end_on_exit = end_on_exit
-        self.record_exception = record_exception
-        self.set_status_on_exception = set_status_on_exception
-        self.token: object = None
-
-    def __enter__(self) -> trace_api.Span:
-        self.token = context_api.attach(trace_api.set_span_in_context(self.span))
-        return self.span
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        context_api.detach(self.token)  # type: ignore[arg-type]
-        span = self.span
-        # As `use_span`: only an Exception is an error (not GeneratorExit, KeyboardInterrupt).
-        if isinstance(exc_val, Exception) and span.is_recording():
-            if self.record_exception:
-                span.record_exception(exc_val)
-            if self.set_status_on_exception:
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
-        if self.end_on_exit:
-            span.end()
+        with use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
 
 
 class LightTracerProvider(TracerProvider):

@@ -14,6 +14,7 @@ code runs; the disk cache's own SQLite connections are not (they are not the sto
 queries, and a warm page would otherwise record one per cache hit).
 """
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -54,11 +55,8 @@ class StatementRecorder:
     a shell, a warm hit) a statement costs one context lookup.
     """
 
-    def __init__(
-        self, record: Callable[[Statement], None], clock: Callable[[], int], vendor: str, name: str
-    ) -> None:
+    def __init__(self, record: Callable[[Statement], None], *, vendor: str, name: str) -> None:
         self.record = record
-        self.clock = clock
         self.system = _SYSTEMS.get(vendor, vendor)
         self.database = name
 
@@ -68,7 +66,7 @@ class StatementRecorder:
         span = get_current_span()
         if span is INVALID_SPAN or not span.is_recording():
             return execute(sql, params, many, context)
-        started = self.clock()
+        started = time.time_ns()
         error = ""
         try:
             return execute(sql, params, many, context)
@@ -83,7 +81,7 @@ class StatementRecorder:
                     self.system,
                     self.database,
                     started,
-                    self.clock(),
+                    time.time_ns(),
                     error,
                 )
             )
