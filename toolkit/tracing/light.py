@@ -213,7 +213,7 @@ class LightTracer(trace_api.Tracer):
         )
 
     @contextmanager
-    def start_as_current_span(
+    def start_as_current_span(  # type: ignore[override]  # contextlib's, not the API's async-aware one
         self,
         name: str,
         context: "trace_api.Context | None" = None,
