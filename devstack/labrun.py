@@ -81,6 +81,11 @@ def lab_run(
         raise LabRunError("the lab is disabled: run it as `make lab MODE=...` (PEAKSTORE_LAB=1)")
     started = time.monotonic()
     plan = lab_run_get(mode)
+    if ENV.profile not in plan.profiles:
+        raise LabRunError(
+            f"{mode} cannot do its damage on the {ENV.profile} profile: {plan.profiles_why} "
+            "(docs/workshop/ says how)"
+        )
     scenario = scenario_get(plan.scenario).scaled(duration_s=duration_s)
     out = reports / mode
     out.mkdir(parents=True, exist_ok=True)

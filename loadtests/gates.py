@@ -49,6 +49,7 @@ GATE_KEYS = frozenset(
         "p95_ms",
         "p95_ratio",
         "rate_peak_ratio",
+        "release_exposure_max_percent",
         "slo_attainment_min",
         "queries_per_request",
         "cache_hit_ratio_min",
@@ -283,6 +284,10 @@ def gates_evaluate(
             _rate_peak_ratio(results, series, rule)
             for series, rule in gates.get("rate_peak_ratio", {}).items()
         ),
+        *(
+            _release_exposure(results, flag, float(limit))
+            for flag, limit in gates.get("release_exposure_max_percent", {}).items()
+        ),
         _checkout_completion(results, float(gates.get("checkout_completion_min", 0.995))),
         *_queries(results, gates.get("queries_per_request", {})),
         *_cache_hit_ratios(results, gates.get("cache_hit_ratio_min", {})),
@@ -452,6 +457,28 @@ def _rate_peak_ratio(results: RunResults, series: str, rule: Mapping[str, Any]) 
         f"<= {rule['max']}",
         PASS if ratio <= rule["max"] else FAIL,
         f"peak {peak:.1f}/s vs mean {mean:.1f}/s",
+    )
+
+
+def _release_exposure(results: RunResults, flag: str, limit: float) -> GateResult:
+    """How far a release known to be bad got: the largest share of visitors its
+    decisions in the run gave it. A gated rollout stops the release at its first step;
+    one that moves on its schedule alone hands it to more and more visitors."""
+    gate = f"{flag} peak exposure %"
+    exposures = [
+        decision["exposure_percent"][1]  # [before, after]: the share it gave
+        for _, decision in results.releases
+        if decision["flag"] == flag
+    ]
+    if not exposures:
+        return GateResult(gate, "no data", f"<= {limit:g}", SKIP, "no release decisions")
+    peak = max(exposures)
+    return GateResult(
+        gate,
+        f"{peak:g}",
+        f"<= {limit:g}",
+        PASS if peak <= limit else FAIL,
+        f"{len(exposures)} decisions",
     )
 
 

@@ -42,6 +42,10 @@ class LabRun:
     prepare: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
     # ... and at the start of each run, once its mode is set (e.g. start a rollout).
     before_each: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    # The settings profiles (`storefront/settings/`) on which the mode can do its damage,
+    # and why a profile left out cannot.
+    profiles: tuple[str, ...] = ("embedded", "services")
+    profiles_why: str = ""
 
 
 LAB_RUNS: dict[str, LabRun] = {
@@ -114,7 +118,7 @@ LAB_RUNS: dict[str, LabRun] = {
         LabRun(
             mode="monitoring-blind",
             scenario="lab-rollout",
-            deciding_gates=("browse p95 late / early",),
+            deciding_gates=("recommendations-v2 peak exposure %",),
             signal="p95 ms",
             naive=(CodePath("releases/gates.py", "_on_schedule"),),
             good=(
@@ -126,10 +130,10 @@ LAB_RUNS: dict[str, LabRun] = {
                 "the product page slower. With gates on, every interval judges the canary "
                 "against its criteria and against control: it fails them, so the rollout "
                 "never leaves its first step (5%) and is stopped after three failed "
-                "intervals; the late half is as fast as the early one. Blind, the rollout "
-                "moves on its schedule alone, 25% then 50% of visitors get the slow page, "
-                "and the late half's browse p95 shows it; in production only the funnel "
-                "would notice, late."
+                "intervals. Blind, the rollout moves on its schedule alone: 25% then 50% of "
+                "visitors get the slow page. Browse p95 barely moves, since the product "
+                "page is one page of several: in production only the funnel would notice, "
+                "late. The deciding gate is the release's peak exposure."
             ),
             # From the first step in each run: stop what the previous run left (refused
             # when nothing runs), then start. The runner's instructor holds the authority.
@@ -156,15 +160,19 @@ LAB_RUNS: dict[str, LabRun] = {
         LabRun(
             mode="search-unbounded",
             scenario="lab-search",
-            deciding_gates=("search p95 ms",),
+            deciding_gates=("search SLO attainment",),
             signal="p95 ms",
             naive=(CodePath("search/selectors.py", "_search_unbounded_naive"),),
             good=(CodePath("search/selectors.py", "search_documents"),),
             why=(
-                "A search-heavy load. The good search ranks a bounded pool from the read "
-                "model, caches facets and pages by keyset; the naive one ranks every match, "
-                "re-runs the full match for facets and pages with OFFSET, so search p95 "
-                "grows with the catalog and misses its SLO."
+                "A search-heavy load: shoppers on the search page, and a shop app's search "
+                "and category screens scrolling through the search API, which answers every "
+                "request itself. The good search ranks a bounded pool from the read model, "
+                "caches facets and pages by keyset; the naive one ranks and counts every "
+                "match, re-runs the full match for each facet on every page and pages with "
+                "OFFSET, several times the work per request on the 10,000-product catalog. "
+                "The web workers saturate, searches queue, and the share answered within "
+                "the search SLO falls (a request admission control sheds is a miss too)."
             ),
         ),
         LabRun(
@@ -209,6 +217,12 @@ LAB_RUNS: dict[str, LabRun] = {
                 "checks it, then decrements without a lock and without idempotency, so two "
                 "buyers take the last unit and retries charge twice: audit_orders and the "
                 "stock ledger find the oversold units."
+            ),
+            profiles=("services",),
+            profiles_why=(
+                "on SQLite every write transaction takes the database's one write lock at "
+                "BEGIN (IMMEDIATE), so checkouts run one at a time and the naive path "
+                "cannot race: run it on PostgreSQL (the services profile)"
             ),
         ),
     )

@@ -35,6 +35,7 @@ from loadtests.recorder import RESULTS_ENV, recorder_install
 from loadtests.shapes import SHAPE_ENV, LoadPlan, Phase, plan_for
 from loadtests.users import (
     BACKOFFICE_TOKEN_ENV,
+    ApiSearchUser,
     BackOfficeUser,
     BrowseUser,
     BuyerUser,
@@ -47,6 +48,7 @@ from loadtests.users import (
 )
 
 __all__ = [
+    "ApiSearchUser",
     "BackOfficeUser",
     "BrowseUser",
     "BuyerUser",
@@ -63,7 +65,7 @@ USERS_ENV, DURATION_ENV = "PEAKSTORE_LOAD_USERS", "PEAKSTORE_LOAD_DURATION"
 UPSTREAM_ENV = "INTEGRATIONS_UPSTREAM_URL"  # the store's name for it too
 PHASES_FILE = "phases.json"
 USER_CLASSES = {cls.__name__: cls for cls in (
-    BackOfficeUser, BrowseUser, BuyerUser, CartHoarderBot, CartUser, CatalogApiUser,
+    ApiSearchUser, BackOfficeUser, BrowseUser, BuyerUser, CartHoarderBot, CartUser, CatalogApiUser,
     FlashSaleUser, SearchUser,
 )}  # fmt: skip
 # The store's checkout, whose manage.py a release's post-deploy hook runs.

@@ -325,7 +325,7 @@ SHAPES: dict[str, Callable[[int, int], LoadPlan]] = {
     "catalog-feed": catalog_feed,
     "release": release,
     "rollout": early_late("rollout"),
-    "search-heavy": early_late("search-heavy", ("SearchUser", "BrowseUser")),
+    "search-heavy": early_late("search-heavy", ("SearchUser", "ApiSearchUser", "BrowseUser")),
     "checkout-heavy": early_late("checkout-heavy", ("BuyerUser", "CartUser", "BrowseUser")),
     "reconcile-drift": reconcile_drift,
 }

@@ -10,6 +10,7 @@ shed under load is its own outcome; a 5xx, an unexpected status or a timeout is 
 |---|---|---|
 | BrowseUser | browse | anonymous: home, categories (filtered, paged, sometimes deep), products |
 | SearchUser | search | searches, then a product |
+| ApiSearchUser | search | an app: search API screens, scrolled via `next` (lab) |
 | CartUser | cart | add-to-cart form, cart, checkout page |
 | BuyerUser | buy | real orders through the API, each with its own Idempotency-Key |
 | FlashSaleUser | flash | the flash-sale crowd: one hot SKU, bought through the API |
@@ -38,6 +39,7 @@ import os
 import re
 import uuid
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -162,6 +164,38 @@ class SearchUser(StoreUser):
         if self.rng.random() < 0.5:
             slug = self.catalog.products.pick(self.rng).slug
             self.get_page(f"/p/{slug}/", name="[search] /p/[slug]/")
+
+
+class ApiSearchUser(StoreUser):
+    """A shop app's search and category screens, through the search API: a word typed, or
+    a category opened, in stock only, then scrolled a few pages by following `next`.
+
+    The API answers every request itself (no page cache in front of it), as an app's
+    screens are personal to their scroll position. Only the lab shapes run it.
+    """
+
+    weight = 3
+    journey = "search"
+
+    @task
+    def search(self) -> None:
+        if self.rng.random() < 0.5:
+            query = {"q": self.catalog.search_terms.pick(self.rng), "sort": "relevance"}
+        else:
+            query = {"category": self.catalog.categories.pick(self.rng).slug, "sort": "popular"}
+        url: str | None = "/api/v1/search/?" + urlencode({**query, "in_stock": "true"})
+        for _ in range(1 + self.rng.randint(0, 3)):
+            if url is None:
+                return
+            with self.client.get(
+                url,
+                name="[search] /api/v1/search/",
+                headers=self.identity,
+                catch_response=True,
+            ) as response:
+                if not expect(response, 200):
+                    return
+                url = response.json()["next"]
 
 
 class CartUser(StoreUser):

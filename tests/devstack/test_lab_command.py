@@ -1,11 +1,13 @@
 """`manage.py lab`: list, status, on, off and reset act on the shared switches, log each
 change, and refuse while the lab is disabled."""
 
+from dataclasses import replace
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from devstack import labrun
 from toolkit import lab as the_lab
 from toolkit.models import LabChange
 
@@ -53,3 +55,14 @@ def test_the_switches_are_refused_while_the_lab_is_disabled(db, settings, args):
     with pytest.raises(CommandError, match="the lab is disabled"):
         lab_command(*args)
     assert not LabChange.objects.exists()
+
+
+def test_a_mode_that_cannot_do_its_damage_on_this_profile_is_refused_before_it_runs(
+    lab, monkeypatch, tmp_path
+):
+    # SQLite serialises checkouts, so `oversell` could only show two clean runs there.
+    monkeypatch.setattr(labrun, "ENV", replace(labrun.ENV, database_url=""))
+
+    with pytest.raises(CommandError, match="oversell cannot do its damage on the embedded"):
+        lab_command("run", "oversell", "--reports", str(tmp_path))
+    assert not any(tmp_path.iterdir())

@@ -557,3 +557,40 @@ def test_a_peak_ratio_without_scrapes_is_skipped_not_passed():
 
     (row,) = [row for row in rows if row.gate.startswith("cache recomputes/s")]
     assert row.status == "skipped"
+
+
+SLOW_RELEASE = {"release_exposure_max_percent": {"recommendations-v2": 5}}
+
+
+def _rollout(*exposures: tuple[float, float]) -> RunResults:
+    """A run whose release decisions moved `recommendations-v2` through `exposures`."""
+    run = _run()
+    run.releases = [
+        (10.0 * index, {"flag": "recommendations-v2", "exposure_percent": list(exposure)})
+        for index, exposure in enumerate(exposures)
+    ]
+    return run
+
+
+def test_a_bad_release_stopped_at_its_first_step_passes_its_exposure_gate():
+    # An earlier run's exposure stopped first, then started, then stopped by its gates.
+    stopped = _rollout((50, 0), (0, 5), (5, 0))
+
+    rows = gates_evaluate(stopped, SLOW_RELEASE, audits=[], baseline=None)
+
+    assert "recommendations-v2 peak exposure %" not in _failed(rows)
+
+
+def test_a_bad_release_left_on_its_schedule_fails_its_exposure_gate():
+    blind = _rollout((0, 5), (5, 25), (25, 50))
+
+    rows = gates_evaluate(blind, SLOW_RELEASE, audits=[], baseline=None)
+
+    assert _failed(rows)["recommendations-v2 peak exposure %"] == "50"
+
+
+def test_an_exposure_gate_without_decisions_is_skipped_not_passed():
+    rows = gates_evaluate(_run(), SLOW_RELEASE, audits=[], baseline=None)
+
+    (row,) = [row for row in rows if row.gate.startswith("recommendations-v2")]
+    assert row.status == "skipped"
