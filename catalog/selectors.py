@@ -90,6 +90,14 @@ def category_tree_query() -> tuple[CategoryRef, ...]:
     return tuple(_category_ref(category) for category in Category.objects.order_by("path"))
 
 
+def catalog_extent() -> tuple[int, tuple[str, ...]]:
+    """How many products there are, and every brand's slug: what a bulk import that adds
+    to the catalog needs to know. Two queries, from the database."""
+    return Product.objects.count(), tuple(
+        Brand.objects.order_by("slug").values_list("slug", flat=True)
+    )
+
+
 def category_by_slug(*, slug: str) -> CategoryRef | None:
     """Return the category with this slug, or None. One query."""
     category = Category.objects.filter(slug=slug).first()

@@ -2,8 +2,9 @@
 
 One stack, booted with the lab enabled, serves both runs: the mode's scenario
 (`loadtests/lab.py`) with the mode on, then the same scenario with the same seed with it
-off. The switch is flipped in the database between them, and every process of the stack
-follows it within a second (`toolkit.lab`): no restart, as a workshop would do it. Each
+off (off first when the damage stays in the data: `LabRun.damage_persists`). The switch
+is flipped in the database between them, and every process of the stack follows it
+within a second (`toolkit.lab`): no restart, as a workshop would do it. Each
 run starts with every cache retired, so neither inherits the other's warm entries, and
 each is judged by the scenario's gates and written as a normal load-test report
 (`on/`, `off/`). Then `loadtests.compare` pairs them, and `lab.html` (with `lab.json`)
@@ -110,11 +111,11 @@ def lab_run(
     try:
         with sigterm_as_interrupt(), Stack(config):
             reset(actor=ACTOR)
-            for label, on in (("on", True), ("off", False)):
+            for label in plan.order:
                 _one_run(
                     plan,
                     scenario,
-                    on=on,
+                    on=label == "on",
                     run_dir=out / label,
                     config=config,
                     keys=(token, loadgen_key),
@@ -279,7 +280,8 @@ def _preface(plan: LabRun, scenario: Scenario, outcome: LabOutcome, *, out: Path
     return (
         f"<p><strong>Scenario</strong> <code>{e(scenario.name)}</code> "
         f"({e(scenario.description)}), {scenario.run_time_s} s per run, seed {scenario.seed}; "
-        f"the mode on first, then off, on one stack. Lab run: {outcome.duration_s:.0f} s. "
+        f"the mode {plan.order[0]} first, then {plan.order[1]}, on one stack. "
+        f"Lab run: {outcome.duration_s:.0f} s. "
         f"<strong>Verdict:</strong> {e(verdict)}.</p>"
         f"<h2>What happened and why</h2><p>{e(plan.why)}</p>"
         f"<p>Naive path: {links(plan.naive)}. Good path: {links(plan.good)}.</p>"

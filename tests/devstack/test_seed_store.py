@@ -119,3 +119,36 @@ def test_seed_promotions_tops_a_seeded_store_up_to_the_count_once(db):
 def test_seed_promotions_needs_a_seeded_store(db):
     with pytest.raises(CommandError, match="no SKUs"):
         call_command("seed_promotions", "--count", "10", stdout=StringIO())
+
+
+def test_grow_adds_products_after_the_existing_ones_and_indexes_them(db):
+    from search.models import SearchDocument
+
+    seed(products=120)
+    before = set(Product.objects.values_list("slug", flat=True))
+
+    out = StringIO()
+    call_command("seed_store", "--grow-to", "200", stdout=out)
+
+    assert "Grew the store from 120 to 200 products" in out.getvalue()
+    assert Product.objects.count() == 200
+    assert before <= set(Product.objects.values_list("slug", flat=True))
+    assert Variant.objects.values("sku").distinct().count() == Variant.objects.count()
+    assert Price.objects.filter(price_list__code="base").count() == Variant.objects.count()
+    assert SearchDocument.objects.count() == 200
+    # Every new unit came in through the ledger too.
+    assert sum(Stock.objects.values_list("on_hand", flat=True)) == sum(
+        StockMovement.objects.values_list("on_hand_delta", flat=True)
+    )
+
+
+def test_grow_to_a_size_the_store_has_adds_nothing_and_needs_a_seeded_store(db):
+    with pytest.raises(CommandError, match="seed it first"):
+        call_command("seed_store", "--grow-to", "50", stdout=StringIO())
+    seed(products=60)
+
+    out = StringIO()
+    call_command("seed_store", "--grow-to", "50", stdout=out)
+
+    assert "nothing to add" in out.getvalue()
+    assert Product.objects.count() == 60

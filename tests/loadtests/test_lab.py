@@ -81,3 +81,10 @@ def test_a_mode_is_demonstrated_only_when_its_gate_fails_on_and_passes_off():
 def test_each_prepare_step_is_a_management_command(mode):
     for command, *_ in lab_run_get(mode).prepare:
         assert command in get_commands()
+
+
+def test_a_mode_whose_damage_stays_in_the_data_runs_off_first():
+    # An oversold stock row is still wrong after the switch goes off: the good path's
+    # audit would find the naive run's damage.
+    assert lab_run_get("oversell").order == ("off", "on")
+    assert lab_run_get("n-plus-one").order == ("on", "off")

@@ -1,4 +1,8 @@
-"""Seed a deterministic, realistic store: `python manage.py seed_store --products N --seed S`."""
+"""Seed a deterministic, realistic store: `python manage.py seed_store --products N --seed S`.
+
+`--grow-to N` adds products to a seeded store until it has N (none when it has as many):
+what the lab's search exercise needs, a catalog that outgrew its search.
+"""
 
 import random
 import time
@@ -13,6 +17,7 @@ from django.db import transaction
 
 from catalog.interface import (
     brands_import,
+    catalog_extent,
     category_create,
     category_tree_query,
     product_cards_popular,
@@ -52,6 +57,11 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="do nothing when products already exist"
         )
         parser.add_argument(
+            "--grow-to",
+            type=int,
+            help="on a seeded store: add products until there are this many",
+        )
+        parser.add_argument(
             "--promotions",
             type=int,
             default=0,
@@ -64,6 +74,7 @@ class Command(BaseCommand):
         products: int,
         seed: int,
         if_empty: bool,
+        grow_to: int | None = None,
         promotions: int = 0,
         **_: object,
     ) -> None:
@@ -72,6 +83,11 @@ class Command(BaseCommand):
         if promotions < 0:
             raise CommandError("--promotions must be 0 or more")
         # The system of record, not the cache: a writer must not trust a cached read.
+        if grow_to is not None:
+            if not category_tree_query():
+                raise CommandError("--grow-to adds to a seeded store; seed it first")
+            self._grow(grow_to, seed=seed)
+            return
         if category_tree_query():
             if if_empty:
                 self.stdout.write("Store already seeded; leaving it as it is.")
@@ -108,6 +124,30 @@ class Command(BaseCommand):
         self.stdout.write(f"  {indexed:,} products indexed for search")
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Seeded {products:,} products in {elapsed:.1f}s."))
+
+    def _grow(self, target: int, *, seed: int) -> None:
+        """Add products after the existing ones (their numbers, slugs and SKUs continue
+        where the store's end), then rebuild the search read model."""
+        started = time.perf_counter()
+        existing, brand_slugs = catalog_extent()
+        if existing >= target:
+            self.stdout.write(f"The store has {existing:,} products; nothing to add.")
+            return
+        rng = random.Random(seed + existing)
+        new = islice(
+            seeding.products(rng, count=target, brand_slugs=list(brand_slugs)), existing, None
+        )
+        with changes.muted():
+            for chunk in _batches(new, BATCH):
+                self._seed_batch(rng, chunk)
+        indexed = search_reindex(batch_size=BATCH)
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Grew the store from {existing:,} to {target:,} products in {elapsed:.1f}s "
+                f"({indexed:,} indexed for search)."
+            )
+        )
 
     @transaction.atomic
     def _seed_batch(self, rng: random.Random, chunk: tuple[seeding.SeedProduct, ...]) -> None:
