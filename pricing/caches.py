@@ -13,7 +13,7 @@ Only pricing's write services invalidate them, through the toolkit's cache regis
 """
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -82,18 +82,19 @@ PROMOTIONS = declare(
 )
 
 
-def price_entries_cached(
+def price_entries(
     variant_ids: Iterable[int],
-) -> tuple[dict[int, tuple[PriceEntry, ...]], list[int]]:
-    """Return the cached entries by variant, and the variants the cache does not hold."""
-    variant_ids = list(variant_ids)
-    hits = PRICES.get_many(variant_ids)
-    return hits, [variant_id for variant_id in variant_ids if variant_id not in hits]
+    read: Callable[[list[int]], Mapping[int, tuple[PriceEntry, ...]]],
+) -> dict[int, tuple[PriceEntry, ...]]:
+    """Each variant's cached entries, `read` from the database for those the cache does
+    not hold (and cached, empty ones too: a variant without a price is worth
+    remembering). One cache round trip, and `read` once for the misses."""
 
+    def read_all(missing: list[int]) -> dict[int, tuple[PriceEntry, ...]]:
+        found = read(missing)
+        return {variant_id: found.get(variant_id, ()) for variant_id in missing}
 
-def price_entries_store(entries: Mapping[int, tuple[PriceEntry, ...]]) -> None:
-    """Cache entries, empty ones too: a variant without a price is worth remembering."""
-    PRICES.set_many(entries)
+    return PRICES.get_many_or_compute(variant_ids, read_all)
 
 
 def prices_invalidate(variant_ids: Iterable[int]) -> None:

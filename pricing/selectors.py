@@ -10,8 +10,7 @@ from django.utils import timezone
 from pricing.caches import (
     PriceEntry,
     effective_price,
-    price_entries_cached,
-    price_entries_store,
+    price_entries,
     prices_read,
 )
 from pricing.engine import CouponRule, PromotionRule
@@ -66,12 +65,9 @@ def prices_for_listing(
     at = at or timezone.now()
     variant_ids = list(variant_ids)
     prices_read(variant_ids)
-    entries, missing = price_entries_cached(variant_ids)
-    if missing:
-        fetched = price_entries_for_variants(variant_ids=missing)
-        fetched = {variant_id: fetched.get(variant_id, ()) for variant_id in missing}
-        price_entries_store(fetched)
-        entries.update(fetched)
+    entries = price_entries(
+        variant_ids, lambda missing: price_entries_for_variants(variant_ids=missing)
+    )
     prices = {variant_id: effective_price(found, at) for variant_id, found in entries.items()}
     return {variant_id: price for variant_id, price in prices.items() if price is not None}
 

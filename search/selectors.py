@@ -234,7 +234,9 @@ def search_documents(
         if cursor
         else None
     )
-    cached_facets = FACETS.get(search_id)
+    # Looked up before the pool is read: facets computed from it are stored under this
+    # version, which a read-model change meanwhile has already retired.
+    cached_facets, facets_version = FACETS.get_with_version(search_id)
     limit = settings.SEARCH_POOL_SIZE
     fields: tuple[str, ...] = ("product_id", "popularity")
     fields += ("rank",) if sort == "relevance" else ()
@@ -251,7 +253,9 @@ def search_documents(
         per_page=per_page,
         search_id=search_id,
     )
-    facets, degraded = _facets_within_budget(pool, cached_facets, search_id, started=started)
+    facets, degraded = _facets_within_budget(
+        pool, cached_facets, search_id, version=facets_version, started=started
+    )
     return SearchResults(
         query=query,
         sort=sort,
@@ -378,7 +382,12 @@ def _vendor() -> str:
 
 
 def _facets_within_budget(
-    pool: list[PoolRow], cached: SearchFacets | None, search_id: str, *, started: float
+    pool: list[PoolRow],
+    cached: SearchFacets | None,
+    search_id: str,
+    *,
+    version: str | None,
+    started: float,
 ) -> tuple[SearchFacets | None, bool]:
     """Cached facets, or fresh ones if the budget allows; (None, True) past the budget."""
     if cached is not None:
@@ -392,7 +401,8 @@ def _facets_within_budget(
             facets = _facets(pool)
     except QueryTimedOut:
         return None, True
-    FACETS.set_many({search_id: facets})
+    if version is not None:
+        FACETS.set_many({search_id: facets}, version=version)
     return facets, False
 
 

@@ -99,7 +99,7 @@ from pricing.caches import PRICES
     "write",
     [
         "PRICES.invalidate_on_commit()",
-        "PRICES.set_many({1: ()})",
+        "PRICES.set_many({1: ()}, version=PRICES.version())",
         "PRICES.get_many_or_compute([1], lambda missing: {})",
         "AVAILABILITY.invalidate_on_commit()",
         "PRODUCTS.get_or_compute('slug', lambda: None)",

@@ -159,7 +159,7 @@ def test_retiring_one_namespace_misses_its_entries_and_keeps_the_others():
     from tests.toolkit.caches import registry as tests_registry
 
     HOT.get_or_compute("kept?", lambda: "before")
-    BATCH.set_many({1: "batch"})
+    BATCH.set_many({1: "batch"}, version=BATCH.version())
 
     tests_registry.retire("tests.hot")
 

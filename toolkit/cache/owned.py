@@ -298,14 +298,24 @@ class CacheReader:
 
         Never recomputes and never writes; a cache failure is a None.
         """
+        return self.get_with_version(key)[0]
+
+    def get_with_version(self, key: object) -> tuple[Any | None, str | None]:
+        """`get`, and the version it looked under (None when the cache failed).
+
+        An owner that computes the value on a miss stores it with `set_many(version=...)`
+        under this version, read before the system of record: a write that commits
+        meanwhile has moved the version on, so the value it stores is never current.
+        """
         try:
-            full_key = self.full_key(key, self.version())
+            version = self.version()
+            full_key = self.full_key(key, version)
             entry = store.call(self.namespace, lambda cache: cache.get(full_key))
         except store.CacheUnavailable:
-            return None
+            return None, None
         if entry is None or not self._reads_current(full_key, entry, None):
-            return None
-        return entry[0]
+            return None, version
+        return entry[0], version
 
     def get_many(self, keys: Iterable[K], *, absent: Any = None) -> dict[K, Any]:
         """Return the fresh entries among `keys` (one round trip); a failure finds none.
@@ -318,7 +328,15 @@ class CacheReader:
             return {}
         try:
             version = self.version()
-            full_keys = {key: self.full_key(key, version) for key in keys}
+        except store.CacheUnavailable:
+            return {}
+        return self._get_many(keys, version, absent=absent)
+
+    def _get_many(self, keys: list[K], version: str, *, absent: Any) -> dict[K, Any]:
+        if not keys:
+            return {}
+        full_keys = {key: self.full_key(key, version) for key in keys}
+        try:
             entries = store.call(
                 self.namespace, lambda cache: cache.get_many(list(full_keys.values()))
             )
@@ -444,11 +462,17 @@ class OwnedCache(CacheReader):
 
         Keys `compute_missing` leaves out are cached as absent, so an unknown key does not
         cost a query on every request. `expires_at` may cap an entry's TTL (a price that
-        changes at a known time).
+        changes at a known time). What it computes is stored under the version it looked
+        up under, read before `compute_missing` reads the system of record: if a write
+        commits in between, its bump has already retired that version.
         """
         self._check_owner()
         keys = list(dict.fromkeys(keys))
-        found = self.get_many(keys, absent=_ABSENT)
+        try:
+            version: str | None = self.version()
+        except store.CacheUnavailable:
+            version = None
+        found = {} if version is None else self._get_many(keys, version, absent=_ABSENT)
         missing = [key for key in keys if key not in found]
         started = time.perf_counter()
         if missing:
@@ -456,11 +480,13 @@ class OwnedCache(CacheReader):
                 computed = compute_missing(missing)
         else:
             computed = {}
-        self._put_many(
-            {key: computed.get(key) for key in missing},
-            cost=time.perf_counter() - started,
-            expires_at=expires_at,
-        )
+        if version is not None:
+            self._put_many(
+                {key: computed.get(key) for key in missing},
+                version=version,
+                cost=time.perf_counter() - started,
+                expires_at=expires_at,
+            )
         found.update(computed)
         return {key: value for key, value in found.items() if value is not _ABSENT}
 
@@ -468,26 +494,27 @@ class OwnedCache(CacheReader):
         self,
         values: Mapping[Any, Any],
         *,
+        version: str,
         expires_at: Callable[[Any], float | None] | None = None,
     ) -> None:
-        """Store values the owner just read from its system of record (one round trip)."""
+        """Store values the owner read from its system of record, under `version`: the
+        namespace's version as read before that read (`get_with_version`, `version()`).
+        Stored under the version of the moment instead, a value read just before a write
+        committed would outlive the write's bump. One round trip."""
         self._check_owner()
-        self._put_many(values, cost=0.0, expires_at=expires_at)
+        self._put_many(values, version=version, cost=0.0, expires_at=expires_at)
 
     def _put_many(
         self,
         values: Mapping[Any, Any],
         *,
+        version: str,
         cost: float,
         expires_at: Callable[[Any], float | None] | None,
     ) -> None:
         if not values:
             return
         cache_event(self.namespace, CacheEvent.RECOMPUTE)
-        try:
-            version = self.version()
-        except store.CacheUnavailable:
-            return
         now = _now()
         by_timeout: dict[float, dict[str, tuple]] = {}
         for key, value in values.items():
