@@ -1,17 +1,11 @@
 """Campaign traffic: landing URLs carry utm_* and a click id of their own; stats do not."""
 
-import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from loadtests.campaign import CLICK_NETWORKS, CampaignTraffic, campaign_for_shape
-from tests.loadtests.test_catalog import _snapshot_data
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.loadtests.locust_process import locust_python
 
 
 def _query(url: str) -> dict[str, list[str]]:
@@ -86,24 +80,8 @@ print(json.dumps(user.client.requests))
 
 
 def _browse_requests(tmp_path: Path, shape: str) -> list[tuple[str, str]]:
-    snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps(_snapshot_data()))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PEAKSTORE_CATALOG_SNAPSHOT": str(snapshot),
-        "PEAKSTORE_LOAD_SHAPE": shape,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", _DRIVE_BROWSE_USER],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return [tuple(request) for request in json.loads(done.stdout.splitlines()[-1])]
+    requests = locust_python(_DRIVE_BROWSE_USER, tmp_path, PEAKSTORE_LOAD_SHAPE=shape)
+    return [tuple(request) for request in requests]
 
 
 def test_campaign_landings_carry_a_unique_click_id_and_stats_names_no_query(tmp_path):

@@ -4,16 +4,9 @@ search API user scrolls by following `next`.
 In subprocesses: importing Locust monkey-patches the interpreter with gevent.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loadtests.test_catalog import _snapshot_data
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.loadtests.locust_process import locust_python
 
 _SHAPES_USE_KNOWN_CLASSES = """
 import json
@@ -61,31 +54,15 @@ print(json.dumps(visits))
 """
 
 
-def _run(tmp_path: Path, code: str) -> object:
-    snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps(_snapshot_data()))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PEAKSTORE_CATALOG_SNAPSHOT": str(snapshot)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 def test_every_user_class_a_shape_names_is_one_the_locustfile_runs(tmp_path):
-    classes = _run(tmp_path, _SHAPES_USE_KNOWN_CLASSES)
+    classes = locust_python(_SHAPES_USE_KNOWN_CLASSES, tmp_path)
 
     assert set(classes["named"]) <= set(classes["known"])
     assert "ApiSearchUser" in classes["named"]
 
 
 def test_the_search_api_user_scrolls_by_following_next_and_stops_at_the_end(tmp_path):
-    visits = _run(tmp_path, _DRIVE_API_SEARCH_USER)
+    visits = locust_python(_DRIVE_API_SEARCH_USER, tmp_path)
 
     for requests in visits:
         first = parse_qs(urlsplit(requests[0][0]).query)
