@@ -468,6 +468,8 @@ class OwnedCache(CacheReader):
         """
         self._check_owner()
         keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
         try:
             version: str | None = self.version()
         except store.CacheUnavailable:
