@@ -84,8 +84,7 @@ def lab_run(
     plan = lab_run_get(mode)
     if ENV.profile not in plan.profiles:
         raise LabRunError(
-            f"{mode} cannot do its damage on the {ENV.profile} profile: {plan.profiles_why} "
-            "(docs/workshop/ says how)"
+            f"{mode} cannot do its damage on the {ENV.profile} profile: {plan.profiles_why}"
         )
     scenario = scenario_get(plan.scenario).scaled(duration_s=duration_s)
     out = reports / mode

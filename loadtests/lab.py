@@ -236,7 +236,8 @@ LAB_RUNS: dict[str, LabRun] = {
             profiles_why=(
                 "on SQLite every write transaction takes the database's one write lock at "
                 "BEGIN (IMMEDIATE), so checkouts run one at a time and the naive path "
-                "cannot race: run it on PostgreSQL (the services profile)"
+                "cannot race; run it on PostgreSQL, the services profile "
+                "(docs/workshop/01-oversell.md gives the command)"
             ),
         ),
     )
