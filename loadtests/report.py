@@ -163,6 +163,7 @@ SERIES_UNITS = {
     "queries/request": "",
     "SQL statements/s": "",
     "cache recomputes/s": "",
+    "long-lived cache recomputes/s": "",
     "cache hit ratio": "",
     "page cache misses/s": "",
     "upstream calls/s": "",
@@ -190,6 +191,7 @@ def report_series(results: RunResults) -> dict[str, list[tuple[float, float]]]:
         "queries/request": results.queries_per_request_series(),
         "SQL statements/s": rate(RATE_COUNTERS["SQL statements/s"]),
         "cache recomputes/s": rate(RATE_COUNTERS["cache recomputes/s"]),
+        "long-lived cache recomputes/s": rate(RATE_COUNTERS["long-lived cache recomputes/s"]),
         "cache hit ratio": results.cache_hit_ratio(),
         "page cache misses/s": rate(
             r'^peakstore_cache_events_total\{.*event="miss".*namespace="storefront\.page"'

@@ -18,7 +18,7 @@ from loadtests.gates import (
     gates_load,
     verdict,
 )
-from loadtests.results import Event, PhaseSpan, RunResults, results_read
+from loadtests.results import RATE_COUNTERS, Event, PhaseSpan, RunResults, results_read
 
 T0 = 1_000_000.0
 CLEAN = [AuditResult("audit_orders", True), AuditResult("cache_audit", True)]
@@ -594,3 +594,27 @@ def test_an_exposure_gate_without_decisions_is_skipped_not_passed():
 
     (row,) = [row for row in rows if row.gate.startswith("recommendations-v2")]
     assert row.status == "skipped"
+
+
+def test_the_long_lived_storm_counts_catalog_prices_and_the_read_model_not_pages():
+    def interval(namespaces: dict[str, float]) -> RunResults:
+        results = _run()
+        keys = {
+            f'peakstore_cache_events_total{{event="recompute",namespace="{ns}"}}': count
+            for ns, count in namespaces.items()
+        }
+        results.metrics = [(T0, dict.fromkeys(keys, 0.0)), (T0 + 5, keys)]
+        return results
+
+    counted = interval(
+        {
+            "catalog.listing": 10,
+            "pricing.price": 20,
+            "search.documents": 5,
+            "storefront.page": 400,  # short-lived: recomputed all the time by design
+            "inventory.availability": 300,
+            "pricing.promotions": 7,
+        }
+    ).metric_rates(RATE_COUNTERS["long-lived cache recomputes/s"])
+
+    assert counted == {"peakstore_cache_events_total": [(5.0, 35 / 5)]}
