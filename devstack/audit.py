@@ -19,8 +19,8 @@ from loadtests.gates import AuditResult
 AUDIT_COMMANDS = ("reconcile_verify", "audit_orders", "cache_audit")
 # Options for an audit at a run's end. The periodic cache audit samples 200 entries per
 # namespace to stay cheap; once, after a run, 1,000 are cheap too. The lab's naive price
-# import leaves about 60 stale entries among some 4,800: a sample of 200 expects 2.5 of
-# them (and one run found none), a sample of 1,000 expects 12.
+# import leaves some 80 stale entries among 11,000: a sample of 200 expects 1.5 of them
+# (and one run found none), a sample of 1,000 found 7.
 AUDIT_OPTIONS: dict[str, dict[str, object]] = {"cache_audit": {"sample": 1_000}}
 AUDIT_LINES_SHOWN = 12
 FIGURES_PREFIX = "figures: "

@@ -84,8 +84,6 @@ class Command(BaseCommand):
             raise CommandError("--promotions must be 0 or more")
         # The system of record, not the cache: a writer must not trust a cached read.
         if grow_to is not None:
-            if not category_tree_query():
-                raise CommandError("--grow-to adds to a seeded store; seed it first")
             self._grow(grow_to, seed=seed)
             return
         if category_tree_query():
@@ -130,6 +128,8 @@ class Command(BaseCommand):
         where the store's end), then rebuild the search read model."""
         started = time.perf_counter()
         existing, brand_slugs = catalog_extent()
+        if not existing:
+            raise CommandError("--grow-to adds to a seeded store; seed it first")
         if existing >= target:
             self.stdout.write(f"The store has {existing:,} products; nothing to add.")
             return
