@@ -19,6 +19,16 @@ class ToolkitConfig(AppConfig):
         # before the first request, the audit or `cache_registry` reads it.
         autodiscover()
 
+        from django.conf import settings
+        from django.core.cache import close_caches
+        from django.core.signals import request_finished
+
+        from toolkit.cache.backends import close_after_request_needed
+
+        redis_close = getattr(settings, "DJANGO_REDIS_CLOSE_CONNECTION", False)
+        if not close_after_request_needed(settings.CACHES, redis_close=redis_close):
+            request_finished.disconnect(close_caches)
+
         from toolkit.tracing.django import tracing_setup
 
         # Before the handler builds its middleware chain, which the Django

@@ -6,6 +6,9 @@ A request (the access log, `toolkit.accesslog`) is one line:
     12:04:31 GET /c/outdoor/ 200 14 ms 7 sql miss
     12:04:31 GET /c/outdoor/ 200 2 ms 0 sql hit
     12:04:32 GET /search/?q=tent 503 0 ms 0 sql shed:browse
+    12:04:33 +3,182 requests not shown: 3,170 hit, 12 miss
+
+(the last one sums up a busy second's requests past the access log's budget of lines).
 
 Anything else is time, level, logger and message, with the request id when there is
 one. Colour (status and level) only when the stream is a terminal and `NO_COLOR` is
@@ -56,8 +59,11 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         clock = self._clock(record.created)
-        if record.name == ACCESS_LOGGER and hasattr(record, "status"):
-            return f"{clock} {self._request(record)}"
+        if record.name == ACCESS_LOGGER:
+            if hasattr(record, "status"):
+                return f"{clock} {self._request(record)}"
+            if held := getattr(record, "held", None):
+                return f"{clock} {self._held(held)}"
         level = self._paint(record.levelname, _LEVEL_COLOURS.get(record.levelname))
         request_id = getattr(record, "request_id", "")
         tail = self._paint(f" [{request_id[:8]}]", "dim") if request_id else ""
@@ -65,6 +71,10 @@ class ConsoleFormatter(logging.Formatter):
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
+
+    def _held(self, held: dict[str, int]) -> str:
+        outcomes = ", ".join(f"{count:,} {outcome}" for outcome, count in held.items())
+        return self._paint(f"+{sum(held.values()):,} requests not shown: {outcomes}", "dim")
 
     def _request(self, record: logging.LogRecord) -> str:
         status = int(getattr(record, "status", 0))

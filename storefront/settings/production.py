@@ -49,3 +49,4 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Log shippers read production's log: JSON whatever PEAKSTORE_LOG_FORMAT says.
 LOGGING = logging_config("json")
+PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND = None

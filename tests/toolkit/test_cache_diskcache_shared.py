@@ -49,3 +49,27 @@ def test_set_many_writes_every_entry_with_its_timeout_across_the_shards(tmp_path
     assert {cache._cache._hash(cache.make_key(k)) % 4 for k in entries} == {0, 1, 2, 3}
     assert 55 < cache._cache.get(cache.make_key("key-0"), expire_time=True)[1] - time.time() <= 60
     assert cache.get("gone") is None
+
+
+def test_django_stops_closing_caches_after_requests_only_when_closing_does_nothing(monkeypatch, db):
+    from django.conf import settings
+    from django.core.cache import caches
+    from django.core.signals import request_finished
+
+    from toolkit.cache.backends import close_after_request_needed
+
+    disk = {"BACKEND": "toolkit.cache.backends.PersistentDiskCache"}
+    redis = {"BACKEND": "django_redis.cache.RedisCache"}
+    memcached = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache"}
+    closing_redis = {**redis, "OPTIONS": {"CLOSE_CONNECTION": True}}
+
+    assert not close_after_request_needed({"a": disk, "b": redis}, redis_close=False)
+    assert close_after_request_needed({"a": disk, "b": redis}, redis_close=True)
+    assert close_after_request_needed({"a": closing_redis}, redis_close=False)
+    assert close_after_request_needed({"a": disk, "b": memcached}, redis_close=False)
+    # this profile's caches close nothing: a finished request no longer closes them
+    assert not close_after_request_needed(settings.CACHES, redis_close=False)
+    closed = []
+    monkeypatch.setattr(caches, "close_all", lambda: closed.append(True))
+    request_finished.send(sender=None)
+    assert closed == []

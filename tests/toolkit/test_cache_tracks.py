@@ -122,6 +122,35 @@ def test_the_fast_path_peek_sees_a_change_too(change):
     assert TRACKING.peek("page").value == "built 2"
 
 
+def test_a_hot_entry_is_read_once_an_epoch_then_only_the_epoch_is(change, monkeypatch):
+    TRACKING.get_or_compute("page", Build(1))
+    assert TRACKING.peek("page").value == "built 1"  # read, and kept by this process
+    backend, read = store.backend(), []
+    for name in ("get", "get_many"):
+        real = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda keys, *a, real=real, **k: read.append(keys) or real(keys, *a, **k)
+        )
+
+    assert TRACKING.peek("page").value == "built 1"
+    assert read == [owned.EPOCH_KEY]  # the epoch, not the entry
+
+    change([5])  # moves the epoch: the kept copy is not trusted, the store is read
+    assert TRACKING.peek("page").value == "built 1"
+    assert any(isinstance(keys, list) and len(keys) > 1 for keys in read[1:])
+
+
+def test_a_kept_copy_past_its_freshness_is_read_afresh(change):
+    TRACKING.get_or_compute("page", Build(1))
+    TRACKING.peek("page")
+    full_key = TRACKING.full_key("page", TRACKING._current()[2])
+    epoch, entry = owned._entries_seen[full_key]
+    # another process refreshed the entry in the store; this one's copy went stale
+    owned._entries_seen[full_key] = (epoch, ("stale copy", entry[1], 0.0, *entry[3:]))
+
+    assert TRACKING.peek("page").value == "built 1"
+
+
 def test_a_compute_that_could_not_record_its_reads_stores_nothing(monkeypatch):
     def counters_unreadable(namespace, operation):
         raise store.CacheUnavailable(namespace)

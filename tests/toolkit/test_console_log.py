@@ -163,3 +163,44 @@ def test_with_the_access_log_a_console_drops_djangos_repeat_of_each_4xx():
     assert console["loggers"]["django.request"] == {"level": "ERROR"}
     assert machine["handlers"]["console"]["formatter"] == "json"
     assert "django.request" not in machine["loggers"]
+
+
+def test_past_its_budget_a_busy_second_is_one_summary_line_and_a_5xx_always_shows(
+    access_log, settings, monkeypatch, db
+):
+    from django.http import HttpResponse
+
+    from toolkit import accesslog
+
+    settings.PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND = 2
+    clock = [100.0]
+    monkeypatch.setattr(accesslog, "_now", lambda: clock[0])
+    statuses = iter([200, 200, 200, 200, 500, 200])
+
+    def view(request):
+        request.META[accesslog.PAGE_CACHE_META] = "hit"
+        return HttpResponse(status=next(statuses))
+
+    middleware = accesslog.AccessLogMiddleware(view)
+    request = Client().get("/healthz").wsgi_request
+    before = len(access_log())
+    for _ in range(5):  # one second: two lines, two held, the 500 shown anyway
+        middleware(request)
+    clock[0] = 101.2
+    middleware(request)  # a later second: the summary first, then its own line
+
+    records = access_log()[before:]
+    assert [getattr(r, "status", None) for r in records] == [200, 200, 500, None, 200]
+    summary = records[3]
+    assert summary.held == {"hit": 2}
+    assert ConsoleFormatter(colour=False).format(summary).endswith("+2 requests not shown: 2 hit")
+
+
+def test_a_log_shipper_gets_every_request(access_log, settings, db):
+    settings.PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND = None
+    client = Client()
+
+    for _ in range(30):
+        client.get("/healthz")
+
+    assert len([r for r in access_log() if hasattr(r, "status")]) == 30

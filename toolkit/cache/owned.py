@@ -73,6 +73,11 @@ SCOPED_INVALIDATION_MAX = 500
 # current; per process, bounded by clearing (a cleared entry costs one more read).
 _reads_checked: dict[tuple[str, float], int] = {}
 READS_CHECKED_MAX = 20_000
+# Full key -> (the epoch at which this process read the entry, the entry), for `peek`:
+# while the epoch stands, a hot page is read and unpickled once, not on every hit.
+# Bounded by clearing; a page is about 25 KB.
+_entries_seen: dict[str, tuple[int, tuple]] = {}
+ENTRIES_SEEN_MAX = 256
 
 
 @dataclass
@@ -418,20 +423,34 @@ class OwnedCache(CacheReader):
         For a fast path that answers hits only: a None value sends the request on to
         `fetch`, which recomputes under single flight (and counts the miss). Never
         writes. While the epoch has not moved, the epoch and the entry are read together
-        (one round trip on Redis). The epoch is returned with the value: a caller that
-        remembered other state at an epoch (the release flags) knows it is still current.
+        (one round trip on Redis), and an entry this process already read at that epoch
+        is not read again: only the epoch is. Nothing can have retired it (every
+        invalidation moves the epoch), and a copy past its freshness is read afresh,
+        since another process may have refreshed it. The epoch is returned with the
+        value: a caller that remembered other state at an epoch (the release flags)
+        knows it is still current.
         """
         try:
             remembered = _generations_seen.get((self.namespace, self.shape))
             if remembered is not None:
+                epoch = remembered[0]
                 full_key = self.full_key(key, remembered[2])
+                seen = _entries_seen.get(full_key)
+                if seen is not None and seen[0] == epoch:
+                    if store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY)) != epoch:
+                        seen = None  # something was invalidated: read everything afresh
+                    elif (value := self._fresh(full_key, seen[1], epoch)) is not None:
+                        return Peeked(value, epoch)
                 found = store.call(
                     self.namespace, lambda cache: cache.get_many([EPOCH_KEY, full_key])
                 )
-                if found.get(EPOCH_KEY) == remembered[0]:
-                    return Peeked(
-                        self._fresh(full_key, found.get(full_key), remembered[0]), remembered[0]
-                    )
+                if found.get(EPOCH_KEY) == epoch:
+                    entry = found.get(full_key)
+                    if entry is not None:
+                        if len(_entries_seen) >= ENTRIES_SEEN_MAX:
+                            _entries_seen.clear()
+                        _entries_seen[full_key] = (epoch, entry)
+                    return Peeked(self._fresh(full_key, entry, epoch), epoch)
             epoch, _, version = self._current()
             full_key = self.full_key(key, version)
             entry = store.call(self.namespace, lambda cache: cache.get(full_key))
