@@ -438,9 +438,10 @@ class OwnedCache(CacheReader):
                 seen = _entries_seen.get(full_key)
                 if seen is not None and seen[0] == epoch:
                     if store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY)) != epoch:
-                        seen = None  # something was invalidated: read everything afresh
+                        remembered = None  # something was invalidated: read all afresh below
                     elif (value := self._fresh(full_key, seen[1], epoch)) is not None:
                         return Peeked(value, epoch)
+            if remembered is not None:
                 found = store.call(
                     self.namespace, lambda cache: cache.get_many([EPOCH_KEY, full_key])
                 )
