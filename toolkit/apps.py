@@ -29,13 +29,6 @@ class ToolkitConfig(AppConfig):
         if not close_after_request_needed(settings.CACHES, redis_close=redis_close):
             request_finished.disconnect(close_caches)
 
-        from django.db.backends.signals import connection_created
-
-        from toolkit.metrics.sql import tally_install
-
-        # Every connection counts its statements into the current request's tally.
-        connection_created.connect(tally_install, dispatch_uid="toolkit.metrics.sql.tally")
-
         from toolkit.tracing.django import tracing_setup
 
         # Before the handler builds its middleware chain, which the Django

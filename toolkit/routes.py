@@ -5,9 +5,7 @@ cache's fast path finds the view's cache policy through it.
 
 Resolving walks the URL patterns (tens to hundreds of microseconds), so the answer is
 cached per path: the hot paths are few, as popularity is skewed, and the cache is
-bounded, so a crawler's endless distinct URLs cost a resolve each, never memory. It is
-also kept on the request: four middleware ask for it, and even the cached lookup (the
-thread's URLconf, then the path's entry) cost a warm hit 7 µs each time.
+bounded, so a crawler's endless distinct URLs cost a resolve each, never memory.
 """
 
 from functools import lru_cache
@@ -35,19 +33,10 @@ def route_name(request: HttpRequest) -> str:
 
 
 def route_match(request: HttpRequest) -> ResolverMatch | None:
-    """What the request's path resolves to (view, arguments), or None; cached per path
-    and kept on the request."""
+    """What the request's path resolves to (view, arguments), or None; cached per path."""
     if request.resolver_match is not None:
         return request.resolver_match
-    kept = request.__dict__.get(_KEPT, _NOT_KEPT)
-    if kept is _NOT_KEPT:
-        urlconf = getattr(request, "urlconf", None) or get_urlconf()
-        kept = request.__dict__[_KEPT] = _match_of_path(urlconf, request.path_info)
-    return kept
-
-
-_KEPT = "_peakstore_route_match"
-_NOT_KEPT = object()
+    return _match_of_path(getattr(request, "urlconf", None) or get_urlconf(), request.path_info)
 
 
 @lru_cache(maxsize=4096)

@@ -52,17 +52,3 @@ def test_swapping_the_urlconf_forgets_cached_names(settings, resolves):
     settings.ROOT_URLCONF = __name__
 
     assert routes.route_name(RequestFactory().get("/only/")) == "only-view"
-
-
-def test_a_request_looks_its_route_up_once_however_many_ask(resolves, monkeypatch):
-    lookups = []
-    real = routes._match_of_path
-    monkeypatch.setattr(routes, "_match_of_path", lambda *a: lookups.append(a) or real(*a))
-    request = RequestFactory().get("/robots.txt")
-
-    for _ in range(4):  # admission, metrics, tracing, the page cache
-        assert routes.route_name(request) == "pages:robots"
-
-    assert len(lookups) == 1
-    assert routes.route_name(RequestFactory().get("/robots.txt")) == "pages:robots"
-    assert len(lookups) == 2  # a new request asks again (the path's cache answers it)

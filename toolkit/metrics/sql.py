@@ -3,21 +3,12 @@
 A fingerprint is the statement with its literals and parameter lists flattened, hashed:
 `WHERE id = %s` for id 1 and for id 2 is one fingerprint, and so is `IN (%s, %s)` with
 any number of parameters. The same fingerprint twice in one request is a duplicate.
-
-Every database connection carries one execute wrapper for good (`tally_statements`,
-installed when the connection opens); it counts into the tally of the request being
-served, a context variable the request metrics set, and passes through outside one.
-Installing a wrapper per request, on each connection, cost a warm hit more than
-setting a context variable does.
 """
 
 import hashlib
 import re
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
-
-from django.db.backends.base.base import BaseDatabaseWrapper
 
 _STRING_LITERALS = re.compile(r"'(?:[^']|'')*'")
 _NUMBERS = re.compile(r"\b\d+(?:\.\d+)?\b")
@@ -43,7 +34,7 @@ def sql_fingerprint(sql: str) -> str:
 
 
 class QueryTally:
-    """One request's SQL, counted by `tally_statements` while it is `current_tally`.
+    """An execute wrapper (`connection.execute_wrapper(tally)`) counting one request's SQL.
 
     It adds no query and keeps raw SQL only until the request ends; fingerprints are
     computed once per distinct statement text, after the response, in `duplicates()`.
@@ -73,25 +64,3 @@ class QueryTally:
             seen, example = shapes.get(fingerprint, (0, sql))
             shapes[fingerprint] = (seen + executions, example)
         return {key: value for key, value in shapes.items() if value[0] > 1}
-
-
-# The tally of the request being served, or None (a task, a script, a test's setup).
-current_tally: ContextVar[QueryTally | None] = ContextVar("peakstore_query_tally", default=None)
-
-
-def tally_statements(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
-) -> Any:
-    """The execute wrapper every connection carries: counts into the current tally."""
-    tally = current_tally.get()
-    if tally is None:
-        return execute(sql, params, many, context)
-    return tally(execute, sql, params, many, context)
-
-
-def tally_install(sender: type, connection: BaseDatabaseWrapper, **_: object) -> None:
-    """On `connection_created`: give the connection its wrapper (once, reconnects too)."""
-    if tally_statements not in connection.execute_wrappers:
-        # First in line: `connection.execute_wrapper()` blocks pop the last one on exit,
-        # and a connection may open inside such a block.
-        connection.execute_wrappers.insert(0, tally_statements)
