@@ -28,7 +28,6 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.encoding import escape_uri_path, iri_to_uri
 
 from toolkit.consolelog import ACCESS_LOGGER
 
@@ -59,15 +58,13 @@ class AccessLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         # As the visitor asked: the page cache drops the parameters a page does not read.
-        asked = request.META.get("QUERY_STRING", "")
+        path = request.get_full_path()
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed_ms = (time.perf_counter() - started) * 1000
         budget = self.lines_per_second
         if budget is not None and not self._within_budget(budget, request, response):
             return response
-        # What get_full_path() builds, from the query as asked: escaped, one line.
-        path = escape_uri_path(request.path) + (f"?{iri_to_uri(asked)}" if asked else "")
         if len(path) > MAX_PATH:
             path = f"{path[:MAX_PATH]}..."
         logger.info(

@@ -295,10 +295,12 @@ TOOLKIT_REPLICA_CHECK_INTERVAL = ENV.replica_check_interval
 PEAKSTORE_OWNERSHIP_MANIFEST = "storefront.ownership.MANIFEST"
 PEAKSTORE_METRICS_ENABLED = ENV.metrics_enabled
 PEAKSTORE_ACCESS_LOG = ENV.access_log
+# The formats a person reads (logging_config below); "plain" is the console's older name.
+CONSOLE_LOG_FORMATS = frozenset({"console", "plain"})
 # A person reads a console, not 3,000 lines a second: past this many lines a second per
 # process the rest of that second is counted and summed up in one line (toolkit/accesslog.py).
 # A log shipper (JSON) gets every request.
-PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND = 10 if ENV.log_format in {"console", "plain"} else None
+PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND = 10 if ENV.log_format in CONSOLE_LOG_FORMATS else None
 PEAKSTORE_METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
 PEAKSTORE_METRICS_TIMEOUT_FACTOR = ENV.metrics_timeout_factor
 # Tracing (toolkit/README.md, "Tracing"): kept traces in a ring file of the var dir,
@@ -351,7 +353,7 @@ INTEGRATIONS_FANOUT_THREADS = 8
 def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, Any]:
     """LOGGING for a format: "json" (log shippers) or "console" (a person; "plain" is
     its older name). Production asks for JSON whatever the environment says."""
-    console = log_format in {"console", "plain"}
+    console = log_format in CONSOLE_LOG_FORMATS
     loggers: dict[str, Any] = {
         "django.db.backends": {"level": "INFO"},
         # One line per upstream request drowns the log; failures are logged by the clients.
