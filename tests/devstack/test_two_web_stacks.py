@@ -4,8 +4,9 @@ Stack A is a whole stack (web, worker, beat, simulator); stack B is another guni
 its own port, on the same database, cache and broker (`run_stack --web-only`, as
 `make run WEB_ONLY=1` starts it). Buyers take carts on one and pay on the other, hit one
 SKU from both at once, and retry one order on both; a price changed through one is read
-on both. The invariants: no oversell, one order and one capture per key, the order
-audit clean, and no stale page on either stack.
+on both; a breaker one stack opened, and a kill switch a person threw, hold on both.
+The invariants: no oversell, one order and one capture per key, the order audit clean,
+no stale page on either stack, one breaker and one release state for all stacks.
 """
 
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.processes import Stack, StackConfig, free_port, web_process, web_stack_config
 from tests.devstack.conftest import BUYER_ADDRESS, Answer, http, manage
@@ -30,6 +32,7 @@ class TwoStacks:
     a: str
     b: str
     env: dict[str, str]
+    upstream_url: str
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,9 @@ def two_stacks(stack_env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         upstream_url=first.upstream_url,
     )
     with Stack(first), Stack(second, processes=[replace(web_process(second), name="web-b")]):
-        yield TwoStacks(a=first.base_url, b=second.base_url, env=env)
+        yield TwoStacks(
+            a=first.base_url, b=second.base_url, env=env, upstream_url=first.upstream_url
+        )
 
 
 def _backoffice(method: str, url: str, payload: dict) -> Answer:
@@ -171,3 +176,90 @@ def test_one_order_retried_on_both_stacks_is_one_order_and_one_charge(two_stacks
     assert {answer.status for answer in answers} <= {200, 201, 409}
     # And the audit finds one capture per paid order, nothing oversold
     assert "order audit clean" in manage(two_stacks.env, "audit_orders")
+
+
+def _calls(base_url: str, dependency: str) -> dict[str, float]:
+    """This stack's calls to `dependency` so far, by outcome (`/metrics`, both workers)."""
+    answer = http("GET", f"{base_url}/metrics")
+    assert answer.status == 200, answer.body[:300]
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in text_string_to_metric_families(answer.body)
+        for sample in family.samples
+        if sample.name == "peakstore_dependency_calls_total"
+        and sample.labels.get("dependency") == dependency
+    }
+
+
+def _moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before.get(k, 0.0) for k in after if after[k] != before.get(k, 0.0)}
+
+
+def _product_slugs(base_url: str) -> list[str]:
+    """The catalog's second page of slugs (24 of the 50): products no other test shows."""
+    listing = http("GET", f"{base_url}/api/v1/products/?page=2")
+    assert listing.status == 200, listing.body
+    return [product["slug"] for product in listing.json()["results"]]
+
+
+def test_a_breaker_one_stack_opened_is_open_on_the_other(two_stacks: TwoStacks):
+    slugs = iter(_product_slugs(two_stacks.a)[:14])  # pages neither stack has cached
+    faults = ("faults", "--url", two_stacks.upstream_url)
+    manage(two_stacks.env, *faults, "set", "reviews", "--down")
+    try:
+        # Given stack A's product pages failing to reach reviews until its breaker opens
+        for _ in range(12):
+            page = http("GET", f"{two_stacks.a}/p/{next(slugs)}/")
+            assert page.status == 200, page.body[:300]
+            if _calls(two_stacks.a, "reviews").get("short_circuited"):
+                break
+        else:
+            pytest.fail(
+                f"stack A's reviews breaker never opened: {_calls(two_stacks.a, 'reviews')}"
+            )
+    finally:
+        manage(two_stacks.env, *faults, "set", "reviews")  # healthy again
+    before = _calls(two_stacks.b, "reviews")
+
+    # When stack B, which never saw a failure, renders a product page within the open
+    # window (10 s) while the service is healthy again
+    page = http("GET", f"{two_stacks.b}/p/{next(slugs)}/")
+
+    # Then it does not call reviews: A's open breaker is B's too
+    assert page.status == 200
+    assert 'data-degraded="reviews"' in page.body
+    moved = _moved(before, _calls(two_stacks.b, "reviews"))
+    assert moved.get("short_circuited") == 1, moved
+    assert not {"ok", "error", "timeout"} & set(moved), moved
+
+
+def test_a_kill_switch_thrown_once_holds_on_both_stacks(two_stacks: TwoStacks):
+    manage(
+        two_stacks.env,
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "lead",
+        "--email",
+        "lead@example.com",
+    )
+    rollout = ("rollout", "--actor", "lead", "--reason", "two stacks, one switch")
+    slugs = iter(_product_slugs(two_stacks.b)[14:])  # past the breaker test's
+    before = {base: _calls(base, "recommendations") for base in (two_stacks.a, two_stacks.b)}
+
+    # When a person switches recommendations off, from neither stack
+    manage(two_stacks.env, *rollout, "stop", "recommendations")
+    try:
+        # Then neither stack shows them or calls the service for them
+        for base in (two_stacks.a, two_stacks.b):
+            page = http("GET", f"{base}/p/{next(slugs)}/")
+            assert page.status == 200, page.body[:300]
+            assert 'data-slot="recommendations"' not in page.body, base
+            assert _moved(before[base], _calls(base, "recommendations")) == {}, base
+    finally:
+        manage(two_stacks.env, *rollout, "resume", "recommendations")
+
+    # And once it is back on, both call the service again
+    for base in (two_stacks.a, two_stacks.b):
+        http("GET", f"{base}/p/{next(slugs)}/")
+        assert _moved(before[base], _calls(base, "recommendations")).get("ok", 0) >= 1, base
