@@ -40,6 +40,7 @@ AVAILABILITY = declare(
         ),
         staleness_tolerance=5,
         stampede=Stampede.BATCH,
+        keyed=True,  # an order retires its own variants' entries, not every variant's
         audit=_audit_availability,
         notes="Reservations and orders above the shown threshold (AVAILABILITY_SHOWN_BELOW) "
         "change it without a bump, and a lapsing reservation frees units without a write: "

@@ -6,7 +6,7 @@ import pytest
 
 from integrations.interface import PimUnavailable, pim_prices
 from pricing.caches import PRICES
-from pricing.interface import prices_for_variants, prices_sync_from_pim
+from pricing.interface import prices_for_listing, prices_for_variants, prices_sync_from_pim
 from pricing.models import Price
 from pricing.tasks import prices_sync_from_pim_task
 from tests.factories import stocked_product
@@ -23,7 +23,9 @@ def test_a_sync_imports_the_pims_prices_and_bumps_only_what_changed(
     variants, django_capture_on_commit_callbacks
 ):
     quoted = pim_prices(skus=list(variants.values()))
-    before = PRICES.generations()
+    assert prices_for_listing(variant_ids=list(variants)) != {  # cached at the old prices
+        variant_id: quoted[sku] for variant_id, sku in variants.items()
+    }
 
     with django_capture_on_commit_callbacks(execute=True):
         changed = prices_sync_from_pim(variant_skus=variants)
@@ -32,7 +34,10 @@ def test_a_sync_imports_the_pims_prices_and_bumps_only_what_changed(
     assert prices_for_variants(variant_ids=list(variants)) == {
         variant_id: quoted[sku] for variant_id, sku in variants.items()
     }
-    assert PRICES.generations() != before
+    # the listing cache's entries for them were retired: it reads the new prices
+    assert prices_for_listing(variant_ids=list(variants)) == {
+        variant_id: quoted[sku] for variant_id, sku in variants.items()
+    }
 
 
 def test_a_sync_that_changes_nothing_bumps_no_generation(

@@ -82,3 +82,17 @@ TRACKING = registry.declare(
         lock_timeout=1.0,
     )
 )
+
+KEYED = registry.declare(
+    CacheSpec(
+        namespace="tests.keyed",
+        owner="tests",
+        entity="records by id, retired by id, as listing prices are",
+        key_schema="<id>",
+        ttl=60,
+        invalidated_by=("a test",),
+        staleness_tolerance=0,
+        stampede=Stampede.BATCH,
+        keyed=True,
+    )
+)

@@ -199,8 +199,11 @@ def _compare(
     for entity_key, entry in cached.items():
         if entity_key not in truth or truth[entity_key] == entry[0]:
             continue
-        if registry.reader(spec.namespace).full_key(entity_key, version) not in keys:
+        full_key = registry.reader(spec.namespace).full_key(entity_key, version)
+        if full_key not in keys:
             continue  # invalidated while we compared: not drift
+        if not registry.reader(spec.namespace)._reads_current(full_key, entry, None):
+            continue  # retired key by key (its own key or one it read): never served
         age = now - entry[1]
         if age > spec.staleness_tolerance:
             audit.stale.append(entity_key)

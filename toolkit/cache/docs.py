@@ -30,7 +30,7 @@ def _row(spec: CacheSpec) -> tuple[str, ...]:
         f"{spec.staleness_tolerance} s" if spec.staleness_tolerance else "0 (invalidated)",
         spec.stampede.value,
         ", ".join(spec.depends_on) or "-",
-        ", ".join(spec.tracks) or "-",
+        ", ".join(spec.tracks) or ("its own entries (keyed)" if spec.keyed else "-"),
     )
 
 

@@ -122,6 +122,14 @@ def _version_of(generations: tuple[int, ...], shape: str) -> str:
     return f"v{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}s{shape}"
 
 
+def _checked_mark(full_key: str, entry: tuple, epoch: int | None) -> None:
+    if epoch is None:
+        return
+    if len(_reads_checked) >= READS_CHECKED_MAX:
+        _reads_checked.clear()
+    _reads_checked[(full_key, entry[1])] = epoch
+
+
 class CacheOwnershipError(PermissionError):
     """Code outside the owning app tried to write or invalidate a namespace."""
 
@@ -201,9 +209,12 @@ class CacheReader:
 
     def generation_keys(self) -> tuple[str, ...]:
         """The counters in this namespace's keys: its own, its dependencies', and the
-        wide (all keys) counters of the namespaces it tracks."""
+        wide (all keys) counters of the namespaces it tracks. A keyed namespace's own is
+        its wide one too: its entries retire key by key (`CacheSpec.keyed`)."""
+        own = f"{self.namespace}:gen-all" if self.spec.keyed else f"{self.namespace}:gen"
         return (
-            *(f"{name}:gen" for name in (self.namespace, *self.spec.depends_on)),
+            own,
+            *(f"{name}:gen" for name in self.spec.depends_on),
             *(f"{name}:gen-all" for name in self.spec.tracks),
         )
 
@@ -235,12 +246,9 @@ class CacheReader:
         """Whether no key the entry's compute read was invalidated since it read it."""
         if len(entry) < 5:
             return True  # a namespace that tracks nothing
-        noted_epoch, versions = entry[4]
-        if epoch is not None and epoch == noted_epoch:
-            return True  # nothing at all was invalidated since the compute began
-        checked = (full_key, entry[1])
-        if epoch is not None and _reads_checked.get(checked) == epoch:
+        if self._checked_at(full_key, entry, epoch):
             return True
+        versions = entry[4][1]
         if versions:
             counters = [counter for counter, _ in versions]
             try:
@@ -249,11 +257,16 @@ class CacheReader:
                 return False
             if any(found.get(counter) != version for counter, version in versions):
                 return False
-        if epoch is not None:
-            if len(_reads_checked) >= READS_CHECKED_MAX:
-                _reads_checked.clear()
-            _reads_checked[checked] = epoch
+        _checked_mark(full_key, entry, epoch)
         return True
+
+    @staticmethod
+    def _checked_at(full_key: str, entry: tuple, epoch: int | None) -> bool:
+        """Whether the entry's reads are known current at `epoch` without reading them:
+        nothing was invalidated since its compute began, or this process checked it."""
+        if epoch is None:
+            return False
+        return entry[4][0] == epoch or _reads_checked.get((full_key, entry[1])) == epoch
 
     def generations(self) -> tuple[int, ...]:
         """Return the current counters (own first, then dependencies).
@@ -332,33 +345,78 @@ class CacheReader:
         if not keys:
             return {}
         try:
-            version = self.version()
+            epoch, _, version = self._current()
         except store.CacheUnavailable:
             return {}
-        return self._get_many(keys, version, absent=absent)
+        return self._get_many(keys, version, epoch, absent=absent)[0]
 
-    def _get_many(self, keys: list[K], version: str, *, absent: Any) -> dict[K, Any]:
+    def _get_many(
+        self, keys: list[K], version: str, epoch: int, *, absent: Any
+    ) -> tuple[dict[K, Any], dict[K, Any] | None]:
+        """The fresh entries among `keys`, and in a keyed namespace every key's counter
+        that was read on the way (None when they could not be read: store nothing)."""
         if not keys:
-            return {}
+            return {}, {}
         full_keys = {key: self.full_key(key, version) for key in keys}
         try:
             entries = store.call(
                 self.namespace, lambda cache: cache.get_many(list(full_keys.values()))
             )
         except store.CacheUnavailable:
-            return {}
+            return {}, {}
         now = _now()
+        live = {
+            key: entry
+            for key in keys
+            if (entry := entries.get(full_keys[key])) is not None and now < entry[2]
+        }
+        counters: dict[K, Any] | None = {}
+        if self.spec.keyed:
+            counters = self._keyed_current(keys, live, full_keys, epoch)
         found: dict[K, Any] = {}
-        for key in keys:
-            entry = entries.get(full_keys[key])
-            if entry is not None and now < entry[2]:
-                if entry[0] is not None:
-                    found[key] = entry[0]
-                elif absent is not None:
-                    found[key] = absent
+        for key, entry in live.items():
+            if entry[0] is not None:
+                found[key] = entry[0]
+            elif absent is not None:
+                found[key] = absent
         cache_event(self.namespace, CacheEvent.HIT, len(found))
         cache_event(self.namespace, CacheEvent.MISS, len(keys) - len(found))
-        return found
+        return found, counters
+
+    def _keyed_current(
+        self, keys: list[K], live: dict[K, tuple], full_keys: dict[K, str], epoch: int
+    ) -> dict[K, Any] | None:
+        """Drop from `live` the entries whose key was invalidated since they were read.
+
+        One read of the counters of every key not known current at `epoch`, the missing
+        ones included: a compute stores each with the counter read before it ran, so a
+        write committing meanwhile retires what it stores. Returns the counters read.
+        """
+        unchecked = [
+            key
+            for key in keys
+            if key not in live or not self._checked_at(full_keys[key], live[key], epoch)
+        ]
+        if not unchecked:
+            return {}
+        counter_keys = [self.key_counter(key) for key in unchecked]
+        try:
+            found = store.call(self.namespace, lambda cache: cache.get_many(counter_keys))
+        except store.CacheUnavailable:
+            for key in unchecked:
+                live.pop(key, None)  # cannot tell whether they are current
+            return None
+        counters = {
+            key: found.get(counter) for key, counter in zip(unchecked, counter_keys, strict=True)
+        }
+        for key in unchecked:
+            if key not in live:
+                continue
+            if dict(live[key][4][1]).get(self.key_counter(key)) != counters[key]:
+                del live[key]
+            else:
+                _checked_mark(full_keys[key], live[key], epoch)
+        return counters
 
 
 class OwnedCache(CacheReader):
@@ -484,17 +542,22 @@ class OwnedCache(CacheReader):
         cost a query on every request. `expires_at` may cap an entry's TTL (a price that
         changes at a known time). What it computes is stored under the version it looked
         up under, read before `compute_missing` reads the system of record: if a write
-        commits in between, its bump has already retired that version.
+        commits in between, its bump has already retired that version. In a keyed
+        namespace each entry also records its key's counter as read before the compute,
+        and a hit is served only while that counter stands (one read for all of them,
+        none while the epoch has not moved since).
         """
         self._check_owner()
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
         try:
-            version: str | None = self.version()
+            epoch, _, version = self._current()
         except store.CacheUnavailable:
-            version = None
-        found = {} if version is None else self._get_many(keys, version, absent=_ABSENT)
+            found: dict[K, Any] = {}
+            counters: dict[K, Any] | None = None
+        else:
+            found, counters = self._get_many(keys, version, epoch, absent=_ABSENT)
         missing = [key for key in keys if key not in found]
         started = time.perf_counter()
         if missing:
@@ -502,12 +565,15 @@ class OwnedCache(CacheReader):
                 computed = compute_missing(missing)
         else:
             computed = {}
-        if version is not None:
+        if counters is not None:
             self._put_many(
                 {key: computed.get(key) for key in missing},
                 version=version,
                 cost=time.perf_counter() - started,
                 expires_at=expires_at,
+                reads={key: (epoch, ((self.key_counter(key), counters[key]),)) for key in missing}
+                if self.spec.keyed
+                else None,
             )
         found.update(computed)
         return {key: value for key, value in found.items() if value is not _ABSENT}
@@ -524,6 +590,11 @@ class OwnedCache(CacheReader):
         Stored under the version of the moment instead, a value read just before a write
         committed would outlive the write's bump. One round trip."""
         self._check_owner()
+        if self.spec.keyed:
+            raise ValueError(
+                f"{self.namespace} is keyed: store through get_many_or_compute, which "
+                "reads each key's counter before the system of record"
+            )
         self._put_many(values, version=version, cost=0.0, expires_at=expires_at)
 
     def _put_many(
@@ -533,7 +604,9 @@ class OwnedCache(CacheReader):
         version: str,
         cost: float,
         expires_at: Callable[[Any], float | None] | None,
+        reads: Mapping[Any, tuple] | None = None,
     ) -> None:
+        """Store `values`; `reads`: what each key's entry records of the counters it read."""
         if not values:
             return
         cache_event(self.namespace, CacheEvent.RECOMPUTE)
@@ -545,7 +618,9 @@ class OwnedCache(CacheReader):
             if until is not None:
                 ttl = min(ttl, until - now)
             if ttl >= 1:
-                entry = (value, now, now + ttl, cost)
+                entry: tuple = (value, now, now + ttl, cost)
+                if reads is not None:
+                    entry = (*entry, reads[key])
                 by_timeout.setdefault(ttl + self.spec.grace, {})[self.full_key(key, version)] = (
                     entry
                 )

@@ -115,7 +115,12 @@ class CacheRegistry:
         pages; apps never call it. Unlike clearing the cache it leaves sessions alone.
         """
         # The epoch too, so that no process keeps the generations it remembers.
-        keys = [f"{namespace}:gen" for namespace in self._handles] + [EPOCH_KEY]
+        # Wide counters too: a keyed namespace's entries hang on its `gen-all`.
+        keys = [
+            f"{namespace}:{counter}"
+            for namespace in self._handles
+            for counter in ("gen", "gen-all")
+        ] + [EPOCH_KEY]
         store.call("(registry)", lambda cache: cache.delete_many(keys))
 
 

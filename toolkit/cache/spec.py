@@ -56,6 +56,11 @@ class CacheSpec:
     # A page that shows 24 prices dies with a change to one of those 24, not to any price.
     # An invalidation without keys still retires every entry.
     tracks: tuple[str, ...] = ()
+    # Entries keyed by the very keys the owner names when it invalidates (a price per
+    # variant id): an invalidation that names keys retires only their entries, each of
+    # which records its key's counter as it read it; one that names none retires all.
+    # Without it, a price written every second emptied every price entry every second.
+    keyed: bool = False
     # XFetch's beta: higher refreshes earlier; 0 turns early refresh off.
     early_refresh_beta: float = 1.0
     # Seconds a recompute may hold its lock before another request may try.
@@ -78,6 +83,8 @@ class CacheSpec:
             raise ValueError(f"{self.namespace}: no staleness tolerated, so name the writes")
         if set(self.tracks) & set(self.depends_on):
             raise ValueError(f"{self.namespace}: a namespace is tracked or depended on, not both")
+        if self.keyed and self.stampede is not Stampede.BATCH:
+            raise ValueError(f"{self.namespace}: only batch entries are keyed by what retires them")
         if self.tracks and self.stampede is Stampede.BATCH:
             raise ValueError(f"{self.namespace}: only single-flight entries track their reads")
         if self.staleness_tolerance and self.ttl + self.grace > self.staleness_tolerance:
