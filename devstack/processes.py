@@ -469,16 +469,21 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so one `except KeyboardInterrupt` / `finally` covers both."""
+    """Treat SIGTERM like Ctrl-C, so one `except KeyboardInterrupt` / `finally` covers both.
+
+    SIGINT is set too: a process started in the background (`&` in a script, nohup)
+    inherits it ignored, and Python then installs no Ctrl-C handler of its own.
+    """
 
     def _interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {signum: signal.signal(signum, _interrupt) for signum in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Stack:

@@ -67,8 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
 
-    # SIGTERM unwinds serve_forever like Ctrl-C does; request threads are daemons.
+    # SIGTERM unwinds serve_forever like Ctrl-C does; request threads are daemons. SIGINT
+    # too, explicitly: a process started in the background (`&` in a script, nohup)
+    # inherits SIGINT ignored, and Python then installs no handler of its own.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     print(f"simulator listening on {server.url}", flush=True)
     try:
         server.serve_forever(poll_interval=0.5)
