@@ -161,3 +161,24 @@ def test_an_escaped_parameter_name_is_still_read():
     listing(factory.get("/list/?p%61ge=2&gclid=abc"))
 
     assert calls == ["page=2"]
+
+
+def test_a_landing_with_only_tracking_parameters_reads_an_empty_query_no_view_can_change():
+    seen = []
+
+    @cache_response(HOT, query=QuerySpec())
+    def page(request):
+        seen.append(dict(request.GET))
+        with pytest.raises(AttributeError, match="immutable"):
+            request.GET["sort"] = "cheapest"  # as on any request: change a copy()
+        mine = request.GET.copy()
+        mine["sort"] = "cheapest"
+        return HttpResponse(mine.urlencode())
+
+    first = factory.get("/page/one/?utm_source=mail&gclid=one")
+    page(first)
+    second = factory.get("/page/two/?utm_source=mail&gclid=two")  # another entry: computed
+    page(second)
+
+    assert seen == [{}, {}]
+    assert first.META["QUERY_STRING"] == second.META["QUERY_STRING"] == ""
