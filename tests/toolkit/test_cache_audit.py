@@ -1,6 +1,7 @@
 """The cache audit compares sampled entries with their owners' data: drift beyond a
 namespace's tolerance fails it; unowned keys and keys without a TTL are reported."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from inventory.models import Stock
 from pricing.models import Price
-from toolkit.cache import owned
+from toolkit.cache import owned, registry
 from toolkit.cache.audit import cache_audit
 from toolkit.cache.metrics import CacheEvent, cache_event_count
 
@@ -65,6 +66,31 @@ def test_drift_within_a_namespaces_tolerance_passes_until_it_is_exceeded(warm, m
     real_now = owned._now
     monkeypatch.setattr("toolkit.cache.audit._now", lambda: real_now() + 6)
     assert audit_of(cache_audit(sample=100), "inventory.availability").stale
+
+
+def test_an_entrys_age_is_taken_when_it_was_read_not_once_its_owner_answered(warm, monkeypatch):
+    # given availability changed without a bump, so the entries disagree within tolerance
+    Stock.objects.update(on_hand=1)
+    clock = [owned._now()]
+    monkeypatch.setattr("toolkit.cache.audit._now", lambda: clock[0])
+    spec = registry.reader("inventory.availability").spec
+
+    def slow_owner(entries):
+        clock[0] += 6  # the owner's answer takes longer than the tolerance
+        return spec.audit(entries)
+
+    specs = tuple(
+        replace(spec, audit=slow_owner) if other.namespace == spec.namespace else other
+        for other in registry.specs()
+    )
+    monkeypatch.setattr(registry, "specs", lambda: specs)
+
+    # when the audit compares them
+    audit = audit_of(cache_audit(sample=100), "inventory.availability")
+
+    # then entries read within their tolerance are drift within it, not stale
+    assert audit.drift_within_tolerance >= 1
+    assert audit.stale == []
 
 
 def test_unowned_keys_and_keys_without_ttl_are_reported(warm, capsys):

@@ -191,10 +191,12 @@ def _compare(
     keys: list[str],
     registry: CacheRegistry,
 ) -> None:
+    # An entry's age is what it was when read: the owner may take a while to answer,
+    # and counting that wait made entries read within their tolerance look stale.
+    now = _now()
     found = store.call(spec.namespace, lambda cache: cache.get_many(keys))
     cached = {key.split(":", 2)[2]: found[key] for key in keys if key in found}
     truth = hook({entity_key: entry[0] for entity_key, entry in cached.items()})
-    now = _now()
     version = registry.reader(spec.namespace).version()
     for entity_key, entry in cached.items():
         if entity_key not in truth or truth[entity_key] == entry[0]:
