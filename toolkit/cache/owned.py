@@ -122,6 +122,13 @@ def _version_of(generations: tuple[int, ...], shape: str) -> str:
     return f"v{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}s{shape}"
 
 
+def _expiry(seconds: float) -> int:
+    """The backend's timeout for an entry that lives `seconds`: whole seconds, rounded
+    down. The backend's clock starts after the entry's `stored_at`, so rounded up an
+    entry outlived its TTL and grace (availability's 5 s, its whole tolerance)."""
+    return max(1, math.floor(seconds))
+
+
 def _checked_mark(full_key: str, entry: tuple, epoch: int | None) -> None:
     if epoch is None:
         return
@@ -606,14 +613,21 @@ class OwnedCache(CacheReader):
         expires_at: Callable[[Any], float | None] | None,
         reads: Mapping[Any, tuple] | None = None,
     ) -> None:
-        """Store `values`; `reads`: what each key's entry records of the counters it read."""
+        """Store `values` in one write; `reads`: what each key's entry records of the
+        counters it read.
+
+        One TTL for the batch, jittered per batch: entries computed together are stored
+        together (a TTL drawn per entry made each its own write, 50 SQLite transactions
+        for one product grid), and batches written at the same moment still expire apart.
+        """
         if not values:
             return
         cache_event(self.namespace, CacheEvent.RECOMPUTE)
         now = _now()
+        batch_ttl = self._ttl()
         by_timeout: dict[float, dict[str, tuple]] = {}
         for key, value in values.items():
-            ttl = self._ttl()
+            ttl = batch_ttl
             until = expires_at(value) if value is not None and expires_at else None
             if until is not None:
                 ttl = min(ttl, until - now)
@@ -621,9 +635,8 @@ class OwnedCache(CacheReader):
                 entry: tuple = (value, now, now + ttl, cost)
                 if reads is not None:
                     entry = (*entry, reads[key])
-                by_timeout.setdefault(ttl + self.spec.grace, {})[self.full_key(key, version)] = (
-                    entry
-                )
+                expiry = _expiry(ttl + self.spec.grace)
+                by_timeout.setdefault(expiry, {})[self.full_key(key, version)] = entry
         self._store_many(by_timeout)
 
     # Invalidation -----------------------------------------------------------------------
@@ -778,7 +791,7 @@ class OwnedCache(CacheReader):
     def _store_many(self, entries_by_timeout: Mapping[float, Mapping[str, tuple]]) -> None:
         for timeout, entries in entries_by_timeout.items():
             try:
-                store.call(self.namespace, methodcaller("set_many", entries, math.ceil(timeout)))
+                store.call(self.namespace, methodcaller("set_many", entries, _expiry(timeout)))
             except store.CacheUnavailable:
                 return  # served from the source this time; nothing else to do
 
