@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.processes import Stack, StackConfig, free_port, web_process, web_stack_config
+from integrations.fault_presets import faults_set
 from tests.devstack.conftest import BUYER_ADDRESS, Answer, http, manage
 
 pytestmark = pytest.mark.stack
@@ -204,8 +205,9 @@ def _product_slugs(base_url: str) -> list[str]:
 
 def test_a_breaker_one_stack_opened_is_open_on_the_other(two_stacks: TwoStacks):
     slugs = iter(_product_slugs(two_stacks.a)[:14])  # pages neither stack has cached
-    faults = ("faults", "--url", two_stacks.upstream_url)
-    manage(two_stacks.env, *faults, "set", "reviews", "--down")
+    # The simulator's control API from here, not `manage.py faults`: B must ask within
+    # the breaker's 10 s open window, and a command's start-up takes seconds under load.
+    faults_set("reviews", {"down": True}, url=two_stacks.upstream_url)
     try:
         # Given stack A's product pages failing to reach reviews until its breaker opens
         for _ in range(12):
@@ -218,7 +220,7 @@ def test_a_breaker_one_stack_opened_is_open_on_the_other(two_stacks: TwoStacks):
                 f"stack A's reviews breaker never opened: {_calls(two_stacks.a, 'reviews')}"
             )
     finally:
-        manage(two_stacks.env, *faults, "set", "reviews")  # healthy again
+        faults_set("reviews", {}, url=two_stacks.upstream_url)  # healthy again
     before = _calls(two_stacks.b, "reviews")
 
     # When stack B, which never saw a failure, renders a product page within the open
