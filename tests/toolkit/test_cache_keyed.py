@@ -5,6 +5,8 @@ Runs on the configured cache (diskcache files, or Redis on the services profile)
 run as they would after a commit (`django_capture_on_commit_callbacks`).
 """
 
+from functools import partial
+
 import pytest
 
 from tests.toolkit.caches import KEYED
@@ -28,12 +30,8 @@ class Source:
 
 
 @pytest.fixture
-def change(db, django_capture_on_commit_callbacks):
-    def change(keys=None) -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            KEYED.invalidate_on_commit(keys)
-
-    return change
+def change(invalidate):
+    return partial(invalidate, KEYED)
 
 
 def test_a_change_retires_the_entries_of_its_keys_and_no_other(change):
@@ -127,6 +125,24 @@ def test_an_entry_whose_counter_cannot_be_read_is_not_served(change, monkeypatch
 
     assert KEYED.get_many_or_compute([1], source) == {1: "one"}
     assert source.asked == [[1], [1]]  # read from the source, not trusted from the cache
+
+
+def test_entries_that_cannot_be_read_are_computed_and_nothing_is_stored(monkeypatch):
+    source = Source()
+    KEYED.get_many_or_compute([1], source)
+    backend = store.backend()
+    real_get_many, writes = backend.get_many, []
+
+    def entries_unreadable(keys, *args, **kwargs):
+        if any(key.startswith("tests.keyed:v") for key in keys):
+            raise ConnectionError("connection lost")
+        return real_get_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "get_many", entries_unreadable)
+    monkeypatch.setattr(backend, "set_many", lambda *args, **kwargs: writes.append(args))
+
+    assert KEYED.get_many_or_compute([1, 2], source) == {1: "one", 2: "two"}
+    assert writes == []
 
 
 def test_a_keyed_namespace_is_read_in_batches():

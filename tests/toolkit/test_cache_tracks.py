@@ -5,6 +5,8 @@ Runs on the configured cache (diskcache files, or Redis on the services profile)
 run as they would after a commit (`django_capture_on_commit_callbacks`).
 """
 
+from functools import partial
+
 import pytest
 
 from tests.toolkit.caches import SOURCE, TRACKING
@@ -28,12 +30,8 @@ class Build:
 
 
 @pytest.fixture
-def change(db, django_capture_on_commit_callbacks):
-    def change(keys=None) -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            SOURCE.invalidate_on_commit(keys)
-
-    return change
+def change(invalidate):
+    return partial(invalidate, SOURCE)
 
 
 def test_an_entry_outlives_changes_to_keys_it_did_not_read(change):

@@ -197,14 +197,15 @@ def _compare(
     found = store.call(spec.namespace, lambda cache: cache.get_many(keys))
     cached = {key.split(":", 2)[2]: found[key] for key in keys if key in found}
     truth = hook({entity_key: entry[0] for entity_key, entry in cached.items()})
-    version = registry.reader(spec.namespace).version()
+    reader = registry.reader(spec.namespace)
+    version = reader.version()
     for entity_key, entry in cached.items():
         if entity_key not in truth or truth[entity_key] == entry[0]:
             continue
-        full_key = registry.reader(spec.namespace).full_key(entity_key, version)
+        full_key = reader.full_key(entity_key, version)
         if full_key not in keys:
             continue  # invalidated while we compared: not drift
-        if not registry.reader(spec.namespace)._reads_current(full_key, entry, None):
+        if not reader._reads_current(full_key, entry, None):
             continue  # retired key by key (its own key or one it read): never served
         age = now - entry[1]
         if age > spec.staleness_tolerance:

@@ -361,7 +361,7 @@ class CacheReader:
         self, keys: list[K], version: str, epoch: int, *, absent: Any
     ) -> tuple[dict[K, Any], dict[K, Any] | None]:
         """The fresh entries among `keys`, and in a keyed namespace every key's counter
-        that was read on the way (None when they could not be read: store nothing)."""
+        that was read on the way (None when the cache could not be read: store nothing)."""
         if not keys:
             return {}, {}
         full_keys = {key: self.full_key(key, version) for key in keys}
@@ -370,7 +370,7 @@ class CacheReader:
                 self.namespace, lambda cache: cache.get_many(list(full_keys.values()))
             )
         except store.CacheUnavailable:
-            return {}, {}
+            return {}, None
         now = _now()
         live = {
             key: entry
