@@ -30,9 +30,12 @@ ADMISSION_WAIT = "peakstore_admission_expected_wait_seconds"
 ADMISSION_BUDGET = "peakstore_admission_budget_seconds"
 REQUESTS_SHED = "peakstore_requests_shed_total"
 CACHE_EVENTS = "peakstore_cache_events_total"
+# SQL statements by route, and requests by route and method: their ratio is the mean.
+QUERIES = "peakstore_http_request_queries_total"
+REQUESTS = "peakstore_http_request_duration_seconds_count"
 # Counters the report charts as rates and a `rate_peak_ratio` gate may judge, by name.
 RATE_COUNTERS = {
-    "SQL statements/s": r"^peakstore_http_request_queries_sum\{",
+    "SQL statements/s": r"^peakstore_http_request_queries_total\{",
     "cache recomputes/s": r'^peakstore_cache_events_total\{.*event="recompute"',
     # The namespaces whose entries live minutes to an hour (catalog, listing prices, the
     # search read model): they recompute when their data changes, so a release that
@@ -353,9 +356,9 @@ class RunResults:
             sums = counts = 0.0
             for key, value in after.items():
                 name = _name(key)
-                if name == "peakstore_http_request_queries_sum":
+                if name == QUERIES:
                     sums += value - before.get(key, 0.0)
-                elif name == "peakstore_http_request_queries_count":
+                elif name == REQUESTS:
                     counts += value - before.get(key, 0.0)
             if counts > 0:
                 series.append((t1 - self.started_at, sums / counts))
@@ -402,10 +405,10 @@ class RunResults:
             if route is None:
                 continue
             delta = value - first.get(key, 0.0)
-            if name == "peakstore_http_request_queries_sum":
-                sums[route] = delta
-            elif name == "peakstore_http_request_queries_count":
-                counts[route] = delta
+            if name == QUERIES:
+                sums[route] = sums.get(route, 0.0) + delta
+            elif name == REQUESTS:  # one series per method
+                counts[route] = counts.get(route, 0.0) + delta
         return {
             route: round(sums.get(route, 0.0) / count, 2)
             for route, count in sorted(counts.items())

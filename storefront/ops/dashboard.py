@@ -95,8 +95,7 @@ def route_rows(ring: list[Reading], now: Reading, manifest: OwnershipManifest) -
             window = bucket_delta(after.buckets, earlier.buckets if earlier else None)
             series.append(_ms(histogram_quantile(0.95, window)))
         entry = manifest.route(name)
-        queries = counter_delta(current.queries_count, previous.queries_count if previous else None)
-        query_sum = counter_delta(current.queries_sum, previous.queries_sum if previous else None)
+        queries = counter_delta(current.queries, previous.queries if previous else None)
         rows.append(
             RouteRow(
                 route=name,
@@ -115,7 +114,7 @@ def route_rows(ring: list[Reading], now: Reading, manifest: OwnershipManifest) -
                     counter_delta(current.timeouts, previous.timeouts if previous else None),
                     requests,
                 ),
-                queries_per_request=round(query_sum / queries, 1) if queries else None,
+                queries_per_request=round(queries / requests, 1) if requests else None,
                 duplicate_requests=int(current.duplicate_requests),
                 p95_series=series,
             )

@@ -34,8 +34,7 @@ class RouteReading:
     count: float = 0.0
     errors: float = 0.0  # 5xx responses
     timeouts: float = 0.0
-    queries_sum: float = 0.0
-    queries_count: float = 0.0
+    queries: float = 0.0  # SQL statements, over `count` requests
     duplicate_requests: float = 0.0
 
 
@@ -87,10 +86,8 @@ def reading_from(families: Iterable[Metric], *, at: float) -> Reading:
                 routes[labels["route"]].errors += value
             case "peakstore_http_request_timeouts_total":
                 routes[labels["route"]].timeouts += value
-            case "peakstore_http_request_queries_sum":
-                routes[labels["route"]].queries_sum += value
-            case "peakstore_http_request_queries_count":
-                routes[labels["route"]].queries_count += value
+            case "peakstore_http_request_queries_total":
+                routes[labels["route"]].queries += value
             case "peakstore_http_duplicate_query_requests_total":
                 routes[labels["route"]].duplicate_requests += value
             case "peakstore_http_duplicate_queries_total":

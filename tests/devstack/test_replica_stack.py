@@ -192,7 +192,7 @@ def _queries(metrics: dict, route: str) -> float:
     return sum(
         value
         for (name, labels), value in metrics.items()
-        if name == "peakstore_http_request_queries_sum" and ("route", route) in labels
+        if name == "peakstore_http_request_queries_total" and ("route", route) in labels
     )
 
 

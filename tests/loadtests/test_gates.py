@@ -191,11 +191,12 @@ def test_missing_metrics_skip_the_query_gates_instead_of_passing_them():
 
 def test_queries_per_request_come_from_the_metrics_scrapes():
     run = _run()
-    key_sum = 'peakstore_http_request_queries_sum{route="pages:home"}'
-    key_count = 'peakstore_http_request_queries_count{route="pages:home"}'
+    key_sum = 'peakstore_http_request_queries_total{route="pages:home"}'
+    key_get = 'peakstore_http_request_duration_seconds_count{method="GET",route="pages:home"}'
+    key_head = 'peakstore_http_request_duration_seconds_count{method="HEAD",route="pages:home"}'
     run.metrics = [
-        (T0, {key_sum: 10.0, key_count: 2.0}),
-        (T0 + 50, {key_sum: 130.0, key_count: 12.0}),
+        (T0, {key_sum: 10.0, key_get: 2.0, key_head: 0.0}),
+        (T0 + 50, {key_sum: 130.0, key_get: 11.0, key_head: 1.0}),
     ]
     gates = {**GATES, "queries_per_request": {"pages:home": 10}}
 

@@ -35,8 +35,7 @@ def busy_reading(step: int) -> Reading:
             count=40 * grown * (index % 5 + 1),
             errors=grown * (index % 3),
             timeouts=grown * (index % 2),
-            queries_sum=40 * grown * 7,
-            queries_count=40 * grown,
+            queries=40 * grown * (index % 5 + 1) * 7,
             duplicate_requests=grown * 3 if index % 6 == 0 else 0.0,
         )
         for index, route in enumerate(MANIFEST.routes)
