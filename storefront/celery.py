@@ -6,9 +6,10 @@ from logging.config import dictConfig
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_shutdown
 
 import toolkit.filebroker  # noqa: F401  # registers the embedded broker's wholefiles://
+from toolkit import changes
 from toolkit.metrics.celery import celery_observability_install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
@@ -33,3 +34,9 @@ def _logging_from_django_settings(loglevel: int | str | None = None, **_: Any) -
     dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger().setLevel(loglevel)
+
+
+@worker_process_shutdown.connect
+def _changes_flush(**_: Any) -> None:
+    """A pool process leaves without running exit handlers: deliver coalesced changes first."""
+    changes.flush()

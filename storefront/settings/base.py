@@ -275,6 +275,11 @@ SEARCH_LATENCY_BUDGET = 0.25
 # The most popular matches a search counts ("250+"), ranks by relevance and counts facets
 # over: the one part of a search whose work grows with the catalog (search.selectors).
 SEARCH_POOL_SIZE = 250
+# Seconds over which the read model's refreshes are coalesced: every price, stock and
+# product change committed in a process within it becomes one refresh task (toolkit.changes).
+# Documents lag their owners by this much more; prices and stock shown on results are
+# read live. 0: a task per commit (the tests, whose Celery runs tasks inline).
+SEARCH_REFRESH_COALESCE_S = 1.0
 INTEGRATIONS_UPSTREAM_URL = ENV.upstream_url
 INTEGRATIONS_PAYMENT_TIMEOUT = ENV.integrations_payment_timeout
 # The alias owned caches use. Unlike the default alias it raises on a failure, so the
