@@ -2,12 +2,15 @@
 objects Django makes for it: the integrations' fan-out runs each call in a copied
 context on a pool thread, where Django makes a new cache object every time."""
 
+import sys
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 
 from django.core.cache import CacheHandler
 
+from toolkit.cache import backends
 from toolkit.cache.backends import PersistentDiskCache
 
 
@@ -73,3 +76,54 @@ def test_django_stops_closing_caches_after_requests_only_when_closing_does_nothi
     monkeypatch.setattr(caches, "close_all", lambda: closed.append(True))
     request_finished.send(sender=None)
     assert closed == []
+
+
+def _disk_cache(tmp_path, **options):
+    return PersistentDiskCache(str(tmp_path), {"SHARDS": 4, "OPTIONS": options})
+
+
+def test_get_many_reads_what_get_reads_one_query_per_shard(tmp_path, monkeypatch):
+    cache = _disk_cache(tmp_path)
+    entries = {f"key-{n}": {"n": n} for n in range(40)}
+    cache.set_many(entries, timeout=60)
+    cache.set("expired", 1, timeout=-1)
+    cache.set("large", "x" * 100_000)  # past diskcache's inline size: a file of its own
+    keys = [*entries, "missing", "expired", "large"]
+    reads = []
+    shard_read = backends._shard_read
+
+    def counted(shard, batch):
+        reads.append(batch)
+        return shard_read(shard, batch)
+
+    monkeypatch.setattr(backends, "_shard_read", counted)
+
+    found = cache.get_many(keys)
+
+    assert found == {key: cache.get(key) for key in keys if cache.get(key) is not None}
+    assert found == {**entries, "large": "x" * 100_000}
+    assert len(reads) == 4  # one query per shard
+    assert sorted(key for batch in reads for key in batch) == sorted(map(cache.make_key, keys))
+
+
+def test_get_many_leaves_out_an_entry_that_no_longer_decodes(tmp_path):
+    cache = _disk_cache(tmp_path)
+    cache.set_many({"good": 1, "also": 2}, timeout=60)
+    moved = types.ModuleType("peakstore_moved_for_get_many")
+    exec("class Gone:\n    pass\n", moved.__dict__)
+    sys.modules[moved.__name__] = moved
+    try:
+        cache.set("moved", moved.Gone())
+    finally:
+        del sys.modules[moved.__name__]
+
+    assert cache.get_many(["good", "moved", "also"]) == {"good": 1, "also": 2}
+
+
+def test_get_many_takes_diskcache_s_own_path_when_reads_write(tmp_path):
+    cache = _disk_cache(tmp_path, eviction_policy="least-recently-used")
+    cache.set_many({"a": 1, "b": 2}, timeout=60)
+    cache._cache.stats(enable=True)
+
+    assert cache.get_many(["a", "b", "c"]) == {"a": 1, "b": 2}
+    assert cache._cache.stats() == (2, 1)  # hits and misses still counted
