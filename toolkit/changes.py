@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,16 @@ class Coalesced:
         """Deliver what is pending now (the timer's job; also at exit and in tests)."""
         with self._lock:
             self._forget_parents()
-            if self._timer is not None and self._timer is not threading.current_thread():
+            on_timer = self._timer is threading.current_thread()
+            if self._timer is not None and not on_timer:
                 self._timer.cancel()
             ids, self._pending, self._timer = frozenset(self._pending), set(), None
         if ids:
             _call(self.handler, ids, f"ids coalesced over {self.window_s} s")
+        if on_timer:
+            # A handler that queried (a task run inline, CELERY_TASK_ALWAYS_EAGER) opened
+            # this thread's own connections, and the thread ends here.
+            connections.close_all()
 
     def _forget_parents(self) -> None:
         # In a forked child (a gunicorn or Celery worker) what is pending is the

@@ -145,3 +145,24 @@ def test_a_handler_is_coalesced_over_one_window_only(request):
 
     with pytest.raises(ValueError, match=r"already coalesced over 1\.0 s"):
         changes.subscribe(second, received.append, coalesce_s=2.0)
+
+
+def test_the_timer_thread_closes_the_connections_its_delivery_opened(
+    coalesced_topic, monkeypatch, commit
+):
+    closed_on = []
+    delivered = threading.Event()
+
+    class Connections:
+        def close_all(self):
+            closed_on.append(threading.current_thread().name)
+            delivered.set()
+
+    monkeypatch.setattr(changes, "connections", Connections())
+    changes.subscribe(coalesced_topic, lambda ids: None, coalesce_s=0.05)
+    commit(coalesced_topic, {1})
+
+    assert delivered.wait(5)
+    changes.flush()  # from the test's thread: nothing pending, nothing of its own closed
+    assert closed_on == [closed_on[0]]
+    assert closed_on[0] != threading.current_thread().name
