@@ -10,7 +10,7 @@ MIDDLEWARE = ["nplusone.ext.django.NPlusOneMiddleware", *MIDDLEWARE]  # noqa: F4
 NPLUSONE_RAISE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
-# The read model refreshed at once, in the committing test (tests/search covers coalescing).
+# The read model refreshed at once, in the committing test (coalescing: tests/toolkit).
 SEARCH_REFRESH_COALESCE_S = 0.0
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Serve static files from the finders on each request: tests never run collectstatic.

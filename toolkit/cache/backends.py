@@ -31,6 +31,10 @@ class UndecodableEntry(Exception):
     """A stored value that the running code cannot turn back into an object."""
 
 
+def _undecodable_logged(key: Any, error: UndecodableEntry) -> None:
+    logger.info("cache entry %r no longer decodes (%s): read as a miss", key, error)
+
+
 class _UndecodableAsErrorDisk(Disk):
     """diskcache's serializer, raising UndecodableEntry when a value no longer decodes."""
 
@@ -73,7 +77,7 @@ class PersistentDiskCache(DjangoCache):
         try:
             return super().get(key, default, version, **kwargs)
         except UndecodableEntry as error:
-            logger.info("cache entry %r no longer decodes (%s): read as a miss", key, error)
+            _undecodable_logged(key, error)
             return default
 
     def get_many(self, keys: Iterable[Any], version: Any = None) -> dict[Any, Any]:
@@ -154,7 +158,7 @@ def _shard_read(shard: Any, full_keys: list[str]) -> list[tuple[str, Any]]:
         except OSError:
             continue  # the entry's file went away meanwhile: a miss, as in diskcache
         except UndecodableEntry as error:
-            logger.info("cache entry %r no longer decodes (%s): read as a miss", full_key, error)
+            _undecodable_logged(full_key, error)
     return read
 
 
@@ -184,7 +188,7 @@ class UndecodableAsMissRedisClient(DefaultClient):
         try:
             return super().get(key, default, version, client)
         except UndecodableEntry as error:
-            logger.info("cache entry %r no longer decodes (%s): read as a miss", key, error)
+            _undecodable_logged(key, error)
             return default
 
     def get_many(self, keys: Any, version: Any = None, client: Any = None) -> dict:
