@@ -123,11 +123,13 @@ def cart_create() -> str:
 
 
 @transaction.atomic
-def cart_add_line(*, token: str, sku: str, quantity: int, client: str = "") -> CartView:
+def cart_add_line(*, token: str, sku: str, quantity: int, client: str = "") -> None:
     """Add units of a SKU, merging with an existing line, and hold them for the cart.
 
     `client` names who asks (an opaque key): its holds on a SKU over all its carts are
     capped (inventory's `ReservationLimit`). Blank: the cart alone is the client.
+    Like the other line changes it returns nothing: a caller that shows the cart reads
+    it with `cart_view`, and the page form, which redirects, pays for no priced view.
     """
     _check_quantity(quantity)
     cart = _open_cart(token, lock=True)
@@ -149,11 +151,10 @@ def cart_add_line(*, token: str, sku: str, quantity: int, client: str = "") -> C
         line.save(update_fields=["quantity"])
     cart.save(update_fields=["updated_at"])
     funnel_step(FunnelStep.LINE_ADDED)
-    return cart_view_for(cart=cart)
 
 
 @transaction.atomic
-def cart_update_line(*, token: str, line_id: int, quantity: int, client: str = "") -> CartView:
+def cart_update_line(*, token: str, line_id: int, quantity: int, client: str = "") -> None:
     _check_quantity(quantity)
     cart = _open_cart(token, lock=True)
     line = cart.lines.filter(pk=line_id).first()
@@ -164,11 +165,10 @@ def cart_update_line(*, token: str, line_id: int, quantity: int, client: str = "
     line.quantity = quantity
     line.save(update_fields=["quantity"])
     cart.save(update_fields=["updated_at"])
-    return cart_view_for(cart=cart)
 
 
 @transaction.atomic
-def cart_remove_line(*, token: str, line_id: int) -> CartView:
+def cart_remove_line(*, token: str, line_id: int) -> None:
     cart = _open_cart(token, lock=True)
     line = cart.lines.filter(pk=line_id).first()
     if line is None:
@@ -176,7 +176,6 @@ def cart_remove_line(*, token: str, line_id: int) -> CartView:
     stock_reserve(holder=cart.token, variant_id=line.variant_id, quantity=0)
     line.delete()
     cart.save(update_fields=["updated_at"])
-    return cart_view_for(cart=cart)
 
 
 @transaction.atomic

@@ -317,10 +317,12 @@ class CartLinesView(APIView):
     )
     def post(self, request: Request, token: str) -> Response:
         line = _validated(s.CartLineAddSerializer, request.data)
-        cart = cart_add_line(
+        cart_add_line(
             token=token, sku=line["sku"], quantity=line["quantity"], client=client_key(request)
         )
-        return Response(s.CartSerializer(cart).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.CartSerializer(cart_view(token=token)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class CartLineView(APIView):
@@ -345,10 +347,10 @@ class CartLineView(APIView):
     )
     def patch(self, request: Request, token: str, line_id: int) -> Response:
         quantity = _validated(s.CartLineUpdateSerializer, request.data)["quantity"]
-        cart = cart_update_line(
+        cart_update_line(
             token=token, line_id=line_id, quantity=quantity, client=client_key(request)
         )
-        return Response(s.CartSerializer(cart).data)
+        return Response(s.CartSerializer(cart_view(token=token)).data)
 
     @extend_schema(
         operation_id="carts_lines_destroy",
@@ -362,7 +364,8 @@ class CartLineView(APIView):
         tags=["carts"],
     )
     def delete(self, request: Request, token: str, line_id: int) -> Response:
-        return Response(s.CartSerializer(cart_remove_line(token=token, line_id=line_id)).data)
+        cart_remove_line(token=token, line_id=line_id)
+        return Response(s.CartSerializer(cart_view(token=token)).data)
 
 
 class CartCouponView(APIView):

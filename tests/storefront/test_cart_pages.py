@@ -3,7 +3,9 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from checkout.interface import cart_view
 from tests.factories import CouponFactory, PromotionFactory, stocked_product
@@ -38,6 +40,21 @@ def test_adding_again_uses_the_same_cart(client, sku):
     # then
     assert cart_cookie(client).value == token
     assert cart_view(token=token).lines[0].quantity == 4
+
+
+def test_the_add_form_redirects_without_pricing_the_cart(client, sku):
+    # given a cart with a line
+    add_to_cart(client, sku)
+
+    # when the form adds again
+    with CaptureQueriesContext(connection) as queries:
+        response = add_to_cart(client, sku)
+
+    # then it answers with the redirect alone: the cart page it leads to prices the cart,
+    # so the add reads no price (the API's add answers with the cart, and does)
+    assert response.status_code == 303
+    assert [q["sql"] for q in queries if "pricing_" in q["sql"]] == []
+    assert len(queries) > 0
 
 
 def test_cart_page_shows_lines_promotion_totals_and_checkout_link(client, category):

@@ -155,7 +155,7 @@ def cart_coupon(request: HttpRequest) -> HttpResponse:
 
 
 def _change_cart(
-    request: HttpRequest, change: Callable[[str], CartView], *, done: str
+    request: HttpRequest, change: Callable[[str], object], *, done: str
 ) -> HttpResponse:
     token = cart_token(request)
     try:
