@@ -11,6 +11,7 @@ from tests.factories import CategoryFactory, stocked_product
 from tests.metrics import metric_delta  # noqa: F401
 from tests.simulator import _upstream, upstream_simulator  # noqa: F401
 from toolkit.cache import store as cache_store
+from toolkit.cache.owned import epoch_moved
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -33,8 +34,10 @@ def _clear_cache():
     # A test that made the cache fail must not leave the next one skipping it.
     cache_store.breaker.reset()
     cache.clear()
+    epoch_moved(cache)  # cleared by this process: its kept epoch is gone too
     yield
     cache.clear()
+    epoch_moved(cache)
     cache_store.breaker.reset()
 
 

@@ -8,6 +8,7 @@ run as they would after a commit (`django_capture_on_commit_callbacks`).
 from functools import partial
 
 import pytest
+from django_redis.cache import RedisCache
 
 from tests.toolkit.caches import SOURCE, TRACKING
 from toolkit.cache import owned, store
@@ -131,7 +132,9 @@ def test_a_hot_entry_is_read_once_an_epoch_then_only_the_epoch_is(change, monkey
         )
 
     assert TRACKING.peek("page").value == "built 1"
-    assert read == [owned.EPOCH_KEY]  # the epoch, not the entry
+    # The epoch, not the entry; on Redis not even the epoch, kept until Redis says it
+    # moved (toolkit.cache.tracking).
+    assert read == ([] if isinstance(backend, RedisCache) else [owned.EPOCH_KEY])
 
     change([5])  # moves the epoch: the kept copy is not trusted, the entry is read again
     assert TRACKING.peek("page").value == "built 1"

@@ -43,6 +43,7 @@ from toolkit.cache import store
 from toolkit.cache.metrics import CacheEvent, cache_event
 from toolkit.cache.shape import shape_fingerprint
 from toolkit.cache.spec import CacheSpec
+from toolkit.cache.tracking import TrackedKey, fence
 from toolkit.lab import mode_on
 from toolkit.tracing import store_span
 
@@ -60,6 +61,8 @@ GENERATION_TTL = 30 * 24 * 3600
 # the generations it last read and re-reads them only when the epoch moved: one read per
 # lookup instead of one per dependency (diskcache has no multi-get; Redis saves bytes).
 EPOCH_KEY = "toolkit:cache-epoch"
+# On Redis, read once per move: this process keeps it until Redis says it moved.
+_epoch = TrackedKey(EPOCH_KEY)
 WAIT_POLL_SECONDS = 0.02
 # Marks a key cached as "no value" inside get_many_or_compute; never stored.
 _ABSENT = object()
@@ -167,11 +170,21 @@ class Peeked:
 
 
 def epoch_read() -> int | None:
-    """The cache-wide epoch now (one read); None while the cache cannot say."""
+    """The cache-wide epoch now; None while the cache cannot say.
+
+    One read on diskcache; on Redis none while it has not moved (toolkit.cache.tracking).
+    """
     try:
-        return store.call("(epoch)", lambda cache: cache.get(EPOCH_KEY))
+        return store.call("(epoch)", _epoch.read)
     except store.CacheUnavailable:
         return None
+
+
+def epoch_moved(cache: Any) -> None:
+    """This process moved (or deleted) the epoch: stop trusting its own copy, and wait
+    until every other process can see the move (toolkit.cache.tracking)."""
+    _epoch.forget()
+    fence(cache)
 
 
 def epoch_bump() -> None:
@@ -184,8 +197,13 @@ def epoch_bump() -> None:
     from toolkit.replicas import fence_advance
 
     fence_advance()
+
+    def bump(cache: Any) -> None:
+        _incr(cache, EPOCH_KEY)
+        epoch_moved(cache)
+
     with suppress(store.CacheUnavailable):
-        store.call("(epoch)", lambda cache: _incr(cache, EPOCH_KEY))
+        store.call("(epoch)", bump)
 
 
 @dataclass(frozen=True)
@@ -286,7 +304,7 @@ class CacheReader:
 
     def _current(self) -> tuple[int, tuple[int, ...], str]:
         """The epoch, the generations and their version, as of now."""
-        epoch = store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY))
+        epoch = store.call(self.namespace, _epoch.read)
         if epoch is None:
             epoch = self._counters((EPOCH_KEY,))[0]
         remembered = _generations_seen.get((self.namespace, self.shape))
@@ -502,7 +520,7 @@ class OwnedCache(CacheReader):
                 full_key = self.full_key(key, remembered[2])
                 seen = _entries_seen.get(full_key)
                 if seen is not None and seen[0] == epoch:
-                    if store.call(self.namespace, lambda cache: cache.get(EPOCH_KEY)) != epoch:
+                    if store.call(self.namespace, _epoch.read) != epoch:
                         remembered = None  # something was invalidated: read all afresh below
                     elif (value := self._fresh(full_key, seen[1], epoch)) is not None:
                         return Peeked(value, epoch)
@@ -671,6 +689,7 @@ class OwnedCache(CacheReader):
                 moved = _new_generation()
                 cache.set_many({self.key_counter(k): moved for k in keys}, GENERATION_TTL)
                 _incr(cache, EPOCH_KEY)
+            epoch_moved(cache)
 
         # Before the bump: a reader that sees the new generation must see the fence
         # that keeps a lagging replica from refilling it with the old value.

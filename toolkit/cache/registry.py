@@ -6,6 +6,8 @@ owner's handle (`OwnedCache`, or `SharedState` for state); any other app gets a
 read-only `CacheReader`.
 """
 
+from typing import Any
+
 from django.utils.module_loading import autodiscover_modules
 
 from toolkit.cache import store
@@ -15,6 +17,7 @@ from toolkit.cache.owned import (
     CacheReader,
     OwnedCache,
     calling_module,
+    epoch_moved,
 )
 from toolkit.cache.spec import CacheSpec, StateSpec
 from toolkit.cache.state import SharedState
@@ -105,8 +108,7 @@ class CacheRegistry:
         """
         if namespace not in self._handles:
             raise KeyError(f"no cache namespace {namespace!r}")
-        keys = [f"{namespace}:gen", EPOCH_KEY]
-        store.call("(registry)", lambda cache: cache.delete_many(keys))
+        _delete_counters([f"{namespace}:gen", EPOCH_KEY])
 
     def retire_all(self) -> None:
         """Make every entry of every namespace unreachable at once (drop the generations).
@@ -121,7 +123,17 @@ class CacheRegistry:
             for namespace in self._handles
             for counter in ("gen", "gen-all")
         ] + [EPOCH_KEY]
-        store.call("(registry)", lambda cache: cache.delete_many(keys))
+        _delete_counters(keys)
+
+
+def _delete_counters(keys: list[str]) -> None:
+    """Delete counters, the epoch among them, and wait until every process can see it."""
+
+    def delete(cache: Any) -> None:
+        cache.delete_many(keys)
+        epoch_moved(cache)
+
+    store.call("(registry)", delete)
 
 
 def _check_declaring_module(module: str, owner: str, what: str) -> None:
