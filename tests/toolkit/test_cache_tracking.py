@@ -97,6 +97,22 @@ def test_a_flush_and_a_deleted_key_are_changes_too(cache):
     assert reader.read(cache) == 8
 
 
+def test_invalidations_piled_up_while_the_process_was_idle_are_all_read(cache):
+    reader = TrackedKey(KEY)
+    cache.set(KEY, 1)
+    assert reader.read(cache) == 1
+    # Every flush of any database is sent to every tracking connection, whatever it
+    # read: an idle worker's socket fills with them. Database 15, which nothing uses.
+    idle = Redis.from_url(REDIS_URL, db=15)
+    for _ in range(1500):
+        idle.flushdb()
+    cache.set(KEY, 2)
+    fence(cache)
+
+    assert reader.read(cache) == 2
+    assert reader.read(cache) == 2
+
+
 def test_a_dropped_connection_is_read_through_and_tracked_again(cache):
     reader = TrackedKey(KEY)
     cache.set(KEY, 3)

@@ -77,10 +77,14 @@ class TrackedKey:
         assert connection is not None  # single_connection_client
         if connection.can_read(timeout=0):  # an invalidation (or a closed socket)
             self._held = False
+            # One at a time: every flush of any database sends one to every tracking
+            # connection, and the parser skips those ahead of a reply by recursing.
+            while connection.can_read(timeout=0):
+                connection.read_response(push_request=True)
         if self._held:
             return self._value
-        # The parser skips the invalidations still ahead of the reply; one that comes
-        # after it is for a change made after this read, and the next poll finds it.
+        # An invalidation that comes after the reply is for a change made after this
+        # read, and the next poll finds it.
         connection.send_command("GET", cache.make_key(self.key))
         raw = connection.read_response()
         value = None if raw is None else cache.client.decode(raw)
