@@ -19,6 +19,11 @@ writer's reply, before it reads the writer's next command. `fence` is that next
 command: a bump that ends with one more round trip has, when it returns, put the
 invalidation into every tracking reader's socket, and a reader polls its socket before
 it uses what it kept. A bump made by this process forgets its own copy at once.
+
+A network that drops this connection without closing it leaves the copy in place; the
+writers' own Redis is then out of reach of this process too, and what the copy guards
+lasts no longer than its entries' TTL (a hot page's copy past its freshness is read from
+the cache again, which fails over to the database).
 """
 
 from __future__ import annotations
