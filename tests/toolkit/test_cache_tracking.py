@@ -150,3 +150,20 @@ def test_other_backends_are_read_every_time(monkeypatch):
     local.set(KEY, 2)
     assert reader.read(local) == 2
     assert reader._client is None
+
+
+def test_a_server_without_client_tracking_is_read_every_time(cache, monkeypatch):
+    from redis.exceptions import ResponseError
+
+    def refuse(self, connection):
+        raise ResponseError("ERR unknown command 'CLIENT', as on a server without tracking")
+
+    monkeypatch.setattr(TrackedKey, "_on_connect", refuse)
+    reader = TrackedKey(KEY)
+    cache.set(KEY, 1)
+    assert reader.read(cache) == 1
+
+    cache.set(KEY, 2)  # no fence: nothing would tell this reader
+    assert reader.read(cache) == 2
+    assert reader._refused
+    assert reader._client is None  # its connection closed, not left open

@@ -2,7 +2,7 @@
 
 Every page-cache hit reads the cache-wide epoch (`toolkit.cache.owned`). On Redis that
 read is a loopback round trip: about 170 µs of a 320 µs warm hit on the project's
-2-core machine (`bench_page_hit`), where diskcache's local read costs 8 µs. Redis's
+2-core machine (`bench_page_hit`), where diskcache's local read costs about 10 µs. Redis's
 server-assisted client-side caching removes it: a connection with `CLIENT TRACKING on`
 is sent an invalidation for every key it read, when any client changes that key. This
 process keeps the epoch it read on such a connection and, before each use, polls that
@@ -67,6 +67,7 @@ class TrackedKey:
                 return self._read(cache)
             except ResponseError as error:
                 self._refused = True
+                self._disconnect()
                 logger.warning("no client tracking on this cache server: %s; read per use", error)
             except RedisError:
                 self._disconnect()
@@ -112,8 +113,8 @@ class TrackedKey:
         # Every (re)connect starts untracked and may have missed invalidations. The
         # client connected already: the callback runs from the next connect on.
         client.connection.register_connect_callback(self._on_connect)
+        self._client = client  # first: a refusal below is disconnected by the caller
         self._on_connect(client.connection)
-        self._client = client
         return client
 
     def _on_connect(self, connection: Any) -> None:
