@@ -9,9 +9,11 @@ import os
 import uuid
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from tests.conftest import IN_CI
 from toolkit.cache.tracking import TrackedKey, fence
@@ -140,9 +142,7 @@ def test_this_process_forgets_its_copy_when_it_moves_the_key_itself(cache, round
     assert len(sent) == 1  # forgotten: read again, whatever the socket holds
 
 
-def test_other_backends_are_read_every_time(monkeypatch):
-    from django.core.cache.backends.locmem import LocMemCache
-
+def test_other_backends_are_read_every_time():
     local = LocMemCache("tracking-test", {})
     local.set(KEY, 1)
     reader = TrackedKey(KEY)
@@ -153,8 +153,6 @@ def test_other_backends_are_read_every_time(monkeypatch):
 
 
 def test_a_server_without_client_tracking_is_read_every_time(cache, monkeypatch):
-    from redis.exceptions import ResponseError
-
     def refuse(self, connection):
         raise ResponseError("ERR unknown command 'CLIENT', as on a server without tracking")
 
