@@ -6,8 +6,8 @@ the most popular product and `robots.txt` through the WSGI application in this p
 environment selects and the database it names, which must be seeded (`make run` or
 `make demo` seed it). For each page it prints the microseconds per hit (the fastest of
 several batches: the least disturbed by other work on the machine), the cache calls
-one hit makes and the microseconds spent in them (on Redis a hot hit makes none: the
-epoch is kept in memory while it stands, `toolkit.cache.tracking`). No server and no
+one hit makes and the microseconds spent in them (a hot hit makes none: the epoch is
+kept in memory while it stands, `toolkit.cache.tracking`). No server and no
 network: the figure is the store's own cost, which `bench_throughput` puts next to
 gunicorn's.
 """
