@@ -52,3 +52,26 @@ def test_swapping_the_urlconf_forgets_cached_names(settings, resolves):
     settings.ROOT_URLCONF = __name__
 
     assert routes.route_name(RequestFactory().get("/only/")) == "only-view"
+
+
+def test_a_request_asks_the_path_cache_once(monkeypatch):
+    asked: list[str] = []
+    real = routes._match_of_path
+    monkeypatch.setattr(
+        routes, "_match_of_path", lambda urlconf, path: asked.append(path) or real(urlconf, path)
+    )
+    request = RequestFactory().get("/robots.txt")
+
+    names = [routes.route_name(request) for _ in range(4)]  # admission, metrics, cache, trace
+    assert names == ["pages:robots"] * 4
+    assert routes.route_match(request).view_name == "pages:robots"
+    assert asked == ["/robots.txt"]
+    assert routes.route_name(RequestFactory().get("/robots.txt")) == "pages:robots"
+    assert asked == ["/robots.txt"] * 2  # the next request asks again
+
+
+def test_a_request_with_its_own_urlconf_is_resolved_with_it(resolves):
+    request = RequestFactory().get("/only/")
+    request.urlconf = __name__  # as a middleware may set it
+
+    assert routes.route_name(request) == "only-view"
