@@ -41,6 +41,14 @@ def _disk_cache(directory) -> PersistentDiskCache:
     return PersistentDiskCache(str(directory), {"SHARDS": 2})
 
 
+def _kept(cache: PersistentDiskCache, value: int) -> TrackedKey:
+    """A reader that has read (and kept) `value`, freshly written."""
+    cache.set(KEY, value)
+    reader = TrackedKey(KEY)
+    assert reader.read(cache) == value
+    return reader
+
+
 @pytest.fixture
 def writer(tmp_path):
     process = subprocess.Popen(
@@ -80,9 +88,7 @@ def reads(monkeypatch):
 
 def test_a_kept_value_is_served_without_a_read(tmp_path, reads):
     cache = _disk_cache(tmp_path)
-    cache.set(KEY, 41)
-    reader = TrackedKey(KEY)
-    assert reader.read(cache) == 41
+    reader = _kept(cache, 41)
     read = reads(cache)
 
     assert [reader.read(cache) for _ in range(100)] == [41] * 100
@@ -91,9 +97,7 @@ def test_a_kept_value_is_served_without_a_read(tmp_path, reads):
 
 def test_a_change_another_process_marked_is_seen_by_the_very_next_read(tmp_path, writer, reads):
     cache = _disk_cache(tmp_path)
-    cache.set(KEY, 1)
-    reader = TrackedKey(KEY)
-    assert reader.read(cache) == 1
+    reader = _kept(cache, 1)
     read = reads(cache)
 
     for expected in range(2, 52):  # no sleep anywhere: the marker is the only signal
@@ -121,9 +125,7 @@ def test_a_change_that_moves_no_marker_is_seen_once_the_hold_runs_out(
 
 def test_a_deleted_key_is_read_until_it_is_back(tmp_path):
     cache = _disk_cache(tmp_path)
-    cache.set(KEY, 7)
-    reader = TrackedKey(KEY)
-    assert reader.read(cache) == 7
+    reader = _kept(cache, 7)
 
     cache.delete(KEY)
     fence(cache)
@@ -134,9 +136,7 @@ def test_a_deleted_key_is_read_until_it_is_back(tmp_path):
 
 def test_this_process_forgets_its_copy_when_it_moves_the_key_itself(tmp_path, reads):
     cache = _disk_cache(tmp_path)
-    cache.set(KEY, 10)
-    reader = TrackedKey(KEY)
-    assert reader.read(cache) == 10
+    reader = _kept(cache, 10)
     read = reads(cache)
 
     reader.forget()
