@@ -46,7 +46,9 @@ def route_match(request: HttpRequest) -> ResolverMatch | None:
     if kept is not _UNSET:
         return kept
     # The URLconf Django resolves this request with: the request's own if a middleware
-    # set one, else ROOT_URLCONF (what the handler made current for this request).
+    # set one, else ROOT_URLCONF (what the handler made current for this request). Kept
+    # only until Django resolves: a middleware that sets `request.urlconf` later gets
+    # its own answer from `resolver_match`.
     match = _match_of_path(
         getattr(request, "urlconf", None) or settings.ROOT_URLCONF, request.path_info
     )

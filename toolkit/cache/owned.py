@@ -61,7 +61,7 @@ GENERATION_TTL = 30 * 24 * 3600
 # the generations it last read and re-reads them only when the epoch moved: one read per
 # lookup instead of one per dependency (diskcache has no multi-get; Redis saves bytes).
 EPOCH_KEY = "toolkit:cache-epoch"
-# On Redis, read once per move: this process keeps it until Redis says it moved.
+# Read once per move: this process keeps it until the cache says it moved.
 _epoch = TrackedKey(EPOCH_KEY)
 WAIT_POLL_SECONDS = 0.02
 # Marks a key cached as "no value" inside get_many_or_compute; never stored.
@@ -172,7 +172,7 @@ class Peeked:
 def epoch_read() -> int | None:
     """The cache-wide epoch now; None while the cache cannot say.
 
-    One read on diskcache; on Redis none while it has not moved (toolkit.cache.tracking).
+    No read while it has not moved: this process keeps it (toolkit.cache.tracking).
     """
     try:
         return store.call("(epoch)", _epoch.read)

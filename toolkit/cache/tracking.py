@@ -13,7 +13,7 @@ the value instead, and learns of a change without asking for the key:
   socket) drops the kept value and the key is read again.
 - On diskcache, from a marker: eight bytes in a file in the cache's directory, mapped
   into every process that uses the directory. A writer puts new random bytes there after
-  its change (`changed`); a reader compares them with the bytes it saw when it read the
+  its change (`fence`); a reader compares them with the bytes it saw when it read the
   key (a memory read). Random, not a counter: two writers need no lock, and a marker
   never comes back to a value a reader holds. Only writers that announce their change
   move the marker: the epoch's (`toolkit.cache.owned`, `toolkit.cache.registry`, the
@@ -67,7 +67,9 @@ _MARKER_SIZE = 8
 
 
 class TrackedKey:
-    """The value of one key of a django-redis cache, read at most once per change."""
+    """The value of one key of a django-redis or diskcache cache, read at most once per
+    change. Redis's state is guarded by a lock (one connection, one reply at a time);
+    diskcache's is one tuple swapped whole, read without one on every hit."""
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -113,7 +115,6 @@ class TrackedKey:
             return cache.get(self.key)
         seen = marker.read()
         now = time.monotonic()
-        # One tuple, swapped whole: the threads of a process never see half of it.
         kept = self._kept
         if kept is not None and kept[0] is marker and kept[1] == seen and now < kept[3]:
             return kept[2]
