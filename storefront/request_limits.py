@@ -11,11 +11,11 @@ parsed (`storefront.api.parsers`).
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from storefront.api.errors import api_path, error_response
 from toolkit.query import whole_number
+from toolkit.settings_cache import setting
 
 _CONTENT_LENGTH = whole_number(maximum=10**18)
 
@@ -32,7 +32,7 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         declared = request.META.get("CONTENT_LENGTH")
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = setting("DATA_UPLOAD_MAX_MEMORY_SIZE")
         if declared and limit is not None:
             try:
                 size = int(_CONTENT_LENGTH(declared))

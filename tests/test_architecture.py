@@ -51,6 +51,7 @@ LIBRARIES = {
         "toolkit.replicas",
         "toolkit.request_context",
         "toolkit.routes",
+        "toolkit.settings_cache",  # settings read on every request, kept until changed
         "toolkit.tracing",  # store_span, outgoing_request_span, span_annotate, trace_id_get
         "toolkit.tracing.ring",  # the embedded trace store, read by /ops/traces/
         "toolkit.tracing.setup",  # tracing for a process without Django (the simulator)

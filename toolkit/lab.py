@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
+
+from toolkit.settings_cache import setting
 
 # How stale another process's view of the switches may be, in seconds.
 REFRESH_SECONDS = 1.0
@@ -108,7 +109,7 @@ _seen: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
 
 def lab_enabled() -> bool:
     """Whether this stack was started with the lab (never under production settings)."""
-    return bool(getattr(settings, "PEAKSTORE_LAB", False))
+    return bool(setting("PEAKSTORE_LAB", False))
 
 
 def active_modes() -> frozenset[str]:

@@ -13,11 +13,12 @@ answer is also kept on the request: a warm page-cache hit asks the path cache on
 
 from functools import lru_cache
 
-from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.urls import Resolver404, ResolverMatch, resolve
+
+from toolkit.settings_cache import setting
 
 # Routes outside the URLconf: files WhiteNoise serves, and paths nothing matches.
 STATIC_ROUTE = "static"
@@ -31,8 +32,7 @@ def route_name(request: HttpRequest) -> str:
     """The view name the request's path resolves to, `static` or `unmatched`."""
     if (match := request.resolver_match) is not None:
         return match.view_name
-    path = request.path_info
-    if path.startswith(settings.STATIC_URL or "/static/"):
+    if request.path_info.startswith(setting("STATIC_URL") or "/static/"):
         return STATIC_ROUTE
     match = route_match(request)
     return match.view_name if match is not None else UNMATCHED_ROUTE
@@ -50,7 +50,7 @@ def route_match(request: HttpRequest) -> ResolverMatch | None:
     # only until Django resolves: a middleware that sets `request.urlconf` later gets
     # its own answer from `resolver_match`.
     match = _match_of_path(
-        getattr(request, "urlconf", None) or settings.ROOT_URLCONF, request.path_info
+        request.__dict__.get("urlconf") or setting("ROOT_URLCONF"), request.path_info
     )
     request.__dict__[_KEPT] = match
     return match

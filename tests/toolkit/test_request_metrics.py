@@ -4,12 +4,16 @@ These run in one process (its own registry); tests/devstack/test_metrics_stack.p
 the same across two gunicorn workers in multiprocess mode.
 """
 
+import threading
+
 import pytest
-from django.db import connection
-from django.test import Client, override_settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.http import HttpResponse
+from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
+from toolkit.metrics.http import RequestMetricsMiddleware
 from toolkit.metrics.sql import QueryTally, sql_fingerprint, sql_normalise
 
 DURATION = "peakstore_http_request_duration_seconds"
@@ -142,6 +146,38 @@ def test_in_flight_counts_the_request_being_served_and_returns_to_zero(client, d
 
     assert int(during) == before + 1
     assert REGISTRY.get_sample_value("peakstore_http_requests_in_flight") == before
+
+
+@override_settings(ROOT_URLCONF="tests.toolkit.urls_root")
+def test_each_thread_counts_the_statements_of_its_own_connection(db, metric_delta):
+    # The middleware keeps each thread's connection lists; a thread of a threaded server
+    # has connections of its own, and its statements are its requests'.
+    route = "misbehaving:n-plus-one"
+    metric_delta.watch("peakstore_http_request_queries_total", route=route)
+
+    def two_statements(request):
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.execute("SELECT 2")
+        return HttpResponse("ok")
+
+    middleware = RequestMetricsMiddleware(two_statements)
+    request = RequestFactory().get("/misbehaving/n-plus-one/")
+    middleware(request)
+
+    def other_thread():
+        try:
+            middleware(RequestFactory().get("/misbehaving/n-plus-one/"))
+            middleware(RequestFactory().get("/misbehaving/n-plus-one/"))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+
+    assert metric_delta("peakstore_http_request_queries_total", route=route) == 6
+    assert not any(isinstance(wrapper, QueryTally) for wrapper in connection.execute_wrappers)
 
 
 @override_settings(PEAKSTORE_METRICS_TIMEOUT_FACTOR=0)

@@ -22,6 +22,7 @@ from django_redis.cache import RedisCache
 
 from toolkit.cache.backends import UndecodableEntry
 from toolkit.cache.metrics import CacheEvent, cache_event
+from toolkit.settings_cache import setting
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ breaker = _Breaker()
 
 
 def backend() -> BaseCache:
-    return caches[settings.TOOLKIT_CACHE_ALIAS]
+    return caches[setting("TOOLKIT_CACHE_ALIAS")]
 
 
 def call(namespace: str, operation: Callable[[BaseCache], T]) -> T:

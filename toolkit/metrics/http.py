@@ -9,6 +9,7 @@ server eventually answered.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from toolkit.routes import route_name
 
 logger = logging.getLogger(__name__)
 
+# Status codes by hundred: "2xx" without formatting a string per request.
+_STATUS_CLASSES = tuple(f"{hundred}xx" for hundred in range(10))
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -90,6 +93,18 @@ def http_metrics() -> HttpMetrics:
     )
 
 
+class _ThreadExecuteWrappers(threading.local):
+    """The `execute_wrappers` lists of this thread's connections, looked up once.
+
+    `connections[alias]` costs about 10,000 instructions in a sync thread (asgiref's
+    `Local` asks asyncio for a running loop and catches the RuntimeError): a seventh of
+    what the metrics cost a cached page. A thread's connection objects live as long as
+    the thread; closing one (`close_old_connections`) keeps the object and its list.
+    """
+
+    lists: tuple[list, ...] | None = None  # the class default: no failed attribute lookup
+
+
 @dataclass(frozen=True)
 class _RouteInstruments:
     """The labelled children of one (route, method), looked up once per process."""
@@ -117,19 +132,17 @@ class RequestMetricsMiddleware:
         self.timeout_factor = settings.PEAKSTORE_METRICS_TIMEOUT_FACTOR
         self._instruments: dict[tuple[str, str], _RouteInstruments] = {}
         self._logged_duplicates: set[tuple[str, str]] = set()
-        self.replicas = tuple(
-            alias for alias in settings.TOOLKIT_DB_REPLICAS if alias in settings.DATABASES
-        )
+        replicas = [alias for alias in settings.TOOLKIT_DB_REPLICAS if alias in settings.DATABASES]
+        self.aliases = (DEFAULT_DB_ALIAS, *replicas)
+        self._thread = _ThreadExecuteWrappers()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tally = QueryTally()
         # What connection.execute_wrapper(tally) does, without a generator-based context
         # manager's cost on every request (bench_metrics_overhead counts microseconds).
-        # One lookup of the thread's connection: each use of the proxy looks it up again.
-        wrappers = connections[DEFAULT_DB_ALIAS].execute_wrappers
-        wrappers.append(tally)
-        for alias in self.replicas:  # none without replicas
-            connections[alias].execute_wrappers.append(tally)
+        wrapper_lists = self._thread.lists or self._thread_lists()
+        for wrappers in wrapper_lists:
+            wrappers.append(tally)
         in_flight = self.metrics.in_flight
         in_flight.inc()
         started = time.perf_counter()
@@ -137,13 +150,18 @@ class RequestMetricsMiddleware:
             response = self.get_response(request)
         finally:
             in_flight.dec()
-            wrappers.remove(tally)
-            for alias in self.replicas:
-                connections[alias].execute_wrappers.remove(tally)
+            for wrappers in wrapper_lists:
+                wrappers.remove(tally)
         elapsed = time.perf_counter() - started
         request.META[QUERIES_META] = tally.count  # for the access log
         self._observe(request, response.status_code, elapsed, tally)
         return response
+
+    def _thread_lists(self) -> tuple[list, ...]:
+        """This thread's default connection's and replicas' `execute_wrappers` lists."""
+        lists = tuple(connections[alias].execute_wrappers for alias in self.aliases)
+        self._thread.lists = lists
+        return lists
 
     def _observe(
         self, request: HttpRequest, status: int, elapsed: float, tally: QueryTally
@@ -154,7 +172,7 @@ class RequestMetricsMiddleware:
         instruments.duration.observe(elapsed)
         if tally.count:  # a cached page runs none: no write
             instruments.queries.inc(tally.count)
-        status_class = f"{status // 100}xx"
+        status_class = _STATUS_CLASSES[status // 100]
         responses = instruments.responses.get(status_class)
         if responses is None:
             responses = self.metrics.responses.labels(route, method, status_class)
