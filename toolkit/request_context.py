@@ -9,6 +9,7 @@ asyncio task), so concurrent requests never see each other's id.
 
 import logging
 import os
+import random
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,14 @@ TASK_HEADER = "peakstore_request_id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 _request_id: ContextVar[str] = ContextVar("peakstore_request_id", default="")
+# Request ids need to be unique, not secret (a client may choose its own). `os.urandom`
+# is a `getrandom` system call, and inside a worker's request it took 15-18 µs, an
+# eighth of a warm page hit (`bench_page_hit`), against 0.3 µs in a loop of its own. A
+# generator of their own, so that the ids reveal nothing of the `random` module's
+# stream, seeded from the OS at import and again in every forked child (gunicorn's
+# workers): two workers never share a sequence.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 def request_id_get() -> str:
@@ -35,8 +44,8 @@ def request_id_get() -> str:
 
 
 def request_id_new() -> str:
-    """32 random hex digits (a uuid4's entropy, without building a UUID object)."""
-    return os.urandom(16).hex()
+    """32 random hex digits (a uuid4's length, without building a UUID object)."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def request_id_accept(candidate: str | None) -> str:

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import os
+import re
 
 from celery import shared_task
 from django.test import override_settings
@@ -14,6 +16,7 @@ from toolkit.request_context import (
     RequestIdLogFilter,
     request_id_bound,
     request_id_get,
+    request_id_new,
 )
 
 task_logger = logging.getLogger("tests.toolkit.task")
@@ -38,6 +41,25 @@ def test_a_missing_or_unsafe_request_id_is_replaced(client):
     assert len(fresh) == 32
     assert unsafe["X-Request-ID"] != "x\nforged log line"
     assert len(unsafe["X-Request-ID"]) == 32
+
+
+def test_fresh_request_ids_are_hex_and_differ_in_forked_workers():
+    # gunicorn forks its workers from one master: each must draw ids of its own.
+    request_id_new()  # the parent's generator has been used before the fork
+    children = []
+    for _ in range(2):
+        read, write = os.pipe()
+        if (pid := os.fork()) == 0:
+            os.write(write, request_id_new().encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        children.append(os.read(read, 64).decode())
+        os.close(read)
+    parent = request_id_new()
+
+    assert all(re.fullmatch(r"[0-9a-f]{32}", each) for each in [*children, parent])
+    assert len({*children, parent}) == 3
 
 
 def test_log_lines_are_json_with_the_request_id():
