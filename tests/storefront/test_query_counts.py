@@ -64,6 +64,18 @@ def test_product_queries(client, product, django_assert_num_queries):
         assert client.get("/p/trail-runner/").status_code == 200
 
 
+def test_a_product_page_after_a_listing_reads_no_price(client, product, django_assert_num_queries):
+    # the category page cached the nav tree, the product's stock and its prices
+    # (pricing's listing cache); the product page, rendered afresh, reads only the
+    # product: product + brand + category, images, variants, ancestors; no price query
+    cold()
+    client.get("/c/outdoor/")
+    for namespace in ("storefront.page", "catalog.product"):
+        registry.retire(namespace)
+    with django_assert_num_queries(4):
+        assert "€19.90" in client.get("/p/trail-runner/").content.decode()
+
+
 def test_search_queries(client, product, django_assert_num_queries):
     # nav tree, read model (the pool, with facet columns; the page), attribute facets (on
     # PostgreSQL inside a savepoint with a statement timeout), prices, stock
