@@ -282,6 +282,17 @@ def stack_processes(config: StackConfig) -> tuple[ProcessSpec, ...]:
     )
 
 
+def web_workers_sharing(stacks: int, *, machine_workers: int = StackConfig.web_workers) -> int:
+    """Sync workers for each of `stacks` web stacks that share one machine's cores.
+
+    On hosts of their own each stack runs `machine_workers`, one per core. Side by side
+    on one machine, as the load test's `--web-stacks` runs them, they share its cores:
+    two stacks of two workers would put four CPU-bound workers on two cores, which adds
+    context switches, not capacity. So each gets its share, at least one.
+    """
+    return max(1, machine_workers // stacks)
+
+
 def web_stack_config(config: StackConfig, *, upstream_url: str) -> StackConfig:
     """Another web stack beside a running one: its own gunicorn, port and metrics folder.
 

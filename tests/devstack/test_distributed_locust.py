@@ -77,6 +77,8 @@ def test_a_smoke_run_with_a_master_and_two_workers_is_recorded_gated_and_reporte
     report = json.loads((run / "report.json").read_text())
     assert report["meta"]["workers"] == WORKERS
     assert report["meta"]["web_stacks"] == 2
+    # (the two stacks share this machine's two workers, as two one-core hosts would)
+    assert report["meta"]["web_workers"] == 1
     # And both web stacks served the users (each logs its requests)
     logs = Path(stack_env["PEAKSTORE_VAR_DIR"]) / "log"
     [second] = logs.glob("web-*.log")

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from devstack.calibration import calibration_measure, machine_describe
 from devstack.management.commands.loadtest import Command
+from devstack.processes import web_workers_sharing
 from tests.loadtests.test_compare import _report, _synthetic_run
 
 
@@ -71,3 +72,13 @@ def test_calibration_measures_bare_django_on_loopback_in_bounded_time(tmp_path):
 
     assert rps > 0
     assert "Listening at: http://127.0.0.1:" in (tmp_path / "bare.log").read_text()
+
+
+@pytest.mark.parametrize(("stacks", "each"), [(1, 2), (2, 1), (3, 1)])
+def test_web_stacks_on_one_machine_share_its_workers(stacks, each):
+    assert web_workers_sharing(stacks, machine_workers=2) == each
+
+
+def test_no_web_worker_is_refused_before_anything_starts(tmp_path):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("loadtest", "--web-workers", "0", reports=tmp_path)

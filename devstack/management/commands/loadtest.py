@@ -39,6 +39,7 @@ from devstack.processes import (
     sigterm_as_interrupt,
     web_process,
     web_stack_config,
+    web_workers_sharing,
 )
 from loadtests.compare import (
     NotComparable,
@@ -102,6 +103,12 @@ class Command(BaseCommand):
             help="web stacks on the one store (each its own gunicorn and port); the users "
             "take them in turn",
         )
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            help="gunicorn workers of each web stack (default: the machine's two, shared "
+            "among the stacks: one each for two)",
+        )
         parser.add_argument("--port", type=int, default=ENV.port, help="default: $PORT or 8000")
         parser.add_argument("--products", type=int, help="seed size if empty (scenario's default)")
         parser.add_argument("--reports", type=Path, default=BASE_DIR / "reports")
@@ -130,6 +137,7 @@ class Command(BaseCommand):
         processes: int | None,
         workers: int | None,
         web_stacks: int,
+        web_workers: int | None,
         port: int,
         products: int | None,
         reports: Path,
@@ -142,6 +150,10 @@ class Command(BaseCommand):
                 raise CommandError("usage: loadtest compare BASE HEAD")
             self._compare(Path(compare[1]), Path(compare[2]), out=out or reports / "compare")
             return
+        if web_workers is None:
+            web_workers = web_workers_sharing(web_stacks)
+        if web_stacks < 1 or web_workers < 1:
+            raise CommandError("--web-stacks and --web-workers need at least 1")
         chosen = scenario_get(scenario).scaled(
             users=users, duration_s=duration, processes=processes, workers=workers
         )
@@ -155,9 +167,21 @@ class Command(BaseCommand):
             report_dir.mkdir(parents=True, exist_ok=True)
             self._machine_measure(report_dir)
             audits = self._run(
-                chosen, port=port, products=products, report_dir=report_dir, web_stacks=web_stacks
+                chosen,
+                port=port,
+                products=products,
+                report_dir=report_dir,
+                web_stacks=web_stacks,
+                web_workers=web_workers,
             )
-        self._judge(chosen, report_dir, audits, record=record_baseline, web_stacks=web_stacks)
+        self._judge(
+            chosen,
+            report_dir,
+            audits,
+            record=record_baseline,
+            web_stacks=web_stacks,
+            web_workers=web_workers,
+        )
 
     def _machine_measure(self, report_dir: Path) -> MachineClass:
         """Describe this machine and calibrate it now, before the stack takes the cores;
@@ -206,6 +230,7 @@ class Command(BaseCommand):
         products: int | None,
         report_dir: Path,
         web_stacks: int = 1,
+        web_workers: int = StackConfig.web_workers,
     ) -> list[AuditResult]:
         """Boot the stack, run the scenario, audit; return the audits' results."""
         store_prepare(products=products or scenario.seed_products, stdout=self.stdout)
@@ -216,6 +241,7 @@ class Command(BaseCommand):
         loadgen_key = secrets.token_urlsafe(24)
         config = StackConfig(
             port=port,
+            web_workers=web_workers,
             log_dir=ENV.var_dir / "log",
             env={"PEAKSTORE_BACKOFFICE_TOKEN": token, "PEAKSTORE_LOADGEN_KEY": loadgen_key},
         )
@@ -263,6 +289,7 @@ class Command(BaseCommand):
         *,
         record: bool,
         web_stacks: int = 1,
+        web_workers: int = StackConfig.web_workers,
     ) -> None:
         """Evaluate the gates, write the report, and fail the command if a gate failed."""
         results = results_read(report_dir, scenario=scenario.name)
@@ -276,6 +303,7 @@ class Command(BaseCommand):
             "processes": scenario.processes,
             "workers": scenario.workers,
             "web_stacks": web_stacks,
+            "web_workers": web_workers,
             "profile": ENV.profile,
             "machine": machine.as_dict(),
         }
