@@ -5,7 +5,7 @@ No view holds a business rule. Domain services raise DomainErrors, which
 """
 
 from django.conf import settings
-from django.http import HttpResponsePermanentRedirect
+from django.http import HttpResponsePermanentRedirect, QueryDict
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -83,10 +83,21 @@ def _validated(serializer_class: type[serializers.Serializer], data: object) -> 
     return serializer.validated_data
 
 
-def _page_link(request: Request, number: int) -> str:
-    params = request.query_params.copy()
-    params["page"] = str(number)
+def _link(request: Request, declared: type[serializers.Serializer], **changes: str) -> str:
+    """This endpoint's URL with `changes`, keeping only the parameters it declares: a
+    campaign's click id or a stray parameter is not handed on to the next page."""
+    names = declared().fields
+    params = QueryDict(mutable=True)
+    for name, values in request.query_params.lists():
+        if name in names:
+            params.setlist(name, values)
+    for name, value in changes.items():
+        params[name] = value
     return f"{request.path}?{params.urlencode()}"
+
+
+def _page_link(request: Request, number: int) -> str:
+    return _link(request, s.ProductListQuerySerializer, page=str(number))
 
 
 def _page_body(request: Request, page: Page[ProductCard]) -> dict:
@@ -226,9 +237,7 @@ class SearchView(APIView):
 def _cursor_link(request: Request, cursor: str | None) -> str | None:
     if cursor is None:
         return None
-    params = request.query_params.copy()
-    params["cursor"] = cursor
-    return f"{request.path}?{params.urlencode()}"
+    return _link(request, s.SearchQuerySerializer, cursor=cursor)
 
 
 def _facets_body(facets: SearchFacets | None) -> dict | None:

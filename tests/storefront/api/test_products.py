@@ -104,6 +104,19 @@ def test_product_list_pages_keep_the_filters_in_their_links(api, db):
     assert last["previous"] == "/api/v1/products/?sort=popular&page=2"
 
 
+@override_settings(CATALOG_PAGE_SIZE=2)
+def test_product_list_links_carry_only_the_parameters_it_reads(api, db):
+    # a campaign's click id, a stray parameter and an unknown one are not passed on
+    for index in range(5):
+        stocked_product(slug=f"p{index}", popularity=100 - index)
+    url = "/api/v1/products/?limit=-5&gclid=Cj0abc&sort=name&utm_source=mail"
+
+    body = api.get(f"{url}&page=2").json()
+
+    assert body["next"] == "/api/v1/products/?sort=name&page=3"
+    assert body["previous"] == "/api/v1/products/?sort=name&page=1"
+
+
 def test_product_list_unknown_category_is_a_404(api, db):
     assert_error(api.get("/api/v1/products/?category=nope"), 404, "category_not_found")
 

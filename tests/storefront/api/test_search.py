@@ -1,3 +1,5 @@
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
 
 from tests.factories import BrandFactory, stocked_product
@@ -95,6 +97,16 @@ def test_unknown_category_is_404(api, gear):
     response = api.get("/api/v1/search/", {"q": "jacket", "category": "nowhere"})
 
     assert_error(response, 404, "category_not_found")
+
+
+def test_next_carries_only_the_parameters_search_reads(api, gear, settings):
+    settings.CATALOG_PAGE_SIZE = 2
+
+    body = api.get("/api/v1/search/?q=jacket&fbclid=IwAR0&limit=3&utm_campaign=x").json()
+
+    link = urlsplit(body["next"])
+    assert link.path == "/api/v1/search/"
+    assert [name for name, _ in parse_qsl(link.query)] == ["q", "cursor"]
 
 
 def test_next_follows_the_cursor_and_a_forged_cursor_is_400(api, gear, settings):
