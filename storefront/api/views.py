@@ -4,6 +4,8 @@ No view holds a business rule. Domain services raise DomainErrors, which
 `storefront.api.errors.api_exception_handler` turns into the one error shape.
 """
 
+import functools
+
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect, QueryDict
 from django.urls import reverse
@@ -86,7 +88,7 @@ def _validated(serializer_class: type[serializers.Serializer], data: object) -> 
 def _link(request: Request, declared: type[serializers.Serializer], **changes: str) -> str:
     """This endpoint's URL with `changes`, keeping only the parameters it declares: a
     campaign's click id or a stray parameter is not handed on to the next page."""
-    names = declared().fields
+    names = _declared_names(declared)
     params = QueryDict(mutable=True)
     for name, values in request.query_params.lists():
         if name in names:
@@ -94,6 +96,12 @@ def _link(request: Request, declared: type[serializers.Serializer], **changes: s
     for name, value in changes.items():
         params[name] = value
     return f"{request.path}?{params.urlencode()}"
+
+
+@functools.cache
+def _declared_names(declared: type[serializers.Serializer]) -> frozenset[str]:
+    """The query parameters a serializer declares (built once per class, not per link)."""
+    return frozenset(declared().fields)
 
 
 def _page_link(request: Request, number: int) -> str:

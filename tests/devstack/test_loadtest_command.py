@@ -79,6 +79,7 @@ def test_web_stacks_on_one_machine_share_its_workers(stacks, each):
     assert web_workers_sharing(stacks, machine_workers=2) == each
 
 
-def test_no_web_worker_is_refused_before_anything_starts(tmp_path):
+@pytest.mark.parametrize("option", ["--web-workers", "--web-stacks"])
+def test_none_of_either_is_refused_before_anything_starts(tmp_path, option):
     with pytest.raises(CommandError, match="at least 1"):
-        call_command("loadtest", "--web-workers", "0", reports=tmp_path)
+        call_command("loadtest", option, "0", reports=tmp_path)

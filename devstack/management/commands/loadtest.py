@@ -150,10 +150,10 @@ class Command(BaseCommand):
                 raise CommandError("usage: loadtest compare BASE HEAD")
             self._compare(Path(compare[1]), Path(compare[2]), out=out or reports / "compare")
             return
+        if web_stacks < 1 or (web_workers is not None and web_workers < 1):
+            raise CommandError("--web-stacks and --web-workers need at least 1")
         if web_workers is None:
             web_workers = web_workers_sharing(web_stacks)
-        if web_stacks < 1 or web_workers < 1:
-            raise CommandError("--web-stacks and --web-workers need at least 1")
         chosen = scenario_get(scenario).scaled(
             users=users, duration_s=duration, processes=processes, workers=workers
         )
