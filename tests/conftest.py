@@ -29,6 +29,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, with its other sessions ended before it is dropped.
+
+    Background threads (the change batcher's timer, the trace sink) keep their own
+    connections open; PostgreSQL refuses to drop a database anyone is connected to, and
+    the suite would leave its `test_peakstore_<pid>` database behind on the shared server.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     # A test that made the cache fail must not leave the next one skipping it.
