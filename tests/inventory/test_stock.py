@@ -12,9 +12,10 @@ from inventory.interface import (
     stock_levels,
     stock_receive,
     stock_release,
+    stock_reserve,
     stock_sell,
 )
-from inventory.models import Stock, StockMovement
+from inventory.models import Reservation, Stock, StockMovement
 from tests.factories import VariantFactory
 
 
@@ -93,3 +94,24 @@ def test_adjust_refuses_invalid_changes(variant, kwargs):
 def test_database_refuses_allocation_beyond_on_hand(variant):
     with pytest.raises(IntegrityError), transaction.atomic():
         Stock.objects.filter(variant_id=variant.pk).update(allocated=11)
+
+
+def test_an_order_counts_its_cart_holds_as_its_own_and_other_carts_against_it(
+    variant, django_assert_num_queries
+):
+    stock_reserve(holder="other-cart", variant_id=variant.pk, quantity=3)
+    stock_reserve(holder="buyer-cart", variant_id=variant.pk, quantity=2)
+
+    with pytest.raises(InsufficientStock) as short:
+        stock_allocate(quantities={variant.pk: 8}, reference="order-1", holder="buyer-cart")
+    # A savepoint, the row locked, both carts' holds in one sum, the row, the ledger, the
+    # buyer's holds consumed, the savepoint released.
+    with django_assert_num_queries(7):
+        stock_allocate(quantities={variant.pk: 7}, reference="order-2", holder="buyer-cart")
+
+    assert short.value.available == {variant.pk: 7}
+    assert Reservation.objects.filter(holder="buyer-cart").count() == 0
+    assert availability_for_variants(variant_ids=[variant.pk], holder="other-cart") == {
+        variant.pk: 3
+    }
+    assert ledger_matches_stock(variant.pk)

@@ -137,3 +137,31 @@ def test_cart_with_coupon_costs_one_more_query(api, db, django_assert_num_querie
         response = api.get(f"/api/v1/carts/{token}/")
 
     assert response.json()["coupon"]["applied"] is True
+
+
+def test_cart_line_add_queries(api, db, django_assert_num_queries):
+    token = cart_create()
+    first, second = (stocked_product().variants.get().sku for _ in range(2))
+    cart_add_line(token=token, sku=first, quantity=1)
+    cart_view(token=token)  # compiles the promotion index
+
+    # Two savepoints (the add's transaction and the stock's inside it), each released.
+    # The add: the cart locked, the SKU's variant, the cart's lines, the stock row
+    # locked, other carts' holds, the holder's and client's holds, the cart's other
+    # holds renewed, the hold written (an update, then an insert for a new SKU), the
+    # line, the cart touched. The answer: cart, lines, variants, prices, stock.
+    with django_assert_num_queries(4 + 11 + 5):
+        added = api.post(
+            f"/api/v1/carts/{token}/lines/", {"sku": second, "quantity": 1}, format="json"
+        )
+    # A SKU already in the cart: its hold and line updated, nothing inserted.
+    with django_assert_num_queries(4 + 10 + 5):
+        merged = api.post(
+            f"/api/v1/carts/{token}/lines/", {"sku": first, "quantity": 2}, format="json"
+        )
+
+    assert added.status_code == merged.status_code == 201
+    assert {line["sku"]: line["quantity"] for line in merged.json()["lines"]} == {
+        first: 3,
+        second: 1,
+    }
