@@ -28,10 +28,15 @@ number of connections waiting per worker times this worker's recent service time
   `SERVICE_WINDOW_S` of work after it. A cached page is one of hundreds in that window,
   so a rare slow request (a cache refill, a /metrics scrape) moves the mean little;
   when slow pages take over, the window holds a few of them and the mean follows.
-A class is shed while the lowest estimate of the last `STANDING_INTERVAL_S` or so is
-past its budget, as CoDel drops packets on a standing queue, never on a burst: a fresh
+A class starts shedding once the lowest estimate of the last `STANDING_INTERVAL_S` or so
+is past its budget, as CoDel drops packets on a standing queue, never on a burst: a fresh
 worker whose first request was a cold page, then meets a burst of cached ones, would
-otherwise shed them while it learns what they cost.
+otherwise shed them while it learns what they cost. Once shedding, as CoDel in its
+dropping state, the class is shed whenever the latest estimate is past its budget, until
+it has gone an interval without shedding or the worker finds the queue empty. Without
+that, every dip below the budget (shedding drains the queue fast) restarted the
+interval, and an overload of 1.5x let half an interval's excess in each time: admitted
+pages waited their budget plus about 100 ms.
 Not used: the age of the oldest waiting request. The kernel does not timestamp
 connections in the accept queue and gunicorn records no accept time; a front proxy's
 `X-Request-Start` header would carry it, but `make run` has no proxy in front and a
@@ -197,9 +202,10 @@ class ExpectedWait:
     """Estimate how long a request arriving now would wait for a worker.
 
     One per worker process: gunicorn's request hooks time the requests
-    (`request_started`, `request_finished`), the middleware asks for the wait that has
-    stood (`standing`). Assumes sync workers, one request at a time. Costs a clock read
-    per call, and a system call (the queue depth) at most once per `reuse_s`.
+    (`request_started`, `request_finished`), the middleware asks whether a class's
+    budget is past (`sheds`), which reads the wait that has stood (`standing`). Assumes
+    sync workers, one request at a time. Costs a clock read or two per call, and a
+    system call (the queue depth) at most once per `reuse_s`.
     """
 
     __slots__ = (
@@ -210,12 +216,14 @@ class ExpectedWait:
         "_interval_end",
         "_interval_low",
         "_interval_s",
+        "_latest",
         "_previous_low",
         "_published",
         "_queue",
         "_read_at",
         "_reuse_s",
         "_served",
+        "_shed_at",
         "_standing",
         "_started",
         "_waited",
@@ -252,6 +260,10 @@ class ExpectedWait:
         self._interval_low = 0.0
         self._previous_low = 0.0
         self._standing = 0.0
+        self._latest = 0.0  # the latest estimate, whether or not it has stood
+        # Budget -> when a class with that budget last shed: it is shedding until an
+        # interval has passed without, or the worker saw the queue empty.
+        self._shed_at: dict[float, float] = {}
 
     def request_started(self) -> None:
         """Start timing a request (gunicorn's `pre_request` hook)."""
@@ -280,11 +292,23 @@ class ExpectedWait:
         if self._waited:
             # The worker was waiting for this connection: the queue was empty a moment
             # ago, so admit it without asking the kernel.
+            self._latest = 0.0
+            self._shed_at.clear()
             return 0.0
         now = self._clock()
         if now - self._read_at >= self._reuse_s:
             self._read(now)
         return self._standing
+
+    def sheds(self, budget: float) -> bool:
+        """Whether a request whose class has this budget is refused now (see the module)."""
+        standing = self.standing()
+        now = self._clock()
+        shedding = now - self._shed_at.get(budget, -math.inf) < self._interval_s
+        if standing > budget or (shedding and self._latest > budget):
+            self._shed_at[budget] = now
+            return True
+        return False
 
     def _read(self, now: float) -> None:
         wait = self._queue.depth_per_worker() * self.service_s
@@ -299,6 +323,7 @@ class ExpectedWait:
             # spends as long again accepting and parsing outside the hooks), and would
             # stop shedding exactly while the queue is at its deepest.
             self._interval_low = self._previous_low = 0.0
+            self._shed_at.clear()
             self._idled = False
         if now >= self._interval_end:
             self._previous_low, self._interval_low = self._interval_low, wait
@@ -306,6 +331,7 @@ class ExpectedWait:
         else:
             self._interval_low = min(self._interval_low, wait)
         self._standing = min(self._previous_low, self._interval_low)
+        self._latest = wait
         self._read_at = now
 
 
@@ -367,7 +393,7 @@ class AdmissionMiddleware:
         if self.enabled:
             route = route_class(request, deep_page=self.deep_page)
             budget = self.budgets.get(route)
-            if budget is not None and EXPECTED_WAIT.standing() > budget:
+            if budget is not None and EXPECTED_WAIT.sheds(budget):
                 requests_shed.labels(route_class=route.value).inc()
                 return _shed_response(request, route, self.retry_after)
         return self.get_response(request)

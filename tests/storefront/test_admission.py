@@ -320,6 +320,66 @@ def test_a_worker_shedding_a_deep_queue_keeps_shedding():
     assert min(met) > 0.2
 
 
+def _shed(estimate: admission.ExpectedWait, clock: FakeClock, *, seconds: float) -> bool:
+    """Serve one request as `_serve` does; return whether a browse request (0.2 s) is shed."""
+    estimate.request_started()
+    shed = estimate.sheds(0.2)
+    clock.now += seconds
+    estimate.request_finished()
+    return shed
+
+
+def _shedding_browse() -> tuple[admission.ExpectedWait, FakeClock, FakeQueue]:
+    """A worker overloaded by 50 ms requests, 14 waiting per worker: browse is shed."""
+    clock = FakeClock()
+    queue = FakeQueue(14.0)
+    estimate = admission.ExpectedWait(queue, clock=clock)
+    assert [_shed(estimate, clock, seconds=0.05) for _ in range(20)][-1]
+    return estimate, clock, queue
+
+
+def test_a_class_that_sheds_keeps_shedding_through_a_dip_below_its_budget():
+    estimate, clock, queue = _shedding_browse()
+
+    # when one reading finds the queue nearly drained (refusals drain it fast), then deep
+    queue.depth = 1.0
+    in_the_dip = _shed(estimate, clock, seconds=0.05)
+    queue.depth = 14.0
+    after = [_shed(estimate, clock, seconds=0.05) for _ in range(3)]
+
+    # then the request in the dip is admitted and those after it are shed at once: the
+    # overload has stood, and a dip does not make it stand an interval again
+    assert not in_the_dip
+    assert after == [True, True, True]
+
+
+def test_a_class_stops_shedding_once_an_interval_passes_without_a_refusal():
+    estimate, clock, queue = _shedding_browse()
+
+    # when the wait stays under the budget for longer than an interval, then comes back
+    queue.depth = 1.0
+    under = [_shed(estimate, clock, seconds=0.05) for _ in range(5)]
+    queue.depth = 14.0
+    back = [_shed(estimate, clock, seconds=0.05) for _ in range(12)]
+
+    # then the wait must stand an interval again before anything is shed
+    assert not any(under)
+    assert back[:4] == [False] * 4
+    assert back[-1]
+
+
+def test_a_worker_that_finds_the_queue_empty_stops_shedding():
+    estimate, clock, _ = _shedding_browse()
+
+    # when the worker waits 20 ms for its next connection, then the queue is deep again
+    clock.now += 0.02
+    back = [_shed(estimate, clock, seconds=0.05) for _ in range(12)]
+
+    # then the overload was over: the wait must stand an interval again
+    assert back[:4] == [False] * 4
+    assert back[-1]
+
+
 def test_a_reading_of_the_queue_is_reused_within_the_reuse_window():
     clock = FakeClock()
     queue = FakeQueue(2.0)
