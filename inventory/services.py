@@ -145,12 +145,14 @@ def _reserved_by_others(variant_ids: Iterable[int], holder: str | None) -> dict[
 
 
 def _reserved_split(
-    variant_ids: Iterable[int], holder: str
+    variant_ids: Iterable[int], holder: str | None
 ) -> tuple[dict[int, int], dict[int, int]]:
     """Units live reservations hold per variant: by other carts, and by `holder`.
 
     One query where `_reserved_by_others` and a second sum for the holder were two.
     """
+    if not holder:
+        return _reserved_by_others(variant_ids, None), {}
     mine = Q(holder=holder)
     rows = (
         active_reservations()
@@ -295,10 +297,7 @@ def stock_allocate(
     """
     read_rows = _unlocked_rows_naive if mode_on("oversell") else _locked_rows
     rows = read_rows(list(quantities))
-    if holder:
-        reserved, held = _reserved_split(quantities, holder)
-    else:
-        reserved, held = _reserved_by_others(quantities, None), {}
+    reserved, held = _reserved_split(quantities, holder)
     short = {
         variant_id: _free(rows, reserved, variant_id)
         for variant_id, quantity in quantities.items()
