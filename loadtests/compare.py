@@ -263,6 +263,13 @@ def reports_compare(
         raise NotComparable(f"runs of {lengths[0]} s and {lengths[1]} s cannot be paired")
     if base["rounds"]["count"] != head["rounds"]["count"]:
         raise NotComparable("the runs were cut into different numbers of rounds")
+    # A scenario sized by calibration (Scenario.sized_for) may give two runs two peaks.
+    peaks = (base.get("meta", {}).get("users"), head.get("meta", {}).get("users"))
+    if None not in peaks and peaks[0] != peaks[1]:
+        raise NotComparable(
+            f"peaks of {peaks[0]} and {peaks[1]} users cannot be paired: run both with "
+            f"--users {peaks[0]}"
+        )
     base_figures, head_figures = base["rounds"]["figures"], head["rounds"]["figures"]
     names = [name for name in base_figures if name in head_figures]
     alpha = family_alpha / max(1, len(names))

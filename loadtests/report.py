@@ -359,10 +359,12 @@ def report_markdown(
 ) -> str:
     total, checkout = results.overall(), results.checkout()
     failed = [row for row in rows if row.failed]
+    users, own = meta.get("users", "?"), meta.get("scenario_users")
+    peak = f"{users} users" if own in (None, users) else f"{users} users (the scenario's {own})"
     lines = [
         f"## Load test `{results.scenario}`: {'PASSED' if not failed else 'FAILED'}",
         "",
-        f"{meta.get('shape', '')} shape, peak {meta.get('users', '?')} users, "
+        f"{meta.get('shape', '')} shape, peak {peak}, "
         f"{results.duration_s:.0f} s, {total.requests:,} requests, "
         f"{total.error_rate:.2%} errors, {total.shed_ratio:.1%} shed, "
         f"checkout completion {checkout.completion:.2%} ({checkout.placed} orders).",

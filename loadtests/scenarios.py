@@ -36,6 +36,10 @@ class Scenario:
     seed: int | None = None
     # The phase at whose start the runner deploys to the stack (`manage.py deploy`).
     deploy_phase: str | None = None
+    # The calibration (`devstack.calibration`, bare Django req/s) of the machine the peak
+    # was sized on. On a slower machine the peak is cut in proportion (`sized_for`), so
+    # it asks the same share of the machine's capacity; None: the peak is fixed.
+    sized_at_calibration_rps: float | None = None
 
     def phase_start_s(self, phase: str) -> int:
         """Seconds into the run at which one of the shape's phases starts."""
@@ -45,6 +49,18 @@ class Scenario:
     @property
     def spawn_rate(self) -> float:
         return max(1.0, self.users / 5)
+
+    def sized_for(self, calibration_rps: float | None) -> "Scenario":
+        """The same scenario with its peak cut to a machine slower than the one it was
+        sized on, in proportion to their calibrations; never raised on a faster one.
+
+        Rounded to tens: a peak of ten times a whole baseline, and runs on one machine,
+        whose calibrations differ by a few percent, mostly get the same peak.
+        """
+        if not (self.sized_at_calibration_rps and calibration_rps):
+            return self
+        share = min(1.0, calibration_rps / self.sized_at_calibration_rps)
+        return replace(self, users=min(self.users, max(10, int(round(self.users * share, -1)))))
 
     def scaled(
         self,
@@ -116,10 +132,16 @@ scenario_register(
         name="campaign-spike",
         description=(
             "A campaign e-mail lands: baseline, 10x within a minute, sustain, decay. "
-            "Peak 60 users over a baseline of 6 (sized for 2 cores)."
+            "Peak 60 users over a baseline of 6 on 2 cores calibrated at 4,000 req/s or "
+            "more; fewer in proportion on a slower machine."
         ),
         shape="campaign-spike",
         users=60,
+        # A spike the store is sized for, which its gates judge, not an overload, which
+        # bench_overload judges: 60 users passed on machines calibrated at 2,900-4,600,
+        # and on one at 1,400-1,650 passed at 28 users and missed the ratio by 0.02 at 30
+        # (docs/benchmarks.md, "Campaign spike").
+        sized_at_calibration_rps=4000.0,
         run_time_s=300,
         max_requests=200_000,
     )

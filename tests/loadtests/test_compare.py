@@ -163,6 +163,16 @@ def test_runs_of_another_scenario_or_without_rounds_are_refused():
         reports_compare(report, {key: v for key, v in report.items() if key != "rounds"})
 
 
+def test_runs_at_two_peaks_are_refused_with_the_option_that_pins_one():
+    report = _report(_synthetic_run(seed=1))
+    sized = {**report, "meta": {**report["meta"], "users": 28}}
+    full = {**report, "meta": {**report["meta"], "users": 60}}
+
+    with pytest.raises(NotComparable, match="--users 28"):
+        reports_compare(sized, full)
+    assert reports_compare(sized, sized).figures
+
+
 def test_rounds_hold_every_gate_relevant_figure_per_window():
     rounds = run_rounds(_synthetic_run(seed=2))
 

@@ -64,6 +64,17 @@ def test_a_passing_run_says_so_briefly():
     assert len(summary.splitlines()) < 20
 
 
+def test_a_peak_other_than_the_scenarios_own_names_both():
+    run = _run()
+    rows = gates_evaluate(run, GATES, audits=CLEAN, baseline=None)
+
+    sized = report_markdown(run, rows, meta={"users": 31, "scenario_users": 60})
+    own = report_markdown(run, rows, meta={"users": 60, "scenario_users": 60})
+
+    assert "peak 31 users (the scenario's 60)," in sized
+    assert "peak 60 users," in own
+
+
 def test_release_decisions_are_marked_on_the_timeline_and_listed(tmp_path):
     # given a run during which a gate stopped a release 72 s in
     run = _run()

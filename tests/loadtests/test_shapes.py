@@ -3,6 +3,7 @@
 import pytest
 
 from integrations.simulator.presets import PRESETS
+from loadtests.scenarios import scenario_get
 from loadtests.shapes import FLASH_MIX, SHAPES, LoadPlan, Phase, plan_for
 
 
@@ -108,3 +109,24 @@ def test_a_plan_refuses_nonsense():
         plan_for("campaign-spike", users=10, duration_s=3)
     with pytest.raises(KeyError, match="known shapes"):
         plan_for("tsunami", users=5, duration_s=10)
+
+
+def test_the_spike_is_cut_to_a_slower_machine_in_proportion_and_never_raised():
+    spike = scenario_get("campaign-spike")
+    sized_at = spike.sized_at_calibration_rps
+
+    half = spike.sized_for(sized_at / 2)
+    faster = spike.sized_for(sized_at * 1.5)
+    unknown = spike.sized_for(None)
+
+    assert half.users == spike.users // 2
+    assert spike.sized_for(sized_at * 0.47).users == 30  # to tens: a whole tenth as baseline
+    assert spike.sized_for(1.0).users == 10
+    assert half.phase_start_s("spike") == spike.phase_start_s("spike")
+    assert faster.users == unknown.users == spike.users
+
+
+def test_a_scenario_without_a_sizing_machine_keeps_its_peak_everywhere():
+    smoke = scenario_get("smoke")
+
+    assert smoke.sized_for(10.0).users == smoke.users

@@ -165,7 +165,9 @@ class Command(BaseCommand):
         else:
             report_dir = reports / chosen.name
             report_dir.mkdir(parents=True, exist_ok=True)
-            self._machine_measure(report_dir)
+            machine = self._machine_measure(report_dir)
+            if users is None:
+                chosen = self._sized(chosen, machine)
             audits = self._run(
                 chosen,
                 port=port,
@@ -195,6 +197,17 @@ class Command(BaseCommand):
             f"Machine class {machine.key}, calibration {machine.calibration_rps} req/s"
         )
         return machine
+
+    def _sized(self, scenario: Scenario, machine: MachineClass) -> Scenario:
+        """The scenario's peak cut to this machine's calibration, said when it is."""
+        sized = scenario.sized_for(machine.calibration_rps)
+        if sized.users != scenario.users:
+            self.stdout.write(
+                f"Peak {sized.users} users: the scenario's {scenario.users} were sized on a "
+                f"machine calibrated at {scenario.sized_at_calibration_rps:,.0f} req/s, this "
+                f"one at {machine.calibration_rps:,.0f}"
+            )
+        return sized
 
     def _machine(self, report_dir: Path) -> MachineClass:
         """The machine the results were measured on: as the run recorded it, or (a folder
@@ -299,6 +312,9 @@ class Command(BaseCommand):
         meta: dict[str, Any] = {
             "shape": scenario.shape,
             "users": scenario.users,
+            # The scenario's own peak: unequal when --users or this machine's calibration
+            # (Scenario.sized_for) set another.
+            "scenario_users": scenario_get(scenario.name).users,
             "duration_s": scenario.run_time_s,
             "processes": scenario.processes,
             "workers": scenario.workers,
