@@ -3,7 +3,7 @@
 import pytest
 
 from integrations.simulator.presets import PRESETS
-from loadtests.scenarios import scenario_get
+from loadtests.scenarios import SPIKE_SIZED_AT_CALIBRATION_RPS, scenario_get
 from loadtests.shapes import FLASH_MIX, SHAPES, LoadPlan, Phase, plan_for
 
 
@@ -124,6 +124,11 @@ def test_the_spike_is_cut_to_a_slower_machine_in_proportion_and_never_raised():
     assert spike.sized_for(1.0).users == 10
     assert half.phase_start_s("spike") == spike.phase_start_s("spike")
     assert faster.users == unknown.users == spike.users
+
+
+@pytest.mark.parametrize("name", ["campaign-spike", "partial-outage", "deploy-during-spike"])
+def test_every_spike_is_sized_on_the_same_machine(name):
+    assert scenario_get(name).sized_at_calibration_rps == SPIKE_SIZED_AT_CALIBRATION_RPS
 
 
 def test_a_scenario_without_a_sizing_machine_keeps_its_peak_everywhere():
