@@ -8,6 +8,7 @@ scenarios are the failure-mode lab's (`loadtests/lab.py`): short, seeded, each s
 show a mode.
 """
 
+import math
 from dataclasses import dataclass, replace
 
 from loadtests.shapes import plan_for
@@ -54,13 +55,14 @@ class Scenario:
         """The same scenario with its peak cut to a machine slower than the one it was
         sized on, in proportion to their calibrations; never raised on a faster one.
 
-        Rounded to tens: a peak of ten times a whole baseline, and runs on one machine,
-        whose calibrations differ by a few percent, mostly get the same peak.
+        Cut to the ten below: a peak of ten times a whole baseline, never above the
+        machine's share (its calibration moves by a fifth between runs), and runs on one
+        machine mostly get the same peak.
         """
         if not (self.sized_at_calibration_rps and calibration_rps):
             return self
         share = min(1.0, calibration_rps / self.sized_at_calibration_rps)
-        return replace(self, users=min(self.users, max(10, int(round(self.users * share, -1)))))
+        return replace(self, users=max(10, math.floor(self.users * share / 10) * 10))
 
     def scaled(
         self,
