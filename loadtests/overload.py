@@ -75,7 +75,11 @@ def cart_client_id(index: int) -> str:
 
 
 def overload_mix(
-    snapshot: CatalogSnapshot, *, carts: Sequence[str], loadgen_key: str = ""
+    snapshot: CatalogSnapshot,
+    *,
+    carts: Sequence[str],
+    cart_skus: Sequence[str] = (),
+    loadgen_key: str = "",
 ) -> tuple[MixEntry, ...]:
     """Return campaign traffic whose capacity a Python generator can exceed on 2 cores.
 
@@ -84,14 +88,15 @@ def overload_mix(
     cold: searches with a varied term, price ceiling and sort (nearly every one a miss), deep
     listing pages (deep_browse), a crawler walking the whole catalog (bot). Never shed:
     API cart adds (critical), into carts made beforehand (`carts`), each cart its own
-    client when the store accepts the run's `loadgen_key` (`loadtests/identity.py`).
+    client when the store accepts the run's `loadgen_key` (`loadtests/identity.py`), of
+    `cart_skus` (every buyable SKU when empty).
     """
     categories = snapshot.categories
     deep = [c for c in categories.items if c.pages >= DEEP_PAGE]
     hot = Weighted(
         snapshot.products.items[:WARM_PRODUCTS], snapshot.products.weights[:WARM_PRODUCTS]
     )
-    skus = [sku for product in snapshot.buyable.items for sku in product.skus]
+    skus = list(cart_skus) or [sku for product in snapshot.buyable.items for sku in product.skus]
 
     def landing(path: str, rng: random.Random) -> str:
         return campaign_visit(CAMPAIGN, rng).landing_url(path, rng)

@@ -44,7 +44,8 @@ client could forge the header. Elsewhere (the test client, runserver) no listene
 adopted, the queue reads empty and nothing is shed.
 
 Shed responses are counted in `peakstore_requests_shed_total{route_class}` and carry
-`X-Peakstore-Shed: <class>`, so load tests count them apart from errors. This middleware
+`X-Peakstore-Shed: <class>`, so load tests count them apart from errors; Django's
+request logger does not log them as errors. This middleware
 sits before the request metrics, so a shed request is never a 5xx in the route metrics.
 The latest estimate is `peakstore_admission_expected_wait_seconds` and the budgets are
 `peakstore_admission_budget_seconds{route_class}`; `/ops/` draws one against the other.
@@ -359,6 +360,10 @@ def _shed_response(request: HttpRequest, route: RouteClass, retry_after: int) ->
     response["Retry-After"] = str(retry_after)
     response["Cache-Control"] = "no-store"
     response[SHED_HEADER] = route.value
+    # Django's request logger logs every 5xx as an error unless the response says it
+    # was logged: a spike shedding hundreds a second filled the error log, and each
+    # record cost the refusal a formatted line. A shed is counted and in the access log.
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log's flag
     return response
 
 

@@ -249,6 +249,20 @@ def test_deep_pages_bots_and_cart_adds_are_what_admission_control_classes_them()
     assert len(set(searches)) > 0.9 * len(searches)
 
 
+def test_cart_adds_pick_only_the_skus_they_are_given():
+    snapshot = snapshot_from_dict(_snapshot_data())
+    every_sku = [sku for product in snapshot.buyable.items for sku in product.skus]
+    ample = every_sku[:1]
+    pick = mix_picker(overload_mix(snapshot, carts=["cart-a"], cart_skus=ample))
+    rng = random.Random(5)
+
+    adds = [r for r in (pick(rng) for _ in range(500)) if r.name == "cart-add"]
+
+    assert len(every_sku) > 1
+    assert adds
+    assert {json.loads(r.body)["sku"] for r in adds} == set(ample)
+
+
 def test_each_cart_adds_as_its_own_signed_shopper_when_the_store_has_a_key():
     snapshot = snapshot_from_dict(_snapshot_data())
     pick = mix_picker(overload_mix(snapshot, carts=["cart-a", "cart-b"], loadgen_key="k"))

@@ -170,6 +170,18 @@ def test_a_shed_request_runs_no_query(client, product, queue, django_assert_num_
     assert "sessionid" not in response.cookies
 
 
+def test_a_shed_request_is_not_logged_as_a_server_error(client, product, queue, caplog):
+    # given a wait past the browse budget: a campaign spike sheds hundreds a second
+    queue(depth=7.0, service_s=0.1)
+
+    with caplog.at_level("WARNING", logger="django.request"):
+        response = client.get("/c/outdoor/")
+
+    # then it is counted and marked, not logged by Django as an error per refusal
+    assert response.status_code == 503
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+
+
 def test_api_requests_are_shed_with_the_error_shape(client, product, queue):
     queue(depth=10.0, service_s=0.1)
 

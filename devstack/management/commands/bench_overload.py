@@ -9,9 +9,11 @@
    on, on free loopback ports.
 2. Warms the pages the mix expects warm (every category, the 100 hottest products) and
    makes the carts the cart adds go into.
-3. Measures the capacity of the route mix (`loadtests/overload.py`: campaign landings on
-   warm pages, uncached searches, deep listing pages, a crawler, API cart adds) as the
-   goodput (2xx/s) of a closed loop that keeps every worker busy (`--probe-connections`).
+3. Waits until the simulator and Celery are quiet (Celery's start-up work once took
+   0.44 cores during the probe), then measures the capacity of the route mix
+   (`loadtests/overload.py`: campaign landings on warm pages, uncached searches, deep
+   listing pages, a crawler, API cart adds) as the goodput (2xx/s) of a closed loop
+   that keeps every worker busy (`--probe-connections`).
 4. Offers the mix open-loop (`loadtests/openloop.py`: Poisson arrivals, each on its own
    connection at its time) at 0.8x and 1.5x that capacity, `--duration` seconds each,
    sampling /metrics twice a second.
@@ -40,6 +42,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from catalog.interface import variants_by_skus
 from devstack.benchenv import bench_environment, gunicorn_cpu_seconds
 from devstack.loadrun import request_route
 from devstack.prepare import store_prepare
@@ -52,6 +55,7 @@ from devstack.processes import (
     sigterm_as_interrupt,
 )
 from devstack.snapshot import catalog_snapshot_write
+from inventory.interface import availability_for_variants
 from loadtests.catalog import CatalogSnapshot, snapshot_load
 from loadtests.identity import client_headers
 from loadtests.openloop import (
@@ -81,6 +85,11 @@ from storefront.settings.environment import BASE_DIR, ENV
 from toolkit.manifest import ownership_manifest
 
 SNAPSHOT = "overload-snapshot.json"
+# The SKUs cart adds pick from: those with this many units available when the run
+# starts. Holds last 15 minutes, so runs on a reused var dir found SKUs seeded with a
+# few units held by the carts of the runs before, and a correct 409 counted as an error.
+CART_SKUS = "overload-cart-skus.json"
+CART_SKU_MIN_AVAILABLE = 20
 CARTS = 200
 SCRAPE_EVERY_S = 0.5
 # Between phases: the queue drains and admission control's standing wait starts afresh.
@@ -88,6 +97,11 @@ SETTLE_S = 3.0
 # Cores other processes took past this make a stretch's figures doubtful: the capacity
 # probed and the capacity a phase met were not the same machine's.
 BUSY_MACHINE_CORES = 0.3
+# Celery's start-up work (beat's first tasks) once took 0.44 cores during the probe, which
+# then under-measured the capacity by a fifth: the probe waits until the simulator and
+# Celery use less than this over a second, for at most QUIET_WAIT_S.
+QUIET_HELPER_CORES = 0.1
+QUIET_WAIT_S = 30.0
 
 
 def mix_routes(mix: tuple[MixEntry, ...]) -> tuple[dict[str, tuple[str, str]], dict[str, float]]:
@@ -103,9 +117,27 @@ def mix_routes(mix: tuple[MixEntry, ...]) -> tuple[dict[str, tuple[str, str]], d
     return routes, slos
 
 
-def store_snapshot_prepare(*, env: dict[str, str], products: int) -> CatalogSnapshot:
-    """Migrate, seed and snapshot the store `env` names (in a child: its settings differ)."""
-    path = Path(env["PEAKSTORE_VAR_DIR"]) / SNAPSHOT
+def cart_skus_write(*, snapshot: CatalogSnapshot, path: Path) -> list[str]:
+    """Write the snapshot's SKUs with CART_SKU_MIN_AVAILABLE units or more to `path`."""
+    skus = [sku for product in snapshot.buyable.items for sku in product.skus]
+    variants = variants_by_skus(skus=skus)
+    available = availability_for_variants(variant_ids=[v.id for v in variants.values()])
+    ample = [
+        sku
+        for sku, variant in variants.items()
+        if available.get(variant.id, 0) >= CART_SKU_MIN_AVAILABLE
+    ]
+    path.write_text(json.dumps(ample))
+    return ample
+
+
+def store_snapshot_prepare(
+    *, env: dict[str, str], products: int
+) -> tuple[CatalogSnapshot, list[str]]:
+    """Migrate, seed and snapshot the store `env` names (in a child: its settings differ);
+    return the snapshot and the SKUs cart adds pick from."""
+    var_dir = Path(env["PEAKSTORE_VAR_DIR"])
+    path = var_dir / SNAPSHOT
     done = subprocess.run(
         [sys.executable, "manage.py", "bench_overload", "--prepare", f"--products={products}"],
         cwd=BASE_DIR,
@@ -114,7 +146,7 @@ def store_snapshot_prepare(*, env: dict[str, str], products: int) -> CatalogSnap
     )
     if done.returncode != 0:
         raise CommandError("preparing the store failed (see above)")
-    return snapshot_load(path)
+    return snapshot_load(path), json.loads((var_dir / CART_SKUS).read_text())
 
 
 async def pages_warm(target: Target, paths: list[str]) -> None:
@@ -226,13 +258,14 @@ class Session:
     write: Callable[[str], object]
     loadgen_key: str  # the store's key for simulated clients (loadtests/identity.py)
 
-    async def measure(self, snapshot: CatalogSnapshot, options: dict) -> dict:
+    async def measure(self, snapshot: CatalogSnapshot, cart_skus: list[str], options: dict) -> dict:
         """Warm, probe the capacity, then run each open-loop phase; return the figures."""
         await pages_warm(self.target, warm_paths(snapshot))
         carts = await carts_create(self.target, CARTS, loadgen_key=self.loadgen_key)
-        mix = overload_mix(snapshot, carts=carts, loadgen_key=self.loadgen_key)
+        mix = overload_mix(snapshot, carts=carts, cart_skus=cart_skus, loadgen_key=self.loadgen_key)
         routes, slos = mix_routes(mix)
         pick = mix_picker(mix)
+        await self.helpers_settle()
         probe = await self.probe(
             pick,
             routes,
@@ -268,6 +301,20 @@ class Session:
             "phases": phases,
             "cores": cores,
         }
+
+    async def helpers_settle(self) -> None:
+        """Wait until the simulator and Celery are quiet, so the probe has the cores."""
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while True:
+            meter = CpuMeter(self.pids)
+            await asyncio.sleep(1.0)
+            helpers = meter.cores()["simulator_celery"]
+            if helpers < QUIET_HELPER_CORES:
+                return
+            if time.monotonic() >= deadline:
+                self.write(f"  the simulator and Celery still use {helpers:.2f} cores; probing")
+                return
+            self.write(f"  waiting for the simulator and Celery to settle ({helpers:.2f} cores)")
 
     async def probe(
         self,
@@ -368,14 +415,16 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: Any) -> None:
         if options["prepare"]:
             store_prepare(products=int(options["products"]), stdout=sys.stderr)
-            catalog_snapshot_write(path=Path(settings.PEAKSTORE_VAR_DIR) / SNAPSHOT)
+            var_dir = Path(settings.PEAKSTORE_VAR_DIR)
+            catalog_snapshot_write(path=var_dir / SNAPSHOT)
+            cart_skus_write(snapshot=snapshot_load(var_dir / SNAPSHOT), path=var_dir / CART_SKUS)
             return
         started = timezone.now()
         with bench_environment(
             var_dir=options["var_dir"], keep=bool(options["keep_var_dir"]), write=self.stdout.write
         ) as env:
-            snapshot = store_snapshot_prepare(env=env, products=int(options["products"]))
-            report = self._run(env, snapshot, options)
+            snapshot, cart_skus = store_snapshot_prepare(env=env, products=int(options["products"]))
+            report = self._run(env, snapshot, cart_skus, options)
         found = verdicts(capacity_per_s=report["capacity_per_s"], phases=report["phases"])
         self._report(started, report, found, options)
         missed = [v for v in found if not v.met]
@@ -383,7 +432,9 @@ class Command(BaseCommand):
             raise CommandError(f"{len(missed)} of {len(found)} targets missed (see above)")
         self.stdout.write(self.style.SUCCESS("every target met"))
 
-    def _run(self, env: dict[str, str], snapshot: CatalogSnapshot, options: dict) -> dict:
+    def _run(
+        self, env: dict[str, str], snapshot: CatalogSnapshot, cart_skus: list[str], options: dict
+    ) -> dict:
         log_dir = Path(env["PEAKSTORE_VAR_DIR"]) / "log" / "bench-overload"
         # As `make run` starts it: its access log (one line per request) included.
         config = for_a_person(
@@ -399,7 +450,7 @@ class Command(BaseCommand):
                     write=self.stdout.write,
                     loadgen_key=env["PEAKSTORE_LOADGEN_KEY"],
                 )
-                report = asyncio.run(session.measure(snapshot, options))
+                report = asyncio.run(session.measure(snapshot, cart_skus, options))
                 stack.check_alive()
         except KeyboardInterrupt:
             raise CommandError("interrupted; stopped every process") from None

@@ -1,0 +1,51 @@
+"""bench_overload's wait for a quiet machine before it probes the capacity."""
+
+import asyncio
+import random
+import subprocess
+import sys
+import time
+
+from devstack.management.commands import bench_overload
+from devstack.management.commands.bench_overload import Session
+from loadtests.openloop import Target
+
+BUSY_LOOP = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+
+
+def _settle_beside_busy_celery(busy_s: float) -> tuple[float, list[str]]:
+    """Wait for the helpers to settle while a "Celery" keeps a core busy for `busy_s`;
+    return how long the wait took and what it said."""
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP.format(seconds=busy_s)])
+    lines: list[str] = []
+    session = Session(
+        target=Target("127.0.0.1", 9),
+        pids={"web": busy.pid, "celery": busy.pid},
+        rng=random.Random(1),
+        write=lines.append,
+        loadgen_key="",
+    )
+    try:
+        started = time.monotonic()
+        asyncio.run(session.helpers_settle())
+        return time.monotonic() - started, lines
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_the_probe_waits_while_celery_is_busy():
+    waited, lines = _settle_beside_busy_celery(2.5)
+
+    assert waited >= 2.0
+    assert any("waiting for the simulator and Celery to settle" in line for line in lines)
+
+
+def test_the_probe_gives_up_waiting_after_its_bound(monkeypatch):
+    monkeypatch.setattr(bench_overload, "QUIET_WAIT_S", 1.5)
+
+    waited, lines = _settle_beside_busy_celery(20)
+
+    # it probes anyway, within a second of its bound, and says so
+    assert waited < 4.0
+    assert lines[-1].startswith("  the simulator and Celery still use")
