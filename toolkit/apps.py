@@ -29,6 +29,10 @@ class ToolkitConfig(AppConfig):
         if not close_after_request_needed(settings.CACHES, redis_close=redis_close):
             request_finished.disconnect(close_caches)
 
+        from toolkit.request_cycle import connection_checks_at_request_end
+
+        connection_checks_at_request_end(debug=settings.DEBUG)
+
         from toolkit.tracing.django import tracing_setup
 
         # Before the handler builds its middleware chain, which the Django
