@@ -67,6 +67,11 @@ class CatalogSnapshot:
     search_terms: Weighted[str]
 
     @property
+    def buyable_skus(self) -> list[str]:
+        """Every in-stock SKU of the buyable products, in snapshot order."""
+        return [sku for product in self.buyable.items for sku in product.skus]
+
+    @property
     def hot_product(self) -> Product:
         """The most popular buyable product: what a flash sale puts on offer."""
         return max(zip(self.buyable.weights, self.buyable.items, strict=True))[1]

@@ -96,7 +96,7 @@ def overload_mix(
     hot = Weighted(
         snapshot.products.items[:WARM_PRODUCTS], snapshot.products.weights[:WARM_PRODUCTS]
     )
-    skus = list(cart_skus) or [sku for product in snapshot.buyable.items for sku in product.skus]
+    skus = list(cart_skus) or snapshot.buyable_skus
 
     def landing(path: str, rng: random.Random) -> str:
         return campaign_visit(CAMPAIGN, rng).landing_url(path, rng)

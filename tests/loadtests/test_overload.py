@@ -251,7 +251,7 @@ def test_deep_pages_bots_and_cart_adds_are_what_admission_control_classes_them()
 
 def test_cart_adds_pick_only_the_skus_they_are_given():
     snapshot = snapshot_from_dict(_snapshot_data())
-    every_sku = [sku for product in snapshot.buyable.items for sku in product.skus]
+    every_sku = snapshot.buyable_skus
     ample = every_sku[:1]
     pick = mix_picker(overload_mix(snapshot, carts=["cart-a"], cart_skus=ample))
     rng = random.Random(5)

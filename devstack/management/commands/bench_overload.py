@@ -119,8 +119,7 @@ def mix_routes(mix: tuple[MixEntry, ...]) -> tuple[dict[str, tuple[str, str]], d
 
 def cart_skus_write(*, snapshot: CatalogSnapshot, path: Path) -> list[str]:
     """Write the snapshot's SKUs with CART_SKU_MIN_AVAILABLE units or more to `path`."""
-    skus = [sku for product in snapshot.buyable.items for sku in product.skus]
-    variants = variants_by_skus(skus=skus)
+    variants = variants_by_skus(skus=snapshot.buyable_skus)
     available = availability_for_variants(variant_ids=[v.id for v in variants.values()])
     ample = [
         sku
