@@ -28,6 +28,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.encoding import escape_uri_path, iri_to_uri
 
 from toolkit.consolelog import ACCESS_LOGGER
 
@@ -58,13 +59,15 @@ class AccessLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         # As the visitor asked: the page cache drops the parameters a page does not read.
-        path = request.get_full_path()
+        # The full path is built only for a request that gets its line (2-4 µs a request).
+        query = request.META.get("QUERY_STRING", "")
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed_ms = (time.perf_counter() - started) * 1000
         budget = self.lines_per_second
         if budget is not None and not self._within_budget(budget, request, response):
             return response
+        path = _path_as_asked(request, query)
         if len(path) > MAX_PATH:
             path = f"{path[:MAX_PATH]}..."
         logger.info(
@@ -109,3 +112,9 @@ class AccessLogMiddleware:
             held.total(),
             extra={"held": dict(held.most_common())},
         )
+
+
+def _path_as_asked(request: HttpRequest, query: str) -> str:
+    """`request.get_full_path()` with the query string as it arrived."""
+    path = escape_uri_path(request.path)
+    return f"{path}?{iri_to_uri(query)}" if query else path

@@ -29,9 +29,9 @@ class ToolkitConfig(AppConfig):
         if not close_after_request_needed(settings.CACHES, redis_close=redis_close):
             request_finished.disconnect(close_caches)
 
-        from toolkit.request_cycle import connection_checks_at_request_end
+        from toolkit.request_cycle import request_signals_trim
 
-        connection_checks_at_request_end(debug=settings.DEBUG)
+        request_signals_trim(debug=settings.DEBUG)
 
         from toolkit.tracing.django import tracing_setup
 

@@ -7,7 +7,7 @@ import logging
 import secrets
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from devstack.processes import StackConfig, beat_process, for_a_person, worker_process
 from tests.storefront.test_settings import manage
@@ -46,6 +46,17 @@ def test_a_cached_page_is_one_line_per_request_with_sql_count_and_cache_verdict(
     assert cold.queries > 0
     assert lines[1].endswith("0 sql hit")
     assert all("\n" not in line and len(line) < 100 for line in lines)
+
+
+def test_the_path_logged_is_the_full_path_as_django_writes_it(access_log, db):
+    """Built after the answer (only for a line shown), from the query as it arrived."""
+    client = Client()
+    asked = "/c/out door/caf\u00e9/?q=caf\u00e9&utm_source=a b&gclid=x%2Fy"
+
+    client.get(asked)
+
+    (record,) = access_log()
+    assert record.path == RequestFactory().get(asked).get_full_path()
 
 
 def test_a_shed_request_says_so(access_log, settings, db):
