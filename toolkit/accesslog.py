@@ -10,8 +10,10 @@ A person cannot read thousands of lines a second, and writing them would cost a 
 page a fifth of its time. With `PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND` set (the console
 format sets it), each process logs that many requests a second; the rest of the second
 are counted, and the first request of a later second logs one summary line for them
-(`+1,204 requests not shown: 1,198 hit, 6 miss`). A 5xx is always logged. The JSON
-format (log shippers) logs every request.
+(`+1,204 requests not shown: 1,198 hit, 6 miss`). A 5xx is always logged, but for a
+shed 503: an overload sheds hundreds a second, and those are summed up with the rest
+(`+830 requests not shown: 512 shed, 318 hit`). The JSON format (log shippers) logs
+every request.
 
 It sits right after the request id, so it sees every answer: shed ones (admission
 control marks them with `X-Peakstore-Shed`), page-cache hits, errors. The SQL count and
@@ -94,12 +96,15 @@ class AccessLogMiddleware:
             if self._held:
                 self._summarise()
             self._second, self._lines = second, 0
-        if self._lines < budget or response.status_code >= 500:
+        shed = response.has_header(SHED_HEADER)
+        # Errors always show; a shed 503 is admission control at work, not an error, and
+        # an overload sheds hundreds a second: a line each would cost what shedding saves.
+        if self._lines < budget or (response.status_code >= 500 and not shed):
             self._lines += 1
             return True
         outcome = (
             "shed"
-            if response.has_header(SHED_HEADER)
+            if shed
             else request.META.get(PAGE_CACHE_META) or f"{response.status_code // 100}xx"
         )
         self._held[outcome] += 1

@@ -176,9 +176,10 @@ def test_with_the_access_log_a_console_drops_djangos_repeat_of_each_4xx():
     assert "django.request" not in machine["loggers"]
 
 
-def test_past_its_budget_a_busy_second_is_one_summary_line_and_a_5xx_always_shows(
+def test_past_its_budget_a_busy_second_is_one_summary_line_and_an_error_always_shows(
     access_log, settings, monkeypatch, db
 ):
+    """A shed 503 is not an error: at 1.5x overload hundreds a second are summed up."""
     from django.http import HttpResponse
 
     from toolkit import accesslog
@@ -186,16 +187,20 @@ def test_past_its_budget_a_busy_second_is_one_summary_line_and_a_5xx_always_show
     settings.PEAKSTORE_ACCESS_LOG_LINES_PER_SECOND = 2
     clock = [100.0]
     monkeypatch.setattr(accesslog, "_now", lambda: clock[0])
-    statuses = iter([200, 200, 200, 200, 500, 200])
+    statuses = iter([200, 200, 200, 200, 500, 503, 503, 200])
 
     def view(request):
         request.META[accesslog.PAGE_CACHE_META] = "hit"
-        return HttpResponse(status=next(statuses))
+        status = next(statuses)
+        response = HttpResponse(status=status)
+        if status == 503:
+            response[accesslog.SHED_HEADER] = "browse"
+        return response
 
     middleware = accesslog.AccessLogMiddleware(view)
     request = Client().get("/healthz").wsgi_request
     before = len(access_log())
-    for _ in range(5):  # one second: two lines, two held, the 500 shown anyway
+    for _ in range(7):  # one second: two lines, two hits and two sheds held, the 500 shown
         middleware(request)
     clock[0] = 101.2
     middleware(request)  # a later second: the summary first, then its own line
@@ -203,8 +208,9 @@ def test_past_its_budget_a_busy_second_is_one_summary_line_and_a_5xx_always_show
     records = access_log()[before:]
     assert [getattr(r, "status", None) for r in records] == [200, 200, 500, None, 200]
     summary = records[3]
-    assert summary.held == {"hit": 2}
-    assert ConsoleFormatter(colour=False).format(summary).endswith("+2 requests not shown: 2 hit")
+    assert summary.held == {"hit": 2, "shed": 2}
+    line = ConsoleFormatter(colour=False).format(summary)
+    assert line.endswith("+4 requests not shown: 2 hit, 2 shed")
 
 
 def test_a_log_shipper_gets_every_request(access_log, settings, db):
