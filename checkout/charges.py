@@ -1,11 +1,13 @@
 """What an order pays besides its goods: shipping, from the carrier, and the VAT it contains.
 
 Asked once per order, before its transaction (never while holding a lock), through the
-integrations clients, each degradable: the carrier's live rates, else the last table it
-gave for the country, else its built-in home table; for a country the carrier client
-knows nothing of, the store's own table (`SHIPPING_METHODS`). The tax service's rate for
-the destination, else the last one it gave there, else the built-in standard rate; for a
-country with no known rate, none (the order records no VAT). The order records which
+integrations clients, which serve a live answer for five minutes without asking again
+(a destination's rates do not change from one order to the next), each degradable: the
+carrier's live rates, else the last table it gave for the country, else its built-in
+home table; for a country the carrier client knows nothing of, the store's own table
+(`SHIPPING_METHODS`). The tax service's rate for the destination, else the last one it
+gave there, else the built-in standard rate; for a country with no known rate, none
+(the order records no VAT). The order records which
 source each came from, so an order charged from a fallback can be found later.
 
 Prices are shown and charged with VAT included (an EU shop's B2C prices): the rate does

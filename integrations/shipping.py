@@ -2,15 +2,16 @@
 
 Each country's last answer is remembered (shared state, `integrations.caches`); without
 one, the built-in table (the home market's published rates) serves for the home country.
-Checkout asks it for every order (`checkout/charges.py`); its own table
+Checkout asks it for every order (`checkout/charges.py`); a live table serves the same
+country for five minutes without asking again (`QUOTES`). Checkout's own table
 (`checkout/shipping.py`) serves only where this client knows nothing.
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from integrations.caches import LAST_KNOWN_TTL_S, SHIPPING_LAST_KNOWN
+from integrations.caches import LAST_KNOWN_TTL_S, QUOTES, SHIPPING_LAST_KNOWN
+from integrations.dto import ShippingQuote, ShippingRate
 from integrations.resilience import (
     Criticality,
     DependencySpec,
@@ -19,6 +20,7 @@ from integrations.resilience import (
     fallback_served,
 )
 from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
+from toolkit.cache import DoNotCache
 
 SPEC = DependencySpec(
     name="shipping",
@@ -33,21 +35,6 @@ class ShippingUnavailable(Exception):
     """No rates are known for the country, live or remembered."""
 
 
-@dataclass(frozen=True)
-class ShippingRate:
-    code: str
-    name: str
-    price: Decimal
-    free_over: Decimal | None
-
-
-@dataclass(frozen=True)
-class ShippingQuote:
-    country: str
-    rates: tuple[ShippingRate, ...]
-    source: Literal["live", "last_known", "built_in"]
-
-
 BUILT_IN_TABLE = (
     ShippingRate("standard", "Standard, 3-5 days", Decimal("4.90"), Decimal("50.00")),
     ShippingRate("express", "Express, next working day", Decimal("9.90"), None),
@@ -55,8 +42,16 @@ BUILT_IN_TABLE = (
 
 
 def shipping_rates(*, country: str = HOME_COUNTRY) -> ShippingQuote:
-    """Return the shipping services and prices to `country`, live if the carrier answers."""
+    """Return the shipping services and prices to `country`, live if the carrier answers.
+
+    A live table serves for a few minutes without asking again (`QUOTES`).
+    """
     country = country.upper()
+    return QUOTES.get_or_compute(f"shipping:{country}", lambda: _shipping_rates_asked(country))
+
+
+def _shipping_rates_asked(country: str) -> ShippingQuote | DoNotCache[ShippingQuote]:
+    """Ask the carrier; only its live answer may be cached, never a fallback."""
     try:
         reply = dependency_call(
             SPEC,
@@ -74,10 +69,11 @@ def shipping_rates(*, country: str = HOME_COUNTRY) -> ShippingQuote:
         failure = unusable
     if (remembered := SHIPPING_LAST_KNOWN.get(country)) is not None:
         fallback_served(SPEC, failure)
-        return ShippingQuote(country, tuple(_rate(row) for row in remembered), "last_known")
+        rates = tuple(_rate(row) for row in remembered)
+        return DoNotCache(ShippingQuote(country, rates, "last_known"))
     if country == HOME_COUNTRY:
         fallback_served(SPEC, failure)
-        return ShippingQuote(country, BUILT_IN_TABLE, "built_in")
+        return DoNotCache(ShippingQuote(country, BUILT_IN_TABLE, "built_in"))
     raise ShippingUnavailable(f"no shipping rates known for {country!r} ({failure})")
 
 

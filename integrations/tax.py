@@ -3,14 +3,14 @@
 Every answer is remembered per destination (shared state, `integrations.caches`); when
 the service fails (or its breaker is open) the last known rate for that destination
 serves, then the built-in table of standard rates. Only a country the store has never
-heard of fails. Checkout asks it for every order (`checkout/charges.py`).
+heard of fails. Checkout asks it for every order (`checkout/charges.py`); a live rate
+serves the same destination for five minutes without asking again (`QUOTES`).
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
 
-from integrations.caches import LAST_KNOWN_TTL_S, TAX_LAST_KNOWN
+from integrations.caches import LAST_KNOWN_TTL_S, QUOTES, TAX_LAST_KNOWN
+from integrations.dto import TaxRate
 from integrations.resilience import (
     Criticality,
     DependencySpec,
@@ -19,6 +19,7 @@ from integrations.resilience import (
     fallback_served,
 )
 from integrations.upstream import CallPolicy, UpstreamTimeout, UpstreamUnavailable, upstream_call
+from toolkit.cache import DoNotCache
 
 SPEC = DependencySpec(
     name="tax",
@@ -48,18 +49,19 @@ class TaxUnavailable(Exception):
     """No rate is known for the destination, live or remembered."""
 
 
-@dataclass(frozen=True)
-class TaxRate:
-    country: str
-    postal_code: str
-    rate: Decimal
-    source: Literal["live", "last_known", "built_in"]
-
-
 def tax_rate(*, country: str, postal_code: str = "") -> TaxRate:
-    """Return the VAT rate for a destination, live if the tax service answers."""
+    """Return the VAT rate for a destination, live if the tax service answers.
+
+    A live rate serves for a few minutes without asking again (`QUOTES`).
+    """
     country = country.upper()
     destination = f"{country}:{postal_code}"
+    return QUOTES.get_or_compute(f"tax:{destination}", lambda: _tax_rate_asked(destination))
+
+
+def _tax_rate_asked(destination: str) -> TaxRate | DoNotCache[TaxRate]:
+    """Ask the tax service; only its live answer may be cached, never a fallback."""
+    country, postal_code = destination.split(":", 1)
     try:
         reply = dependency_call(
             SPEC,
@@ -78,8 +80,9 @@ def tax_rate(*, country: str, postal_code: str = "") -> TaxRate:
         failure = unusable
     if (remembered := TAX_LAST_KNOWN.get(destination)) is not None:
         fallback_served(SPEC, failure)
-        return TaxRate(country, postal_code, Decimal(remembered), "last_known")
+        return DoNotCache(TaxRate(country, postal_code, Decimal(remembered), "last_known"))
     if country in BUILT_IN_RATES:
         fallback_served(SPEC, failure)
-        return TaxRate(country, postal_code, Decimal(BUILT_IN_RATES[country]), "built_in")
+        built_in = Decimal(BUILT_IN_RATES[country])
+        return DoNotCache(TaxRate(country, postal_code, built_in, "built_in"))
     raise TaxUnavailable(f"no VAT rate known for {country!r} ({failure})")

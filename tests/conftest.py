@@ -10,6 +10,7 @@ from hypothesis import settings as hypothesis_settings
 from tests.factories import CategoryFactory, stocked_product
 from tests.metrics import metric_delta  # noqa: F401
 from tests.simulator import _upstream, upstream_simulator  # noqa: F401
+from toolkit.cache import owned
 from toolkit.cache import store as cache_store
 from toolkit.cache.owned import epoch_moved
 
@@ -59,6 +60,17 @@ def _clear_cache():
     cache.clear()
     epoch_moved(cache)
     cache_store.breaker.reset()
+
+
+@pytest.fixture
+def quotes_age(monkeypatch):
+    """Move the caches' clock on by `seconds` (a live shipping or tax quote's minutes)."""
+    real_now = owned._now
+
+    def age(seconds: float) -> None:
+        monkeypatch.setattr(owned, "_now", lambda: real_now() + seconds)
+
+    return age
 
 
 @pytest.fixture

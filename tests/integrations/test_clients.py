@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from integrations.caches import QUOTES
 from integrations.interface import (
     ErpUnavailable,
     PaymentUnavailable,
@@ -27,10 +28,15 @@ def test_tax_is_live_when_the_service_answers():
     assert (rate.rate, rate.source) == (Decimal("0.07"), "live")
 
 
-def test_tax_serves_the_last_known_rate_then_the_built_in_table(upstream_simulator):
+def test_tax_serves_a_live_rate_five_minutes_then_the_last_known_then_built_in(
+    upstream_simulator, quotes_age
+):
     tax_rate(country="ES", postal_code="35001")
     upstream_simulator.set_fault("tax", down=True)
 
+    # Not asked again: the service is down, and the rate is still its live one.
+    assert tax_rate(country="ES", postal_code="35001").source == "live"
+    quotes_age(QUOTES.spec.ttl + 1)
     assert tax_rate(country="ES", postal_code="35001").source == "last_known"
     assert tax_rate(country="ES", postal_code="35001").rate == Decimal("0.07")
     assert tax_rate(country="DE").rate == Decimal("0.19")
@@ -39,10 +45,14 @@ def test_tax_serves_the_last_known_rate_then_the_built_in_table(upstream_simulat
         tax_rate(country="ZZ")
 
 
-def test_shipping_serves_the_last_known_table_then_the_home_table(upstream_simulator):
+def test_shipping_serves_a_live_table_five_minutes_then_the_last_known_then_home(
+    upstream_simulator, quotes_age
+):
     live = shipping_rates(country="FR")
     upstream_simulator.set_fault("shipping", hang=True)
 
+    assert shipping_rates(country="FR") == live
+    quotes_age(QUOTES.spec.ttl + 1)
     remembered = shipping_rates(country="FR")
     home = shipping_rates(country="DE")
 
@@ -53,6 +63,19 @@ def test_shipping_serves_the_last_known_table_then_the_home_table(upstream_simul
     assert home.rates[0].price == Decimal("4.90")
     with pytest.raises(ShippingUnavailable):
         shipping_rates(country="IT")
+
+
+def test_a_fallback_is_never_kept_the_next_order_asks_again(upstream_simulator):
+    upstream_simulator.set_fault("shipping", down=True)
+    upstream_simulator.set_fault("tax", down=True)
+    assert shipping_rates(country="DE").source == "built_in"
+    assert tax_rate(country="DE").source == "built_in"
+
+    upstream_simulator.set_fault("shipping")
+    upstream_simulator.set_fault("tax")
+
+    assert shipping_rates(country="DE").source == "live"
+    assert tax_rate(country="DE").source == "live"
 
 
 def test_optional_clients_return_none_when_their_service_fails(upstream_simulator):
