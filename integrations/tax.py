@@ -55,13 +55,14 @@ def tax_rate(*, country: str, postal_code: str = "") -> TaxRate:
     A live rate serves for a few minutes without asking again (`QUOTES`).
     """
     country = country.upper()
-    destination = f"{country}:{postal_code}"
-    return QUOTES.get_or_compute(f"tax:{destination}", lambda: _tax_rate_asked(destination))
+    return QUOTES.get_or_compute(
+        f"tax:{country}:{postal_code}", lambda: _tax_rate_asked(country, postal_code)
+    )
 
 
-def _tax_rate_asked(destination: str) -> TaxRate | DoNotCache[TaxRate]:
+def _tax_rate_asked(country: str, postal_code: str) -> TaxRate | DoNotCache[TaxRate]:
     """Ask the tax service; only its live answer may be cached, never a fallback."""
-    country, postal_code = destination.split(":", 1)
+    destination = f"{country}:{postal_code}"
     try:
         reply = dependency_call(
             SPEC,
