@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
+from integrations.caches import QUOTES
 from tests.factories import CategoryFactory, stocked_product
 from tests.metrics import metric_delta  # noqa: F401
 from tests.simulator import _upstream, upstream_simulator  # noqa: F401
@@ -63,14 +64,15 @@ def _clear_cache():
 
 
 @pytest.fixture
-def quotes_age(monkeypatch):
-    """Move the caches' clock on by `seconds` (a live shipping or tax quote's minutes)."""
+def quotes_expire(monkeypatch):
+    """Call it to move the caches' clock past a live shipping or tax quote's minutes."""
     real_now = owned._now
 
-    def age(seconds: float) -> None:
-        monkeypatch.setattr(owned, "_now", lambda: real_now() + seconds)
+    def expire() -> None:
+        later = QUOTES.spec.ttl + 1
+        monkeypatch.setattr(owned, "_now", lambda: real_now() + later)
 
-    return age
+    return expire
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from checkout.interface import (
     order_place,
 )
 from checkout.models import Order
-from integrations.caches import QUOTES
 from integrations.interface import PaymentRejected, PaymentUnavailable
 from tests.factories import stocked_product
 
@@ -69,14 +68,14 @@ def test_a_method_the_carrier_does_not_offer_there_is_refused(sku_value):
 
 
 def test_with_the_services_down_a_live_quote_serves_its_minutes_then_the_last_known(
-    sku_value, upstream_simulator, quotes_age
+    sku_value, upstream_simulator, quotes_expire
 ):
     place(sku_value, country="FR", postal_code="75001")
     upstream_simulator.set_fault("shipping", down=True)
     upstream_simulator.set_fault("tax", down=True)
 
     recent = place(sku_value, country="FR", postal_code="75001")
-    quotes_age(QUOTES.spec.ttl + 1)
+    quotes_expire()
     order = place(sku_value, country="FR", postal_code="75001")
 
     assert (recent.shipping_source, recent.tax_source) == ("live", "live")

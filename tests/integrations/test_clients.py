@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.caches import QUOTES
 from integrations.interface import (
     ErpUnavailable,
     PaymentUnavailable,
@@ -29,14 +28,14 @@ def test_tax_is_live_when_the_service_answers():
 
 
 def test_tax_serves_a_live_rate_five_minutes_then_the_last_known_then_built_in(
-    upstream_simulator, quotes_age
+    upstream_simulator, quotes_expire
 ):
     tax_rate(country="ES", postal_code="35001")
     upstream_simulator.set_fault("tax", down=True)
 
     # Not asked again: the service is down, and the rate is still its live one.
     assert tax_rate(country="ES", postal_code="35001").source == "live"
-    quotes_age(QUOTES.spec.ttl + 1)
+    quotes_expire()
     assert tax_rate(country="ES", postal_code="35001").source == "last_known"
     assert tax_rate(country="ES", postal_code="35001").rate == Decimal("0.07")
     assert tax_rate(country="DE").rate == Decimal("0.19")
@@ -46,13 +45,13 @@ def test_tax_serves_a_live_rate_five_minutes_then_the_last_known_then_built_in(
 
 
 def test_shipping_serves_a_live_table_five_minutes_then_the_last_known_then_home(
-    upstream_simulator, quotes_age
+    upstream_simulator, quotes_expire
 ):
     live = shipping_rates(country="FR")
     upstream_simulator.set_fault("shipping", hang=True)
 
     assert shipping_rates(country="FR") == live
-    quotes_age(QUOTES.spec.ttl + 1)
+    quotes_expire()
     remembered = shipping_rates(country="FR")
     home = shipping_rates(country="DE")
 
