@@ -54,16 +54,19 @@ def _release_rows(results: RunResults) -> list[list[object]]:
 
 
 def admission_series(results: RunResults) -> tuple[dict[str, list], set[str]]:
-    """Admission control's expected wait and each class's budget, in ms; the budgets' names.
+    """Admission control's expected wait, the overload wait and each class's budget, in
+    ms; the names of the thresholds (drawn dashed).
 
-    Both come from the store's /metrics; a store without them gives empty series.
+    All come from the store's /metrics; a store without them gives empty series.
     """
     series = {"expected wait": [(t, s * 1000) for t, s in results.admission_wait()]}
-    budgets = {
+    thresholds = {"overload wait": [(t, s * 1000) for t, s in results.admission_overload_wait()]}
+    thresholds |= {
         f"budget {route_class}": [(t, s * 1000) for t, s in values]
         for route_class, values in results.admission_budgets().items()
     }
-    return {**series, **budgets}, set(budgets)
+    thresholds = {name: values for name, values in thresholds.items() if values}
+    return {**series, **thresholds}, set(thresholds)
 
 
 def charts(results: RunResults) -> list[str]:
@@ -123,7 +126,8 @@ def _store_charts(results: RunResults, chart: Callable[..., str]) -> list[str]:
             },
         ),
         chart(
-            "Admission control: expected queueing wait against each class's budget",
+            "Admission control: expected queueing wait against the overload wait and each "
+            "class's budget",
             admission,
             unit=" ms",
             dashed=budgets,

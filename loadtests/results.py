@@ -28,6 +28,7 @@ ORDER_REQUEST = re.compile(r"/api/v1/orders/$")
 # Admission control's signals in /metrics (a store without them leaves these series empty).
 ADMISSION_WAIT = "peakstore_admission_expected_wait_seconds"
 ADMISSION_BUDGET = "peakstore_admission_budget_seconds"
+ADMISSION_OVERLOAD = "peakstore_admission_overload_wait_seconds"
 REQUESTS_SHED = "peakstore_requests_shed_total"
 CACHE_EVENTS = "peakstore_cache_events_total"
 # SQL statements by route, and requests by route and method: their ratio is the mean.
@@ -339,6 +340,10 @@ class RunResults:
     def admission_wait(self) -> list[tuple[float, float]]:
         """Admission control's expected queueing wait over the run, seconds (may be empty)."""
         return self.gauge_max(ADMISSION_WAIT).get(ADMISSION_WAIT, [])
+
+    def admission_overload_wait(self) -> list[tuple[float, float]]:
+        """The expected wait that, standing, is an overload, over the run (may be empty)."""
+        return self.gauge_max(ADMISSION_OVERLOAD).get(ADMISSION_OVERLOAD, [])
 
     def admission_budgets(self) -> dict[str, list]:
         """Each route class's wait budget over the run, seconds (classes never shed have none)."""

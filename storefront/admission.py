@@ -3,23 +3,46 @@
 A campaign spike sends more requests than the web workers can answer. Left alone, every
 request waits in the same queue, so browse, cart and checkout all slow down together
 until clients time out. Instead each request is put in a class before anything else
-runs (no session, no query), and while a request arriving now would wait longer than
-that class's budget it is refused at once with 503 and `Retry-After`. Bots have the
-smallest budget, then deep browse pages (page 4 and beyond of a listing), then ordinary
-browse. Checkout, carts and orders are never shed, and neither are probes and /metrics.
-A route's class follows its criticality in the ownership manifest
+runs (no session, no query), and while the store is overloaded a request that has
+waited longer than its class's budget is refused at once with 503 and `Retry-After`.
+Bots have the smallest budget, then deep browse pages (page 4 and beyond of a listing),
+then ordinary browse. Checkout, carts and orders are never shed, and neither are probes
+and /metrics. A route's class follows its criticality in the ownership manifest
 (`storefront/ownership.py`): critical routes are never shed, core routes are browse,
 internal routes are exempt.
 
-Overload is a long wait, not a long queue: seven cached pages of a millisecond each are
-a 7 ms wait, seven uncached searches of 300 ms two seconds. The expected wait is the
-number of connections waiting per worker times this worker's recent service time:
-- Waiting connections: gunicorn's accept queue, read from the kernel (Linux `TCP_INFO`
-  on the listening socket: one system call) and divided by the workers. Sync workers
-  take one request at a time from one FIFO queue shared by every class, so a newcomer
-  waits for whatever is ahead of it. A reading is reused for `DEPTH_REUSE_S` (a busy
-  worker on cached pages asks the kernel once every few requests), and a worker that
-  had to wait for its connection knows the queue was empty without asking.
+Two questions, answered apart:
+- **Is the store overloaded?** Overload is a long wait that stands, not a long queue
+  and not a burst: seven cached pages of a millisecond each are a 7 ms wait, seven
+  uncached searches of 300 ms two seconds. The expected wait of a request arriving now
+  is the number of connections waiting per worker times this worker's recent service
+  time. The store is overloaded once the lowest estimate of the last
+  `STANDING_INTERVAL_S` or so is past `STOREFRONT_ADMISSION_OVERLOAD_WAIT`, as CoDel
+  starts dropping on a standing queue, never on a burst; the overload ends after
+  `OVERLOAD_EXIT_S` without a refusal.
+- **Which requests go?** During an overload, those that have already waited past their
+  class's budget, measured, not estimated: the kernel stamps when a connection last
+  received data, and for a request read whole that is when it arrived (Linux
+  `TCP_INFO`, `tcpi_last_data_recv`, on the connection gunicorn hands the app: one
+  system call, made only during an overload). Serving such a request would take it
+  past its SLO; refusing it costs a fraction of a millisecond and shortens the wait of
+  everyone behind it, so the queue settles where the oldest admitted request has waited
+  its budget, and an admitted page waits at most its budget.
+
+Why apart. On a store whose requests are slow (uncached searches of 40 ms among cached
+pages of 1 ms), random arrivals at 80% of capacity stand queues of 100-200 ms for a few
+hundred milliseconds now and then; the onset of a real overload looks the same for its
+first fraction of a second. Deciding both on the expected wait against the budgets shed
+requests at 80% of capacity on such a machine (`bench_overload`), or, with budgets
+raised to spare those queues, let admitted pages past their SLO at 1.5x. The overload
+threshold spares the bursts; the measured wait keeps the admitted ones within budget.
+
+- Waiting connections: gunicorn's accept queue, read from the kernel (`TCP_INFO` on the
+  listening socket: one system call) and divided by the workers. Sync workers take one
+  request at a time from one FIFO queue shared by every class, so a newcomer waits for
+  whatever is ahead of it. A reading is reused for `DEPTH_REUSE_S` (a busy worker on
+  cached pages asks the kernel once every few requests), and a worker that had to wait
+  for its connection knows the queue was empty without asking.
 - Recent service time: gunicorn's `pre_request` and `post_request` hooks time all a
   worker does for each request (the WSGI call and writing the response; accepting and
   parsing it, tens of microseconds, fall outside), whichever middleware answered it,
@@ -28,27 +51,24 @@ number of connections waiting per worker times this worker's recent service time
   `SERVICE_WINDOW_S` of work after it. A cached page is one of hundreds in that window,
   so a rare slow request (a cache refill, a /metrics scrape) moves the mean little;
   when slow pages take over, the window holds a few of them and the mean follows.
-A class starts shedding once the lowest estimate of the last `STANDING_INTERVAL_S` or so
-is past its budget, as CoDel drops packets on a standing queue, never on a burst: a fresh
-worker whose first request was a cold page, then meets a burst of cached ones, would
-otherwise shed them while it learns what they cost. Once shedding, as CoDel in its
-dropping state, the class is shed whenever the latest estimate is past its budget, until
-it has gone an interval without shedding or the worker finds the queue empty. Without
-that, every dip below the budget (shedding drains the queue fast) restarted the
-interval, and an overload of 1.5x let half an interval's excess in each time: admitted
-pages waited their budget plus about 100 ms.
-Not used: the age of the oldest waiting request. The kernel does not timestamp
-connections in the accept queue and gunicorn records no accept time; a front proxy's
-`X-Request-Start` header would carry it, but `make run` has no proxy in front and a
-client could forge the header. Elsewhere (the test client, runserver) no listener is
-adopted, the queue reads empty and nothing is shed.
+- A fresh worker whose first request was a cold page, then meets a burst of cached
+  ones, would estimate a long wait while it learns what they cost: the standing
+  interval spares it. A worker that waited for its connection saw the queue empty, so
+  no wait has stood; its overload, if any, goes on until a second passes without a
+  refusal: a queue kept short at the budgets empties now and then, and an overload
+  that had to stand an interval again after each let a fresh backlog in each time.
+
+Elsewhere (the test client, runserver) no listener is adopted and no connection is
+handed over: the queue reads empty, no wait is measured, and nothing is shed.
 
 Shed responses are counted in `peakstore_requests_shed_total{route_class}` and carry
 `X-Peakstore-Shed: <class>`, so load tests count them apart from errors; Django's
 request logger does not log them as errors. This middleware
 sits before the request metrics, so a shed request is never a 5xx in the route metrics.
-The latest estimate is `peakstore_admission_expected_wait_seconds` and the budgets are
-`peakstore_admission_budget_seconds{route_class}`; `/ops/` draws one against the other.
+The latest estimate is `peakstore_admission_expected_wait_seconds`, the threshold
+`peakstore_admission_overload_wait_seconds` and the budgets
+`peakstore_admission_budget_seconds{route_class}`; `/ops/` draws the estimate against
+the threshold.
 """
 
 from __future__ import annotations
@@ -81,6 +101,9 @@ _BOT_AGENT = re.compile(r"bot|crawl|spider|slurp|scrap", re.IGNORECASE)
 # the accept-queue length in tcpi_unacked, the 5th u32.
 _TCPI_UNACKED_OFFSET = 8 + 4 * 4
 _TCP_INFO_SIZE = 104
+# ...then tcpi_last_data_recv, the 12th u32: milliseconds since the connection last
+# received data, on a connection whose request is in, since the request arrived.
+_TCPI_LAST_DATA_RECV_OFFSET = 8 + 11 * 4
 # A quarter second of work: hundreds of cached pages, so a rare slow request barely
 # moves their mean, or a few slow pages, so a store turned slow is seen within a second.
 SERVICE_WINDOW_S = 0.25
@@ -94,6 +117,9 @@ STANDING_INTERVAL_S = 0.2
 # and longer than a scheduler slice: a gap this long is the worker waiting for a
 # connection, not the worker preempted on a crowded machine.
 IDLE_GAP_S = 0.01
+# An overload ends after this long without a refusal: long enough that the queue it
+# keeps short at its budgets does not have to stand an interval again after every dip.
+OVERLOAD_EXIT_S = 1.0
 
 
 class RouteClass(StrEnum):
@@ -119,8 +145,14 @@ expected_wait_seconds = Gauge(
 )
 budget_seconds = Gauge(
     "peakstore_admission_budget_seconds",
-    "Expected wait past which admission control sheds a route class.",
+    "Wait past which a request of a route class is refused during an overload.",
     ["route_class"],
+    multiprocess_mode="livemostrecent",
+)
+overload_wait_seconds = Gauge(
+    "peakstore_admission_overload_wait_seconds",
+    "Expected wait that, standing, makes an overload: requests past their class's "
+    "budget are refused while it lasts.",
     multiprocess_mode="livemostrecent",
 )
 
@@ -170,6 +202,19 @@ def accept_queue_length(listener: socket.socket) -> int:
     return int(struct.unpack_from("I", info, _TCPI_UNACKED_OFFSET)[0])
 
 
+def connection_wait(request: HttpRequest) -> float:
+    """Seconds this request waited for a worker: since its bytes arrived (Linux TCP_INFO
+    on the connection gunicorn hands the app). 0.0 where unknown (no gunicorn, no TCP)."""
+    connection = request.META.get("gunicorn.socket")
+    if connection is None:
+        return 0.0
+    try:
+        info = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return 0.0
+    return struct.unpack_from("I", info, _TCPI_LAST_DATA_RECV_OFFSET)[0] / 1000
+
+
 class ListenQueue:
     """The server's listening sockets, adopted once per worker process."""
 
@@ -200,13 +245,14 @@ class QueueDepth(Protocol):
 
 
 class ExpectedWait:
-    """Estimate how long a request arriving now would wait for a worker.
+    """Estimate how long a request arriving now would wait for a worker; tell an overload.
 
     One per worker process: gunicorn's request hooks time the requests
-    (`request_started`, `request_finished`), the middleware asks whether a class's
-    budget is past (`sheds`), which reads the wait that has stood (`standing`). Assumes
-    sync workers, one request at a time. Costs a clock read or two per call, and a
-    system call (the queue depth) at most once per `reuse_s`.
+    (`request_started`, `request_finished`), the middleware asks whether the worker is
+    overloaded (`overloaded`), which reads the wait that has stood (`standing`), and
+    reports each refusal (`refused`). Assumes sync workers, one request at a time. Costs
+    a clock read or two per call, and a system call (the queue depth) at most once per
+    `reuse_s`.
     """
 
     __slots__ = (
@@ -217,14 +263,14 @@ class ExpectedWait:
         "_interval_end",
         "_interval_low",
         "_interval_s",
-        "_latest",
+        "_overloaded",
         "_previous_low",
         "_published",
         "_queue",
         "_read_at",
+        "_refused_at",
         "_reuse_s",
         "_served",
-        "_shed_at",
         "_standing",
         "_started",
         "_waited",
@@ -261,10 +307,8 @@ class ExpectedWait:
         self._interval_low = 0.0
         self._previous_low = 0.0
         self._standing = 0.0
-        self._latest = 0.0  # the latest estimate, whether or not it has stood
-        # Budget -> when a class with that budget last shed: it is shedding until an
-        # interval has passed without, or the worker saw the queue empty.
-        self._shed_at: dict[float, float] = {}
+        self._overloaded = False
+        self._refused_at = -math.inf
 
     def request_started(self) -> None:
         """Start timing a request (gunicorn's `pre_request` hook)."""
@@ -289,27 +333,31 @@ class ExpectedWait:
         self.service_s = self._busy / self._served
 
     def standing(self) -> float:
-        """The lowest expected wait over the last interval or two: what sheds requests."""
+        """The lowest expected wait over the last interval or two: what starts an overload."""
         if self._waited:
             # The worker was waiting for this connection: the queue was empty a moment
             # ago, so admit it without asking the kernel.
-            self._latest = 0.0
-            self._shed_at.clear()
             return 0.0
         now = self._clock()
         if now - self._read_at >= self._reuse_s:
             self._read(now)
         return self._standing
 
-    def sheds(self, budget: float) -> bool:
-        """Whether a request whose class has this budget is refused now (see the module)."""
-        standing = self.standing()
+    def overloaded(self, threshold: float) -> bool:
+        """Whether the worker is in an overload (see the module): requests that have
+        waited past their class's budget are refused while it lasts."""
+        standing = self.standing()  # read on, overloaded or not: it is the exported estimate
         now = self._clock()
-        shedding = now - self._shed_at.get(budget, -math.inf) < self._interval_s
-        if standing > budget or (shedding and self._latest > budget):
-            self._shed_at[budget] = now
-            return True
-        return False
+        if self._overloaded and now - self._refused_at > OVERLOAD_EXIT_S:
+            self._overloaded = False
+        if not self._overloaded and standing > threshold:
+            self._overloaded = True
+            self._refused_at = now  # the overload lasts at least OVERLOAD_EXIT_S
+        return self._overloaded
+
+    def refused(self) -> None:
+        """Count a refusal: the overload goes on while requests are refused."""
+        self._refused_at = self._clock()
 
     def _read(self, now: float) -> None:
         wait = self._queue.depth_per_worker() * self.service_s
@@ -322,9 +370,8 @@ class ExpectedWait:
             # empty: no wait has stood. Not "little work since the last reading": a
             # worker shedding a deep queue does little timed work per request (gunicorn
             # spends as long again accepting and parsing outside the hooks), and would
-            # stop shedding exactly while the queue is at its deepest.
+            # see no standing wait exactly while the queue is at its deepest.
             self._interval_low = self._previous_low = 0.0
-            self._shed_at.clear()
             self._idled = False
         if now >= self._interval_end:
             self._previous_low, self._interval_low = self._interval_low, wait
@@ -332,7 +379,6 @@ class ExpectedWait:
         else:
             self._interval_low = min(self._interval_low, wait)
         self._standing = min(self._previous_low, self._interval_low)
-        self._latest = wait
         self._read_at = now
 
 
@@ -376,12 +422,13 @@ def _budgets(configured: dict[str, float]) -> dict[RouteClass, float]:
 
 
 class AdmissionMiddleware:
-    """Shed non-critical requests while the expected wait stands past their class's budget.
+    """During an overload, refuse non-critical requests that waited past their class's budget.
 
-    Settings (`STOREFRONT_ADMISSION_*`): each class's budget in seconds of expected wait,
-    the deep-page threshold and the Retry-After seconds. Costs a cached route lookup and,
-    for a class that can be shed, a clock read and at most one system call per
-    `DEPTH_REUSE_S`; a shed request runs no query and opens no session.
+    Settings (`STOREFRONT_ADMISSION_*`): each class's budget in seconds of waiting, the
+    expected wait that makes an overload, the deep-page threshold and the Retry-After
+    seconds. Costs a cached route lookup and, for a class that can be shed, a clock read
+    and at most one system call per `DEPTH_REUSE_S`; during an overload, one more per
+    request (its wait). A shed request runs no query and opens no session.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -390,7 +437,9 @@ class AdmissionMiddleware:
         self.budgets = _budgets(settings.STOREFRONT_ADMISSION_BUDGETS)
         self.deep_page = settings.STOREFRONT_ADMISSION_DEEP_PAGE
         self.retry_after = settings.STOREFRONT_ADMISSION_RETRY_AFTER
+        self.overload_wait = settings.STOREFRONT_ADMISSION_OVERLOAD_WAIT
         if self.enabled:
+            overload_wait_seconds.set(self.overload_wait)
             for route, budget in self.budgets.items():
                 budget_seconds.labels(route_class=route.value).set(budget)
 
@@ -398,7 +447,12 @@ class AdmissionMiddleware:
         if self.enabled:
             route = route_class(request, deep_page=self.deep_page)
             budget = self.budgets.get(route)
-            if budget is not None and EXPECTED_WAIT.sheds(budget):
+            if (
+                budget is not None
+                and EXPECTED_WAIT.overloaded(self.overload_wait)
+                and connection_wait(request) > budget
+            ):
+                EXPECTED_WAIT.refused()
                 requests_shed.labels(route_class=route.value).inc()
                 return _shed_response(request, route, self.retry_after)
         return self.get_response(request)

@@ -134,6 +134,7 @@ SIGNALS = (
     Signal("peakstore_requests_shed", "storefront", "requests shed by admission control"),
     Signal("peakstore_admission_expected_wait_seconds", "storefront", "queue wait estimate"),
     Signal("peakstore_admission_budget_seconds", "storefront", "wait budget by route class"),
+    Signal("peakstore_admission_overload_wait_seconds", "storefront", "overload threshold"),
     Signal("peakstore_reconciliation_differences", "reconciliation", "drift found by routine"),
     Signal("peakstore_reconciliation_repairs", "reconciliation", "drift repaired by routine"),
     Signal("peakstore_reconciliation_runs", "reconciliation", "runs by routine and ending"),

@@ -280,30 +280,32 @@ def _expected_wait(_: Reading, newer: Reading) -> float | None:
 
 
 def _admission(ring: list[Reading], now: Reading, before: Reading | None) -> dict[str, Any]:
-    """Compare the expected wait with each class's budget; count what the window shed.
+    """Compare the expected wait with the overload wait; each class's budget and shed count.
 
     No budgets: admission control is off, or no worker has started it yet. The wait is
-    the latest estimate of any worker, so "over budget" is what a request arriving then
-    would have met; the shed counts are what the workers did.
+    the latest estimate of any worker, so "overloaded" is what a request arriving then
+    would have met, had the wait stood; the budgets are how long a request of each class
+    may have waited when a worker takes it during an overload, and the shed counts are
+    what the workers refused in the window.
     """
-    wait = now.admission_wait
+    wait, overload = now.admission_wait, now.admission_overload_wait
     classes = []
-    # Smallest budget first: the order in which classes are shed as the wait grows.
+    # Smallest budget first: the order in which classes are shed as an overload deepens.
     for name, budget in sorted(now.admission_budgets.items(), key=lambda item: item[1]):
         previous = before.shed.get(name) if before else None
         classes.append(
             {
                 "route_class": name,
                 "budget_ms": _ms(budget),
-                "wait_to_budget": _ratio(wait, budget) if wait is not None else None,
-                "over_budget": wait is not None and wait > budget,
                 "shed": int(counter_delta(now.shed.get(name, 0.0), previous)),
             }
         )
     return {
         "expected_wait_ms": _ms(wait),
         "wait_series": _series(ring, now, _expected_wait),
-        "first_budget_ms": classes[0]["budget_ms"] if classes else None,
+        "overload_wait_ms": _ms(overload),
+        "wait_to_overload": _ratio(wait, overload) if wait is not None and overload else None,
+        "overloaded": wait is not None and overload is not None and wait > overload,
         "classes": classes,
     }
 

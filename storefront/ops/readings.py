@@ -58,6 +58,7 @@ class Reading:
     funnel: dict[str, float] = field(default_factory=dict)
     duplicate_queries: dict[tuple[str, str], float] = field(default_factory=dict)
     admission_wait: float | None = None  # None: no worker has estimated it yet
+    admission_overload_wait: float | None = None  # None: admission control off or unstarted
     admission_budgets: dict[str, float] = field(default_factory=dict)  # by route class
     shed: dict[str, float] = field(default_factory=dict)  # by route class
 
@@ -122,6 +123,8 @@ def reading_from(families: Iterable[Metric], *, at: float) -> Reading:
                 reading.funnel[labels["step"]] = value
             case "peakstore_admission_expected_wait_seconds":
                 reading.admission_wait = value
+            case "peakstore_admission_overload_wait_seconds":
+                reading.admission_overload_wait = value
             case "peakstore_admission_budget_seconds":
                 reading.admission_budgets[labels["route_class"]] = value
             case "peakstore_requests_shed_total":

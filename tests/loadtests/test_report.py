@@ -122,7 +122,10 @@ def test_release_decisions_are_read_with_their_offset_into_the_run(tmp_path):
     assert [(round(t, 1), d["action"]) for t, d in results.releases] == [(258.2, "stop")]
 
 
-ADMISSION_CHART = "Admission control: expected queueing wait against each class&#x27;s budget"
+ADMISSION_CHART = (
+    "Admission control: expected queueing wait against the overload wait and each "
+    "class&#x27;s budget"
+)
 
 
 def _chart(page: str, title: str) -> str:
@@ -130,11 +133,13 @@ def _chart(page: str, title: str) -> str:
     return page[start : page.index("</svg>", start)]
 
 
-def test_the_report_draws_expected_wait_against_each_budget_from_the_scrapes(tmp_path):
+def test_the_report_draws_expected_wait_against_the_thresholds_from_the_scrapes(tmp_path):
     # given three scrapes of a store with admission control: two workers report their
-    # expected wait, budgets per class (critical has none: never shed), bots were shed
+    # expected wait, the overload wait, budgets per class (critical has none: never
+    # shed), bots were shed
     run = _run(shed=3)
     budgets = {
+        'peakstore_admission_overload_wait_seconds{pid="11"}': 0.15,
         'peakstore_admission_budget_seconds{pid="11",route_class="bot"}': 0.1,
         'peakstore_admission_budget_seconds{pid="11",route_class="browse"}': 0.5,
         'peakstore_admission_budget_seconds{pid="11",route_class="critical"}': float("inf"),
@@ -161,15 +166,16 @@ def test_the_report_draws_expected_wait_against_each_budget_from_the_scrapes(tmp
     page = paths["html"].read_text()
 
     # then one chart shows the expected wait (the largest worker's, in ms) over time
-    # against a dashed line per finite budget
+    # against a dashed line for the overload wait and per finite budget
     chart = _chart(page, ADMISSION_CHART)
     assert "no data in this run" not in chart
     assert ">expected wait</text>" in chart
+    assert ">overload wait</text>" in chart
     assert ">budget bot</text>" in chart
     assert ">budget browse</text>" in chart
     assert "budget critical" not in chart
-    assert chart.count('stroke-dasharray="6 4"') == 2
-    assert chart.count("<polyline") == 3
+    assert chart.count('stroke-dasharray="6 4"') == 3
+    assert chart.count("<polyline") == 4
     assert ">500 ms</text>" in chart  # the axis reaches the browse budget
     # and the summary says which class was shed, as a share of what was offered
     offered = run.overall().requests

@@ -1,11 +1,14 @@
-"""Admission control: shed by expected wait; bots and deep pages first, checkout never."""
+"""Admission control: in an overload, shed who waited past their budget; checkout never."""
 
 import socket
+import struct
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -34,6 +37,25 @@ class FakeClock:
         return self.now
 
 
+class FakeConnection:
+    """A client connection as gunicorn hands it to the app: its TCP_INFO tells how long
+    ago its request arrived, in whole milliseconds as the kernel does."""
+
+    def __init__(self, waited_s: float) -> None:
+        self.waited_ms = round(waited_s * 1000)
+
+    def getsockopt(self, level: int, option: int, size: int) -> bytes:
+        assert (level, option) == (socket.IPPROTO_TCP, socket.TCP_INFO)
+        info = bytearray(size)
+        struct.pack_into("I", info, 52, self.waited_ms)  # tcpi_last_data_recv
+        return bytes(info)
+
+
+def waited(seconds: float) -> dict[str, object]:
+    """Extra WSGI environ for a request that waited `seconds` for a worker under gunicorn."""
+    return {"gunicorn.socket": FakeConnection(seconds)}
+
+
 def _serve(estimate: admission.ExpectedWait, clock: FakeClock, *, seconds: float) -> float:
     """Serve one request as a gunicorn worker does; return the standing wait it met."""
     estimate.request_started()
@@ -43,10 +65,14 @@ def _serve(estimate: admission.ExpectedWait, clock: FakeClock, *, seconds: float
     return standing
 
 
+OVERLOAD_WAIT = 0.3
+
+
 @pytest.fixture(autouse=True)
 def _budgets(settings):
     """Fixed budgets, so the tests read against them rather than the tuned defaults."""
     settings.STOREFRONT_ADMISSION_BUDGETS = {"bot": 0.05, "deep_browse": 0.1, "browse": 0.2}
+    settings.STOREFRONT_ADMISSION_OVERLOAD_WAIT = OVERLOAD_WAIT
 
 
 @pytest.fixture
@@ -73,8 +99,8 @@ def _shed_count(route_class: str) -> float:
 def test_nothing_is_shed_when_no_connection_waits(client, product, queue):
     queue(depth=0.0, service_s=5.0)
 
-    assert client.get("/", **BOT).status_code == 200
-    assert client.get("/c/outdoor/?page=9").status_code != 503
+    assert client.get("/", **BOT, **waited(1.0)).status_code == 200
+    assert client.get("/c/outdoor/?page=9", **waited(1.0)).status_code != 503
 
 
 def test_a_deep_queue_of_cheap_requests_is_not_shed(client, product, queue):
@@ -82,14 +108,25 @@ def test_a_deep_queue_of_cheap_requests_is_not_shed(client, product, queue):
     # worker, a millisecond each, so a newcomer waits about 31 ms
     queue(depth=31.0, service_s=0.001)
 
-    # when a shopper, a reader of page 9 and a bot ask
-    shopper = client.get("/c/outdoor/")
-    deep = client.get("/c/outdoor/?page=9")
-    bot = client.get("/p/trail-runner/", **BOT)
+    # when a shopper, a reader of page 9 and a bot ask, each after waiting that long
+    shopper = client.get("/c/outdoor/", **waited(0.031))
+    deep = client.get("/c/outdoor/?page=9", **waited(0.031))
+    bot = client.get("/p/trail-runner/", **BOT, **waited(0.031))
 
-    # then every one is served: the wait is within even the bots' 50 ms
+    # then every one is served: no overload, and within even the bots' 50 ms
     assert shopper.status_code == 200
     assert deep.status_code != 503
+    assert bot.status_code == 200
+
+
+def test_a_queue_short_of_an_overload_sheds_nobody_whatever_they_waited(client, product, queue):
+    # given a 250 ms wait, short of the 300 ms overload: a burst at 80% of capacity
+    queue(depth=5.0, service_s=0.05)
+
+    # when a bot that waited that long asks, past its 50 ms budget
+    bot = client.get("/p/trail-runner/", **BOT, **waited(0.25))
+
+    # then it is served: bursts are what the queue is for
     assert bot.status_code == 200
 
 
@@ -97,20 +134,31 @@ def test_the_same_queue_of_slow_requests_is_shed(client, product, queue):
     # given only 7 waiting per worker, but each takes 100 ms: a 700 ms wait
     queue(depth=7.0, service_s=0.1)
 
-    response = client.get("/c/outdoor/")
+    response = client.get("/c/outdoor/", **waited(0.7))
 
     assert response.status_code == 503
     assert response[admission.SHED_HEADER] == "browse"
 
 
+def test_in_an_overload_a_request_within_its_budget_is_served(client, product, queue):
+    # given an overload (a 700 ms wait)
+    queue(depth=7.0, service_s=0.1)
+
+    # when a shopper asks whose request waited 150 ms, within the browse budget of 200
+    response = client.get("/c/outdoor/", **waited(0.15))
+
+    # then the page is served: the queue in front of it has gone, refused
+    assert response.status_code == 200
+
+
 def test_bots_are_shed_first(client, product, queue):
-    # given a 60 ms wait: past the bots' budget, within everyone else's
-    queue(depth=3.0, service_s=0.02)
+    # given an overload, and a bot and a shopper that each waited 60 ms: past the bots'
+    # budget, within everyone else's
+    queue(depth=10.0, service_s=0.05)
     before = _shed_count("bot")
 
-    # when a bot and a shopper ask for the same page
-    bot = client.get("/p/trail-runner/", **BOT)
-    shopper = client.get("/p/trail-runner/")
+    bot = client.get("/p/trail-runner/", **BOT, **waited(0.06))
+    shopper = client.get("/p/trail-runner/", **waited(0.06))
 
     # then the bot is refused at once, counted as shed, and the shopper served
     assert bot.status_code == 503
@@ -121,10 +169,10 @@ def test_bots_are_shed_first(client, product, queue):
 
 
 def test_deep_browse_is_shed_before_ordinary_browse(client, product, queue):
-    queue(depth=3.0, service_s=0.05)  # 150 ms
+    queue(depth=10.0, service_s=0.05)
 
-    deep = client.get("/c/outdoor/?page=5")
-    first_page = client.get("/c/outdoor/")
+    deep = client.get("/c/outdoor/?page=5", **waited(0.15))
+    first_page = client.get("/c/outdoor/", **waited(0.15))
 
     assert deep.status_code == 503
     assert deep[admission.SHED_HEADER] == "deep_browse"
@@ -132,25 +180,27 @@ def test_deep_browse_is_shed_before_ordinary_browse(client, product, queue):
 
 
 def test_checkout_keeps_its_capacity_when_browse_is_shed(client, sku, queue):
-    # given a wait so long that even ordinary browsing is shed
+    # given an overload so long that even ordinary browsing is shed
     queue(depth=10.0, service_s=0.1)
-    assert client.get("/")[admission.SHED_HEADER] == "browse"
+    late = waited(1.0)
+    assert client.get("/", **late)[admission.SHED_HEADER] == "browse"
 
-    # when a buyer creates a cart, adds a line and orders through the API
-    cart = client.post("/api/v1/carts/", {}, content_type="application/json")
+    # when a buyer who waited as long creates a cart, adds a line and goes to checkout
+    cart = client.post("/api/v1/carts/", {}, content_type="application/json", **late)
     token = cart.json()["token"]
     line = client.post(
         f"/api/v1/carts/{token}/lines/",
         {"sku": sku, "quantity": 1},
         content_type="application/json",
+        **late,
     )
-    checkout_page = client.get("/checkout/")
+    checkout_page = client.get("/checkout/", **late)
 
     # then none of it is shed
     assert cart.status_code == 201
     assert line.status_code == 201
     assert checkout_page.status_code != 503
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz", **late).status_code == 200
 
 
 def test_a_budget_cannot_make_critical_routes_sheddable(client, db, settings):
@@ -164,18 +214,18 @@ def test_a_shed_request_runs_no_query(client, product, queue, django_assert_num_
     queue(depth=10.0, service_s=0.1)
 
     with django_assert_num_queries(0):
-        response = client.get("/c/outdoor/?page=2")
+        response = client.get("/c/outdoor/?page=2", **waited(1.0))
 
     assert response.status_code == 503
     assert "sessionid" not in response.cookies
 
 
 def test_a_shed_request_is_not_logged_as_a_server_error(client, product, queue, caplog):
-    # given a wait past the browse budget: a campaign spike sheds hundreds a second
+    # given an overload: a campaign spike sheds hundreds a second
     queue(depth=7.0, service_s=0.1)
 
     with caplog.at_level("WARNING", logger="django.request"):
-        response = client.get("/c/outdoor/")
+        response = client.get("/c/outdoor/", **waited(0.7))
 
     # then it is counted and marked, not logged by Django as an error per refusal
     assert response.status_code == 503
@@ -185,7 +235,7 @@ def test_a_shed_request_is_not_logged_as_a_server_error(client, product, queue, 
 def test_api_requests_are_shed_with_the_error_shape(client, product, queue):
     queue(depth=10.0, service_s=0.1)
 
-    response = client.get("/api/v1/products/")
+    response = client.get("/api/v1/products/", **waited(1.0))
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "overloaded"
@@ -195,10 +245,10 @@ def test_admission_control_can_be_switched_off(client, product, queue, settings)
     settings.STOREFRONT_ADMISSION_ENABLED = False
     queue(depth=10.0, service_s=0.1)
 
-    assert client.get("/", **BOT).status_code == 200
+    assert client.get("/", **BOT, **waited(1.0)).status_code == 200
 
 
-def test_the_expected_wait_and_the_budgets_are_exported(client, db, queue):
+def test_the_expected_wait_the_overload_and_the_budgets_are_exported(client, db, queue):
     # given 30 waiting per worker at 2 ms each
     queue(depth=30.0, service_s=0.002)
 
@@ -206,13 +256,14 @@ def test_the_expected_wait_and_the_budgets_are_exported(client, db, queue):
     client.get("/")
     body = client.get("/metrics").content.decode()
 
-    # then the estimate and each class's budget are in the exposition
+    # then the estimate, the overload threshold and each class's budget are exposed
     samples = {
         (sample.name, sample.labels.get("route_class")): sample.value
         for family in text_string_to_metric_families(body)
         for sample in family.samples
     }
     assert samples[("peakstore_admission_expected_wait_seconds", None)] == pytest.approx(0.06)
+    assert samples[("peakstore_admission_overload_wait_seconds", None)] == OVERLOAD_WAIT
     assert samples[("peakstore_admission_budget_seconds", "bot")] == 0.05
     assert samples[("peakstore_admission_budget_seconds", "deep_browse")] == 0.1
     assert samples[("peakstore_admission_budget_seconds", "browse")] == 0.2
@@ -238,7 +289,7 @@ def test_a_rare_slow_request_among_cheap_ones_sheds_nothing():
     # when one request takes 300 ms (a cache refill), then cached pages again
     after = [_serve(estimate, clock, seconds=cost) for cost in [0.3] + [0.001] * 500]
 
-    # then no request meets a standing wait past the deep-browse budget
+    # then no request meets a standing wait of even a third of the overload wait
     assert max(before + after) < 0.1
 
 
@@ -251,11 +302,11 @@ def test_a_burst_of_cheap_requests_after_a_slow_one_is_not_shed():
     # when 64 connections then ask for cached pages of a millisecond, back to back
     met = [_serve(estimate, clock, seconds=0.001) for _ in range(1000)]
 
-    # then no request meets a standing wait past the browse budget
+    # then no request meets a standing wait of 200 ms, short of the overload wait
     assert max(met) < 0.2
 
 
-def test_an_overload_that_stands_an_interval_is_shed():
+def test_a_wait_stands_once_it_has_lasted_an_interval():
     # given requests of 100 ms each, 7 waiting per worker (a 700 ms wait)
     clock = FakeClock()
     estimate = admission.ExpectedWait(FakeQueue(7.0), clock=clock)
@@ -301,7 +352,7 @@ def test_after_an_idle_spell_a_burst_must_stand_an_interval_again():
     assert met[-1] == pytest.approx(0.7)
 
 
-def test_a_worker_preempted_between_requests_still_sheds():
+def test_a_worker_preempted_between_requests_still_sees_the_wait_stand():
     # given an overload on a crowded machine, where 5 ms pass between two requests
     clock = FakeClock()
     estimate = admission.ExpectedWait(FakeQueue(7.0), clock=clock)
@@ -314,7 +365,7 @@ def test_a_worker_preempted_between_requests_still_sheds():
     assert met[-1] == pytest.approx(0.7)
 
 
-def test_a_worker_shedding_a_deep_queue_keeps_shedding():
+def test_a_worker_shedding_a_deep_queue_still_sees_the_wait_stand():
     # given a worker overloaded by 100 ms requests, 50 waiting per worker (a 5 s wait)
     clock = FakeClock()
     estimate = admission.ExpectedWait(FakeQueue(50.0), clock=clock)
@@ -332,64 +383,82 @@ def test_a_worker_shedding_a_deep_queue_keeps_shedding():
     assert min(met) > 0.2
 
 
-def _shed(estimate: admission.ExpectedWait, clock: FakeClock, *, seconds: float) -> bool:
-    """Serve one request as `_serve` does; return whether a browse request (0.2 s) is shed."""
+def _overloaded(estimate: admission.ExpectedWait, clock: FakeClock, *, seconds: float) -> bool:
+    """Serve one request as `_serve` does; return whether the worker is overloaded, and
+    refuse the request if it is (as for one that waited past its budget)."""
     estimate.request_started()
-    shed = estimate.sheds(0.2)
+    overloaded = estimate.overloaded(OVERLOAD_WAIT)
+    if overloaded:
+        estimate.refused()
     clock.now += seconds
     estimate.request_finished()
-    return shed
+    return overloaded
 
 
-def _shedding_browse() -> tuple[admission.ExpectedWait, FakeClock, FakeQueue]:
-    """A worker overloaded by 50 ms requests, 14 waiting per worker: browse is shed."""
+def test_an_overload_begins_once_the_wait_has_stood_an_interval():
+    # given requests of 50 ms each, 14 waiting per worker (a 700 ms wait)
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(14.0), clock=clock)
+
+    met = [_overloaded(estimate, clock, seconds=0.05) for _ in range(20)]
+
+    # then the first requests, still a burst, find no overload; the last ones do
+    assert met[:3] == [False] * 3
+    assert met[-1]
+
+
+def test_a_wait_that_stands_short_of_the_overload_wait_is_no_overload():
+    clock = FakeClock()
+    estimate = admission.ExpectedWait(FakeQueue(5.0), clock=clock)  # 250 ms of 50 ms
+
+    assert not any(_overloaded(estimate, clock, seconds=0.05) for _ in range(40))
+
+
+def _overloaded_worker() -> tuple[admission.ExpectedWait, FakeClock, FakeQueue]:
+    """A worker overloaded by 50 ms requests, 14 waiting per worker."""
     clock = FakeClock()
     queue = FakeQueue(14.0)
     estimate = admission.ExpectedWait(queue, clock=clock)
-    assert [_shed(estimate, clock, seconds=0.05) for _ in range(20)][-1]
+    assert [_overloaded(estimate, clock, seconds=0.05) for _ in range(20)][-1]
     return estimate, clock, queue
 
 
-def test_a_class_that_sheds_keeps_shedding_through_a_dip_below_its_budget():
-    estimate, clock, queue = _shedding_browse()
+def test_an_overload_goes_on_while_requests_are_refused_whatever_the_estimate():
+    estimate, clock, queue = _overloaded_worker()
 
-    # when one reading finds the queue nearly drained (refusals drain it fast), then deep
+    # when refusals drain the queue so that the estimate falls under the overload wait
     queue.depth = 1.0
-    in_the_dip = _shed(estimate, clock, seconds=0.05)
-    queue.depth = 14.0
-    after = [_shed(estimate, clock, seconds=0.05) for _ in range(3)]
+    during = [_overloaded(estimate, clock, seconds=0.05) for _ in range(30)]
 
-    # then the request in the dip is admitted and those after it are shed at once: the
-    # overload has stood, and a dip does not make it stand an interval again
-    assert not in_the_dip
-    assert after == [True, True, True]
+    # then the overload goes on: the refusals are what keep the queue short
+    assert all(during)
 
 
-def test_a_class_stops_shedding_once_an_interval_passes_without_a_refusal():
-    estimate, clock, queue = _shedding_browse()
+def test_an_overload_ends_once_a_second_passes_without_a_refusal():
+    estimate, clock, queue = _overloaded_worker()
 
-    # when the wait stays under the budget for longer than an interval, then comes back
+    # when nobody is refused for longer than OVERLOAD_EXIT_S, the queue short
     queue.depth = 1.0
-    under = [_shed(estimate, clock, seconds=0.05) for _ in range(5)]
+    clock.now += admission.OVERLOAD_EXIT_S + 0.05
+    after = _overloaded(estimate, clock, seconds=0.05)
     queue.depth = 14.0
-    back = [_shed(estimate, clock, seconds=0.05) for _ in range(12)]
+    back = [_overloaded(estimate, clock, seconds=0.05) for _ in range(12)]
 
-    # then the wait must stand an interval again before anything is shed
-    assert not any(under)
-    assert back[:4] == [False] * 4
+    # then it is over, and a deep queue must stand an interval again to make another
+    assert not after
+    assert back[:3] == [False] * 3
     assert back[-1]
 
 
-def test_a_worker_that_finds_the_queue_empty_stops_shedding():
-    estimate, clock, _ = _shedding_browse()
+def test_an_overload_outlasts_a_worker_finding_the_queue_empty():
+    estimate, clock, _ = _overloaded_worker()
 
-    # when the worker waits 20 ms for its next connection, then the queue is deep again
+    # when the worker waits 20 ms for its next connection (refusals emptied the queue)
     clock.now += 0.02
-    back = [_shed(estimate, clock, seconds=0.05) for _ in range(12)]
+    back = [_overloaded(estimate, clock, seconds=0.05) for _ in range(3)]
 
-    # then the overload was over: the wait must stand an interval again
-    assert back[:4] == [False] * 4
-    assert back[-1]
+    # then the overload goes on: a fresh backlog is not let in while it stands again
+    assert back == [True] * 3
 
 
 def test_a_reading_of_the_queue_is_reused_within_the_reuse_window():
@@ -442,13 +511,38 @@ def test_without_a_listener_the_queue_is_empty():
     assert admission.ListenQueue().depth_per_worker() == 0.0
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the wait is read with TCP_INFO")
+def test_a_connection_tells_how_long_its_request_waited_for_a_worker():
+    # given a request sent at once on connecting, then left 60 ms in the accept queue
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        time.sleep(0.06)
+        connection, _ = listener.accept()
+        with client, connection:
+            connection.recv(4096)  # gunicorn reads and parses it before the app runs
+            request = RequestFactory().get("/", **{"gunicorn.socket": connection})
+
+            # then the kernel's stamp tells the wait, to its clock's tick (1-10 ms)
+            assert 0.05 <= admission.connection_wait(request) < 0.5
+
+
+def test_without_a_tcp_connection_no_wait_is_measured():
+    # the test client and runserver hand no connection over; a Unix socket has no TCP_INFO
+    unix, other = socket.socketpair()
+    with unix, other:
+        assert admission.connection_wait(RequestFactory().get("/")) == 0.0
+        on_unix = RequestFactory().get("/", **{"gunicorn.socket": unix})
+        assert admission.connection_wait(on_unix) == 0.0
+
+
 @pytest.mark.parametrize("page", ["²", "٣", "1e3", "99999999", "\x00"])
 def test_a_page_number_python_calls_a_digit_is_classed_not_raised(client, product, queue, page):
-    # given a queue past every budget, so admission control must classify the request
+    # given an overload, so admission control must classify the request
     queue(depth=40.0, service_s=0.05)
 
     # when a listing is asked for with a page number int() refuses
-    response = client.get("/c/outdoor/", {"page": page})
+    response = client.get("/c/outdoor/", {"page": page}, **waited(1.0))
 
     # then admission classes it as an ordinary page (shed or 404, never a 500)
     assert response.status_code in (404, 503)

@@ -79,22 +79,39 @@ def test_ops_data_is_json_with_the_panels(staff_client, product):
     assert classes == ["bot", "deep_browse", "browse"]
 
 
-def test_admission_panel_shows_the_expected_wait_against_each_budget():
-    # given a wait of 80 ms: past the bots' budget, within deep browse's and browse's,
-    # and 15 bot requests shed in the window
+def test_admission_panel_shows_the_expected_wait_against_the_overload_wait():
+    # given a wait of 240 ms against an overload wait of 150 ms, and 15 bot requests shed
+    # in the window
     budgets = {"browse": 0.2, "deep_browse": 0.1, "bot": 0.05}
     before = Reading(at=0.0, admission_wait=0.0, admission_budgets=budgets, shed={"bot": 10})
-    now = Reading(at=60.0, admission_wait=0.08, admission_budgets=budgets, shed={"bot": 25})
+    now = Reading(
+        at=60.0,
+        admission_wait=0.24,
+        admission_overload_wait=0.15,
+        admission_budgets=budgets,
+        shed={"bot": 25},
+    )
 
     admission = dashboard_data([before], now, MANIFEST)["admission"]
 
-    # then the classes come in the order they are shed, only the bots over budget
-    assert admission["expected_wait_ms"] == 80.0
-    assert admission["wait_series"] == [80.0]
+    # then the wait is an overload, and the classes come in the order they are shed
+    assert admission["expected_wait_ms"] == 240.0
+    assert admission["wait_series"] == [240.0]
+    assert (admission["overload_wait_ms"], admission["wait_to_overload"]) == (150.0, 1.6)
+    assert admission["overloaded"]
     bot, deep_browse, browse = admission["classes"]
-    assert (bot["route_class"], bot["over_budget"], bot["shed"]) == ("bot", True, 15)
-    assert (deep_browse["over_budget"], deep_browse["wait_to_budget"]) == (False, 0.8)
-    assert (browse["route_class"], browse["over_budget"], browse["shed"]) == ("browse", False, 0)
+    assert (bot["route_class"], bot["budget_ms"], bot["shed"]) == ("bot", 50.0, 15)
+    assert (deep_browse["budget_ms"], deep_browse["shed"]) == (100.0, 0)
+    assert (browse["route_class"], browse["shed"]) == ("browse", 0)
+
+
+def test_admission_panel_tells_no_overload_below_the_overload_wait():
+    now = Reading(at=60.0, admission_wait=0.12, admission_overload_wait=0.15)
+
+    admission = dashboard_data([], now, MANIFEST)["admission"]
+
+    assert not admission["overloaded"]
+    assert admission["wait_to_overload"] == 0.8
 
 
 def test_celery_panel_counts_dead_letters_and_unqueued_deliveries():
