@@ -69,9 +69,14 @@ class MixEntry:
     build: Callable[[random.Random], Request]
 
 
-def cart_client_id(index: int) -> str:
-    """The simulated shopper owning the `index`th cart made for the mix."""
-    return f"overload-cart-{index}"
+def cart_client_id(index: int, run: str = "") -> str:
+    """The simulated shopper owning the `index`th cart made for the mix in run `run`.
+
+    New shoppers every run: a shopper's holds last up to 30 minutes and are capped at a
+    share of an item's stock, so the same shopper in the next run on a reused var dir
+    found its share of a SKU held by its last run's carts (409 `reservation_limit`).
+    """
+    return f"overload-{run}-cart-{index}" if run else f"overload-cart-{index}"
 
 
 def overload_mix(
@@ -80,6 +85,7 @@ def overload_mix(
     carts: Sequence[str],
     cart_skus: Sequence[str] = (),
     loadgen_key: str = "",
+    run: str = "",
 ) -> tuple[MixEntry, ...]:
     """Return campaign traffic whose capacity a Python generator can exceed on 2 cores.
 
@@ -88,8 +94,8 @@ def overload_mix(
     cold: searches with a varied term, price ceiling and sort (nearly every one a miss), deep
     listing pages (deep_browse), a crawler walking the whole catalog (bot). Never shed:
     API cart adds (critical), into carts made beforehand (`carts`), each cart its own
-    client when the store accepts the run's `loadgen_key` (`loadtests/identity.py`), of
-    `cart_skus` (every buyable SKU when empty).
+    client (`cart_client_id` of `run`) when the store accepts the run's `loadgen_key`
+    (`loadtests/identity.py`), of `cart_skus` (every buyable SKU when empty).
     """
     categories = snapshot.categories
     deep = [c for c in categories.items if c.pages >= DEEP_PAGE]
@@ -130,7 +136,7 @@ def overload_mix(
         cart = rng.randrange(len(carts))
         target = f"/api/v1/carts/{carts[cart]}/lines/"
         # Each cart is one shopper's (`cart_client_id`), throttled and capped as such.
-        client = tuple(client_headers(cart_client_id(cart), loadgen_key).items())
+        client = tuple(client_headers(cart_client_id(cart, run), loadgen_key).items())
         return Request("cart-add", "critical", "POST", target, body=body, headers=client)
 
     return (

@@ -284,6 +284,23 @@ def test_each_cart_adds_as_its_own_signed_shopper_when_the_store_has_a_key():
     assert clients["/api/v1/carts/cart-a/lines/"] != clients["/api/v1/carts/cart-b/lines/"]
 
 
+def test_each_run_adds_as_new_shoppers():
+    # a shopper's holds outlive a run: the same shopper next run met its own share held
+    snapshot = snapshot_from_dict(_snapshot_data())
+    rng = random.Random(5)
+
+    def shoppers(run: str) -> set[str]:
+        pick = mix_picker(overload_mix(snapshot, carts=["cart-a"], loadgen_key="k", run=run))
+        adds = [r for r in (pick(rng) for _ in range(200)) if r.name == "cart-add"]
+        return {value.partition(".")[0] for r in adds for _, value in r.headers}
+
+    first, second = shoppers("run-1"), shoppers("run-2")
+
+    assert first
+    assert second
+    assert first.isdisjoint(second)
+
+
 def test_without_a_key_requests_carry_no_identity():
     _, _, requests = _mix_requests(200)
 

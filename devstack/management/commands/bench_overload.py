@@ -162,11 +162,12 @@ async def pages_warm(target: Target, paths: list[str]) -> None:
     await asyncio.gather(client(), client())
 
 
-async def carts_create(target: Target, count: int, *, loadgen_key: str) -> list[str]:
-    """Open `count` carts through the API, each as its own shopper; return their tokens."""
+async def carts_create(target: Target, count: int, *, loadgen_key: str, run: str) -> list[str]:
+    """Open `count` carts through the API, each as its own shopper of `run`; return their
+    tokens."""
     tokens = []
     for index in range(count):
-        client = tuple(client_headers(cart_client_id(index), loadgen_key).items())
+        client = tuple(client_headers(cart_client_id(index, run), loadgen_key).items())
         response = await target.fetch("/api/v1/carts/", method="POST", body=b"{}", headers=client)
         head, _, body = response.partition(b"\r\n\r\n")
         if head[9:12] != b"201":
@@ -260,8 +261,11 @@ class Session:
     async def measure(self, snapshot: CatalogSnapshot, cart_skus: list[str], options: dict) -> dict:
         """Warm, probe the capacity, then run each open-loop phase; return the figures."""
         await pages_warm(self.target, warm_paths(snapshot))
-        carts = await carts_create(self.target, CARTS, loadgen_key=self.loadgen_key)
-        mix = overload_mix(snapshot, carts=carts, cart_skus=cart_skus, loadgen_key=self.loadgen_key)
+        run = f"{time.time_ns():x}"  # new shoppers every run (`cart_client_id`)
+        carts = await carts_create(self.target, CARTS, loadgen_key=self.loadgen_key, run=run)
+        mix = overload_mix(
+            snapshot, carts=carts, cart_skus=cart_skus, loadgen_key=self.loadgen_key, run=run
+        )
         routes, slos = mix_routes(mix)
         pick = mix_picker(mix)
         await self.helpers_settle()
