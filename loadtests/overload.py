@@ -203,6 +203,7 @@ class PhaseFigures:
     errors: dict[str, int]  # kind -> count: no answer, or an answer neither 2xx nor shed
     routes: list[RouteLatency]
     service_ms: dict[str, float]  # the server's mean time per admitted request, by route
+    server_s: float  # the server's own time for the admitted requests, all routes
     wait: Wait
     lateness: Lateness
 
@@ -251,6 +252,7 @@ def phase_figures(
             for route, (count, total) in served.items()
             if count
         },
+        server_s=sum(total for _, total in served.values()),
         wait=_wait(outcomes, scrapes, served, start=start, end=start + seconds),
         lateness=lateness_summarize(outcomes),
     )

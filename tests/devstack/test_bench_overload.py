@@ -1,14 +1,17 @@
-"""bench_overload's wait for a quiet machine before it probes the capacity."""
+"""bench_overload's wait for a quiet machine before it probes the capacity, and its
+warning when the machine slowed after it."""
 
 import asyncio
 import random
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 from devstack.management.commands import bench_overload
 from devstack.management.commands.bench_overload import Session
 from loadtests.openloop import Target
+from loadtests.overload import phase_figures
 
 BUSY_LOOP = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
 
@@ -24,6 +27,7 @@ def _settle_beside_busy_celery(busy_s: float) -> tuple[float, list[str]]:
         rng=random.Random(1),
         write=lines.append,
         loadgen_key="",
+        workers=2,
     )
     try:
         started = time.monotonic()
@@ -49,3 +53,21 @@ def test_the_probe_gives_up_waiting_after_its_bound(monkeypatch):
     # it probes anyway, within a second of its bound, and says so
     assert waited < 4.0
     assert lines[-1].startswith("  the simulator and Celery still use")
+
+
+def _below_capacity(server_s: float):
+    """A 20 s below-capacity phase whose admitted requests took `server_s` of server time."""
+    phase = phase_figures(
+        name="below capacity", factor=0.8, seconds=20, outcomes=[], scrapes=[], routes={}, slos={}
+    )
+    return replace(phase, server_s=server_s)
+
+
+def test_a_phase_busier_than_its_share_of_the_probe_warns_that_the_machine_slowed():
+    # given a probe that kept 2 workers 90% busy: a 0.8x phase should keep them about 72%
+    as_planned = _below_capacity(server_s=0.72 * 40)
+    slowed = _below_capacity(server_s=0.85 * 40)
+
+    assert bench_overload.slower_machine([as_planned], workers=2, probe_busy=0.9) == ""
+    warning = bench_overload.slower_machine([slowed], workers=2, probe_busy=0.9)
+    assert "busy 0.94 of the probe's time" in warning

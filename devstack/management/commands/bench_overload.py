@@ -70,6 +70,7 @@ from loadtests.openloop import (
 from loadtests.overload import (
     FACTORS,
     METRICS_PREFIXES,
+    NO_SHED_PHASE,
     MixEntry,
     PhaseFigures,
     Verdict,
@@ -102,6 +103,11 @@ BUSY_MACHINE_CORES = 0.3
 # Celery use less than this over a second, for at most QUIET_WAIT_S.
 QUIET_HELPER_CORES = 0.1
 QUIET_WAIT_S = 30.0
+# The below-capacity phase keeps the workers busier than this share of the probe's
+# busy time with admitted requests: the machine was slower than when it was probed (it
+# is shared), so the phase offered more than 0.8x of the capacity it met, and a shed
+# there says little about admission control.
+SLOWER_MACHINE_BUSY = 0.9
 
 
 def mix_routes(mix: tuple[MixEntry, ...]) -> tuple[dict[str, tuple[str, str]], dict[str, float]]:
@@ -214,10 +220,37 @@ class CpuMeter:
         }
 
 
-def phase_table(phases: list[PhaseFigures], cores: dict[str, dict[str, float]]) -> str:
+def busy_share(server_s: float, *, seconds: float, workers: int) -> float:
+    """The share of the workers' time spent on admitted requests (their own timing)."""
+    return server_s / (seconds * workers) if seconds > 0 and workers > 0 else 0.0
+
+
+def slower_machine(phases: list[PhaseFigures], *, workers: int, probe_busy: float) -> str:
+    """A warning when the below-capacity phase kept the workers busier than 0.8x should."""
+    below = next((phase for phase in phases if phase.name == NO_SHED_PHASE), None)
+    if below is None or not probe_busy:
+        return ""
+    ratio = busy_share(below.server_s, seconds=below.seconds, workers=workers) / probe_busy
+    if ratio <= SLOWER_MACHINE_BUSY:
+        return ""
+    return (
+        f"at {below.factor}x the workers were busy {ratio:.2f} of the probe's time with "
+        "admitted requests: the machine was slower than when probed, so that phase offered "
+        "more than its share of the capacity it met"
+    )
+
+
+def phase_table(
+    phases: list[PhaseFigures],
+    cores: dict[str, dict[str, float]],
+    *,
+    workers: int,
+    probe_busy: float,
+) -> str:
     """The per-phase figures as the command prints them."""
     lines = []
     for phase in phases:
+        busy = busy_share(phase.server_s, seconds=phase.seconds, workers=workers)
         service = ", ".join(f"{route} {ms:.1f}" for route, ms in phase.service_ms.items())
         wait = phase.wait
         shed = ", ".join(f"{c} {share:.1%}" for c, share in phase.shed_by_class.items())
@@ -239,6 +272,8 @@ def phase_table(phases: list[PhaseFigures], cores: dict[str, dict[str, float]]) 
             f"max {late.max_ms:.1f} ms, {late.late_share:.1%} later than 1 ms, "
             f"{late.unsent} unsent; errors {phase.errors or 0}",
             f"  server ms per admitted request: {service}",
+            f"  workers busy with admitted requests: {busy:.0%} of their time, "
+            f"{busy / probe_busy if probe_busy else 0:.2f} of the probe's {probe_busy:.0%}",
             f"  cores used: {cores.get(phase.name, {})}",
         ]
     return "\n".join(lines)
@@ -257,6 +292,7 @@ class Session:
     rng: random.Random
     write: Callable[[str], object]
     loadgen_key: str  # the store's key for simulated clients (loadtests/identity.py)
+    workers: int  # gunicorn's web workers
 
     async def measure(self, snapshot: CatalogSnapshot, cart_skus: list[str], options: dict) -> dict:
         """Warm, probe the capacity, then run each open-loop phase; return the figures."""
@@ -347,6 +383,9 @@ class Session:
             "goodput_per_s": good / seconds,
             "mean_latency_ms": 1e3 * sum(o.latency for o in outcomes) / max(len(outcomes), 1),
             "service_ms": {r: round(1e3 * t / n, 2) for r, (n, t) in served.items() if n},
+            "busy": busy_share(
+                sum(t for _, t in served.values()), seconds=seconds, workers=self.workers
+            ),
             "cores": meter.cores(),
         }
         self.write(
@@ -452,6 +491,7 @@ class Command(BaseCommand):
                     rng=random.Random(options["seed"]),
                     write=self.stdout.write,
                     loadgen_key=env["PEAKSTORE_LOADGEN_KEY"],
+                    workers=config.web_workers,
                 )
                 report = asyncio.run(session.measure(snapshot, cart_skus, options))
                 stack.check_alive()
@@ -464,10 +504,14 @@ class Command(BaseCommand):
     def _report(self, started: datetime, report: dict, found: list[Verdict], options: dict) -> None:
         """Print the phases and the verdict; write reports/bench/overload.json."""
         phases = report["phases"]
-        self.stdout.write("\n" + phase_table(phases, report["cores"]) + "\n")
+        workers, probe_busy = StackConfig().web_workers, report["probe"]["busy"]
+        table = phase_table(phases, report["cores"], workers=workers, probe_busy=probe_busy)
+        self.stdout.write("\n" + table + "\n")
         for verdict in found:
             mark = "met   " if verdict.met else "MISSED"
             self.stdout.write(f"{mark} {verdict.target}: {verdict.figure}")
+        if slower := slower_machine(phases, workers=workers, probe_busy=probe_busy):
+            self.stdout.write(self.style.WARNING(slower))
         for stretch, cores in [("probe", report["probe"]["cores"]), *report["cores"].items()]:
             if cores["others"] > BUSY_MACHINE_CORES:
                 self.stdout.write(
