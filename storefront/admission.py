@@ -107,10 +107,10 @@ _TCPI_LAST_DATA_RECV_OFFSET = 8 + 11 * 4
 # A quarter second of work: hundreds of cached pages, so a rare slow request barely
 # moves their mean, or a few slow pages, so a store turned slow is seen within a second.
 SERVICE_WINDOW_S = 0.25
-# A queue reading is reused this long: decisions lag the queue by at most a tenth of the
-# bots' default budget (50 ms), and a busy worker asks the kernel every few requests.
+# A queue reading is reused this long: the overload test lags the queue by at most a
+# tenth of the bots' budget (50 ms), and a busy worker asks the kernel every few requests.
 DEPTH_REUSE_S = 0.005
-# How long a wait must stand before it sheds (after CoDel's interval, RFC 8289): a burst
+# How long a wait must stand to be an overload (after CoDel's interval, RFC 8289): a burst
 # that drains within it, or a worker still learning what a burst costs, sheds nothing.
 STANDING_INTERVAL_S = 0.2
 # A hundred times what gunicorn itself spends between two requests of a busy worker,
