@@ -114,6 +114,16 @@ def test_admission_panel_tells_no_overload_below_the_overload_wait():
     assert admission["wait_to_overload"] == 0.8
 
 
+def test_ops_shows_the_expected_wait_against_the_overload_wait(staff_client, product, settings):
+    settings.STOREFRONT_ADMISSION_OVERLOAD_WAIT = 0.25
+    staff_client.get("/p/trail-runner/")
+
+    html = staff_client.get("/ops/").content.decode()
+
+    line = re.search(r'data-testid="overload">(.*?)</p>', html, re.S).group(1)
+    assert "% of the 250 ms that, standing, is an overload" in re.sub(r"<svg.*?</svg>", "", line)
+
+
 def test_celery_panel_counts_dead_letters_and_unqueued_deliveries():
     # given two dead letters, and 3 deliveries the broker refused in the window
     families = list(
