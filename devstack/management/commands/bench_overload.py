@@ -330,6 +330,7 @@ class Session:
             phases.append(figures)
             cores[name] = meter.cores()
         return {
+            "web_workers": self.workers,
             "capacity_per_s": probe["goodput_per_s"],
             "probe": probe,
             "mix": [
@@ -504,7 +505,7 @@ class Command(BaseCommand):
     def _report(self, started: datetime, report: dict, found: list[Verdict], options: dict) -> None:
         """Print the phases and the verdict; write reports/bench/overload.json."""
         phases = report["phases"]
-        workers, probe_busy = StackConfig().web_workers, report["probe"]["busy"]
+        workers, probe_busy = report["web_workers"], report["probe"]["busy"]
         table = phase_table(phases, report["cores"], workers=workers, probe_busy=probe_busy)
         self.stdout.write("\n" + table + "\n")
         for verdict in found:
@@ -526,7 +527,6 @@ class Command(BaseCommand):
         document = {
             "started": started.isoformat(timespec="seconds"),
             "profile": ENV.profile,
-            "web_workers": StackConfig().web_workers,
             "load_average_after": os.getloadavg(),
             "options": {k: str(v) for k, v in options.items() if v is not None},
             **report,
