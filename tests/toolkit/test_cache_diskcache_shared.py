@@ -127,3 +127,61 @@ def test_get_many_takes_diskcache_s_own_path_when_reads_write(tmp_path):
 
     assert cache.get_many(["a", "b", "c"]) == {"a": 1, "b": 2}
     assert cache._cache.stats() == (2, 1)  # hits and misses still counted
+
+
+def _rows(cache):
+    """Every shard's Cache rows, without the times of the write, by key."""
+    return {
+        key: row
+        for shard in cache._cache._shards
+        for key, *row in shard._sql(
+            "SELECT key, raw, expire_time IS NULL, access_count, tag, size, mode,"
+            " filename IS NULL, value FROM Cache"
+        ).fetchall()
+    }
+
+
+def test_set_many_writes_the_rows_diskcaches_own_set_writes(tmp_path):
+    bulk, one_by_one = _disk_cache(tmp_path / "bulk"), _disk_cache(tmp_path / "set")
+    entries = {f"key-{n}": {"n": n} for n in range(30)} | {"text": "é", "int": 7, "none": None}
+    entries["large"] = "x" * 100_000  # past diskcache's inline size: a file of its own
+
+    bulk.set_many(entries, timeout=60)
+    for key, value in entries.items():
+        one_by_one.set(key, value, timeout=60)
+
+    assert _rows(bulk) == _rows(one_by_one)
+    assert bulk.get_many(list(entries)) == entries
+    assert bulk._cache.check() == []  # diskcache's count, size and files agree with the rows
+
+
+def test_set_many_replaces_entries_and_their_files(tmp_path):
+    cache = _disk_cache(tmp_path)
+    cache.set_many({"large": "x" * 100_000, "small": 1, "other": 2}, timeout=60)
+    files = sorted(p for p in tmp_path.rglob("*.val"))
+
+    cache.set_many({"large": "y" * 100_000, "small": 3}, timeout=60)
+
+    assert cache.get_many(["large", "small", "other"]) == {
+        "large": "y" * 100_000,
+        "small": 3,
+        "other": 2,
+    }
+    assert len(cache._cache) == 3
+    assert len(files) == 1
+    assert not files[0].exists()  # the replaced value's file is gone
+    assert len(list(tmp_path.rglob("*.val"))) == 1
+    assert cache._cache.check() == []
+
+
+def test_set_many_sweeps_expired_entries_as_its_sets_would(tmp_path):
+    cache = PersistentDiskCache(str(tmp_path), {"SHARDS": 1, "OPTIONS": {"cull_limit": 0}})
+    for n in range(12):  # expired already, and kept: nothing sweeps while cull_limit is 0
+        cache._cache.set(cache.make_key(f"old-{n}"), n, expire=-1)
+    cache._cache.reset("cull_limit", 2)
+    assert len(cache._cache) == 12
+
+    cache.set_many({"a": 1, "b": 2, "c": 3}, timeout=60)  # three sets sweep up to 2 each
+
+    assert len(cache._cache) == 12 - 6 + 3
+    assert cache._cache.check() == []
