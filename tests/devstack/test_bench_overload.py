@@ -71,3 +71,24 @@ def test_a_phase_busier_than_its_share_of_the_probe_warns_that_the_machine_slowe
     assert bench_overload.slower_machine([as_planned], workers=2, probe_busy=0.9) == ""
     warning = bench_overload.slower_machine([slowed], workers=2, probe_busy=0.9)
     assert "busy 0.94 of the probe's time" in warning
+
+
+def test_goodput_is_told_as_busy_workers_times_the_admitted_mix():
+    # the probe: 2 workers 90% busy at 300/s, 6 ms of server time a request
+    probe = {"busy": 0.9, "goodput_per_s": 300.0, "mean_server_ms": 6.0}
+    # an overload phase of 20 s: 4,500 admitted requests of 7.5 ms each (a dearer mix)
+    phase = _below_capacity(server_s=4500 * 0.0075)
+    phase = replace(
+        phase,
+        factor=1.5,
+        goodput_per_s=225.0,
+        wait=replace(phase.wait, server_requests=4500),
+    )
+
+    line = bench_overload.goodput_factors(phase, workers=2, probe=probe)
+
+    # 225/300 = 0.75 = (33.75 s / 40 s ÷ 0.9) x (6 ms ÷ 7.5 ms) = 0.94 x 0.80
+    assert line == (
+        "  goodput 0.75x capacity: workers 0.94 as busy with admitted requests as in the "
+        "probe, each taking 7.5 ms of server time against the probe's 6.0 (0.80)"
+    )

@@ -240,15 +240,41 @@ def slower_machine(phases: list[PhaseFigures], *, workers: int, probe_busy: floa
     )
 
 
+def mean_server_ms(server_s: float, requests: int) -> float:
+    """The server's own time per admitted request, in ms."""
+    return 1e3 * server_s / requests if requests else 0.0
+
+
+def goodput_factors(phase: PhaseFigures, *, workers: int, probe: dict) -> str:
+    """Goodput against capacity, as the two things that make it up.
+
+    Goodput ÷ capacity is (how busy the workers were with admitted requests ÷ how busy
+    the probe kept them) times (the probe's server time per request ÷ the phase's). The
+    second moves with the admitted mix: classes shed first may be cheap or dear, and
+    critical requests (cart adds) are never shed, so at 1.5x they are a larger share.
+    """
+    busy = busy_share(phase.server_s, seconds=phase.seconds, workers=workers)
+    mean = mean_server_ms(phase.server_s, phase.wait.server_requests)
+    if not (probe["busy"] and probe["goodput_per_s"] and mean):
+        return ""
+    return (
+        f"  goodput {phase.goodput_per_s / probe['goodput_per_s']:.2f}x capacity: workers "
+        f"{busy / probe['busy']:.2f} as busy with admitted requests as in the probe, each "
+        f"taking {mean:.1f} ms of server time against the probe's {probe['mean_server_ms']:.1f} "
+        f"({probe['mean_server_ms'] / mean:.2f})"
+    )
+
+
 def phase_table(
     phases: list[PhaseFigures],
     cores: dict[str, dict[str, float]],
     *,
     workers: int,
-    probe_busy: float,
+    probe: dict,
 ) -> str:
     """The per-phase figures as the command prints them."""
     lines = []
+    probe_busy = probe["busy"]
     for phase in phases:
         busy = busy_share(phase.server_s, seconds=phase.seconds, workers=workers)
         service = ", ".join(f"{route} {ms:.1f}" for route, ms in phase.service_ms.items())
@@ -276,6 +302,8 @@ def phase_table(
             f"{busy / probe_busy if probe_busy else 0:.2f} of the probe's {probe_busy:.0%}",
             f"  cores used: {cores.get(phase.name, {})}",
         ]
+        if phase.factor > 1 and (factors := goodput_factors(phase, workers=workers, probe=probe)):
+            lines.append(factors)
     return "\n".join(lines)
 
 
@@ -374,6 +402,7 @@ class Session:
         after = await metrics_scrape(self.target, prefixes=METRICS_PREFIXES)
         good = sum(1 for o in outcomes if o.good)
         served = server_time([s for s in (before, after) if s is not None], routes)
+        served_s = sum(t for _, t in served.values())
         probe = {
             "connections": connections,
             "seconds": seconds,
@@ -384,9 +413,8 @@ class Session:
             "goodput_per_s": good / seconds,
             "mean_latency_ms": 1e3 * sum(o.latency for o in outcomes) / max(len(outcomes), 1),
             "service_ms": {r: round(1e3 * t / n, 2) for r, (n, t) in served.items() if n},
-            "busy": busy_share(
-                sum(t for _, t in served.values()), seconds=seconds, workers=self.workers
-            ),
+            "busy": busy_share(served_s, seconds=seconds, workers=self.workers),
+            "mean_server_ms": mean_server_ms(served_s, sum(n for n, _ in served.values())),
             "cores": meter.cores(),
         }
         self.write(
@@ -506,7 +534,7 @@ class Command(BaseCommand):
         """Print the phases and the verdict; write reports/bench/overload.json."""
         phases = report["phases"]
         workers, probe_busy = report["web_workers"], report["probe"]["busy"]
-        table = phase_table(phases, report["cores"], workers=workers, probe_busy=probe_busy)
+        table = phase_table(phases, report["cores"], workers=workers, probe=report["probe"])
         self.stdout.write("\n" + table + "\n")
         for verdict in found:
             mark = "met   " if verdict.met else "MISSED"
