@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 _MISSING = object()
 # Keys per statement: under SQLite's smallest limit on a statement's parameters (999).
-_READ_BATCH = 500
+_KEYS_PER_STATEMENT = 500
 
 
 class UndecodableEntry(Exception):
@@ -104,8 +104,8 @@ class PersistentDiskCache(DjangoCache):
                 found.update(super().get_many(list(by_full_key.values()), version=version))
                 continue
             full_keys = list(by_full_key)
-            for start in range(0, len(full_keys), _READ_BATCH):
-                batch = full_keys[start : start + _READ_BATCH]
+            for start in range(0, len(full_keys), _KEYS_PER_STATEMENT):
+                batch = full_keys[start : start + _KEYS_PER_STATEMENT]
                 for full_key, value in _shard_read(shard, batch):
                     found[by_full_key[full_key]] = value
         return found
@@ -134,8 +134,10 @@ class PersistentDiskCache(DjangoCache):
                 (full_key, value)
             )
         for index, entries in by_shard.items():
-            for start in range(0, len(entries), _READ_BATCH):
-                _shard_write(fanout._shards[index], entries[start : start + _READ_BATCH], expire)
+            for start in range(0, len(entries), _KEYS_PER_STATEMENT):
+                _shard_write(
+                    fanout._shards[index], entries[start : start + _KEYS_PER_STATEMENT], expire
+                )
         return []
 
     def close(self, **kwargs: object) -> None:
