@@ -3,7 +3,8 @@
 Hooks only. When a worker exits, its live gauges (requests in flight) must stop counting,
 or a restarted worker's last value would stay in the sum forever; counters and
 histograms of a dead worker are kept: what it counted did happen. When a worker starts,
-admission control adopts its listening sockets to read the accept queue, and from then
+it imports the URLconf and its views (Django would on its first request), admission
+control adopts its listening sockets to read the accept queue, and from then
 on the request hooks time every request the worker serves, for admission control's
 recent service time (`storefront.admission.ExpectedWait`). A booted worker marks itself
 in `PEAKSTORE_WEB_READY_DIR` when the stack runner set it, so a deploy's rolling reload
@@ -32,11 +33,24 @@ def post_worker_init(worker: Any) -> None:
 
     gunicorn_worker_adopt(worker)
     _expected_wait = EXPECTED_WAIT
+    _urlconf_load()
     # Booted: a deploy's rolling reload retires an old worker only after this one
     # (devstack/processes.py, Stack.web_reload). Stacks the runner did not start skip it.
     if ready := os.environ.get("PEAKSTORE_WEB_READY_DIR"):
         os.makedirs(ready, exist_ok=True)
         open(os.path.join(ready, str(worker.pid)), "w").close()
+
+
+def _urlconf_load() -> None:
+    """Import the URLconf and the views it names now, before the worker accepts.
+
+    Django imports them on a worker's first request: 60 ms in which that request, and
+    every one queued behind it, waits. After a deploy's rolling reload that is the first
+    shopper on each new worker, at the spike's peak.
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  # a cached property: reading it imports
 
 
 def pre_request(worker: Any, req: Any) -> None:

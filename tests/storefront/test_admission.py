@@ -1,7 +1,9 @@
 """Admission control: in an overload, shed who waited past their budget; checkout never."""
 
+import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 from types import SimpleNamespace
@@ -546,3 +548,26 @@ def test_a_page_number_python_calls_a_digit_is_classed_not_raised(client, produc
 
     # then admission classes it as an ordinary page (shed or 404, never a 500)
     assert response.status_code in (404, 503)
+
+
+def test_a_booted_worker_has_imported_its_views_before_its_first_request():
+    # given a fresh process that has loaded the app, as a gunicorn worker has
+    script = (
+        "import sys, types\n"
+        "from storefront.wsgi import application\n"
+        "from storefront import gunicorn_conf\n"
+        "before = 'storefront.pages.views.browse' in sys.modules\n"
+        "worker = types.SimpleNamespace(sockets=[], cfg=types.SimpleNamespace(workers=2))\n"
+        "gunicorn_conf.post_worker_init(worker)\n"
+        "print(before, 'storefront.pages.views.browse' in sys.modules)\n"
+    )
+    env = {**os.environ, "PEAKSTORE_WEB_READY_DIR": ""}
+
+    # when its post_worker_init hook runs
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    # then the views are imported: not before the hook, but after it
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
