@@ -1,7 +1,12 @@
 """Start the store's processes, wait until they serve, and stop every one of them.
 
 Each process runs in its own process group, so stopping one stops everything it forked
-(gunicorn's workers, Celery's pool). A process is stopped with SIGTERM, then its whole
+(gunicorn's workers, Celery's pool), and in the supervisor's session: with autogroup
+scheduling (the default of most Linux distributions) each session shares the CPU as one
+group whatever its processes' priorities, so a process in a session of its own, booting,
+would take as much CPU as every web worker together. In one session the priorities
+weigh: Celery's worker and beat boot at a low one (`toolkit.priority`), as web workers
+do (`storefront/gunicorn_conf.py`). A process is stopped with SIGTERM, then its whole
 group with SIGKILL after a grace period. On Linux each group leader also gets SIGTERM
 from the kernel if the supervisor dies, so even `kill -9` of it leaves no orphans.
 
@@ -45,6 +50,7 @@ from storefront.settings.environment import (
     TRACE_RING_FILE,
     running_stack,
 )
+from toolkit.priority import SERVE_NICENESS_ENV, boot_niceness
 
 _PR_SET_PDEATHSIG = 1
 # The folder each web worker marks itself booted in (storefront/gunicorn_conf.py).
@@ -85,6 +91,9 @@ class ProcessSpec:
     ready_url: str | None = None
     # The port it listens on, checked to be free before anything starts.
     port: int | None = None
+    # Started at a low CPU priority, told in SERVE_NICENESS_ENV the one to return to once
+    # it is ready (Celery's worker and beat, in storefront/celery.py).
+    boots_lowered: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,7 @@ def worker_process(config: StackConfig) -> ProcessSpec:
             "--without-mingle",
             "--without-gossip",
         ),
+        boots_lowered=True,
     )
 
 
@@ -202,6 +212,7 @@ def beat_process(config: StackConfig) -> ProcessSpec:
             "--schedule",
             str(config.var_dir / "celerybeat-schedule"),
         ),
+        boots_lowered=True,
     )
 
 
@@ -311,9 +322,12 @@ def web_stack_config(config: StackConfig, *, upstream_url: str) -> StackConfig:
     )
 
 
-def _die_with_parent() -> None:
-    """Run in the child before exec: own process group, SIGTERM when the supervisor dies."""
-    os.setsid()
+def _die_with_parent(niceness: int | None = None) -> None:
+    """Run in the child before exec: own process group (in the supervisor's session), the
+    niceness asked for, SIGTERM when the supervisor dies."""
+    os.setpgid(0, 0)
+    if niceness is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -569,14 +583,17 @@ class Stack:
         # preexec_fn is unsafe only when other threads may hold locks at fork time: the
         # supervisor starts its processes before any thread, and a deploy's replacements
         # from its one deploy thread, while the main thread only polls.
+        env, niceness = self._env, None
+        if spec.boots_lowered and (niceness := boot_niceness()) is not None:
+            env = {**env, SERVE_NICENESS_ENV: str(os.getpriority(os.PRIO_PROCESS, 0))}
         return subprocess.Popen(
             spec.argv,
             cwd=BASE_DIR,
-            env=self._env,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
-            preexec_fn=_die_with_parent,
+            preexec_fn=partial(_die_with_parent, niceness),
         )
 
     # Deploys ------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ LIBRARIES = {
         "toolkit.metrics.sql",  # statement shapes: the N+1 metric's and the trace waterfall's
         "toolkit.once",
         "toolkit.pagination",
+        "toolkit.priority",  # boot at a low CPU priority, serve at the normal one
         "toolkit.query",
         "toolkit.replicas",
         "toolkit.request_context",

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from devstack.processes import Stack, StackConfig, free_port, http_ready
+from devstack.processes import ProcessSpec, Stack, StackConfig, free_port, http_ready
 from storefront.settings.environment import BASE_DIR
 from tests.devstack.conftest import cart_with, http, order_post
+from toolkit.priority import SERVE_NICENESS_ENV, boot_niceness
 
 pytestmark = pytest.mark.stack
 # What `run_stack` starts by default: the simulator, gunicorn with 2 workers, a Celery
@@ -145,6 +146,49 @@ def test_stopping_the_supervisor_leaves_no_process(stack_env, tmp_path):
 
     # when its context ends, then every process it started is gone
     assert [pid for pid in started_pids if _running(pid)] == []
+
+
+def test_the_stack_shares_the_supervisors_session_and_serves_at_its_priority(stack):
+    # given the stack this test process supervises, every process of it booted
+    session, niceness = os.getsid(0), os.getpriority(os.PRIO_PROCESS, 0)
+
+    def processes() -> list[int]:
+        return [pid for leader in stack.pids.values() for pid in [leader, *_children(leader)]]
+
+    # then they are all in this session: with autogroup scheduling each session shares
+    # the CPU as one group, and a process alone in one would weigh as all the web workers
+    assert {os.getsid(pid) for pid in processes()} == {session}
+    # and each serves at the supervisor's priority (Celery's come back to it once ready)
+    assert _wait_until(
+        lambda: {os.getpriority(os.PRIO_PROCESS, pid) for pid in processes()} == {niceness},
+        timeout=60,
+    ), {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in processes()}
+
+
+def test_a_process_that_boots_lowered_is_started_lowered_and_told_where_to_come_back(
+    stack_env, tmp_path
+):
+    # given a process declared to boot lowered, which writes what it was started with
+    seen = tmp_path / "seen"
+    script = (
+        "import os, time\n"
+        f"words = (os.getpriority(os.PRIO_PROCESS, 0), os.environ.get({SERVE_NICENESS_ENV!r}))\n"
+        f"open({str(seen)!r}, 'w').write(' '.join(map(str, words)))\n"
+        "time.sleep(60)\n"
+    )
+    probe = ProcessSpec(name="probe", argv=(sys.executable, "-c", script), boots_lowered=True)
+    config = StackConfig(port=free_port(), env=stack_env, log_dir=tmp_path)
+
+    # when the supervisor starts it
+    with Stack(config, processes=[probe]):
+        assert _wait_until(lambda: seen.exists() and seen.read_text(), timeout=30)
+        started = seen.read_text().split()
+
+    # then it started lowered, told the supervisor's niceness to come back to; where the
+    # supervisor could not come back from a lowered priority, neither
+    niceness, booting = os.getpriority(os.PRIO_PROCESS, 0), boot_niceness()
+    expected = [str(niceness), "None"] if booting is None else [str(booting), str(niceness)]
+    assert started == expected
 
 
 def _run_stack(stack_env: dict[str, str], port: int, log: Path) -> subprocess.Popen:

@@ -550,24 +550,55 @@ def test_a_page_number_python_calls_a_digit_is_classed_not_raised(client, produc
     assert response.status_code in (404, 503)
 
 
+def _in_a_fresh_worker(script: str) -> list[str]:
+    """Run `script` in a new interpreter, as gunicorn's new worker; the words it printed."""
+    env = {**os.environ, "PEAKSTORE_WEB_READY_DIR": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, sys, types\n" + script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+WORKER = "worker = types.SimpleNamespace(sockets=[], cfg=types.SimpleNamespace(workers=2))\n"
+
+
 def test_a_booted_worker_has_imported_its_views_before_its_first_request():
     # given a fresh process that has loaded the app, as a gunicorn worker has
-    script = (
-        "import sys, types\n"
+    # when its post_worker_init hook runs
+    words = _in_a_fresh_worker(
         "from storefront.wsgi import application\n"
         "from storefront import gunicorn_conf\n"
         "before = 'storefront.pages.views.browse' in sys.modules\n"
-        "worker = types.SimpleNamespace(sockets=[], cfg=types.SimpleNamespace(workers=2))\n"
-        "gunicorn_conf.post_worker_init(worker)\n"
+        + WORKER
+        + "gunicorn_conf.post_worker_init(worker)\n"
         "print(before, 'storefront.pages.views.browse' in sys.modules)\n"
-    )
-    env = {**os.environ, "PEAKSTORE_WEB_READY_DIR": ""}
-
-    # when its post_worker_init hook runs
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
 
     # then the views are imported: not before the hook, but after it
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "True"]
+    assert words == ["False", "True"]
+
+
+def test_a_worker_boots_at_a_low_priority_and_serves_at_the_masters():
+    # given a fresh process, as gunicorn forks a worker from its master
+    # when it loads the app between its post_fork and post_worker_init hooks
+    may, master, booting, serving = _in_a_fresh_worker(
+        "from storefront import gunicorn_conf\n"
+        "from toolkit.priority import may_return_to\n"
+        "master = os.getpriority(os.PRIO_PROCESS, 0)\n"
+        + WORKER
+        + "gunicorn_conf.post_fork(None, worker)\n"
+        "booting = os.getpriority(os.PRIO_PROCESS, 0)\n"
+        "from storefront.wsgi import application\n"
+        "gunicorn_conf.post_worker_init(worker)\n"
+        "print(may_return_to(master), master, booting, os.getpriority(os.PRIO_PROCESS, 0))\n"
+    )
+
+    # then it imported the app 10 lower (where it could come back) and serves at the
+    # master's priority
+    expected = min(int(master) + 10, 19) if may == "True" else int(master)
+    assert (int(booting), int(serving)) == (expected, int(master))
