@@ -59,7 +59,7 @@ run: $(STAMP)
 	$(PY) manage.py run_stack $(if $(filter 1,$(WEB_ONLY)),--web-only)
 
 deploy: $(STAMP)
-	$(PY) manage.py deploy
+	nice -n 10 $(PY) manage.py deploy
 
 loadtest: $(STAMP)
 	$(PY) manage.py loadtest --scenario $(SCENARIO) $(if $(filter 1,$(RECORD_BASELINE)),--record-baseline) $(if $(WORKERS),--workers $(WORKERS))

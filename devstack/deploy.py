@@ -15,10 +15,13 @@
    and acknowledges its tasks; the ones it had reserved go to the new one).
 5. beat: restarted (one at a time: only one scheduler may run).
 
-Steps 1 and 2 run here, with the new code; 3 to 5 are asked of the stack's supervisor,
-which owns the processes (the one named in `$PEAKSTORE_VAR_DIR/stack.json`): this
-command writes a request beside it and sends `DEPLOY_SIGNAL`, the supervisor's deploy
-thread runs them and writes back what happened. Every step is a marker: printed, kept
+Steps 1 and 2 run here, with the new code, which is then compiled to bytecode (the new
+processes load it rather than each compiling the source); 3 to 5 are asked of the
+stack's supervisor, which owns the processes (the one named in
+`$PEAKSTORE_VAR_DIR/stack.json`): this command writes a request beside it and sends
+`DEPLOY_SIGNAL`, the supervisor's deploy thread runs them and writes back what happened.
+`make deploy` (and the load test's deploy) runs it at a low CPU priority, beside the
+shoppers the stack serves (`toolkit.priority`). Every step is a marker: printed, kept
 in `releases.DeployStep` for /ops/, and appended to `$PEAKSTORE_VAR_DIR/deploys.jsonl`,
 from which a load run copies the markers of its window into its report.
 """
@@ -42,6 +45,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from devstack.prepare import bytecode_compile
 from releases.interface import deploy_step_record
 from storefront.settings.environment import running_stack
 from toolkit.cache import registry
@@ -195,6 +199,7 @@ def deploy_run(
             done(_timed(deploy, step, action))
     asked = [step for step in PROCESS_STEPS if step in steps]
     if asked:
+        bytecode_compile()
         for marker in _supervisor_ask(var_dir, int(stack["pid"]), deploy, asked, timeout):
             done(marker)
     return markers

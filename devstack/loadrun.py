@@ -55,6 +55,7 @@ from loadtests.results import (
 from loadtests.scenarios import Scenario
 from storefront.settings.environment import BASE_DIR
 from toolkit.manifest import ownership_manifest
+from toolkit.priority import BOOT_NICENESS
 from toolkit.routes import UNMATCHED_ROUTE
 
 LOCUSTFILE = BASE_DIR / "loadtests" / "locustfile.py"
@@ -450,7 +451,11 @@ class DeployAtPhase(threading.Thread):
         }
         with (self.report_dir / "deploy.log").open("w") as log:
             result = subprocess.run(
-                [sys.executable, "manage.py", "deploy", "--retire", self.RETIRED],
+                # As `make deploy` runs it: at a low priority, beside shoppers.
+                [
+                    *("nice", "-n", str(BOOT_NICENESS)),
+                    *(sys.executable, "manage.py", "deploy", "--retire", self.RETIRED),
+                ],
                 cwd=BASE_DIR,
                 env=env,
                 stdout=log,

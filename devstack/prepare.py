@@ -1,5 +1,6 @@
 """Bring a database and static files to the state the stack serves from."""
 
+import compileall
 import secrets
 from pathlib import Path
 from typing import TextIO
@@ -11,6 +12,7 @@ from django.core.management.base import OutputWrapper
 from catalog.interface import category_tree_query
 from devstack.processes import SIMULATOR_BOOKS, SIMULATOR_CATALOG, SIMULATOR_STATE
 from devstack.snapshot import catalog_snapshot_write, simulator_books_write
+from storefront.settings.environment import BASE_DIR
 
 
 def store_prepare(
@@ -36,10 +38,23 @@ def store_prepare(
     # The upstream simulator's view of the store: recommendations and reviews of real
     # products. Written every time, so it follows the database.
     catalog_snapshot_write(path=Path(settings.PEAKSTORE_VAR_DIR) / SIMULATOR_CATALOG)
+    bytecode_compile()
     static_root = Path(settings.STATIC_ROOT)
     if collect_static and not (static_root.is_dir() and any(static_root.iterdir())):
         stdout.write(f"Collecting static files into {static_root}\n")
         call_command("collectstatic", interactive=False, verbosity=0, stdout=stdout)
+
+
+def bytecode_compile() -> None:
+    """Compile the project's modules to bytecode, as a release build would.
+
+    Every process the stack starts then loads bytecode rather than compiling the source:
+    0.2 of a boot's 1.2 s of CPU where `PYTHONDONTWRITEBYTECODE` keeps Python from
+    writing it as it imports (this workplace's machines set it). Only what changed since
+    the last call is compiled again.
+    """
+    for package in sorted(BASE_DIR.glob("*/__init__.py")):
+        compileall.compile_dir(package.parent, quiet=1)
 
 
 DEMO_STAFF_USERNAME = "staff"
