@@ -10,7 +10,7 @@ RLIMIT_NICE that permits it (systemd's `LimitNICE=`). Where neither holds, a pro
 boots at its own priority: one left at +10 for its whole life would be worse than a
 slow boot. Priorities weigh only against processes of the same session when the kernel
 schedules by autogroup (the default of most distributions), which is why the stack's
-supervisor keeps its processes in its own session (`devstack/processes.py`).
+processes stay in their supervisor's session (`devstack/processes.py`).
 """
 
 import os

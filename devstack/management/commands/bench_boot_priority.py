@@ -18,6 +18,7 @@ scenario judges a whole deploy; this measures the one mechanism.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def _boots(mode: str, count: int, niceness: int | None, *, after_s: float = 0.0)
         if mode == "own session":
             subprocess.run(argv, cwd=BASE_DIR, start_new_session=True, check=True, timeout=120)
         elif niceness is not None:
-            lowered = ["nice", "-n", str(niceness), *argv]
+            # nice(1) takes an increment; `niceness` is where the boot runs.
+            increment = niceness - os.getpriority(os.PRIO_PROCESS, 0)
+            lowered = ["nice", "-n", str(increment), *argv]
             subprocess.run(lowered, cwd=BASE_DIR, process_group=0, check=True, timeout=120)
         else:  # where a process could not come back, the stack does not lower it
             subprocess.run(argv, cwd=BASE_DIR, process_group=0, check=True, timeout=120)
